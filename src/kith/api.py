@@ -1,0 +1,76 @@
+"""The HTTP API: one NinjaAPI with every app's router, auth, and error mapping in one place."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from kith.accounts.auth import api_auth
+from kith.core.errors import KithError, Moved
+
+api = NinjaAPI(
+    title="Kith API",
+    version="1",
+    description="Kith Social CRM. Authenticate with `Authorization: Bearer kith_…` or a session.",
+    auth=api_auth,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(KithError)
+def kith_error(request: HttpRequest, exc: KithError) -> HttpResponse:
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    if isinstance(exc, Moved) and exc.location:
+        response["Location"] = exc.location
+    return response
+
+
+def _field_name(loc: list) -> str:
+    # ninja reports ("body", "payload", "field", ...); callers know fields, not wrappers.
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload", "form")]
+    return ".".join(parts) or "request"
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = [
+        {"field": _field_name(list(e.get("loc", []))), "message": e.get("msg", "Invalid value.")}
+        for e in exc.errors
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request."
+    return api.create_response(
+        request, {"detail": detail, "code": "validation_failed", "errors": errors}, status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": "Authentication required.", "code": "not_authenticated", "errors": []},
+        status=401,
+    )
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": str(exc), "code": "error", "errors": []}, status=exc.status_code
+    )
+
+
+def _register_routers() -> None:
+    from kith.accounts.api import router as accounts_router
+    from kith.interactions.api import router as interactions_router
+    from kith.people.api import router as people_router
+    from kith.people.api_imports import router as imports_router
+
+    api.add_router("/", accounts_router)
+    api.add_router("/", people_router)
+    api.add_router("/", interactions_router)
+    api.add_router("/", imports_router)
+
+
+_register_routers()

@@ -1,0 +1,63 @@
+"""The ``kith`` command: a friendly front door to Django's management commands.
+
+kith serve | migrate | demo | import | export | createadmin | worker | manage …
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "serve": "serve",
+    "migrate": "migrate",
+    "demo": "demo",
+    "import": "import_people",
+    "export": "export_people",
+    "createadmin": "createadmin",
+    "worker": "worker",
+    "token": "issue_token",
+}
+
+USAGE = """usage: kith COMMAND [options]
+
+commands:
+  serve        serve the web UI and API on http://127.0.0.1:8000 (with a background worker)
+  migrate      create or upgrade the database
+  demo         load the deterministic demo data set (and demo logins)
+  import       import people or organisations from CSV or vCard
+  export       export people or organisations to CSV or vCard
+  createadmin  create an admin login
+  worker       deliver events and run background tasks
+  token        issue an API token for a user
+  manage       any Django management command (kith manage help)
+
+Each command takes --help. Settings come from the environment (DATABASE_URL, SECRET_KEY, …).
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kith.settings")
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(USAGE)
+        return
+    name, rest = argv[0], argv[1:]
+    if name == "manage":
+        target = rest
+    elif name in COMMANDS:
+        target = [COMMANDS[name], *rest]
+    else:
+        print(f"kith: unknown command {name!r}\n\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+    from django.core.management import execute_from_command_line
+
+    if target and target[0] == "migrate":
+        from kith.settings import DATA_DIR
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+    execute_from_command_line(["kith", *target])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Idempotency keys for creating POSTs.
+
+A client that retries a POST with the same ``Idempotency-Key`` header gets the first
+response again instead of a second record. The key, the stored response and the
+created record commit in one transaction, so a crash leaves either all or none.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja import Status
+
+from kith.core.errors import Conflict, ValidationFailed
+from kith.core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+
+
+def _request_hash(request: HttpRequest) -> str:
+    return hashlib.sha256(request.body or b"").hexdigest()
+
+
+def idempotent(view: Callable[..., Status]) -> Callable[..., Status]:
+    """Wrap a ninja operation returning ``Status(code, jsonable body)``."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        key = request.headers.get(HEADER, "").strip()
+        if not key:
+            return view(request, *args, **kwargs)
+        if len(key) > 200:
+            raise ValidationFailed.single(HEADER, "At most 200 characters.")
+        endpoint = f"{request.method} {request.path}"
+        digest = _request_hash(request)
+        existing = IdempotencyRecord.objects.filter(
+            user=request.user, key=key, endpoint=endpoint
+        ).first()
+        if existing is not None:
+            return _replay(existing, digest)
+        try:
+            with transaction.atomic():
+                result = view(request, *args, **kwargs)
+                IdempotencyRecord.objects.create(
+                    user=request.user,
+                    key=key,
+                    endpoint=endpoint,
+                    request_hash=digest,
+                    status_code=result.status_code,
+                    response_body=json.loads(json.dumps(result.value, default=str)),
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(
+                user=request.user, key=key, endpoint=endpoint
+            ).first()
+            if existing is None:
+                raise
+            return _replay(existing, digest)
+        return result
+
+    return wrapper
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Status:
+    if record.request_hash != digest:
+        raise Conflict(f"{HEADER} was already used with a different request body.")
+    return Status(record.status_code, record.response_body)

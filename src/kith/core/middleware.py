@@ -1,0 +1,23 @@
+"""Maps ``KithError`` raised in web views to a rendered error page (the API maps its own)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponsePermanentRedirect
+from django.shortcuts import render
+
+from kith.core.errors import KithError, Moved
+
+
+class KithErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if request.path.startswith("/api/") or not isinstance(exception, KithError):
+            return None
+        if isinstance(exception, Moved) and exception.location:
+            return HttpResponsePermanentRedirect(exception.location)
+        return render(request, "web/error.html", {"error": exception}, status=exception.status)

@@ -1,0 +1,153 @@
+"""Shared fixtures: the named users (alice the admin, bob the agent, carol the customer,
+mia the manager, vic the viewer), API clients authenticated as each, and factories."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from kith.accounts import services as account_services
+from kith.accounts.models import Role, User
+from kith.people import services as people_services
+from kith.people.models import Party
+from kith.people.services import ContactInput, PartyInput
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def make_person(
+    actor=None,
+    *,
+    given="Ana",
+    family="Lima",
+    email=None,
+    phone=None,
+    owner=None,
+    visibility="everyone",
+    team=None,
+    **fields,
+) -> Party:
+    contacts = []
+    if email:
+        contacts.append(ContactInput("email", email))
+    if phone:
+        contacts.append(ContactInput("phone", phone))
+    return people_services.create_party(
+        actor=actor,
+        data=PartyInput(
+            kind="person",
+            fields={"given_name": given, "family_name": family, **fields},
+            contact_points=contacts,
+            owner=owner,
+            visibility=visibility,
+            team=team,
+        ),
+    )
+
+
+def make_org(actor=None, name="Acme Ltd", **kwargs) -> Party:
+    return people_services.create_party(
+        actor=actor, data=PartyInput(kind="organization", fields={"display_name": name}, **kwargs)
+    )
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return account_services.create_user(
+        actor=None, username="alice", password=PASSWORD, role=Role.ADMIN
+    )
+
+
+@pytest.fixture
+def mia(db) -> User:
+    return account_services.create_user(
+        actor=None, username="mia", password=PASSWORD, role=Role.MANAGER
+    )
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return account_services.create_user(
+        actor=None, username="bob", password=PASSWORD, role=Role.AGENT
+    )
+
+
+@pytest.fixture
+def dan(db) -> User:
+    """A second agent, to check agents cannot see each other's private records."""
+    return account_services.create_user(
+        actor=None, username="dan", password=PASSWORD, role=Role.AGENT
+    )
+
+
+@pytest.fixture
+def vic(db) -> User:
+    return account_services.create_user(
+        actor=None, username="vic", password=PASSWORD, role=Role.VIEWER
+    )
+
+
+@pytest.fixture
+def carol_person(db) -> Party:
+    return make_person(None, given="Carol", family="Customer", email="carol@example.com")
+
+
+@pytest.fixture
+def carol(carol_person) -> User:
+    return account_services.create_user(
+        actor=None,
+        username="carol",
+        password=PASSWORD,
+        kind=User.Kind.PORTAL,
+        role=Role.VIEWER,
+        person=carol_person,
+    )
+
+
+class ApiClient:
+    """A JSON client for /api/ authenticated with a real bearer token of ``user``."""
+
+    def __init__(self, user: User | None):
+        self.client = Client()
+        self.headers = {}
+        if user is not None:
+            _, secret = account_services.issue_token(actor=user, user=user, name="tests")
+            self.headers["Authorization"] = f"Bearer {secret}"
+
+    def _call(self, method: str, path: str, data=None, headers=None, **params):
+        kwargs = {"headers": {**self.headers, **(headers or {})}}
+        if data is not None:
+            kwargs["data"] = json.dumps(data, default=str)
+            kwargs["content_type"] = "application/json"
+        elif params:
+            kwargs["data"] = params
+        return getattr(self.client, method)(path, **kwargs)
+
+    def get(self, path, **params):
+        return self._call("get", path, **params)
+
+    def post(self, path, data=None, headers=None):
+        return self._call("post", path, data if data is not None else {}, headers)
+
+    def patch(self, path, data, headers=None):
+        return self._call("patch", path, data, headers)
+
+    def delete(self, path, headers=None):
+        return self._call("delete", path, None, headers)
+
+
+@pytest.fixture
+def api_as():
+    return ApiClient

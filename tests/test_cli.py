@@ -1,0 +1,93 @@
+"""The `kith` command as a user runs it: a fresh data directory, migrate, serve, ask the API."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+KITH = shutil.which("kith", path=str(Path(sys.executable).parent)) or "kith"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(tmp_path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(KITH_DATA_DIR=str(tmp_path), DEBUG="true")
+    return env
+
+
+def test_help_and_unknown_command(tmp_path):
+    out = subprocess.run([KITH, "--help"], capture_output=True, text=True, env=_env(tmp_path))
+    assert out.returncode == 0
+    assert "usage: kith COMMAND" in out.stdout
+    bad = subprocess.run([KITH, "frobnicate"], capture_output=True, text=True, env=_env(tmp_path))
+    assert bad.returncode == 2 and "unknown command" in bad.stderr
+
+
+def test_fresh_directory_migrate_and_serve(tmp_path):
+    env = _env(tmp_path)
+    migrate = subprocess.run(
+        [KITH, "migrate", "--verbosity", "0"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    assert (tmp_path / "kith.sqlite3").exists()
+    admin = subprocess.run(
+        [KITH, "createadmin", "root", "--password", "correct-horse-battery"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert admin.returncode == 0, admin.stderr
+    token = subprocess.run(
+        [KITH, "token", "root"], capture_output=True, text=True, env=env, timeout=60
+    ).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen(
+        [KITH, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/api/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("kith serve did not answer within 10 s")
+        spec = httpx.get(f"{base}/api/openapi.json").json()
+        assert "/api/people/{public_id}/timeline" in spec["paths"]
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{base}/api/people",
+            json={"given_name": "Served", "family_name": "Person"},
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        assert (
+            httpx.get(f"{base}/api/people", headers=headers).json()["items"][0]["display_name"]
+            == "Served Person"
+        )
+        login = httpx.get(f"{base}/login/")
+        assert login.status_code == 200
+        assert httpx.get(f"{base}/static/kith/htmx.min.js").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
