@@ -1,0 +1,103 @@
+"""Logins: staff users with a role, portal users (customers) tied to their Person, teams, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+from kith.core.models import KithModel
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MANAGER = "manager", "Manager"
+    AGENT = "agent", "Agent"
+    VIEWER = "viewer", "Viewer"
+
+
+class Team(KithModel):
+    name = models.CharField(max_length=120, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A login. Staff have a role; portal users are customers and always have a Person."""
+
+    class Kind(models.TextChoices):
+        STAFF = "staff", "Staff"
+        PORTAL = "portal", "Portal (customer)"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STAFF)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    person = models.OneToOneField(
+        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="user"
+    )
+    teams = models.ManyToManyField(Team, blank=True, related_name="members")
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="portal") | models.Q(person__isnull=False),
+                name="portal_user_has_person",
+            )
+        ]
+
+    @property
+    def is_staff_user(self) -> bool:
+        return self.kind == self.Kind.STAFF and self.is_active
+
+    @property
+    def is_portal(self) -> bool:
+        return self.kind == self.Kind.PORTAL
+
+    @property
+    def sees_everything(self) -> bool:
+        """Admins and managers see every record whatever its visibility."""
+        return self.is_staff_user and self.role in (Role.ADMIN, Role.MANAGER)
+
+    @property
+    def can_write(self) -> bool:
+        return self.is_staff_user and self.role != Role.VIEWER
+
+
+class ApiToken(KithModel):
+    """A personal API token. Only a SHA-256 of the secret is stored; the secret is shown once."""
+
+    PREFIX = "kith_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    key_id = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.PREFIX}{self.key_id}_…)"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        # Tokens are 256-bit random, so a fast hash is enough: there is nothing to brute-force.
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> tuple[str, str, str]:
+        """Return (key_id, secret, full token)."""
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        return key_id, secret, f"{cls.PREFIX}{key_id}_{secret}"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
