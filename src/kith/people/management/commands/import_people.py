@@ -1,0 +1,130 @@
+"""``kith import``: import people or organisations from a CSV or vCard file.
+
+Runs synchronously with a progress bar, prints the counts and every rejected row,
+and exits non-zero only when the file could not be read (rejected rows are reported,
+not fatal: the good rows are in).
+"""
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from kith.accounts.models import Role, User
+from kith.core.context import channel
+from kith.core.errors import ValidationFailed
+from kith.people import importing
+
+SHOWN_ERRORS = 50
+
+
+def command_user(username: str | None) -> User:
+    """The user a CLI import or export acts as: ``--as`` or the first active admin."""
+    staff = User.objects.filter(kind=User.Kind.STAFF, is_active=True)
+    if username:
+        user = staff.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No active staff user named {username!r}.")
+        return user
+    user = staff.filter(role=Role.ADMIN).order_by("id").first()
+    if user is None:
+        raise CommandError("No admin user yet: create one with `kith createadmin NAME`.")
+    return user
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str] | None:
+    """``["E-mail=email", "Who=display_name"]`` → a mapping; None when no pair is given."""
+    if not pairs:
+        return None
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, target = pair.rpartition("=")
+        if not sep or not column.strip():
+            raise CommandError(f"--map takes COLUMN=TARGET, got {pair!r}.")
+        mapping[column.strip()] = target.strip()
+    return mapping
+
+
+def describe(exc: ValidationFailed) -> str:
+    lines = [exc.message] if exc.message != ValidationFailed.default_message else []
+    lines += [f"  {e.field}: {e.message}" for e in exc.errors]
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "Import people (or organisations) from a CSV or vCard file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV or vCard file; - reads standard input")
+        parser.add_argument(
+            "--organizations", action="store_true", help="the rows are organisations"
+        )
+        parser.add_argument(
+            "--format", choices=importing.FORMATS, help="default: from the file name"
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COLUMN=TARGET",
+            help="map a column (repeatable); without any, columns are mapped by their names",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+        parser.add_argument("--errors-out", metavar="FILE", help="write rejected rows as CSV")
+        parser.add_argument("--as", dest="username", help="import as this user (default: admin)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **options):
+        name = options["file"]
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {name}: {exc.strerror or exc}") from exc
+        actor = command_user(options["username"])
+        file_format = options["format"] or (
+            "vcard" if name.casefold().endswith((".vcf", ".vcard")) else "csv"
+        )
+        try:
+            with channel("import"):
+                job = importing.create_import_job(
+                    actor=actor,
+                    kind="organizations" if options["organizations"] else "people",
+                    file_format=file_format,
+                    file_name=Path(name).name if name != "-" else "stdin",
+                    content=data,
+                    mapping=parse_mapping(options["map"]),
+                    dry_run=options["dry_run"],
+                )
+        except ValidationFailed as exc:
+            raise CommandError(f"Cannot import {name}:\n{describe(exc)}") from exc
+        if job.mapping:
+            self.stdout.write("Columns: " + ", ".join(f"{c} → {t}" for c, t in job.mapping.items()))
+        bar = tqdm(
+            total=job.total_rows,
+            unit="row",
+            desc="dry run" if job.dry_run else "import",
+            file=getattr(self.stderr, "_out", sys.stderr),
+            disable=options["no_progress"],
+        )
+        try:
+            job = importing.run_import_job(
+                job.pk, progress=lambda j: bar.update(j.processed_rows - bar.n)
+            )
+        except Exception as exc:
+            job.refresh_from_db()
+            raise CommandError(job.message or str(exc)) from exc
+        finally:
+            bar.close()
+        self.stdout.write(job.message)
+        for error in job.errors[:SHOWN_ERRORS]:
+            value = f" ({error['value']})" if error.get("value") else ""
+            self.stdout.write(f"  row {error['row']}, {error['field']}: {error['message']}{value}")
+        if len(job.errors) > SHOWN_ERRORS:
+            self.stdout.write(
+                f"  … and {len(job.errors) - SHOWN_ERRORS} more"
+                + ("" if options["errors_out"] else "; use --errors-out FILE for all of them")
+            )
+        if options["errors_out"]:
+            Path(options["errors_out"]).write_text(importing.errors_csv(job), encoding="utf-8")
+            self.stdout.write(f"Rejected rows written to {options['errors_out']}.")

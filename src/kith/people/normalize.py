@@ -1,0 +1,224 @@
+"""Validation and normalisation of contact points and custom attributes.
+
+Normalised forms are what identity resolution compares: the same e-mail typed in
+two cases, or the same phone number with and without spaces, must meet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from email_validator import EmailNotValidError, validate_email
+
+from kith.core.errors import FieldError
+
+# Networks whose handles are case-insensitive and allow letters, digits, '_' and '.'.
+SOCIAL_CHANNELS = {
+    "twitter": r"[a-z0-9_]{1,15}",
+    "x": r"[a-z0-9_]{1,15}",
+    "instagram": r"[a-z0-9_.]{1,30}",
+    "github": r"[a-z0-9](?:[a-z0-9-]{0,38})",
+    "tiktok": r"[a-z0-9_.]{2,24}",
+    "facebook": r"[a-z0-9.]{5,50}",
+    "linkedin": r"[a-z0-9-]{3,100}",
+    "youtube": r"[a-z0-9_.-]{3,100}",
+    "bluesky": r"[a-z0-9.-]{3,253}",
+    "mastodon": r"[a-z0-9_]{1,30}@[a-z0-9.-]+\.[a-z]{2,}",
+    "reddit": r"[a-z0-9_-]{3,20}",
+    "telegram": r"[a-z0-9_]{5,32}",
+    "whatsapp": r"\+?[0-9]{6,15}",
+    "skype": r"[a-z0-9_.:,-]{6,32}",
+}
+STANDARD_CHANNELS = ("email", "phone", "postal", "website")
+CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{1,29}$")
+GENERIC_HANDLE_RE = re.compile(r"^[^\s]{1,200}$")
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+class InvalidContactPoint(ValueError):
+    pass
+
+
+def default_region() -> str | None:
+    return getattr(settings, "KITH_PHONE_REGION", None) or None
+
+
+def normalize_email(value: str) -> str:
+    try:
+        info = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidContactPoint(str(exc)) from exc
+    # Domains are case-insensitive; local parts almost always are in practice, and
+    # matching "Ana@x" with "ana@x" is what users expect from duplicate detection.
+    return info.normalized.casefold()
+
+
+def normalize_phone(value: str, region: str | None = None) -> str:
+    try:
+        number = phonenumbers.parse(value.strip(), region or default_region())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidContactPoint(
+            "Not a phone number; use international format such as +44 20 7946 0958."
+        ) from exc
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise InvalidContactPoint("Not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_website(value: str) -> str:
+    url = value.strip()
+    if "://" not in url:
+        url = "https://" + url
+    try:
+        _url_validator(url)
+    except DjangoValidationError as exc:
+        raise InvalidContactPoint("Not a valid web address.") from exc
+    parts = urlsplit(url)
+    host = (parts.hostname or "").casefold().removeprefix("www.")
+    path = parts.path.rstrip("/")
+    return f"{host}{path}"
+
+
+def normalize_postal(value: str) -> str:
+    text = " ".join(value.split())
+    if len(text) < 5:
+        raise InvalidContactPoint("A postal address needs at least a street and a town.")
+    return text.casefold()
+
+
+def normalize_handle(channel: str, value: str) -> str:
+    handle = value.strip()
+    # People paste profile URLs; keep only the handle.
+    if "://" in handle:
+        path = urlsplit(handle).path.strip("/")
+        handle = (
+            path.split("/")[-1] if channel != "linkedin" else path.removeprefix("in/").split("/")[0]
+        )
+    handle = handle.lstrip("@").casefold()
+    pattern = SOCIAL_CHANNELS.get(channel)
+    if pattern is not None:
+        if not re.fullmatch(pattern, handle):
+            raise InvalidContactPoint(f"Not a valid {channel} handle.")
+    elif not GENERIC_HANDLE_RE.match(handle):
+        raise InvalidContactPoint("A handle cannot be empty or contain spaces.")
+    return handle
+
+
+def normalize_contact(channel: str, value: str) -> tuple[str, str]:
+    """Return ``(channel, normalized)`` or raise ``InvalidContactPoint``."""
+    channel = (channel or "").strip().casefold()
+    if not CHANNEL_RE.match(channel):
+        raise InvalidContactPoint(
+            "Channel must be a short lower-case name such as email, phone or github."
+        )
+    if not value or not value.strip():
+        raise InvalidContactPoint("This field is required.")
+    if len(value) > 500:
+        raise InvalidContactPoint("At most 500 characters.")
+    if channel == "email":
+        return channel, normalize_email(value)
+    if channel == "phone":
+        return channel, normalize_phone(value)
+    if channel == "website":
+        return channel, normalize_website(value)
+    if channel == "postal":
+        return channel, normalize_postal(value)
+    return channel, normalize_handle(channel, value)
+
+
+def display_value(channel: str, value: str) -> str:
+    """The value as shown: phones formatted internationally, others as typed (trimmed)."""
+    if channel == "phone":
+        try:
+            return phonenumbers.format_number(
+                phonenumbers.parse(value, default_region()),
+                phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+            )
+        except phonenumbers.NumberParseException:
+            return value.strip()
+    return value.strip()
+
+
+def validate_attribute(definition, raw) -> tuple[object, str | None]:
+    """Coerce ``raw`` to the definition's type; return (value, error message or None)."""
+    if raw is None or raw == "":
+        return None, ("This field is required." if definition.required else None)
+    kind = definition.type
+    try:
+        if kind == "text":
+            value = str(raw)
+            if len(value) > definition.max_length:
+                return None, f"At most {definition.max_length} characters."
+            return value, None
+        if kind == "number":
+            number = Decimal(str(raw))
+            if not number.is_finite():
+                return None, "Must be a finite number."
+            return (int(number) if number == number.to_integral_value() else float(number)), None
+        if kind == "date":
+            return (
+                raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))
+            ).isoformat(), None
+        if kind == "boolean":
+            if isinstance(raw, bool):
+                return raw, None
+            text = str(raw).strip().casefold()
+            if text in {"true", "yes", "1", "y"}:
+                return True, None
+            if text in {"false", "no", "0", "n"}:
+                return False, None
+            return None, "Must be yes or no."
+        if kind == "choice":
+            if str(raw) not in definition.choices:
+                return None, f"Must be one of: {', '.join(definition.choices)}."
+            return str(raw), None
+        if kind == "url":
+            _url_validator(str(raw))
+            return str(raw), None
+        if kind == "email":
+            return normalize_email(str(raw)), None
+    except (InvalidOperation, ValueError, DjangoValidationError, InvalidContactPoint):
+        return None, {
+            "number": "Must be a number.",
+            "date": "Must be a date as YYYY-MM-DD.",
+            "url": "Must be a web address starting with http:// or https://.",
+            "email": "Must be a valid e-mail address.",
+        }.get(kind, "Not a valid value.")
+    return None, "Unknown field type."
+
+
+def clean_attributes(
+    definitions: dict, attributes: dict, *, kind: str, partial: bool = False
+) -> tuple[dict, list[FieldError]]:
+    """Validate a dict of custom attributes against field definitions keyed by ``key``."""
+    cleaned: dict = {}
+    errors: list[FieldError] = []
+    for key, raw in (attributes or {}).items():
+        definition = definitions.get(key)
+        if definition is None or definition.applies_to not in ("any", kind):
+            errors.append(
+                FieldError(f"attributes.{key}", "Unknown attribute; define the field first.")
+            )
+            continue
+        value, error = validate_attribute(definition, raw)
+        if error:
+            errors.append(FieldError(f"attributes.{key}", error))
+        elif value is not None:
+            cleaned[key] = value
+    if not partial:
+        for key, definition in definitions.items():
+            if (
+                definition.required
+                and definition.applies_to in ("any", kind)
+                and key not in cleaned
+                and not any(e.field == f"attributes.{key}" for e in errors)
+            ):
+                errors.append(FieldError(f"attributes.{key}", "This field is required."))
+    return cleaned, errors

@@ -1,0 +1,110 @@
+"""Read-side queries for people lists: filters shared by the API, the web UI and CSV export."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+
+from kith.core.errors import FieldError, ValidationFailed
+from kith.people.models import ContactPoint, Party, Relationship
+
+
+@dataclass
+class PartyFilters:
+    q: str = ""
+    role: str = ""
+    organization: str = ""  # public id of an organisation: its current people
+    tag: str = ""
+    owner: str = ""  # username, or "me"
+    kind: str = ""
+
+    @classmethod
+    def from_mapping(cls, data) -> PartyFilters:
+        return cls(**{name: (data.get(name) or "").strip() for name in cls.__dataclass_fields__})
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def apply_filters(qs: QuerySet, filters: PartyFilters, *, user=None) -> QuerySet:
+    """Narrow ``qs`` (already scoped to the user) by the list filters; search is separate."""
+    errors = []
+    if filters.kind:
+        if filters.kind not in Party.Kind.values:
+            errors.append(FieldError("kind", "Must be person or organization."))
+        else:
+            qs = qs.filter(kind=filters.kind)
+    if filters.role:
+        qs = qs.filter(
+            pk__in=Relationship.objects.current()
+            .filter(role__slug=filters.role)
+            .values("subject_id")
+        )
+    if filters.organization:
+        try:
+            org_id = uuid.UUID(filters.organization)
+        except ValueError:
+            errors.append(FieldError("organization", "Must be an organisation id."))
+        else:
+            qs = qs.filter(
+                pk__in=Relationship.objects.current()
+                .filter(object__public_id=org_id)
+                .values("subject_id")
+            )
+    if filters.tag:
+        qs = qs.filter(tags__name__iexact=filters.tag)
+    if filters.owner:
+        if filters.owner == "me" and user is not None:
+            qs = qs.filter(owner=user)
+        else:
+            qs = qs.filter(owner__username=filters.owner)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return qs
+
+
+def with_list_data(qs: QuerySet) -> QuerySet:
+    """Prefetch what list rows show: primary contact points, tags, current roles."""
+    return qs.select_related("owner").prefetch_related(
+        "tags",
+        Prefetch(
+            "contact_points", queryset=ContactPoint.objects.order_by("channel", "-primary", "id")
+        ),
+        Prefetch(
+            "relationships",
+            queryset=Relationship.objects.current().select_related("role", "object"),
+            to_attr="current_relationships",
+        ),
+    )
+
+
+def current_roles(party: Party) -> list[Relationship]:
+    rels = getattr(party, "current_relationships", None)
+    if rels is None:
+        rels = list(
+            Relationship.objects.current().filter(subject=party).select_related("role", "object")
+        )
+    return rels
+
+
+def primary_contact(party: Party, channel: str) -> str:
+    for cp in party.contact_points.all():
+        if cp.channel == channel:
+            return cp.value
+    return ""
+
+
+def people_by_current_role(org: Party) -> dict[str, list[tuple[Party, Relationship]]]:
+    """An organisation's people grouped by the role they hold towards it today."""
+    groups: dict[str, list[tuple[Party, Relationship]]] = {}
+    rels = (
+        Relationship.objects.current()
+        .filter(object=org, subject__status=Party.Status.ACTIVE)
+        .select_related("subject", "role")
+        .order_by("role__name", "subject__sort_name")
+    )
+    for rel in rels:
+        groups.setdefault(rel.role.name, []).append((rel.subject, rel))
+    return groups

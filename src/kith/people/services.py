@@ -1,0 +1,797 @@
+"""Business rules for people and organisations: every write goes through here.
+
+Each public function is keyword-only, runs in one transaction, writes an audit entry
+and queues domain events. Views, the API, imports and tasks all call these, so the
+rules cannot drift between channels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import EllipsisType
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from kith.core import audit, events
+from kith.core.errors import Conflict, FieldError, ValidationFailed
+from kith.people import search
+from kith.people.models import (
+    ContactPoint,
+    FieldDefinition,
+    Party,
+    Relationship,
+    RoleType,
+    SavedView,
+    Tag,
+    Visibility,
+)
+from kith.people.normalize import (
+    InvalidContactPoint,
+    clean_attributes,
+    display_value,
+    normalize_contact,
+)
+
+PERSON_FIELDS = (
+    "given_name",
+    "family_name",
+    "display_name",
+    "title",
+    "locale",
+    "timezone",
+    "birthday",
+    "notes",
+)
+ORGANIZATION_FIELDS = ("display_name", "legal_name", "industry", "locale", "timezone", "notes")
+MAX_LENGTHS = {
+    "given_name": 150,
+    "family_name": 150,
+    "display_name": 300,
+    "title": 150,
+    "legal_name": 300,
+    "industry": 120,
+    "locale": 20,
+    "timezone": 64,
+    "notes": 20000,
+}
+
+
+@dataclass
+class ContactInput:
+    channel: str
+    value: str
+    label: str = ""
+    primary: bool = False
+    verified: bool = False
+
+
+@dataclass
+class PartyInput:
+    """Everything a create or update may carry; ``None`` means "leave as is" on update."""
+
+    kind: str = Party.Kind.PERSON
+    fields: dict[str, Any] = field(default_factory=dict)
+    contact_points: list[ContactInput] = field(default_factory=list)
+    tags: list[str] | None = None
+    interests: list[str] | None = None
+    attributes: dict[str, Any] | None = None
+    owner: Any = None
+    team: Any = None
+    visibility: str | None = None
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def _validate_fields(
+    kind: str, data: dict[str, Any], *, creating: bool
+) -> tuple[dict, list[FieldError]]:
+    allowed = PERSON_FIELDS if kind == Party.Kind.PERSON else ORGANIZATION_FIELDS
+    cleaned: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for key, value in data.items():
+        if key not in allowed:
+            errors.append(FieldError(key, "Unknown field."))
+            continue
+        if key == "birthday":
+            if value in (None, ""):
+                cleaned[key] = None
+            elif isinstance(value, dt.date):
+                cleaned[key] = value
+            else:
+                try:
+                    cleaned[key] = dt.date.fromisoformat(str(value))
+                except ValueError:
+                    errors.append(FieldError(key, "Must be a date as YYYY-MM-DD."))
+            continue
+        text = "" if value is None else str(value).strip()
+        if len(text) > MAX_LENGTHS.get(key, 300):
+            errors.append(FieldError(key, f"At most {MAX_LENGTHS.get(key, 300)} characters."))
+            continue
+        if key == "timezone" and text:
+            import zoneinfo
+
+            if text not in zoneinfo.available_timezones():
+                errors.append(
+                    FieldError(key, "Unknown time zone; use a name such as Europe/Berlin.")
+                )
+                continue
+        cleaned[key] = text
+    if creating:
+        if kind == Party.Kind.PERSON:
+            if not (
+                cleaned.get("display_name")
+                or cleaned.get("given_name")
+                or cleaned.get("family_name")
+            ):
+                errors.append(FieldError("given_name", "A person needs a name."))
+        elif not cleaned.get("display_name"):
+            errors.append(FieldError("display_name", "An organisation needs a name."))
+    return cleaned, errors
+
+
+def _validate_contacts(
+    contacts: Iterable[ContactInput], *, prefix: str = "contact_points"
+) -> tuple[list[tuple[ContactInput, str, str]], list[FieldError]]:
+    out: list[tuple[ContactInput, str, str]] = []
+    errors: list[FieldError] = []
+    seen: set[tuple[str, str]] = set()
+    for index, contact in enumerate(contacts):
+        try:
+            channel, normalized = normalize_contact(contact.channel, contact.value)
+        except InvalidContactPoint as exc:
+            errors.append(FieldError(f"{prefix}[{index}].value", str(exc)))
+            continue
+        if (channel, normalized) in seen:
+            continue
+        seen.add((channel, normalized))
+        out.append((contact, channel, normalized))
+    return out, errors
+
+
+def _field_definitions() -> dict[str, FieldDefinition]:
+    return {d.key: d for d in FieldDefinition.objects.all()}
+
+
+def _validate_tags(tags: Iterable[str]) -> tuple[list[str], list[FieldError]]:
+    names, errors = [], []
+    for tag in tags:
+        name = " ".join(str(tag).split())
+        if not name:
+            continue
+        if len(name) > 60:
+            errors.append(FieldError("tags", f"Tag '{name[:20]}…' is longer than 60 characters."))
+            continue
+        if name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    return names, errors
+
+
+def _validate_visibility(value: str | None, team) -> list[FieldError]:
+    if value is None:
+        return []
+    if value not in Visibility.values:
+        return [FieldError("visibility", f"Must be one of: {', '.join(Visibility.values)}.")]
+    if value == Visibility.TEAM and team is None:
+        return [FieldError("team", "A record visible to a team needs a team.")]
+    return []
+
+
+def _conflicting_contacts(
+    pairs: list[tuple[str, str]], *, exclude_party: Party | None = None
+) -> list[ContactPoint]:
+    wanted = [(c, n) for c, n in pairs if c != ContactPoint.POSTAL]
+    if not wanted:
+        return []
+    condition = Q()
+    for channel, normalized in wanted:
+        condition |= Q(channel=channel, normalized=normalized)
+    qs = ContactPoint.objects.filter(condition).select_related("party")
+    if exclude_party is not None:
+        qs = qs.exclude(party=exclude_party)
+    return list(qs)
+
+
+def _taken_message(actor, point: ContactPoint) -> str:
+    """Name the record holding a contact point only to someone allowed to see it."""
+    from kith.people.access import scope_parties
+
+    if actor is None or scope_parties(actor, Party.objects.filter(pk=point.party_id)).exists():
+        return f"Already belongs to {point.party.display_name} ({point.party.public_id})."
+    return "Already belongs to another record you cannot see."
+
+
+def _set_tags(party: Party, names: list[str]) -> None:
+    existing = {t.name.casefold(): t for t in Tag.objects.filter(name__in=names)}
+    tags = []
+    for name in names:
+        tag = existing.get(name.casefold())
+        if tag is None:
+            tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
+        tags.append(tag)
+    party.tags.set(tags)
+
+
+def _snapshot(party: Party) -> dict[str, Any]:
+    data = {name: getattr(party, name) for name in (*PERSON_FIELDS, *ORGANIZATION_FIELDS)}
+    data.update(
+        interests=list(party.interests),
+        attributes=dict(party.attributes),
+        visibility=party.visibility,
+        owner=party.owner_id,
+        team=party.team_id,
+    )
+    return data
+
+
+def _event_name(party: Party, action: str) -> str:
+    return f"{'person' if party.kind == Party.Kind.PERSON else 'organization'}.{action}"
+
+
+# ---------------------------------------------------------------- parties
+
+
+def create_party(*, actor, data: PartyInput) -> Party:
+    """Create a person or organisation with its contact points, tags and attributes."""
+    if data.kind not in Party.Kind.values:
+        raise ValidationFailed.single("kind", "Must be person or organization.")
+    cleaned, errors = _validate_fields(data.kind, data.fields, creating=True)
+    contacts, contact_errors = _validate_contacts(data.contact_points)
+    errors += contact_errors
+    tags, tag_errors = _validate_tags(data.tags or [])
+    errors += tag_errors
+    attributes, attr_errors = clean_attributes(
+        _field_definitions(), data.attributes or {}, kind=data.kind
+    )
+    errors += attr_errors
+    errors += _validate_visibility(data.visibility, data.team)
+    interests = _clean_interests(data.interests or [], errors)
+    taken = _conflicting_contacts([(c, n) for _, c, n in contacts])
+    for cp in taken:
+        index = next(
+            i for i, (_, c, n) in enumerate(contacts) if (c, n) == (cp.channel, cp.normalized)
+        )
+        errors.append(
+            FieldError(
+                f"contact_points[{index}].value",
+                _taken_message(actor, cp),
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors=errors)
+    try:
+        with transaction.atomic():
+            party = Party(kind=data.kind, interests=interests, attributes=attributes, **cleaned)
+            party.owner = (
+                data.owner
+                if data.owner is not None
+                else (actor if getattr(actor, "pk", None) else None)
+            )
+            party.team = data.team
+            party.visibility = data.visibility or Visibility.EVERYONE
+            party.save()
+            _add_contacts(party, contacts)
+            if tags:
+                _set_tags(party, tags)
+            search.reindex([party.pk])
+            audit.record(
+                actor=actor,
+                action=_event_name(party, "created"),
+                obj=party,
+                changes=_snapshot(party),
+                party_id=party.pk,
+            )
+            events.emit(
+                _event_name(party, "created"),
+                obj=party,
+                actor=actor,
+                data={"display_name": party.display_name},
+            )
+    except IntegrityError as exc:
+        # Two requests raced for the same e-mail/phone; the loser gets a clear 409.
+        raise Conflict(
+            "A contact point was taken by another record at the same moment; retry."
+        ) from exc
+    return party
+
+
+def _clean_interests(raw: Iterable[str], errors: list[FieldError]) -> list[str]:
+    interests: list[str] = []
+    for item in raw:
+        text = " ".join(str(item).split())
+        if len(text) > 80:
+            errors.append(FieldError("interests", "Each interest is at most 80 characters."))
+        elif text and text.casefold() not in {i.casefold() for i in interests}:
+            interests.append(text)
+    return interests
+
+
+def _add_contacts(
+    party: Party, contacts: list[tuple[ContactInput, str, str]]
+) -> list[ContactPoint]:
+    has_primary = {
+        ch
+        for ch in ContactPoint.objects.filter(party=party, primary=True).values_list(
+            "channel", flat=True
+        )
+    }
+    created = []
+    for contact, channel, normalized in contacts:
+        primary = contact.primary or channel not in has_primary
+        if primary and channel in has_primary:
+            ContactPoint.objects.filter(party=party, channel=channel, primary=True).update(
+                primary=False
+            )
+        has_primary.add(channel)
+        created.append(
+            ContactPoint.objects.create(
+                party=party,
+                channel=channel,
+                value=display_value(channel, contact.value),
+                normalized=normalized,
+                label=contact.label[:40],
+                primary=primary,
+                verified=contact.verified,
+            )
+        )
+    return created
+
+
+def update_party(*, actor, party: Party, data: PartyInput) -> Party:
+    """Change fields, tags, interests, attributes or visibility of ``party``."""
+    cleaned, errors = _validate_fields(party.kind, data.fields, creating=False)
+    if (
+        "display_name" in cleaned
+        and not cleaned["display_name"]
+        and party.kind == Party.Kind.ORGANIZATION
+    ):
+        errors.append(FieldError("display_name", "An organisation needs a name."))
+    tags = None
+    if data.tags is not None:
+        tags, tag_errors = _validate_tags(data.tags)
+        errors += tag_errors
+    attributes = None
+    if data.attributes is not None:
+        attributes, attr_errors = clean_attributes(
+            _field_definitions(), data.attributes, kind=party.kind
+        )
+        errors += attr_errors
+    interests = _clean_interests(data.interests, errors) if data.interests is not None else None
+    team = data.team if data.team is not None else party.team
+    errors += _validate_visibility(data.visibility, team)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        party = Party.objects.select_for_update().get(pk=party.pk)
+        before = _snapshot(party)
+        for key, value in cleaned.items():
+            setattr(party, key, value)
+        if (
+            party.kind == Party.Kind.PERSON
+            and ("given_name" in cleaned or "family_name" in cleaned)
+            and "display_name" not in cleaned
+        ):
+            party.display_name = (
+                " ".join(p for p in (party.given_name, party.family_name) if p)
+                or party.display_name
+            )
+        if not party.display_name:
+            raise ValidationFailed.single("display_name", "A name is required.")
+        if interests is not None:
+            party.interests = interests
+        if attributes is not None:
+            party.attributes = attributes
+        if data.visibility is not None:
+            party.visibility = data.visibility
+        if data.team is not None:
+            party.team = data.team
+        if data.owner is not None:
+            party.owner = data.owner
+        party.save()
+        if tags is not None:
+            _set_tags(party, tags)
+        changes = audit.diff(before, _snapshot(party))
+        search.reindex([party.pk])
+        if changes or tags is not None:
+            audit.record(
+                actor=actor,
+                action=_event_name(party, "updated"),
+                obj=party,
+                changes=changes,
+                party_id=party.pk,
+            )
+            events.emit(
+                _event_name(party, "updated"),
+                obj=party,
+                actor=actor,
+                data={"changed": sorted(changes)},
+            )
+    return party
+
+
+def delete_party(*, actor, party: Party) -> None:
+    """Delete a party and everything that hangs off it (admins and managers only)."""
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action=_event_name(party, "deleted"),
+            obj=party,
+            changes={"display_name": [party.display_name, None]},
+            party_id=party.pk,
+        )
+        events.emit(
+            _event_name(party, "deleted"),
+            obj=party,
+            actor=actor,
+            data={"display_name": party.display_name},
+        )
+        search.remove([party.pk])
+        party.delete()
+
+
+# ---------------------------------------------------------------- contact points
+
+
+def add_contact_point(*, actor, party: Party, contact: ContactInput) -> ContactPoint:
+    contacts, errors = _validate_contacts([contact], prefix="contact")
+    if errors:
+        raise ValidationFailed(errors=[FieldError("value", e.message) for e in errors])
+    _, channel, normalized = contacts[0]
+    for cp in _conflicting_contacts([(channel, normalized)]):
+        if cp.party_id == party.pk:
+            raise ValidationFailed.single("value", "This record already has that contact point.")
+        raise ValidationFailed.single("value", _taken_message(actor, cp))
+    try:
+        with transaction.atomic():
+            (point,) = _add_contacts(party, contacts)
+            search.reindex([party.pk])
+            audit.record(
+                actor=actor,
+                action="contact_point.added",
+                obj=point,
+                changes={"channel": channel, "value": point.value},
+                party_id=party.pk,
+            )
+            events.emit(
+                "contact_point.added",
+                obj=point,
+                actor=actor,
+                data={"party": str(party.public_id), "channel": channel},
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            "That contact point was taken by another record at the same moment."
+        ) from exc
+    return point
+
+
+def update_contact_point(
+    *,
+    actor,
+    point: ContactPoint,
+    value: str | None = None,
+    label: str | None = None,
+    primary: bool | None = None,
+    verified: bool | None = None,
+) -> ContactPoint:
+    with transaction.atomic():
+        point = ContactPoint.objects.select_for_update().get(pk=point.pk)
+        before = {
+            "value": point.value,
+            "label": point.label,
+            "primary": point.primary,
+            "verified": point.verified,
+        }
+        if value is not None:
+            try:
+                _, normalized = normalize_contact(point.channel, value)
+            except InvalidContactPoint as exc:
+                raise ValidationFailed.single("value", str(exc)) from exc
+            if normalized != point.normalized:
+                clash = _conflicting_contacts([(point.channel, normalized)], exclude_party=None)
+                if any(cp.pk != point.pk for cp in clash):
+                    raise ValidationFailed.single("value", "Already belongs to another record.")
+                point.verified = False
+            point.value, point.normalized = display_value(point.channel, value), normalized
+        if label is not None:
+            point.label = label[:40]
+        if verified is not None:
+            point.verified = verified
+        if primary:
+            ContactPoint.objects.filter(party_id=point.party_id, channel=point.channel).exclude(
+                pk=point.pk
+            ).update(primary=False)
+            point.primary = True
+        point.save()
+        after = {
+            "value": point.value,
+            "label": point.label,
+            "primary": point.primary,
+            "verified": point.verified,
+        }
+        search.reindex([point.party_id])
+        audit.record(
+            actor=actor,
+            action="contact_point.updated",
+            obj=point,
+            changes=audit.diff(before, after),
+            party_id=point.party_id,
+        )
+        events.emit("contact_point.updated", obj=point, actor=actor)
+    return point
+
+
+def remove_contact_point(*, actor, point: ContactPoint) -> None:
+    with transaction.atomic():
+        party_id = point.party_id
+        audit.record(
+            actor=actor,
+            action="contact_point.removed",
+            obj=point,
+            changes={"channel": point.channel, "value": point.value},
+            party_id=party_id,
+        )
+        events.emit("contact_point.removed", obj=point, actor=actor)
+        was_primary, channel = point.primary, point.channel
+        point.delete()
+        if was_primary:
+            successor = (
+                ContactPoint.objects.filter(party_id=party_id, channel=channel)
+                .order_by("id")
+                .first()
+            )
+            if successor:
+                ContactPoint.objects.filter(pk=successor.pk).update(primary=True)
+        search.reindex([party_id])
+
+
+# ---------------------------------------------------------------- relationships
+
+
+def _role(role: RoleType | str) -> RoleType:
+    if isinstance(role, RoleType):
+        return role
+    found = RoleType.objects.filter(slug=role, active=True).first()
+    if found is None:
+        raise ValidationFailed.single("role", f"Unknown role '{role}'.")
+    return found
+
+
+def _check_relationship(
+    subject: Party, role: RoleType, obj: Party | None, valid_from, valid_to
+) -> None:
+    errors = []
+    if role.applies_to not in ("any", subject.kind):
+        errors.append(
+            FieldError(
+                "role",
+                f"The role {role.name} applies to {role.get_applies_to_display().lower()} only.",
+            )
+        )
+    if obj is not None and obj.pk == subject.pk:
+        errors.append(FieldError("object", "A party cannot hold a role towards itself."))
+    if obj is not None and obj.status != Party.Status.ACTIVE:
+        errors.append(FieldError("object", "That record was merged or erased."))
+    if valid_from and valid_to and valid_to < valid_from:
+        errors.append(FieldError("valid_to", "Must be on or after valid_from."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+def add_relationship(
+    *,
+    actor,
+    subject: Party,
+    role: RoleType | str,
+    object: Party | None = None,
+    valid_from: dt.date | None = None,
+    valid_to: dt.date | None = None,
+    note: str = "",
+) -> Relationship:
+    """``subject`` takes ``role`` towards ``object`` (or towards us) for the given dates."""
+    role = _role(role)
+    _check_relationship(subject, role, object, valid_from, valid_to)
+    overlapping = Relationship.objects.filter(subject=subject, role=role, object=object)
+    overlapping = overlapping.overlapping(valid_from or dt.date.min, valid_to or dt.date.max)
+    if overlapping.exists():
+        raise ValidationFailed.single(
+            "role", f"{subject.display_name} already holds this role for an overlapping period."
+        )
+    with transaction.atomic():
+        rel = Relationship.objects.create(
+            subject=subject,
+            role=role,
+            object=object,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            note=note[:300],
+        )
+        search.reindex([subject.pk])
+        data = _relationship_data(rel)
+        audit.record(
+            actor=actor, action="relationship.created", obj=rel, changes=data, party_id=subject.pk
+        )
+        events.emit("relationship.created", obj=rel, actor=actor, data=data)
+    return rel
+
+
+def _relationship_data(rel: Relationship) -> dict[str, Any]:
+    return {
+        "subject": str(rel.subject.public_id),
+        "subject_name": rel.subject.display_name,
+        "role": rel.role.slug,
+        "role_name": rel.role.name,
+        "object": str(rel.object.public_id) if rel.object_id else None,
+        "object_name": rel.object.display_name if rel.object_id else None,
+        "valid_from": rel.valid_from,
+        "valid_to": rel.valid_to,
+    }
+
+
+def update_relationship(
+    *,
+    actor,
+    relationship: Relationship,
+    valid_from: dt.date | EllipsisType | None = ...,
+    valid_to: dt.date | EllipsisType | None = ...,
+    note: str | None = None,
+) -> Relationship:
+    """Change the dates or note of a relationship (``...`` leaves a date as it is)."""
+    with transaction.atomic():
+        rel = (
+            Relationship.objects.select_for_update(of=("self",))
+            .select_related("subject", "object", "role")
+            .get(pk=relationship.pk)
+        )
+        before = _relationship_data(rel)
+        if valid_from is not ...:
+            rel.valid_from = valid_from
+        if valid_to is not ...:
+            rel.valid_to = valid_to
+        if note is not None:
+            rel.note = note[:300]
+        _check_relationship(rel.subject, rel.role, rel.object, rel.valid_from, rel.valid_to)
+        clash = Relationship.objects.filter(
+            subject=rel.subject, role=rel.role, object=rel.object
+        ).exclude(pk=rel.pk)
+        if clash.overlapping(rel.valid_from or dt.date.min, rel.valid_to or dt.date.max).exists():
+            raise ValidationFailed.single("valid_from", "Overlaps another period of the same role.")
+        rel.save()
+        after = _relationship_data(rel)
+        audit.record(
+            actor=actor,
+            action="relationship.updated",
+            obj=rel,
+            changes=audit.diff(before, after),
+            party_id=rel.subject_id,
+        )
+        name = (
+            "relationship.ended"
+            if before["valid_to"] != after["valid_to"] and rel.valid_to
+            else "relationship.updated"
+        )
+        events.emit(name, obj=rel, actor=actor, data=after)
+    return rel
+
+
+def end_relationship(*, actor, relationship: Relationship, on: dt.date) -> Relationship:
+    """Close a role on ``on`` (the last day it held)."""
+    return update_relationship(actor=actor, relationship=relationship, valid_to=on)
+
+
+def delete_relationship(*, actor, relationship: Relationship) -> None:
+    """Remove a relationship entered by mistake (ending it keeps history; this does not)."""
+    with transaction.atomic():
+        data = _relationship_data(relationship)
+        audit.record(
+            actor=actor,
+            action="relationship.deleted",
+            obj=relationship,
+            changes=data,
+            party_id=relationship.subject_id,
+        )
+        events.emit("relationship.deleted", obj=relationship, actor=actor, data=data)
+        relationship.delete()
+        search.reindex([relationship.subject_id])
+
+
+# ---------------------------------------------------------------- vocabulary and custom fields
+
+
+def create_role_type(
+    *,
+    actor,
+    slug: str,
+    name: str,
+    object_label: str = "",
+    applies_to: str = "any",
+    description: str = "",
+) -> RoleType:
+    from django.utils.text import slugify
+
+    slug = slugify(slug or name)
+    errors = []
+    if not slug:
+        errors.append(FieldError("slug", "This field is required."))
+    elif RoleType.objects.filter(slug=slug).exists():
+        errors.append(FieldError("slug", "A role with this slug exists."))
+    if not name.strip():
+        errors.append(FieldError("name", "This field is required."))
+    if applies_to not in RoleType.AppliesTo.values:
+        errors.append(FieldError("applies_to", "Must be person, organization or any."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        role = RoleType.objects.create(
+            slug=slug,
+            name=name.strip()[:80],
+            object_label=object_label[:80],
+            applies_to=applies_to,
+            description=description[:300],
+        )
+        audit.record(
+            actor=actor, action="role_type.created", obj=role, changes={"slug": slug, "name": name}
+        )
+    return role
+
+
+def define_field(
+    *,
+    actor,
+    key: str,
+    label: str,
+    type: str = "text",
+    choices: list[str] | None = None,
+    required: bool = False,
+    applies_to: str = "person",
+) -> FieldDefinition:
+    from django.utils.text import slugify
+
+    key = slugify(key).replace("-", "_")
+    errors = []
+    if not key:
+        errors.append(FieldError("key", "This field is required."))
+    elif FieldDefinition.objects.filter(key=key).exists():
+        errors.append(FieldError("key", "A field with this key exists."))
+    if type not in FieldDefinition.Type.values:
+        errors.append(
+            FieldError("type", f"Must be one of: {', '.join(FieldDefinition.Type.values)}.")
+        )
+    if type == "choice" and not choices:
+        errors.append(FieldError("choices", "A choice field needs choices."))
+    if applies_to not in RoleType.AppliesTo.values:
+        errors.append(FieldError("applies_to", "Must be person, organization or any."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        definition = FieldDefinition.objects.create(
+            key=key,
+            label=label.strip()[:120] or key,
+            type=type,
+            choices=list(choices or []),
+            required=required,
+            applies_to=applies_to,
+        )
+        audit.record(
+            actor=actor,
+            action="field_definition.created",
+            obj=definition,
+            changes={"key": key, "type": type},
+        )
+    return definition
+
+
+def save_view(*, actor, name: str, filters: dict[str, Any], list_name: str = "people") -> SavedView:
+    name = " ".join(name.split())[:120]
+    if not name:
+        raise ValidationFailed.single("name", "This field is required.")
+    allowed = {"q", "role", "organization", "tag", "kind", "owner", "channel"}
+    clean = {k: v for k, v in filters.items() if k in allowed and v not in (None, "")}
+    view, _ = SavedView.objects.update_or_create(
+        user=actor, list_name=list_name, name=name, defaults={"filters": clean}
+    )
+    return view

@@ -1,0 +1,1168 @@
+"""Web UI views for people and organisations (thin: access + services + templates).
+
+Every view is wrapped in ``staff_view``: a login is required, portal users get 404,
+times render in the user's time zone, audit entries are marked as coming from the web,
+and a merged record redirects to its survivor. Views never write with the ORM: they
+parse with a form, call ``access`` and a service, and render.
+
+The record page is made of sections (contacts, roles, timeline) that are also served
+on their own, so htmx can post a small form and swap just that section. Without
+JavaScript the same forms post normally and the page redirects back (or re-renders
+with the errors and status 422).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from kith.accounts.models import Team
+from kith.core.context import channel as audit_channel
+from kith.core.errors import FieldError, Moved, NotFound, ValidationFailed
+from kith.core.pagination import decode_cursor, encode_cursor, paginate
+from kith.interactions import services as interaction_services
+from kith.interactions.models import Channel, Interaction
+from kith.interactions.queries import organization_member_ids, timeline
+from kith.people import access, importing, merging, search, services
+from kith.people.forms import (
+    CONTACT_CHANNELS,
+    ContactPointForm,
+    EndRoleForm,
+    ImportUploadForm,
+    InteractionForm,
+    OrganizationForm,
+    PartyForm,
+    PersonForm,
+    RoleForm,
+    SaveViewForm,
+    apply_errors,
+)
+from kith.people.models import (
+    ContactPoint,
+    FieldDefinition,
+    ImportJob,
+    Party,
+    Relationship,
+    RoleType,
+    SavedView,
+    Tag,
+)
+from kith.people.normalize import InvalidContactPoint, normalize_contact
+from kith.people.queries import (
+    PartyFilters,
+    apply_filters,
+    current_roles,
+    people_by_current_role,
+    primary_contact,
+    with_list_data,
+)
+from kith.people.tasks import enqueue_import
+
+PERSON = Party.Kind.PERSON
+ORGANIZATION = Party.Kind.ORGANIZATION
+LIST_PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 20
+# Selects of organisations (filters, "Add role") list this many; a search narrows further.
+ORG_OPTIONS_LIMIT = 200
+# The pseudo-channel of the timeline filter that stands for transactions.
+MONEY = "transactions"
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def _user_timezone(user) -> zoneinfo.ZoneInfo | dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(user.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a staff page: login, staff only (404 otherwise), user's time zone, web channel."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            # An htmx request (say, after the session expired) must load the login page
+            # as a page, not swap it into a fragment of the old one.
+            if request.htmx:
+                page = request.htmx.current_url_abs_path or request.get_full_path()
+                return HttpResponseClientRedirect(redirect_to_login(page).url)
+            return redirect_to_login(request.get_full_path())
+        # Portal users (customers) have their own pages; here they find nothing at all.
+        access.require_staff(request.user)
+        try:
+            with audit_channel("web"), timezone.override(_user_timezone(request.user)):
+                return view(request, *args, **kwargs)
+        except Moved as exc:
+            return _moved(request, exc)
+
+    return wrapper
+
+
+def _moved(request: HttpRequest, exc: Moved) -> HttpResponse:
+    """A merged record: send the browser to the survivor's page."""
+    survivor = Party.objects.filter(public_id=exc.new_public_id).first()
+    if survivor is None:  # pragma: no cover - get_party only raises Moved for a real survivor
+        raise NotFound("No such person or organisation.")
+    messages.info(request, f"That record was merged into {survivor.display_name}.")
+    url = party_url(survivor)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def party_url(party: Party, name: str = "") -> str:
+    """The UI address of ``party`` (``name`` picks a sub-page such as "edit")."""
+    prefix = "person" if party.kind == PERSON else "organization"
+    return reverse(f"people:{prefix}{'_' + name if name else ''}", args=[party.public_id])
+
+
+def _is_fragment(request: HttpRequest, target: str) -> bool:
+    """True for an htmx request that wants only the element ``target`` (not a history restore)."""
+    return (
+        bool(request.htmx)
+        and not request.htmx.history_restore_request
+        and (request.htmx.target == target)
+    )
+
+
+def _visible_ids(user, ids) -> set[int]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return set()
+    return set(access.staff_scope(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def _org_options(user, *, q: str = "", exclude: Party | None = None) -> QuerySet:
+    qs = access.staff_scope(user).filter(kind=ORGANIZATION, status=Party.Status.ACTIVE)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    if q.strip():
+        qs = qs.filter(display_name__icontains=q.strip())
+    return qs.order_by("sort_name", "id")[:ORG_OPTIONS_LIMIT]
+
+
+def _role_types(kind: str) -> QuerySet:
+    return RoleType.objects.filter(active=True, applies_to__in=["any", kind])
+
+
+def _teams_for(user) -> list[Team]:
+    return list(Team.objects.all() if user.sees_everything else user.teams.all())
+
+
+# ---------------------------------------------------------------- lists
+
+
+@staff_view
+@require_GET
+def people_list(request: HttpRequest) -> HttpResponse:
+    return _party_list(request, PERSON)
+
+
+@staff_view
+@require_GET
+def organization_list(request: HttpRequest) -> HttpResponse:
+    return _party_list(request, ORGANIZATION)
+
+
+def _list_rows(user, parties: list[Party]) -> list[dict[str, Any]]:
+    roles = {p.pk: current_roles(p) for p in parties}
+    visible = _visible_ids(user, [r.object_id for rels in roles.values() for r in rels])
+    rows = []
+    for p in parties:
+        shown = [r for r in roles[p.pk] if r.object_id is None or r.object_id in visible]
+        parts = [p.title or p.industry] + [
+            f"{r.role.name} of {r.object.display_name}" if r.object_id else r.role.name
+            for r in shown
+        ]
+        rows.append(
+            {
+                "party": p,
+                "subtitle": " · ".join(part for part in parts if part),
+                "email": primary_contact(p, "email"),
+                "phone": primary_contact(p, "phone"),
+                "website": primary_contact(p, "website"),
+            }
+        )
+    return rows
+
+
+def _search_page(qs: QuerySet, q: str, cursor: str | None) -> tuple[list[Party], str | None]:
+    """One page of ranked search results; ranks are not a keyset, so the cursor is an offset."""
+    offset = 0
+    if cursor:
+        values = decode_cursor(cursor)
+        offset = values[0] if values and isinstance(values[0], int) and values[0] > 0 else 0
+    found = search.search(qs, q, limit=offset + LIST_PAGE_SIZE + 1)
+    ids = [p.pk for p in found[offset : offset + LIST_PAGE_SIZE]]
+    rows = {p.pk: p for p in with_list_data(Party.objects.filter(pk__in=ids))}
+    more = len(found) > offset + LIST_PAGE_SIZE
+    return [rows[i] for i in ids if i in rows], (
+        encode_cursor([offset + LIST_PAGE_SIZE]) if more else None
+    )
+
+
+def _party_list(
+    request: HttpRequest,
+    kind: str,
+    *,
+    params=None,
+    save_form: SaveViewForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The list page (or its results fragment) filtered by ``params`` (default: the query)."""
+    user = request.user
+    params = request.GET if params is None else params
+    filters = PartyFilters.from_mapping(params)
+    filters.kind = kind
+    base = access.staff_scope(user).filter(status=Party.Status.ACTIVE)
+    errors: list[FieldError] = []
+    try:
+        qs = apply_filters(base, filters, user=user)
+    except ValidationFailed as exc:
+        errors, qs = exc.errors, base.filter(kind=kind)
+        status = 422
+    cursor = params.get("cursor") or None
+    try:
+        if filters.q:
+            parties, next_cursor = _search_page(qs, filters.q, cursor)
+        else:
+            page = paginate(
+                with_list_data(qs), order=("sort_name", "id"), cursor=cursor, limit=LIST_PAGE_SIZE
+            )
+            parties, next_cursor = page.items, page.next_cursor
+    except ValidationFailed as exc:  # a tampered cursor: show the first page and say so
+        errors += exc.errors
+        parties, next_cursor, status = [], None, 422
+    list_name = "people" if kind == PERSON else "organizations"
+    applied = {k: v for k, v in filters.as_dict().items() if k != "kind"}
+    context = {
+        "kind": kind,
+        "nav": list_name,
+        "list_name": list_name,
+        "filters": filters,
+        "applied": applied,
+        "filter_errors": errors,
+        "rows": _list_rows(user, parties),
+        "next_cursor": next_cursor,
+        "is_first_page": not cursor,
+        "list_url": reverse("people:list" if kind == PERSON else "people:organizations"),
+    }
+    if _is_fragment(request, "results"):
+        return render(request, "people/_results.html", context, status=status)
+    visible = access.staff_scope(user).filter(status=Party.Status.ACTIVE)
+    context.update(
+        role_types=_role_types(kind),
+        organizations=_org_options(user) if kind == PERSON else [],
+        tags=Tag.objects.filter(parties__in=visible.filter(kind=kind)).distinct()[:200],
+        saved_views=[
+            {
+                "name": v.name,
+                "url": context["list_url"] + ("?" + urlencode(v.filters) if v.filters else ""),
+                "active": v.filters == applied,
+            }
+            for v in SavedView.objects.filter(user=user, list_name=list_name)
+        ],
+        save_form=save_form or SaveViewForm(),
+        export_url=(
+            "/api/people/export.csv" + ("?" + urlencode(applied) if applied else "")
+            if kind == PERSON
+            else ""
+        ),
+        can_create=user.can_write,
+    )
+    return render(request, "people/party_list.html", context, status=status)
+
+
+@staff_view
+@require_POST
+def save_view(request: HttpRequest) -> HttpResponse:
+    """Keep the current list filters under a name (per user)."""
+    list_name = "organizations" if request.POST.get("list_name") == "organizations" else "people"
+    kind = ORGANIZATION if list_name == "organizations" else PERSON
+    filters = {
+        k: request.POST.get(k, "").strip() for k in ("q", "role", "organization", "tag", "owner")
+    }
+    form = SaveViewForm(request.POST)
+    if form.is_valid():
+        try:
+            view = services.save_view(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                filters=filters,
+                list_name=list_name,
+            )
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors)
+        else:
+            messages.success(request, f"Saved the view “{view.name}”.")
+            target = reverse("people:list" if kind == PERSON else "people:organizations")
+            return redirect(target + ("?" + urlencode(view.filters) if view.filters else ""))
+    # Re-render the list with the filters being saved and the form's errors.
+    return _party_list(request, kind, params=filters, save_form=form, status=422)
+
+
+@staff_view
+@require_GET
+def organization_options(request: HttpRequest) -> HttpResponse:
+    """``<option>`` elements for an organisation picker, narrowed by ``q``."""
+    exclude = None
+    if request.GET.get("exclude"):
+        try:
+            exclude = access.get_party(request.user, request.GET["exclude"], follow_merged=False)
+        except NotFound:
+            exclude = None
+    return render(
+        request,
+        "people/_org_options.html",
+        {
+            "organizations": _org_options(
+                request.user, q=request.GET.get("q", ""), exclude=exclude
+            ),
+            "selected": request.GET.get("organization", ""),
+            "blank_label": request.GET.get("blank", "—"),
+        },
+    )
+
+
+# ---------------------------------------------------------------- record pages
+
+
+@staff_view
+@require_GET
+def person_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party(request.user, public_id, kind=PERSON)
+    return _render_detail(request, party)
+
+
+@staff_view
+@require_GET
+def organization_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party(request.user, public_id, kind=ORGANIZATION)
+    return _render_detail(request, party)
+
+
+def _render_detail(
+    request: HttpRequest, party: Party, *, status: int = 200, **forms
+) -> HttpResponse:
+    context = {
+        **_profile_context(request, party),
+        **_contacts_context(request, party, forms.get("contact_form")),
+        **_roles_context(request, party, forms.get("role_form"), forms.get("role_error")),
+        **_timeline_context(request, party, forms.get("interaction_form")),
+    }
+    return render(request, "people/party_detail.html", context, status=status)
+
+
+def _profile_context(request: HttpRequest, party: Party) -> dict[str, Any]:
+    user = request.user
+    can_change = access.can_change(user, party)
+    labels = {
+        d.key: d.label for d in FieldDefinition.objects.filter(key__in=list(party.attributes))
+    }
+    context: dict[str, Any] = {
+        "party": party,
+        "is_person": party.kind == PERSON,
+        "nav": "people" if party.kind == PERSON else "organizations",
+        "can_change": can_change,
+        "tags": list(party.tags.all()),
+        "attributes": [(labels.get(k, k), v) for k, v in sorted(party.attributes.items())],
+        "duplicates": (
+            merging.duplicates_of(party, scope=access.staff_scope(user)) if can_change else []
+        ),
+        "company_name": settings.KITH_COMPANY_NAME,
+    }
+    if party.kind == ORGANIZATION:
+        groups = people_by_current_role(party)
+        visible = _visible_ids(user, [p.pk for members in groups.values() for p, _ in members])
+        shown = {
+            role: [(p, rel) for p, rel in members if p.pk in visible]
+            for role, members in groups.items()
+        }
+        context["people_groups"] = [(role, members) for role, members in shown.items() if members]
+    return context
+
+
+def _contacts_context(
+    request: HttpRequest, party: Party, form: ContactPointForm | None = None
+) -> dict[str, Any]:
+    return {
+        "party": party,
+        "can_change": access.can_change(request.user, party),
+        "contact_points": list(party.contact_points.all()),
+        "contact_form": form or ContactPointForm(),
+        "contact_channels": CONTACT_CHANNELS,
+    }
+
+
+def _roles_context(
+    request: HttpRequest,
+    party: Party,
+    form: RoleForm | None = None,
+    role_error: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    user = request.user
+    today = timezone.localdate()
+    rels = list(Relationship.objects.filter(subject=party).select_related("role", "object"))
+    visible = _visible_ids(user, [r.object_id for r in rels])
+    roles = []
+    for rel in rels:
+        if rel.valid_from and rel.valid_from > today:
+            state = "upcoming"
+        elif rel.is_current(today):
+            state = "current"
+        else:
+            state = "ended"
+        roles.append(
+            {
+                "rel": rel,
+                "state": state,
+                "object_visible": rel.object_id is None or rel.object_id in visible,
+                "can_end": state != "ended" and (rel.valid_to is None or rel.valid_to >= today),
+                "error": role_error[1]
+                if role_error and role_error[0] == str(rel.public_id)
+                else "",
+            }
+        )
+    order = {"current": 0, "upcoming": 1, "ended": 2}
+    roles.sort(key=lambda r: (order[r["state"]], -(r["rel"].valid_from or dt.date.min).toordinal()))
+    return {
+        "party": party,
+        "can_change": access.can_change(user, party),
+        "roles": roles,
+        "role_form": form or RoleForm(initial={"valid_from": today}),
+        "role_types": _role_types(party.kind),
+        "org_options": _org_options(user, exclude=party),
+        "today": today,
+        "company_name": settings.KITH_COMPANY_NAME,
+        "us_label": f"{settings.KITH_COMPANY_NAME} (us)",
+    }
+
+
+def _timeline_selection(request: HttpRequest) -> list[str]:
+    allowed = set(Channel.values) | {MONEY}
+    return [c for c in request.GET.getlist("channel") if c in allowed]
+
+
+def _timeline_url(party: Party, selected: list[str], **extra) -> str:
+    params = [("channel", c) for c in selected] + [(k, v) for k, v in extra.items() if v]
+    base = reverse("people:timeline", args=[party.public_id])
+    return base + ("?" + urlencode(params) if params else "")
+
+
+def _timeline_context(
+    request: HttpRequest, party: Party, form: InteractionForm | None = None
+) -> dict[str, Any]:
+    user = request.user
+    selected = _timeline_selection(request)
+    channels = [c for c in selected if c != MONEY]
+    cursor = request.GET.get("cursor") or request.GET.get("tcursor") or None
+    page = timeline(
+        party,
+        cursor=cursor,
+        limit=TIMELINE_PAGE_SIZE,
+        channels=channels or None,
+        include_transactions=not selected or MONEY in selected,
+        include_interactions=not selected or bool(channels),
+        member_scope=access.staff_scope(user),
+    )
+    # The query already limits an organisation's people to those the user may see.
+    visible = {e.item.party_id for e in page.entries}
+    others = {
+        p.pk: p
+        for p in Party.objects.filter(pk__in=(visible - {party.pk})).only(
+            "id", "public_id", "display_name", "kind"
+        )
+    }
+    entries = [
+        {"entry": e, "item": e.item, "who": others.get(e.item.party_id)}
+        for e in page.entries
+        if e.item.party_id in visible
+    ]
+    member_ids = [party.pk] + (
+        organization_member_ids(party, scope=access.staff_scope(user))
+        if party.kind == ORGANIZATION
+        else []
+    )
+    present = set(
+        Interaction.objects.filter(party_id__in=member_ids)
+        .values_list("channel", flat=True)
+        .distinct()
+    )
+    labels = dict(Channel.choices)
+    chips = []
+    for value in [c for c in Channel.values if c in present or c in selected] + [MONEY]:
+        on = value in selected
+        toggled = [c for c in selected if c != value] if on else [*selected, value]
+        chips.append(
+            {
+                "value": value,
+                "label": "Money" if value == MONEY else labels[value],
+                "on": on,
+                "page_url": party_url(party) + _query([("channel", c) for c in toggled]),
+                "url": _timeline_url(party, toggled),
+            }
+        )
+    return {
+        "party": party,
+        "can_change": access.can_change(user, party),
+        "entries": entries,
+        "next_cursor": page.next_cursor,
+        "more_url": _timeline_url(party, selected, cursor=page.next_cursor),
+        "more_page_url": party_url(party)
+        + _query([("channel", c) for c in selected] + [("tcursor", page.next_cursor or "")]),
+        "timeline_url": _timeline_url(party, selected),
+        "chips": chips,
+        "any_selected": bool(selected),
+        "all_page_url": party_url(party) + "#timeline",
+        "all_url": _timeline_url(party, []),
+        "interaction_form": form or InteractionForm(),
+    }
+
+
+def _query(params: list[tuple[str, str]]) -> str:
+    params = [(k, v) for k, v in params if v]
+    return "?" + urlencode(params) if params else ""
+
+
+@staff_view
+@require_GET
+def timeline_fragment(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The timeline section, or with ``cursor`` just the next entries (for "Load more")."""
+    party = access.get_party(request.user, public_id)
+    context = _timeline_context(request, party)
+    if request.GET.get("cursor"):
+        return render(request, "people/_timeline_entries.html", context)
+    return render(request, "people/_timeline.html", context)
+
+
+def _section_saved(
+    request: HttpRequest, party: Party, section: str, *, message: str, refresh_timeline: bool
+) -> HttpResponse:
+    """After a successful write: the fresh section for htmx, else a redirect back (PRG)."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(party_url(party) + f"#{section}")
+    builders = {
+        "contacts": (_contacts_context, "people/_contacts.html"),
+        "roles": (_roles_context, "people/_roles.html"),
+        "timeline": (_timeline_context, "people/_timeline.html"),
+    }
+    build, template = builders[section]
+    response = render(request, template, build(request, party))
+    if refresh_timeline:
+        # Role changes write to the timeline (through an event subscriber); ask it to reload.
+        trigger_client_event(response, "kith:timeline-changed")
+    return response
+
+
+def _section_failed(request: HttpRequest, party: Party, section: str, **forms) -> HttpResponse:
+    """A rejected write: the section (htmx) or the whole page, with errors, status 422."""
+    if not request.htmx:
+        return _render_detail(request, party, status=422, **forms)
+    if section == "contacts":
+        context, template = (
+            _contacts_context(request, party, forms.get("contact_form")),
+            "people/_contacts.html",
+        )
+    elif section == "roles":
+        context, template = (
+            _roles_context(request, party, forms.get("role_form"), forms.get("role_error")),
+            "people/_roles.html",
+        )
+    else:
+        context, template = (
+            _timeline_context(request, party, forms.get("interaction_form")),
+            "people/_timeline.html",
+        )
+    return render(request, template, context, status=422)
+
+
+# ---------------------------------------------------------------- contact points
+
+
+def _contact_point(party: Party, point_id: uuid.UUID) -> ContactPoint:
+    point = ContactPoint.objects.filter(party=party, public_id=point_id).first()
+    if point is None:
+        raise NotFound("No such contact point.")
+    return point
+
+
+@staff_view
+@require_POST
+def contact_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id)
+    form = ContactPointForm(request.POST)
+    if form.is_valid():
+        try:
+            point = services.add_contact_point(
+                actor=request.user, party=party, contact=form.to_input()
+            )
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors)
+        else:
+            return _section_saved(
+                request, party, "contacts", message=f"Added {point.value}.", refresh_timeline=False
+            )
+    return _section_failed(request, party, "contacts", contact_form=form)
+
+
+@staff_view
+@require_POST
+def contact_primary(
+    request: HttpRequest, public_id: uuid.UUID, point_id: uuid.UUID
+) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id)
+    point = services.update_contact_point(
+        actor=request.user, point=_contact_point(party, point_id), primary=True
+    )
+    return _section_saved(
+        request,
+        party,
+        "contacts",
+        message=f"{point.value} is now the primary {point.channel}.",
+        refresh_timeline=False,
+    )
+
+
+@staff_view
+@require_POST
+def contact_remove(request: HttpRequest, public_id: uuid.UUID, point_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id)
+    point = _contact_point(party, point_id)
+    services.remove_contact_point(actor=request.user, point=point)
+    return _section_saved(
+        request, party, "contacts", message=f"Removed {point.value}.", refresh_timeline=False
+    )
+
+
+# ---------------------------------------------------------------- roles
+
+
+@staff_view
+@require_POST
+def role_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            target = None
+            if data["organization"]:
+                # Not following merges here: a merged organisation is the service's error
+                # to report on this field, not a reason to leave the page.
+                target = access.get_party(
+                    request.user, data["organization"], kind=ORGANIZATION, follow_merged=False
+                )
+            rel = services.add_relationship(
+                actor=request.user,
+                subject=party,
+                role=data["role"],
+                object=target,
+                valid_from=data["valid_from"],
+                valid_to=data["valid_to"],
+                note=data["note"],
+            )
+        except NotFound:
+            form.add_error("organization", "No such organisation.")
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors, RoleForm.rename)
+        else:
+            target_name = rel.object.display_name if rel.object_id else "us"
+            return _section_saved(
+                request,
+                party,
+                "roles",
+                message=f"{party.display_name} is now {rel.role.name} of {target_name}.",
+                refresh_timeline=True,
+            )
+    return _section_failed(request, party, "roles", role_form=form)
+
+
+@staff_view
+@require_POST
+def role_end(request: HttpRequest, public_id: uuid.UUID, rel_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id)
+    rel = (
+        Relationship.objects.filter(subject=party, public_id=rel_id)
+        .select_related("role", "object")
+        .first()
+    )
+    if rel is None:
+        raise NotFound("No such role.")
+    form = EndRoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.end_relationship(
+                actor=request.user, relationship=rel, on=form.cleaned_data["on"]
+            )
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors, EndRoleForm.rename)
+        else:
+            return _section_saved(
+                request, party, "roles", message=f"Ended {rel.role.name}.", refresh_timeline=True
+            )
+    message = "; ".join(str(m) for errs in form.errors.values() for m in errs)
+    return _section_failed(request, party, "roles", role_error=(str(rel.public_id), message))
+
+
+# ---------------------------------------------------------------- timeline
+
+
+@staff_view
+@require_POST
+def interaction_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            interaction_services.log_interaction(
+                actor=request.user,
+                party=party,
+                channel=data["channel"],
+                direction=data["direction"],
+                summary=data["summary"],
+                body=data["body"],
+                occurred_at=data["occurred_at"],
+            )
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors)
+        else:
+            return _section_saved(
+                request, party, "timeline", message="Interaction logged.", refresh_timeline=False
+            )
+    return _section_failed(request, party, "timeline", interaction_form=form)
+
+
+# ---------------------------------------------------------------- create and edit
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def person_new(request: HttpRequest) -> HttpResponse:
+    return _party_form(request, PersonForm, None)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def organization_new(request: HttpRequest) -> HttpResponse:
+    return _party_form(request, OrganizationForm, None)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def person_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id, kind=PERSON)
+    return _party_form(request, PersonForm, party)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def organization_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    party = access.get_party_for_change(request.user, public_id, kind=ORGANIZATION)
+    return _party_form(request, OrganizationForm, party)
+
+
+def _party_form(
+    request: HttpRequest, form_class: type[PartyForm], party: Party | None
+) -> HttpResponse:
+    user = request.user
+    access.require_writer(user)
+    creating = party is None
+    teams = _teams_for(user)
+    status = 200
+    if request.method == "POST":
+        form = form_class(request.POST, creating=creating, teams=teams)
+        if form.is_valid():
+            data = form.to_input()
+            try:
+                if creating:
+                    saved = services.create_party(actor=user, data=data)
+                else:
+                    saved = services.update_party(actor=user, party=party, data=data)
+            except ValidationFailed as exc:
+                apply_errors(form, exc.errors, form.contact_rename())
+            else:
+                verb = "Created" if creating else "Saved"
+                messages.success(request, f"{verb} {saved.display_name}.")
+                return redirect(party_url(saved))
+        status = 422
+    else:
+        initial = form_class.initial_for(party) if party else {}
+        form = form_class(initial=initial, creating=creating, teams=teams)
+    kind = form_class.kind
+    context = {
+        "form": form,
+        "party": party,
+        "kind": kind,
+        "creating": creating,
+        "nav": "people" if kind == PERSON else "organizations",
+        "check_url": reverse("people:check") + f"?kind={kind}",
+        "duplicates": _suggestions(user, kind, request.POST) if creating and request.POST else [],
+        "timezones": sorted(zoneinfo.available_timezones()),
+        "cancel_url": party_url(party)
+        if party
+        else reverse("people:list" if kind == PERSON else "people:organizations"),
+    }
+    return render(request, "people/party_form.html", context, status=status)
+
+
+def _typed_contacts(data) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """Normalised (channel, value) pairs of the e-mail/phone/website typed, and per-field problems."""
+    pairs, problems = [], {}
+    for name in ("email", "phone", "website"):
+        value = (data.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            pairs.append(normalize_contact(name, value))
+        except InvalidContactPoint as exc:
+            problems[name] = str(exc)
+    return pairs, problems
+
+
+def _typed_name(kind: str, data) -> str:
+    if kind == PERSON:
+        return " ".join(
+            part for part in (data.get("given_name", ""), data.get("family_name", "")) if part
+        ).strip()
+    return (data.get("display_name") or "").strip()
+
+
+def _suggestions(user, kind: str, data) -> list[merging.DuplicateSuggestion]:
+    pairs, _ = _typed_contacts(data)
+    name = _typed_name(kind, data)
+    if not pairs and len(name) < 2:
+        return []
+    return merging.suggest_duplicates(
+        scope=access.staff_scope(user), name=name, contacts=pairs, kind=kind
+    )
+
+
+@staff_view
+@require_GET
+def check_new_party(request: HttpRequest) -> HttpResponse:
+    """While a create form is typed: likely duplicates, and live hints on contact fields."""
+    kind = ORGANIZATION if request.GET.get("kind") == ORGANIZATION else PERSON
+    pairs, problems = _typed_contacts(request.GET)
+    taken = {}
+    for channel, normalized in pairs:
+        point = (
+            ContactPoint.objects.filter(channel=channel, normalized=normalized)
+            .exclude(channel=ContactPoint.POSTAL)
+            .select_related("party")
+            .first()
+        )
+        # Only name the owner when the user may see it; otherwise say it is taken.
+        if point is not None:
+            seen = _visible_ids(request.user, [point.party_id])
+            taken[channel] = (
+                f"Already belongs to {point.party.display_name}."
+                if seen
+                else "Already belongs to another record."
+            )
+    hints = {
+        name: problems.get(name) or taken.get(name, "")
+        for name in ("email", "phone", "website")
+        if name in request.GET
+    }
+    return render(
+        request,
+        "people/_duplicates.html",
+        {
+            "duplicates": _suggestions(request.user, kind, request.GET),
+            "hints": hints,
+            "oob": True,
+        },
+    )
+
+
+# ---------------------------------------------------------------- merge
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def person_merge(request: HttpRequest, public_id: uuid.UUID, other_id: uuid.UUID) -> HttpResponse:
+    return _merge(request, public_id, other_id, PERSON)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def organization_merge(
+    request: HttpRequest, public_id: uuid.UUID, other_id: uuid.UUID
+) -> HttpResponse:
+    return _merge(request, public_id, other_id, ORGANIZATION)
+
+
+def _move_label(key: str) -> str:
+    """``"contact points (party)"`` → ``"contact points"``; other links keep their name."""
+    name, _, link = key.partition(" (")
+    link = link.rstrip(")").replace("_", " ")
+    return name if link in ("", "party", "subject") else f"{name} (as {link})"
+
+
+FIELD_LABELS = {
+    "given_name": "First name",
+    "family_name": "Last name",
+    "display_name": "Name",
+    "title": "Job title",
+    "legal_name": "Legal name",
+    "birthday": "Birthday",
+    "timezone": "Time zone",
+    "owner": "Owner",
+}
+
+
+def _merge(
+    request: HttpRequest, keep_id: uuid.UUID, absorb_id: uuid.UUID, kind: str
+) -> HttpResponse:
+    keep = access.get_party_for_change(request.user, keep_id, kind=kind)
+    absorb = access.get_party_for_change(request.user, absorb_id, kind=kind)
+    plan = merging.preview(keep=keep, absorb=absorb)
+    errors: list[str] = []
+    status = 200
+    choices: dict[str, str] = {}
+    if request.method == "POST":
+        choices = {
+            f.field: request.POST.get(f"choice:{f.field}", f.default) for f in plan.conflicts
+        }
+        try:
+            survivor = merging.merge(actor=request.user, keep=keep, absorb=absorb, choices=choices)
+        except ValidationFailed as exc:
+            errors = [e.message for e in exc.errors] or [exc.message]
+            status = 422
+        else:
+            messages.success(request, f"Merged {absorb.display_name} into {survivor.display_name}.")
+            return redirect(party_url(survivor))
+    labels = {d.key: d.label for d in FieldDefinition.objects.all()}
+    rows = []
+    for choice in plan.fields:
+        if choice.keep_value in (None, "") and choice.absorb_value in (None, ""):
+            continue
+        if choice.field.startswith("attributes."):
+            key = choice.field.split(".", 1)[1]
+            label = labels.get(key, key)
+        else:
+            label = FIELD_LABELS.get(choice.field, choice.field.replace("_", " ").capitalize())
+        rows.append(
+            {
+                "choice": choice,
+                "label": label,
+                "picked": choices.get(choice.field, choice.default),
+            }
+        )
+    prefix = "person" if kind == PERSON else "organization"
+    context = {
+        "plan": plan,
+        "keep": keep,
+        "absorb": absorb,
+        "rows": rows,
+        "errors": errors,
+        "nav": "people" if kind == PERSON else "organizations",
+        "swap_url": reverse(f"people:{prefix}_merge", args=[absorb.public_id, keep.public_id]),
+        "moves": [(_move_label(key), count) for key, count in plan.moves.items()],
+        "keep_contacts": list(keep.contact_points.all()),
+        "absorb_contacts": list(absorb.contact_points.all()),
+    }
+    return render(request, "people/merge.html", context, status=status)
+
+
+# ---------------------------------------------------------------- import
+
+# The uploaded file waits in the session between "upload" and "start" (the mapping step).
+IMPORT_DRAFT_KEY = "kith:import-draft"
+IMPORT_PREVIEW_ROWS = 5
+IMPORT_ERRORS_SHOWN = 200
+
+
+def _import_format(file_name: str, text: str) -> str:
+    name = file_name.casefold()
+    if name.endswith((".vcf", ".vcard")) or text.lstrip().upper().startswith("BEGIN:VCARD"):
+        return "vcard"
+    return "csv"
+
+
+def _import_page(request: HttpRequest, context: dict[str, Any], *, status: int = 200):
+    context.setdefault("upload_form", ImportUploadForm())
+    context.setdefault(
+        "recent_jobs", ImportJob.objects.filter(created_by=request.user).order_by("-created_at")[:8]
+    )
+    context["nav"] = "import"
+    return render(request, "people/import.html", context, status=status)
+
+
+def _mapping_step(
+    request: HttpRequest,
+    draft: dict[str, Any],
+    *,
+    mapping: dict[str, str] | None,
+    dry_run: bool,
+    errors: list[FieldError] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The "check the columns" step: suggested (or chosen) mapping and a checked preview."""
+    errors = list(errors or [])
+    try:
+        preview = importing.preview(
+            draft["content"],
+            mapping,
+            limit=IMPORT_PREVIEW_ROWS,
+            kind=draft["kind"],
+            file_format=draft["format"],
+        )
+    except ValidationFailed as exc:
+        # A mapping the preview rejects: show the file's suggestion with these errors.
+        errors += exc.errors
+        preview = importing.preview(
+            draft["content"],
+            None,
+            limit=IMPORT_PREVIEW_ROWS,
+            kind=draft["kind"],
+            file_format=draft["format"],
+        )
+        if mapping is not None:
+            preview["mapping"] = {h: t for h, t in mapping.items() if t}
+        status = 422
+    column_errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    for error in errors:
+        if error.field.startswith("mapping."):
+            column_errors.setdefault(error.field.removeprefix("mapping."), []).append(error.message)
+        else:
+            general.append(error.message)
+    columns = [
+        {
+            "index": index,
+            "header": header,
+            "target": preview["mapping"].get(header, ""),
+            "samples": [r["values"].get(header, "") for r in preview["rows"]][:3],
+            "errors": column_errors.get(header, []),
+        }
+        for index, header in enumerate(preview["headers"])
+    ]
+    return _import_page(
+        request,
+        {
+            "step": "map",
+            "draft": draft,
+            "preview": preview,
+            "columns": columns,
+            "general_errors": general,
+            "dry_run": dry_run,
+            "is_vcard": draft["format"] == "vcard",
+        },
+        status=status,
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def import_start(request: HttpRequest) -> HttpResponse:
+    """Upload → check the columns → start; each step is a plain form post."""
+    access.require_writer(request.user)
+    if request.method == "GET":
+        return _import_page(request, {"step": "upload"})
+    action = request.POST.get("action", "upload")
+    if action == "upload":
+        form = ImportUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return _import_page(request, {"step": "upload", "upload_form": form}, status=422)
+        upload = form.cleaned_data["file"]
+        try:
+            text, _warning = importing.decode_content(upload.read())
+            draft = {
+                "token": uuid.uuid4().hex,
+                "file_name": upload.name,
+                "content": text,
+                "kind": form.cleaned_data["kind"],
+                "format": _import_format(upload.name, text),
+            }
+            # Fail early on an unreadable file, before anything lands in the session.
+            importing.preview(text, None, limit=1, kind=draft["kind"], file_format=draft["format"])
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors, {"format": "file", "kind": "kind"})
+            return _import_page(request, {"step": "upload", "upload_form": form}, status=422)
+        request.session[IMPORT_DRAFT_KEY] = draft
+        return _mapping_step(request, draft, mapping=None, dry_run=form.cleaned_data["dry_run"])
+    draft = request.session.get(IMPORT_DRAFT_KEY)
+    if not draft or draft.get("token") != request.POST.get("token"):
+        messages.warning(request, "That upload has expired; choose the file again.")
+        return redirect("people:import")
+    dry_run = request.POST.get("dry_run") == "on"
+    mapping = None
+    if draft["format"] == "csv":
+        headers = importing.read_csv_header(draft["content"])
+        mapping = {
+            header: request.POST.get(f"map:{index}", "") for index, header in enumerate(headers)
+        }
+    if action == "check":
+        return _mapping_step(request, draft, mapping=mapping, dry_run=dry_run)
+    try:
+        job = importing.create_import_job(
+            actor=request.user,
+            kind=draft["kind"],
+            file_format=draft["format"],
+            file_name=draft["file_name"],
+            content=draft["content"],
+            mapping=mapping,
+            dry_run=dry_run,
+        )
+    except ValidationFailed as exc:
+        return _mapping_step(
+            request, draft, mapping=mapping, dry_run=dry_run, errors=exc.errors, status=422
+        )
+    request.session.pop(IMPORT_DRAFT_KEY, None)
+    enqueue_import(job)
+    return redirect("people:import_job", public_id=job.public_id)
+
+
+def _import_job(request: HttpRequest, public_id: uuid.UUID) -> ImportJob:
+    """The job, for its creator or an admin/manager; anyone else finds nothing."""
+    job = ImportJob.objects.filter(public_id=public_id).first()
+    if job is None or not (job.created_by_id == request.user.pk or request.user.sees_everything):
+        raise NotFound("No such import.")
+    return job
+
+
+def _job_context(job: ImportJob) -> dict[str, Any]:
+    finished = job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED)
+    return {
+        "job": job,
+        "finished": finished,
+        "errors_shown": job.errors[:IMPORT_ERRORS_SHOWN] if finished else [],
+        "more_errors": max(0, len(job.errors) - IMPORT_ERRORS_SHOWN) if finished else 0,
+        "errors_csv_url": f"/api/imports/{job.public_id}/errors.csv",
+        "kind_url": reverse("people:list" if job.kind == "people" else "people:organizations"),
+    }
+
+
+@staff_view
+@require_GET
+def import_job(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    job = _import_job(request, public_id)
+    return render(request, "people/import_job.html", {**_job_context(job), "nav": "import"})
+
+
+@staff_view
+@require_GET
+def import_progress(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The progress panel; it polls itself every 500 ms until the job has finished."""
+    job = _import_job(request, public_id)
+    return render(request, "people/_import_progress.html", _job_context(job))
