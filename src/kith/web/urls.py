@@ -1,0 +1,12 @@
+"""Web UI routes: the shell (home, log in/out) and each app's pages."""
+
+from django.urls import include, path
+
+from kith.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("", include("kith.people.urls")),
+]

@@ -1,0 +1,81 @@
+"""Web UI shell views: home, log in, log out.
+
+Logging in goes through ``kith.accounts.services.login_with_password``, which counts
+failures and locks an account out for a while, so the web form and the API share one
+throttle.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kith.accounts.services import login_with_password
+from kith.core.errors import NotFound, Throttled, ValidationFailed
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Staff land on the people list; nothing here is meant for portal (customer) logins."""
+    if not request.user.is_staff_user:
+        raise NotFound("This workspace is for staff accounts.")
+    return redirect("people:list")
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return settings.LOGIN_REDIRECT_URL
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """The login form; 422 with the error on a wrong password, 429 once locked out."""
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(_safe_next(request))
+    context = {"next": _safe_next(request), "username": "", "error": "", "locked": False}
+    status = 200
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()
+        context["username"] = username
+        try:
+            user = login_with_password(
+                request,
+                username=username,
+                password=request.POST.get("password", ""),
+                ip=request.META.get("REMOTE_ADDR", ""),
+            )
+        except Throttled as exc:
+            context.update(error=exc.message, locked=True)
+            status = exc.status
+        except ValidationFailed as exc:
+            context["error"] = exc.message
+            status = exc.status
+        else:
+            auth_login(request, user)
+            return redirect(_safe_next(request))
+    return render(request, "web/login.html", context, status=status)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (POST only, so a link or image elsewhere cannot log a user out)."""
+    auth_logout(request)
+    messages.info(request, "You are logged out.")
+    return redirect("login")
