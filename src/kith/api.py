@@ -68,9 +68,11 @@ def _register_routers() -> None:
     from kith.people.api_imports import router as imports_router
 
     api.add_router("/", accounts_router)
+    # Imports first: its fixed paths (/people/export.csv, /people/imports) must be matched
+    # before the people router's /people/{party_id} pattern swallows them.
+    api.add_router("/", imports_router)
     api.add_router("/", people_router)
     api.add_router("/", interactions_router)
-    api.add_router("/", imports_router)
 
 
 _register_routers()
