@@ -1,6 +1,6 @@
 """The ``kith`` command: a friendly front door to Django's management commands.
 
-kith serve | migrate | demo | import | export | createadmin | worker | manage …
+kith serve | migrate | demo | import | export | createadmin | worker | token | reindex | manage …
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ COMMANDS = {
     "createadmin": "createadmin",
     "worker": "worker",
     "token": "issue_token",
+    "reindex": "reindex",
 }
 
 USAGE = """usage: kith COMMAND [options]
@@ -30,6 +31,7 @@ commands:
   createadmin  create an admin login
   worker       deliver events and run background tasks
   token        issue an API token for a user
+  reindex      rebuild the search index (after a restore; daily for roles that end)
   manage       any Django management command (kith manage help)
 
 Each command takes --help. Settings come from the environment (DATABASE_URL, SECRET_KEY, …).

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from kith.people import access, merging, search, services
@@ -115,6 +117,17 @@ def test_only_current_roles_count_as_company(alice):
         valid_to=dt.date(2012, 1, 1),
     )
     assert find("globex") == ["Globex"]
+
+
+def test_ending_a_role_drops_the_company_from_the_person(alice):
+    globex = make_org(alice, "Globex")
+    homer = make_person(alice, given="Homer", family="Simpson")
+    rel = services.add_relationship(actor=alice, subject=homer, role="employee", object=globex)
+    assert find("globex") == ["Globex", "Homer Simpson"]
+    services.end_relationship(actor=alice, relationship=rel, on=dt.date(2020, 1, 1))
+    assert find("globex") == ["Globex"]
+    services.update_relationship(actor=alice, relationship=rel, valid_to=None)
+    assert find("globex") == ["Globex", "Homer Simpson"]
 
 
 def test_renaming_an_organisation_updates_its_people(alice):
@@ -252,6 +265,17 @@ def test_reindex_all_rebuilds_bulk_loaded_parties(alice):
     assert seen[-1] == 6
     assert len(find("bulk")) == 5
     assert find("ana lima") == ["Ana Lima"]
+
+
+def test_reindex_command_rebuilds_the_index(alice):
+    Party.objects.bulk_create(
+        [Party(kind="person", display_name="Bulk Loaded", sort_name="loaded bulk")]
+    )
+    assert find("loaded") == []
+    out = io.StringIO()
+    call_command("reindex", "--quiet", stdout=out)
+    assert "Indexed 1 parties." in out.getvalue()
+    assert find("loaded") == ["Bulk Loaded"]
 
 
 def test_documents_hold_no_tagged_tokens_in_plain_sections():

@@ -675,6 +675,8 @@ def update_relationship(
             else "relationship.updated"
         )
         events.emit(name, obj=rel, actor=actor, data=after)
+        # The search document names a person's current organisations; dates decide that.
+        search.reindex([rel.subject_id])
     return rel
 
 
