@@ -29,7 +29,8 @@ def isolated_subscribers(alice):
     events._subscriptions.update(saved)
 
 
-def test_event_exists_only_if_its_change_committed(alice):
+def test_event_exists_only_if_its_change_committed(alice, isolated_subscribers):
+    events.subscriber("person.created", name="test.listener")(lambda event: None)
     with pytest.raises(RuntimeError), transaction.atomic():
         make_person(alice, given="Rolled", family="Back")
         raise RuntimeError("abort")
@@ -38,6 +39,13 @@ def test_event_exists_only_if_its_change_committed(alice):
     event = OutboxEvent.objects.get(name="person.created")
     assert event.data == {"display_name": "Kept Person"}
     assert event.status == OutboxEvent.Status.PENDING
+
+
+def test_an_event_nobody_wants_is_recorded_already_delivered(alice, isolated_subscribers):
+    make_person(alice, given="Unheard", family="Event")
+    event = OutboxEvent.objects.get(name="person.created")
+    assert event.status == OutboxEvent.Status.DONE and event.processed_at is not None
+    assert events.deliver_pending() == 0
 
 
 def test_each_subscriber_gets_each_event_once(alice, isolated_subscribers):
@@ -141,7 +149,8 @@ def test_worker_command_runs_one_pass(alice):
     from django.core.management import call_command
 
     events.deliver_pending()
-    make_person(alice)
+    person = make_person(alice)
+    services.add_relationship(actor=alice, subject=person, role="customer")
     out = StringIO()
     call_command("worker", "--once", stdout=out)
     assert "delivered 1 events" in out.getvalue()

@@ -70,6 +70,9 @@ def subscriptions() -> dict[str, Subscription]:
 def emit(name: str, *, obj: Any, actor: Any = None, data: dict | None = None) -> OutboxEvent:
     """Queue the domain event ``name`` (``object.action``) about ``obj`` in this transaction."""
     now = timezone.now()
+    # An event nobody subscribes to is still recorded (the outbox is the event log), but
+    # born delivered: claiming and settling it would cost three queries for nothing.
+    wanted = any(sub.wants(name) for sub in _subscriptions.values())
     event = OutboxEvent.objects.create(
         name=name,
         occurred_at=now,
@@ -79,8 +82,10 @@ def emit(name: str, *, obj: Any, actor: Any = None, data: dict | None = None) ->
         object_id=obj.pk,
         object_public_id=getattr(obj, "public_id", None),
         data=jsonable(data or {}),
+        status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
+        processed_at=None if wanted else now,
     )
-    if settings.KITH_DELIVER_EVENTS_ON_COMMIT and not getattr(_local, "deferred", False):
+    if wanted and settings.KITH_DELIVER_EVENTS_ON_COMMIT and not getattr(_local, "deferred", False):
         transaction.on_commit(lambda: _deliver_after_commit(event.pk))
     return event
 
