@@ -63,9 +63,13 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from kith.accounts.api import router as accounts_router
+    from kith.collab.api import router as collab_router
     from kith.interactions.api import router as interactions_router
     from kith.people.api import router as people_router
     from kith.people.api_imports import router as imports_router
+    from kith.sales.api import router as sales_router
+    from kith.service.api import router as service_router
+    from kith.work.api import router as work_router
 
     api.add_router("/", accounts_router)
     # Imports first: its fixed paths (/people/export.csv, /people/imports) must be matched
@@ -73,6 +77,10 @@ def _register_routers() -> None:
     api.add_router("/", imports_router)
     api.add_router("/", people_router)
     api.add_router("/", interactions_router)
+    api.add_router("/", sales_router)
+    api.add_router("/", service_router)
+    api.add_router("/", work_router)
+    api.add_router("/", collab_router)
 
 
 _register_routers()

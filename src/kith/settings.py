@@ -55,6 +55,10 @@ INSTALLED_APPS = [
     "kith.accounts",
     "kith.people",
     "kith.interactions",
+    "kith.sales",
+    "kith.service",
+    "kith.work",
+    "kith.collab",
     "kith.web",
     "kith.demo",
 ]

@@ -1218,6 +1218,7 @@ class LoadResult:
     skipped: list[str] = field(default_factory=list)
     portal_person: str = ""
     seconds: float = 0.0
+    extensions: list[str] = field(default_factory=list)  # one summary line per app
 
 
 class DemoAlreadyLoaded(Exception):
@@ -1232,6 +1233,23 @@ def _demo_audit_ids(actions: Iterable[str]) -> list[int]:
             "object_id", flat=True
         )
     )
+
+
+# Apps that add to the demo (deals, cases, activities, feeds) each ship a ``demo`` module
+# with ``load(*, seed, anchor) -> str`` (a summary line) and ``wipe()``; they run after
+# the people are written, in this order, inside the same transaction.
+EXTENSIONS = ("kith.sales.demo", "kith.service.demo", "kith.work.demo", "kith.collab.demo")
+
+
+def _extensions() -> list:
+    import importlib
+    import importlib.util
+
+    return [
+        importlib.import_module(name)
+        for name in EXTENSIONS
+        if importlib.util.find_spec(name) is not None
+    ]
 
 
 def demo_loaded() -> bool:
@@ -1252,6 +1270,9 @@ def wipe() -> dict[str, int]:
     from kith.people.models import FieldDefinition, Party, Tag
 
     with transaction.atomic():
+        # Later apps' demo records point at the demo people: delete them first.
+        for module in reversed(_extensions()):
+            module.wipe()
         party_ids = _demo_audit_ids(("person.created", "organization.created"))
         user_ids = _demo_audit_ids(("user.created",))
         logins = User.objects.filter(pk__in=user_ids)
@@ -1308,6 +1329,9 @@ def load(
     result = LoadResult()
     with channel(DEMO_CHANNEL), events.deferred_delivery(), transaction.atomic():
         _Writer(data, result, step).write()
+        for module in _extensions():
+            step(f"demo data for {module.__name__.rsplit('.', 2)[-2]}")
+            result.extensions.append(module.load(seed=seed, anchor=anchor))
     result.seconds = time.monotonic() - started
     return result
 

@@ -9,4 +9,8 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("", include("kith.people.urls")),
+    path("sales/", include("kith.sales.urls")),
+    path("service/", include("kith.service.urls")),
+    path("work/", include("kith.work.urls")),
+    path("collab/", include("kith.collab.urls")),
 ]

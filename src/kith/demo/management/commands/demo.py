@@ -14,7 +14,7 @@ from django.db import connection
 
 from kith.demo import data
 
-STEPS = 10  # the steps load() reports through its progress callback
+STEPS = 10 + len(data.EXTENSIONS)  # the steps load() reports through its progress callback
 
 
 class Command(BaseCommand):
@@ -94,6 +94,8 @@ class Command(BaseCommand):
             " on the timelines)"
             f"\n  {result.transactions} transactions (orders, payments, refunds)"
         )
+        for line in result.extensions:
+            self.stdout.write(f"  {line}")
         for note in result.skipped:
             self.stdout.write(self.style.WARNING(f"  note: {note}"))
         self.print_logins(portal_person=result.portal_person)

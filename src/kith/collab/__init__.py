@@ -1,0 +1,1 @@
+"""Collaboration: feeds on every record, follows, @mentions, #topics, groups, notifications, live updates."""

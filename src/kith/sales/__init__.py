@@ -1,0 +1,1 @@
+"""Sales: products and price lists, pipelines with stages, deals, stage history and forecast."""

@@ -1,0 +1,1 @@
+"""Work: activities on any record, meetings, and private iCalendar feeds."""
