@@ -185,6 +185,28 @@ KITH_DELIVER_EVENTS_ON_COMMIT = env_bool("KITH_DELIVER_EVENTS_ON_COMMIT", True)
 KITH_OUTBOX_LEASE_SECONDS = int(os.environ.get("KITH_OUTBOX_LEASE_SECONDS", "60"))
 KITH_COMPANY_NAME = os.environ.get("KITH_COMPANY_NAME", "Our company")
 KITH_PHONE_REGION = os.environ.get("KITH_PHONE_REGION", "US")
+# Where links in e-mails and calendar feeds point (the public address of this Kith).
+KITH_BASE_URL = os.environ.get("KITH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Forecasts and reports convert every amount to this currency with stored rates.
+KITH_BASE_CURRENCY = os.environ.get("KITH_BASE_CURRENCY", "EUR").upper()
+# Inbound mail for e-mail to case: imap(s)://user:password@host[:port]/MAILBOX
+KITH_IMAP_URL = os.environ.get("KITH_IMAP_URL", "")
+
+# Outgoing mail: SMTP when EMAIL_HOST is set; otherwise (embedded mode) each message is
+# written to a file under the data directory so nothing is sent by surprise.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kith@localhost")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "sent-mail"
 
 LOGGING = {
     "version": 1,
