@@ -18,3 +18,26 @@ def test_create_and_get_person(alice, api_as):
     r = api.get(f"/api/people/{body['id']}")
     assert r.status_code == 200
     assert api.get("/api/people").json()["items"][0]["id"] == body["id"]
+
+
+def test_create_reply_is_the_record_as_read_back(alice, api_as):
+    api = api_as(alice)
+    r = api.post(
+        "/api/people",
+        {
+            "given_name": "Ana",
+            "family_name": "Lima",
+            "tags": ["vip", "beta"],
+            "interests": ["cycling"],
+            "contact_points": [
+                {"channel": "phone", "value": "+44 20 7946 0958"},
+                {"channel": "email", "value": "ana@example.com"},
+                {"channel": "email", "value": "ana.lima@example.org"},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.content
+    created = r.json()
+    assert created["tags"] == ["beta", "vip"]
+    assert [cp["channel"] for cp in created["contact_points"]] == ["email", "email", "phone"]
+    assert created == api.get(f"/api/people/{created['id']}").json()

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
@@ -145,6 +146,18 @@ def _fresh(party: Party) -> dict[str, Any]:
     return party_out(with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True)
 
 
+def _created(party: Party) -> dict[str, Any]:
+    """The reply to a create: a new party has no roles yet, so only its lists are read."""
+    prefetch_related_objects(
+        [party],
+        "tags",
+        Prefetch(
+            "contact_points", queryset=ContactPoint.objects.order_by("channel", "-primary", "id")
+        ),
+    )
+    return PartyOut.model_validate(party_out(party, relationships=[])).model_dump(mode="json")
+
+
 # ---------------------------------------------------------------- people
 
 
@@ -161,7 +174,7 @@ def create_person(request: HttpRequest, payload: PersonIn):
     party = services.create_party(
         actor=request.user, data=_party_input(Party.Kind.PERSON, payload, creating=True)
     )
-    return Status(201, PartyOut.model_validate(_fresh(party)).model_dump(mode="json"))
+    return Status(201, _created(party))
 
 
 @router.get("/people/{public_id}", response=PartyOut, url_name="get_person")
@@ -204,7 +217,7 @@ def create_organization(request: HttpRequest, payload: OrganizationIn):
     party = services.create_party(
         actor=request.user, data=_party_input(Party.Kind.ORGANIZATION, payload, creating=True)
     )
-    return Status(201, PartyOut.model_validate(_fresh(party)).model_dump(mode="json"))
+    return Status(201, _created(party))
 
 
 @router.get("/organizations/{public_id}", response=PartyOut, url_name="get_organization")

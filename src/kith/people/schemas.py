@@ -239,16 +239,20 @@ def relationship_out(rel: Relationship) -> dict[str, Any]:
     }
 
 
-def party_out(party: Party, *, all_roles: bool = False) -> dict[str, Any]:
-    rels = (
-        list(
+def party_out(
+    party: Party, *, all_roles: bool = False, relationships: list | None = None
+) -> dict[str, Any]:
+    """The API shape of a party; ``relationships`` given by a caller that knows them."""
+    if relationships is not None:
+        rels = relationships
+    elif all_roles:
+        rels = list(
             party.relationships.select_related("role", "object", "subject").order_by(
                 "-valid_from", "id"
             )
         )
-        if all_roles
-        else current_roles(party)
-    )
+    else:
+        rels = current_roles(party)
     for rel in rels:
         rel.subject = party
     return {
