@@ -143,15 +143,16 @@ def test_redelivering_the_timeline_event_writes_one_entry(alice):
     assert entries.get().summary == "Became Employee of Acme"
 
 
-def test_worker_command_runs_one_pass(alice):
+def test_worker_command_runs_one_pass(alice, isolated_subscribers):
     from io import StringIO
 
     from django.core.management import call_command
 
-    events.deliver_pending()
-    person = make_person(alice)
-    services.add_relationship(actor=alice, subject=person, role="customer")
+    seen = []
+    events.subscriber("person.created", name="test.seen")(lambda event: seen.append(event.pk))
+    make_person(alice)
     out = StringIO()
     call_command("worker", "--once", stdout=out)
     assert "delivered 1 events" in out.getvalue()
+    assert len(seen) == 1
     assert not OutboxEvent.objects.exclude(status=OutboxEvent.Status.DONE).exists()

@@ -58,7 +58,6 @@ import io
 import logging
 import re
 import uuid
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -70,7 +69,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from kith.core import audit, events
+from kith.core import audit, events, timezones
 from kith.core.audit import jsonable
 from kith.core.context import channel, current_channel
 from kith.core.errors import FieldError, ValidationFailed
@@ -527,13 +526,6 @@ def _iter_raw_rows(job: ImportJob) -> Iterator[_RawRow]:
 # ---------------------------------------------------------------- validation of one row
 
 
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    # zoneinfo.available_timezones() walks the tz database on every call (milliseconds);
-    # once per process is plenty for a hundred thousand rows.
-    return frozenset(zoneinfo.available_timezones())
-
-
 @dataclass
 class _Row:
     number: int
@@ -667,7 +659,7 @@ class _Validator:
         tz = scalars.pop("timezone", None)
         cleaned, field_errors = _validate_fields(self.kind, scalars, creating=False)
         if tz:
-            if tz in _timezones():
+            if timezones.is_valid(tz):
                 cleaned["timezone"] = tz
             else:
                 field_errors.append(

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from kith.core import audit, events
+from kith.core import audit, events, timezones
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people import search
 from kith.people.models import (
@@ -112,14 +112,9 @@ def _validate_fields(
         if len(text) > MAX_LENGTHS.get(key, 300):
             errors.append(FieldError(key, f"At most {MAX_LENGTHS.get(key, 300)} characters."))
             continue
-        if key == "timezone" and text:
-            import zoneinfo
-
-            if text not in zoneinfo.available_timezones():
-                errors.append(
-                    FieldError(key, "Unknown time zone; use a name such as Europe/Berlin.")
-                )
-                continue
+        if key == "timezone" and text and not timezones.is_valid(text):
+            errors.append(FieldError(key, "Unknown time zone; use a name such as Europe/Berlin."))
+            continue
         cleaned[key] = text
     if creating:
         if kind == Party.Kind.PERSON:

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from kith.accounts.models import Team
+from kith.core import timezones
 from kith.core.context import channel as audit_channel
 from kith.core.errors import FieldError, Moved, NotFound, ValidationFailed
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
@@ -816,7 +817,7 @@ def _party_form(
         "nav": "people" if kind == PERSON else "organizations",
         "check_url": reverse("people:check") + f"?kind={kind}",
         "duplicates": _suggestions(user, kind, request.POST) if creating and request.POST else [],
-        "timezones": sorted(zoneinfo.available_timezones()),
+        "timezones": timezones.choices(),
         "cancel_url": party_url(party)
         if party
         else reverse("people:list" if kind == PERSON else "people:organizations"),
