@@ -1,0 +1,177 @@
+"""Domain events into collaboration: automatic follows, system posts, merges.
+
+**Automatic follows.** On the events in ``FOLLOW_EVENTS`` the record is followed by:
+the actor of a ``*.created`` event; the record's ``owner`` / ``assignee`` /
+``assigned_to`` (read from the row, whatever the app); and any user named in the
+event data under ``owner_id``, ``assignee_id``, ``owner`` or ``assignee`` (a user pk or
+public id). Apps that emit other names can be covered with the setting
+``KITH_COLLAB_EXTRA_FOLLOW_EVENTS``. This app never imports sales, service or work:
+the generic reference (content type + id) is enough.
+
+**System posts.** Events in ``SYSTEM_EVENTS`` become an internal system post on the
+record's feed (for ``relationship.*`` the record is the role's subject), grouped so a
+burst of changes by one actor is one entry.
+
+**Merges.** ``party_merged`` moves follows, posts and mentions to the survivor.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+from django.dispatch import receiver
+
+from kith.accounts.models import User
+from kith.core.events import subscriber
+from kith.core.models import OutboxEvent
+from kith.people.merging import party_merged
+from kith.people.models import Party
+
+from . import services
+
+logger = logging.getLogger("kith.collab")
+
+FOLLOW_EVENTS = (
+    "person.created",
+    "organization.created",
+    "deal.created",
+    "deal.assigned",
+    "deal.owner_changed",
+    "deal.updated",
+    "case.created",
+    "case.assigned",
+    "case.updated",
+    "activity.created",
+    "activity.assigned",
+    "task.created",
+    "task.assigned",
+    "meeting.created",
+    *getattr(settings, "KITH_COLLAB_EXTRA_FOLLOW_EVENTS", ()),
+)
+
+SYSTEM_EVENTS = (
+    "relationship.created",
+    "relationship.ended",
+    "relationship.deleted",
+    "deal.stage_changed",
+    "deal.won",
+    "deal.lost",
+    "case.status_changed",
+    "case.resolved",
+    "case.closed",
+    "case.reopened",
+    "case.assigned",
+    "activity.completed",
+    "task.completed",
+    *getattr(settings, "KITH_COLLAB_EXTRA_SYSTEM_EVENTS", ()),
+)
+
+OWNER_FIELDS = ("owner", "assignee", "assigned_to")
+DATA_USER_KEYS = ("owner_id", "assignee_id", "owner", "assignee", "assigned_to_id")
+
+
+def _object(event: OutboxEvent) -> models.Model | None:
+    try:
+        model = apps.get_model(event.object_type)
+    except (LookupError, ValueError):
+        return None
+    return model._default_manager.filter(pk=event.object_id).first()
+
+
+def _user_from(value: Any) -> User | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return User.objects.filter(pk=int(value), is_active=True).first()
+    try:
+        return User.objects.filter(public_id=uuid.UUID(str(value)), is_active=True).first()
+    except ValueError:
+        return User.objects.filter(username=str(value), is_active=True).first()
+
+
+@subscriber(*FOLLOW_EVENTS, name="collab.auto_follow")
+def auto_follow(event: OutboxEvent) -> None:
+    obj = _object(event)
+    if obj is None or (isinstance(obj, Party) and obj.status != Party.Status.ACTIVE):
+        return
+    users: dict[int, User] = {}
+    if event.name.endswith(".created") and event.actor_id:
+        actor = User.objects.filter(pk=event.actor_id, is_active=True).first()
+        if actor is not None:
+            users[actor.pk] = actor
+    for name in OWNER_FIELDS:
+        uid = getattr(obj, f"{name}_id", None)
+        if isinstance(uid, int):
+            found = User.objects.filter(pk=uid, is_active=True).first()
+            if found is not None:
+                users[found.pk] = found
+    for key in DATA_USER_KEYS:
+        found = _user_from((event.data or {}).get(key))
+        if found is not None:
+            users[found.pk] = found
+    for user in users.values():
+        if user.is_portal:
+            continue  # customers are invited explicitly, never followed automatically
+        try:
+            services.follow(actor=None, follower=user, target=obj, reason="auto")
+        except Exception as exc:  # a user who cannot see the record simply does not follow
+            logger.info("auto-follow of %s by %s skipped: %s", event.name, user, exc)
+
+
+def _describe(event: OutboxEvent, obj: models.Model | None) -> str:
+    data = event.data or {}
+    action = event.name.split(".", 1)[1].replace("_", " ")
+    noun = event.name.split(".", 1)[0].capitalize()
+    if event.name.startswith("relationship."):
+        verb = {"created": "Became", "ended": "Stopped being", "deleted": "No longer recorded as"}
+        role = data.get("role_name") or data.get("role") or "a role"
+        of = data.get("object_name") or settings.KITH_COMPANY_NAME
+        return f"{verb.get(event.name.split('.')[1], action)} {role} of {of}"
+    parts = []
+    before = data.get("from") or data.get("old") or data.get("from_stage") or data.get("old_status")
+    after = (
+        data.get("to")
+        or data.get("new")
+        or data.get("stage")
+        or data.get("to_stage")
+        or data.get("status")
+        or data.get("new_status")
+    )
+    if before and after:
+        parts.append(f"{before} → {after}")
+    elif after:
+        parts.append(str(after))
+    label = str(obj)[:80] if obj is not None else noun
+    detail = f": {', '.join(parts)}" if parts else ""
+    return f"{noun} {action} ({label}){detail}"
+
+
+@subscriber(*SYSTEM_EVENTS, name="collab.system_posts")
+def system_post(event: OutboxEvent) -> None:
+    obj = _object(event)
+    target = obj
+    if event.name.startswith("relationship."):
+        subject = (event.data or {}).get("subject")
+        target = Party.objects.filter(public_id=subject).first() if subject else None
+    if target is None:
+        return
+    if isinstance(target, Party) and target.status != Party.Status.ACTIVE:
+        return
+    actor = User.objects.filter(pk=event.actor_id).first() if event.actor_id else None
+    services.record_system_event(
+        actor=actor,
+        target=target,
+        event_name=event.name,
+        line=_describe(event, obj),
+        occurred_at=event.occurred_at,
+    )
+
+
+@receiver(party_merged, dispatch_uid="collab.party_merged")
+def on_party_merged(sender, keep: Party, absorb: Party, **kwargs) -> None:
+    services.move_party_references(keep=keep, absorb=absorb)

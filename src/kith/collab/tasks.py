@@ -1,0 +1,29 @@
+"""Background work for collaboration: big fan-outs and e-mail digests."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from .models import FeedItem, Post
+
+
+@task()
+def fan_out_post(post_id: int) -> int:
+    """Write one post into every allowed reader's feed (audiences too big to do inline)."""
+    from . import services
+
+    post = Post.objects.filter(pk=post_id).first()
+    if post is None:
+        return 0
+    mention_ids = set(
+        FeedItem.objects.filter(post=post, mention=True).values_list("user_id", flat=True)
+    )
+    return services.fan_out(post, mention_ids=mention_ids)
+
+
+@task()
+def send_digests(mode: str = "daily") -> dict[str, int]:
+    """Send e-mail digests to users who chose ``mode`` (daily by default)."""
+    from . import services
+
+    return services.send_digests(mode=mode)
