@@ -36,6 +36,7 @@ from kith.people.schemas import (
     MergeIn,
     MergePreviewOut,
     OrganizationIn,
+    PartyFilterQuery,
     PartyOut,
     PartyPage,
     PersonIn,
@@ -56,12 +57,7 @@ from kith.people.schemas import (
 router = Router(tags=["people"])
 
 
-class ListQuery(Schema):
-    q: str = ""
-    role: str = ""
-    organization: str = ""
-    tag: str = ""
-    owner: str = ""
+class ListQuery(PartyFilterQuery):
     cursor: str | None = None
     limit: int | None = None
 

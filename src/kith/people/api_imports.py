@@ -23,6 +23,7 @@ from kith.core.pagination import clamp_limit, paginate
 from kith.people import access, exporting, importing, tasks
 from kith.people.models import ImportJob, Party
 from kith.people.queries import PartyFilters
+from kith.people.schemas import PartyFilterQuery
 
 router = Router(tags=["import and export"])
 
@@ -107,12 +108,8 @@ class JobListQuery(Schema):
     limit: int | None = None
 
 
-class ExportQuery(Schema):
-    q: str = ""
-    role: str = ""
-    organization: str = ""
-    tag: str = ""
-    owner: str = ""
+class ExportQuery(PartyFilterQuery):
+    """An export takes the same filters as the list it exports."""
 
 
 class VCardExportQuery(ExportQuery):

@@ -10,6 +10,16 @@ from kith.people.models import ContactPoint, Party, Relationship, RoleType
 from kith.people.queries import current_roles
 
 
+class PartyFilterQuery(Schema):
+    """The list filters shared by lists, search and exports (query parameters)."""
+
+    q: str = ""
+    role: str = ""
+    organization: str = ""
+    tag: str = ""
+    owner: str = ""
+
+
 class ContactPointIn(Schema):
     channel: str = Field(..., max_length=30, examples=["email"])
     value: str = Field(..., max_length=500, examples=["ana@example.com"])
