@@ -1,3 +1,5 @@
+"""App config: wires kith.work to people merges."""
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,9 @@ class WorkConfig(AppConfig):
     name = "kith.work"
     label = "work"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kith.people.merging import party_merged
+        from kith.work import signals
+
+        party_merged.connect(signals.move_work_on_merge, dispatch_uid="kith.work.merge")

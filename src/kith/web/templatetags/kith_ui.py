@@ -63,6 +63,7 @@ ICONS = {
     "logout": '<path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3M10 17l5-5-5-5M15 12H4"/>',
     "filter": '<path d="M3 5h18l-7 8v6l-4 2v-8z"/>',
     "bookmark": '<path d="M6 3h12v18l-6-4-6 4z"/>',
+    "calendar": '<rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4m8-4v4"/>',
 }
 ICONS["transactions"] = ICONS["transaction"]  # the timeline's "Money" filter
 FALLBACK_ICON = "internal"
