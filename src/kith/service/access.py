@@ -1,0 +1,113 @@
+"""Who may see or change cases, queues, SLA settings and conversation messages.
+
+* admins and managers see and change every case, and manage queues, calendars and
+  SLA policies;
+* agents see the cases of the queues they belong to and the cases assigned to them,
+  and change what they see;
+* viewers see what an agent in their queues would, and change nothing (403);
+* portal users (customers) get nothing from the staff API and UI (404). The only
+  customer-facing read of a conversation is ``customer_messages``, which never
+  returns internal notes.
+
+An invisible case is reported as not found (404), never as forbidden.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from kith.core.errors import Forbidden, NotFound
+from kith.people import access as people_access
+from kith.service.models import Case, CaseMessage
+
+
+def _parse(public_id) -> uuid.UUID:
+    try:
+        return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("No such case.") from exc
+
+
+def case_filter(user) -> Q | None:
+    """A Q limiting cases to those ``user`` may see; None means all."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_staff_user", False):
+        return Q(pk__in=[])
+    if user.sees_everything:
+        return None
+    return Q(queue__in=user.queues.values("pk")) | Q(assignee_id=user.pk)
+
+
+def scope_cases(user, queryset: QuerySet | None = None) -> QuerySet:
+    qs = Case.objects.all() if queryset is None else queryset
+    condition = case_filter(user)
+    return qs if condition is None else qs.filter(condition)
+
+
+def get_case(user, public_id) -> Case:
+    """The case ``user`` may see, or NotFound."""
+    pid = _parse(public_id)
+    found = (
+        scope_cases(user)
+        .select_related("requester", "organization", "queue", "assignee", "sla_policy")
+        .filter(public_id=pid)
+        .first()
+    )
+    if found is None:
+        raise NotFound("No such case.")
+    return found
+
+
+def can_change(user, case: Case) -> bool:
+    if not getattr(user, "can_write", False):
+        return False
+    return scope_cases(user, Case.objects.filter(pk=case.pk)).exists()
+
+
+def get_case_for_change(user, public_id) -> Case:
+    """The case to change: NotFound when invisible, Forbidden when read-only."""
+    case = get_case(user, public_id)
+    if not can_change(user, case):
+        raise Forbidden("Your role can view this case but not change it.")
+    return case
+
+
+def require_staff(user) -> None:
+    people_access.require_staff(user)
+
+
+def require_writer(user) -> None:
+    require_staff(user)
+    people_access.require_writer(user)
+
+
+def require_manager(user) -> None:
+    """Queues, calendars and SLA policies are managed by admins and managers."""
+    require_staff(user)
+    people_access.require_manager(user)
+
+
+def staff_messages(user, case: Case) -> QuerySet:
+    """The whole conversation (notes included) for staff who may see ``case``."""
+    if not getattr(user, "is_staff_user", False):
+        raise NotFound("No such case.")
+    get_case(user, case.public_id)
+    return CaseMessage.objects.filter(case=case)
+
+
+def customer_messages(user, case: Case) -> QuerySet:
+    """The conversation as its customer may see it: public messages only, and only for
+    the requester's own portal login. Every customer-facing page must read through here."""
+    if not getattr(user, "is_authenticated", False):
+        raise NotFound("No such case.")
+    if user.is_portal and user.person_id != case.requester_id:
+        raise NotFound("No such case.")
+    return CaseMessage.objects.public().filter(case=case)
+
+
+def visible_messages(user, case: Case) -> QuerySet:
+    """Staff see everything they may see; portal users see public messages of their own cases."""
+    if getattr(user, "is_portal", False):
+        return customer_messages(user, case)
+    return staff_messages(user, case)
