@@ -156,3 +156,32 @@ def test_worker_command_runs_one_pass(alice, isolated_subscribers):
     assert "delivered 1 events" in out.getvalue()
     assert len(seen) == 1
     assert not OutboxEvent.objects.exclude(status=OutboxEvent.Status.DONE).exists()
+
+
+def test_worker_only_subscribers_wait_for_the_worker(
+    alice, isolated_subscribers, django_capture_on_commit_callbacks
+):
+    ran = []
+    events.subscriber("person.created", name="test.inline")(lambda e: ran.append("inline"))
+    events.subscriber("person.created", name="test.later", inline=False)(
+        lambda e: ran.append("later")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        make_person(alice)
+    assert ran == ["inline"]
+    event = OutboxEvent.objects.get(name="person.created")
+    assert event.status == OutboxEvent.Status.PENDING and event.locked_until is None
+    assert event.attempts == 0  # handing it to the worker is not a failed attempt
+    assert events.deliver_pending() == 1
+    assert ran == ["inline", "later"]
+    assert OutboxEvent.objects.get(pk=event.pk).status == OutboxEvent.Status.DONE
+
+
+def test_an_event_only_the_worker_wants_is_not_delivered_in_the_request(
+    alice, isolated_subscribers, django_capture_on_commit_callbacks
+):
+    events.subscriber("person.created", name="test.later", inline=False)(lambda e: None)
+    with django_capture_on_commit_callbacks() as callbacks:
+        make_person(alice)
+    assert callbacks == []
+    assert OutboxEvent.objects.get(name="person.created").status == OutboxEvent.Status.PENDING

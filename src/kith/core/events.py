@@ -43,6 +43,9 @@ class Subscription:
     name: str
     events: frozenset[str]  # "*" matches every event
     handler: Handler
+    # Inline subscribers also run right after the commit, inside the request, because the
+    # user expects to see their effect on the next page; the others wait for the worker.
+    inline: bool = True
 
     def wants(self, event_name: str) -> bool:
         return "*" in self.events or event_name in self.events
@@ -52,12 +55,18 @@ _subscriptions: dict[str, Subscription] = {}
 _local = threading.local()
 
 
-def subscriber(*event_names: str, name: str | None = None) -> Callable[[Handler], Handler]:
-    """Register ``handler`` for the given event names under a stable subscriber name."""
+def subscriber(
+    *event_names: str, name: str | None = None, inline: bool = True
+) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for the given event names under a stable subscriber name.
+
+    ``inline=False`` leaves the handler to the worker alone, keeping its cost out of the
+    request that caused the event (for effects nobody waits for on the next page).
+    """
 
     def register(handler: Handler) -> Handler:
         key = name or f"{handler.__module__}.{handler.__qualname__}"
-        _subscriptions[key] = Subscription(key, frozenset(event_names), handler)
+        _subscriptions[key] = Subscription(key, frozenset(event_names), handler, inline)
         return handler
 
     return register
@@ -72,7 +81,8 @@ def emit(name: str, *, obj: Any, actor: Any = None, data: dict | None = None) ->
     now = timezone.now()
     # An event nobody subscribes to is still recorded (the outbox is the event log), but
     # born delivered: claiming and settling it would cost three queries for nothing.
-    wanted = any(sub.wants(name) for sub in _subscriptions.values())
+    wanting = [sub for sub in _subscriptions.values() if sub.wants(name)]
+    wanted = bool(wanting)
     event = OutboxEvent.objects.create(
         name=name,
         occurred_at=now,
@@ -85,8 +95,12 @@ def emit(name: str, *, obj: Any, actor: Any = None, data: dict | None = None) ->
         status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
         processed_at=None if wanted else now,
     )
-    if wanted and settings.KITH_DELIVER_EVENTS_ON_COMMIT and not getattr(_local, "deferred", False):
-        transaction.on_commit(lambda: _deliver_after_commit(event.pk))
+    if (
+        any(sub.inline for sub in wanting)
+        and settings.KITH_DELIVER_EVENTS_ON_COMMIT
+        and not getattr(_local, "deferred", False)
+    ):
+        transaction.on_commit(lambda: _deliver_after_commit(event.pk, inline_only=True))
     return event
 
 
@@ -101,9 +115,9 @@ def deferred_delivery() -> Iterator[None]:
         _local.deferred = previous
 
 
-def _deliver_after_commit(event_id: int) -> None:
+def _deliver_after_commit(event_id: int, *, inline_only: bool = False) -> None:
     try:
-        deliver_pending(ids=[event_id], worker_id=f"inline-{os.getpid()}")
+        deliver_pending(ids=[event_id], worker_id=f"inline-{os.getpid()}", inline_only=inline_only)
     except Exception:  # the worker retries; a failed inline attempt must not fail the request
         logger.exception("inline event delivery failed; the worker will retry")
 
@@ -137,12 +151,20 @@ def claim(
     return events
 
 
-def deliver(event: OutboxEvent) -> bool:
-    """Run every subscriber still owed this event; True when all have it."""
+def deliver(event: OutboxEvent, *, inline_only: bool = False) -> bool:
+    """Run every subscriber still owed this event; True when all have it.
+
+    ``inline_only`` runs just the inline subscribers (right after a commit) and leaves
+    the event pending, its lease released, when the worker still owes it to others.
+    """
     done = set(EventDelivery.objects.filter(event=event).values_list("subscriber", flat=True))
     failed = None
+    left_for_worker = False
     for sub in _subscriptions.values():
         if not sub.wants(event.name) or sub.name in done:
+            continue
+        if inline_only and not sub.inline:
+            left_for_worker = True
             continue
         try:
             with transaction.atomic():
@@ -158,6 +180,12 @@ def deliver(event: OutboxEvent) -> bool:
             logger.warning("subscriber %s failed on %s: %s", sub.name, event, exc)
             failed = f"{sub.name}: {type(exc).__name__}: {exc}"
     now = timezone.now()
+    if failed is None and left_for_worker:
+        # Not a failed attempt: hand the event back so the worker claims it at once.
+        OutboxEvent.objects.filter(pk=event.pk).update(
+            locked_until=None, attempts=F("attempts") - 1
+        )
+        return False
     if failed is None:
         OutboxEvent.objects.filter(pk=event.pk).update(
             status=OutboxEvent.Status.DONE, processed_at=now, locked_until=None, last_error=""
@@ -179,10 +207,14 @@ def deliver(event: OutboxEvent) -> bool:
 
 
 def deliver_pending(
-    *, limit: int = 100, worker_id: str | None = None, ids: list[int] | None = None
+    *,
+    limit: int = 100,
+    worker_id: str | None = None,
+    ids: list[int] | None = None,
+    inline_only: bool = False,
 ) -> int:
     """Claim and deliver one batch; returns how many events were fully delivered."""
     delivered = 0
     for event in claim(limit=limit, worker_id=worker_id, ids=ids):
-        delivered += int(deliver(event))
+        delivered += int(deliver(event, inline_only=inline_only))
     return delivered
