@@ -74,6 +74,7 @@ from kith.people.queries import (
     with_list_data,
 )
 from kith.people.tasks import enqueue_import
+from kith.web import panels
 
 PERSON = Party.Kind.PERSON
 ORGANIZATION = Party.Kind.ORGANIZATION
@@ -367,6 +368,8 @@ def _render_detail(
         **_contacts_context(request, party, forms.get("contact_form")),
         **_roles_context(request, party, forms.get("role_form"), forms.get("role_error")),
         **_timeline_context(request, party, forms.get("interaction_form")),
+        # Deals, cases, activities, the feed: sections other apps add to this page.
+        "panels": panels.render_for(request, "party", party),
     }
     return render(request, "people/party_detail.html", context, status=status)
 

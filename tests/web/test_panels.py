@@ -1,0 +1,53 @@
+"""Record-page panels: other apps add sections to a person's page, each with its own access."""
+
+import pytest
+from django.test import Client
+
+from kith.web import panels
+from tests.conftest import make_person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def registered():
+    saved = dict(panels._panels)
+    yield
+    panels._panels.clear()
+    panels._panels.update(saved)
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_panels_render_in_their_column_and_order_and_may_hide(alice, vic, registered):
+    person = make_person(alice, given="Panel", family="Person")
+
+    def deals(request, party):
+        return f'<section id="deals-panel">Deals of {party.display_name}</section>'
+
+    def secret(request, party):
+        shown = request.user.can_write
+        return "<section id='secret-panel'>writers only</section>" if shown else None
+
+    panels.register("party", "test.deals", deals, order=20)
+    panels.register("party", "test.first", lambda r, p: "<section id='first'>1</section>", order=10)
+    panels.register("party", "test.secret", secret, column="side")
+    url = f"/people/{person.public_id}/"
+
+    html = _client(alice).get(url).content.decode()
+    assert "Deals of Panel Person" in html and "writers only" in html
+    assert html.index("id='first'") < html.index('id="deals-panel"')
+    # A side panel sits before the main column's timeline.
+    assert html.index("secret-panel") < html.index('id="deals-panel"')
+
+    html = _client(vic).get(url).content.decode()
+    assert "Deals of Panel Person" in html and "writers only" not in html
+
+
+def test_register_rejects_an_unknown_column(registered):
+    with pytest.raises(ValueError):
+        panels.register("party", "x", lambda r, p: None, column="footer")
