@@ -1,0 +1,172 @@
+"""The sales web UI: pages render for staff, forms validate inline, moves go through services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from kith.sales import services
+from kith.sales.models import Deal, StageChange
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def web():
+    def login(user) -> Client:
+        c = Client()
+        assert c.login(username=user.username, password=PASSWORD)
+        return c
+
+    return login
+
+
+def test_pages_render(web, alice, make_deal, stages, ana):
+    deal = make_deal(amount="1200", expected_close_date=dt.date.today(), person=ana)
+    services.add_contact(actor=alice, deal=deal, person=ana, role="Champion")
+    c = web(alice)
+    board = c.get(reverse("sales:board"))
+    assert board.status_code == 200
+    body = board.content.decode()
+    assert "Acme renewal" in body and "1,200.00 EUR" in body and 'draggable="true"' in body
+    assert c.get(reverse("sales:deals")).status_code == 200
+    detail = c.get(reverse("sales:deal", args=[deal.public_id])).content.decode()
+    assert "Champion" in detail and "Stage history" in detail and "(created)" in detail
+    fc = c.get(reverse("sales:forecast"))
+    assert fc.status_code == 200 and b"<svg" in fc.content and b"forecast-table" in fc.content
+    assert c.get(reverse("sales:conversion")).status_code == 200
+    assert c.get(reverse("sales:products")).status_code == 200
+    assert c.get(reverse("sales:deal_new")).status_code == 200
+    assert c.get(reverse("sales:deal_edit", args=[deal.public_id])).status_code == 200
+
+
+def test_list_filtered_by_party(web, alice, make_deal, ana):
+    make_deal(title="With Ana", person=ana)
+    make_deal(title="Without")
+    body = web(alice).get(reverse("sales:deals"), {"party": str(ana.public_id)}).content.decode()
+    assert "With Ana" in body and "Without" not in body
+    bad = web(alice).get(reverse("sales:deals"), {"close_from": "nope"})
+    assert bad.status_code == 422
+
+
+def test_move_from_the_board_with_htmx(web, alice, make_deal, stages, pipeline):
+    deal = make_deal()
+    c = web(alice)
+    url = reverse("sales:deal_move", args=[deal.public_id])
+    r = c.post(
+        url,
+        {"stage": str(stages["Proposal"].public_id)},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="board",
+    )
+    assert r.status_code == 200 and 'id="board"' in r.content.decode()
+    deal.refresh_from_db()
+    assert deal.stage == stages["Proposal"]
+    # Lost without a reason: the board comes back with the error next to the card.
+    r = c.post(
+        url,
+        {"stage": str(stages["Lost"].public_id)},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="board",
+    )
+    assert r.status_code == 422 and "Say why the deal was lost." in r.content.decode()
+    deal.refresh_from_db()
+    assert deal.stage == stages["Proposal"]
+    # Without JavaScript: a plain post redirects back.
+    r = c.post(url, {"stage": str(stages["Won"].public_id), "next": reverse("sales:board")})
+    assert r.status_code == 302 and r["Location"] == reverse("sales:board")
+    assert StageChange.objects.filter(deal=deal).count() == 3
+
+
+def test_create_deal_form_validates_inline(web, alice, acme, stages):
+    c = web(alice)
+    url = reverse("sales:deal_new")
+    r = c.post(
+        url,
+        {"title": "", "currency": "EUR", "visibility": "everyone", "amount": "12.345"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="deal-form",
+    )
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert body.startswith('<form id="deal-form"') and "This field is required." in body
+    r = c.post(
+        url,
+        {
+            "title": "Big one",
+            "organization": str(acme.public_id),
+            "stage": str(stages["Qualified"].public_id),
+            "currency": "EUR",
+            "visibility": "everyone",
+            "amount": "12.345",
+        },
+    )
+    assert r.status_code == 422 and "At most two decimal places." in r.content.decode()
+    r = c.post(
+        url,
+        {
+            "title": "Big one",
+            "organization": str(acme.public_id),
+            "stage": str(stages["Qualified"].public_id),
+            "currency": "EUR",
+            "visibility": "everyone",
+            "amount": "5000",
+            "owner": "alice",
+            "forecast_category": "commit",
+        },
+    )
+    deal = Deal.objects.get(title="Big one")
+    assert r.status_code == 302 and r["Location"] == reverse("sales:deal", args=[deal.public_id])
+    assert deal.stage == stages["Qualified"] and deal.forecast_category == "commit"
+
+
+def test_lines_and_people_forms(web, alice, make_deal, ana):
+    deal = make_deal()
+    product = services.create_product(
+        actor=alice, data={"name": "Seat", "sku": "SEAT", "unit_price": "50"}
+    )
+    c = web(alice)
+    r = c.post(
+        reverse("sales:line_add", args=[deal.public_id]),
+        {"product": str(product.public_id), "quantity": "2", "discount": "0"},
+    )
+    assert r.status_code == 302
+    deal.refresh_from_db()
+    assert str(deal.amount) == "100.00"
+    r = c.post(
+        reverse("sales:line_add", args=[deal.public_id]),
+        {"product": "", "quantity": "1", "description": ""},
+    )
+    assert r.status_code == 422
+    r = c.post(
+        reverse("sales:contact_add", args=[deal.public_id]),
+        {"person": str(ana.public_id), "role": "Buyer"},
+    )
+    assert r.status_code == 302 and deal.contacts.get().role == "Buyer"
+
+
+def test_viewer_and_portal_in_the_ui(web, vic, carol, make_deal, stages):
+    deal = make_deal()
+    v = web(vic)
+    assert v.get(reverse("sales:board")).status_code == 200
+    assert 'draggable="true"' not in v.get(reverse("sales:board")).content.decode()
+    r = v.post(
+        reverse("sales:deal_move", args=[deal.public_id]),
+        {"stage": str(stages["Won"].public_id)},
+    )
+    assert r.status_code == 403
+    assert v.get(reverse("sales:deal_new")).status_code == 403
+    p = web(carol)
+    assert p.get(reverse("sales:board")).status_code == 404
+    assert p.get(reverse("sales:deal", args=[deal.public_id])).status_code == 404
+    assert p.get(reverse("sales:forecast")).status_code == 404
+
+
+def test_forecast_page_reports_missing_rate(web, alice, make_deal):
+    make_deal(title="Dollars", amount="10", currency="USD", expected_close_date=dt.date.today())
+    r = web(alice).get(reverse("sales:forecast"))
+    assert r.status_code == 422
+    assert "No exchange rate from USD" in r.content.decode()
+    assert "Show only USD" in r.content.decode()
