@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from kith.core.context import channel
 from kith.core.errors import KithError
@@ -26,12 +26,17 @@ def _ingest(raw: bytes) -> str:
         with channel("email"):
             return inbound.ingest_email(raw=raw, source="smtp").outcome
     finally:
-        close_old_connections()
+        # The handler's worker thread holds its own connection; give it back after
+        # each message rather than keeping it open between (possibly rare) mails.
+        connections.close_all()
 
 
 def _known_address(address: str) -> bool:
     close_old_connections()
-    return Queue.objects.filter(email_address__iexact=address).exists()
+    try:
+        return Queue.objects.filter(email_address__iexact=address).exists()
+    finally:
+        connections.close_all()
 
 
 class InboundHandler:
