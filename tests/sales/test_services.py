@@ -240,3 +240,18 @@ def test_deal_delete(make_deal, alice):
     deal = make_deal()
     services.delete_deal(actor=alice, deal=deal)
     assert not Deal.objects.filter(pk=deal.pk).exists()
+
+
+def test_merging_people_moves_their_deals_and_folds_contacts(make_deal, alice, ana):
+    from kith.people import merging
+    from tests.conftest import make_person
+
+    twin = make_person(alice, given="Ana", family="Lima (old)")
+    deal = make_deal(person=twin)
+    services.add_contact(actor=alice, deal=deal, person=ana, role="")
+    services.add_contact(actor=alice, deal=deal, person=twin, role="Champion")
+    merging.merge(actor=alice, keep=ana, absorb=twin)
+    deal.refresh_from_db()
+    assert deal.person_id == ana.pk
+    contacts = list(deal.contacts.all())
+    assert [(c.person_id, c.role) for c in contacts] == [(ana.pk, "Champion")]

@@ -170,3 +170,12 @@ def test_forecast_page_reports_missing_rate(web, alice, make_deal):
     assert r.status_code == 422
     assert "No exchange rate from USD" in r.content.decode()
     assert "Show only USD" in r.content.decode()
+
+
+def test_deals_panel_on_the_organisation_page(web, alice, vic, make_deal, acme, dan):
+    make_deal(title="Shown deal")
+    make_deal(title="Hidden deal", owner=dan, visibility="private")
+    body = web(alice).get(reverse("people:organization", args=[acme.public_id])).content.decode()
+    assert 'id="deals-panel"' in body and "Shown deal" in body and "Hidden deal" in body
+    body = web(vic).get(reverse("people:organization", args=[acme.public_id])).content.decode()
+    assert "Shown deal" in body and "Hidden deal" not in body and "New deal" not in body

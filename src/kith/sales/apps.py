@@ -1,3 +1,5 @@
+"""The sales app: hooks into people (merge, record-page panel) once Django is ready."""
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,19 @@ class SalesConfig(AppConfig):
     name = "kith.sales"
     label = "sales"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kith.people.merging import party_merged
+        from kith.sales import views
+        from kith.web import panels
+
+        party_merged.connect(_fold_contacts, dispatch_uid="kith.sales.fold_contacts")
+        # The deals of a person or organisation, on their page (kith.people owns the page).
+        panels.register("party", "sales.deals", views.party_panel, column="main", order=20)
+
+
+def _fold_contacts(sender, *, keep, absorb, **kwargs) -> None:
+    """A merge moved the absorbed person's deal contacts to ``keep``: fold duplicates."""
+    from kith.sales import services
+
+    services.fold_merged_contacts(keep=keep)

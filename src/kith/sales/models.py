@@ -112,11 +112,21 @@ class Deal(KithModel):
     """An opportunity with an organisation and/or a person, owned by a user."""
 
     title = models.CharField(max_length=200)
+    # Named reverse relations (not "+"): a people merge finds and moves every visible
+    # foreign key to Party, and hidden ones would be left pointing at the absorbed record.
     organization = models.ForeignKey(
-        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "people.Party",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals_as_organization",
     )
     person = models.ForeignKey(
-        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "people.Party",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals_as_person",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -219,14 +229,18 @@ class DealContact(KithModel):
     """A person involved in a deal and their role on it (decision maker, champion…)."""
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="contacts")
-    person = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="deal_contacts"
+    )
     role = models.CharField(max_length=80, blank=True)
 
     class Meta:
         ordering = ["deal_id", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["deal", "person"], name="uniq_deal_contact"),
-        ]
+        # One row per (deal, person) is kept by the services rather than by a unique
+        # constraint: merging two people moves every foreign key at once, and two
+        # contacts of one deal becoming the same person must not make the merge fail
+        # (the ``party_merged`` receiver folds them together afterwards).
+        indexes = [models.Index(fields=["deal", "person"])]
 
     def __str__(self) -> str:
         return f"{self.person} ({self.role or 'contact'}) on {self.deal}"

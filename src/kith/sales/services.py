@@ -653,30 +653,52 @@ def add_contact(*, actor, deal: Deal, person: Party, role: str = "") -> DealCont
         errors.append(FieldError("role", "At most 80 characters."))
     if errors:
         raise ValidationFailed(errors=errors)
-    try:
-        with transaction.atomic():
-            contact, created = DealContact.objects.get_or_create(
-                deal=deal, person=person, defaults={"role": role}
-            )
-            if not created and contact.role != role:
-                contact.role = role
-                contact.save(update_fields=["role", "updated_at"])
-            audit.record(
-                actor=actor,
-                action="deal.contact_added",
-                obj=deal,
-                changes={"person": person.public_id, "role": role},
-                party_id=person.pk,
-            )
-            events.emit(
-                "deal.contact_added",
-                obj=deal,
-                actor=actor,
-                data={"person": str(person.public_id), "role": role},
-            )
-    except IntegrityError as exc:
-        raise Conflict("That person was linked at the same moment; retry.") from exc
+    with transaction.atomic():
+        # Lock the deal so two concurrent links of the same person make one row.
+        Deal.objects.select_for_update().filter(pk=deal.pk).first()
+        contact = DealContact.objects.filter(deal=deal, person=person).order_by("id").first()
+        if contact is None:
+            contact = DealContact.objects.create(deal=deal, person=person, role=role)
+        elif contact.role != role:
+            contact.role = role
+            contact.save(update_fields=["role", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="deal.contact_added",
+            obj=deal,
+            changes={"person": person.public_id, "role": role},
+            party_id=person.pk,
+        )
+        events.emit(
+            "deal.contact_added",
+            obj=deal,
+            actor=actor,
+            data={"person": str(person.public_id), "role": role},
+        )
     return contact
+
+
+def fold_merged_contacts(*, keep: Party) -> int:
+    """After a merge, keep one contact row per deal for ``keep``; returns rows removed.
+
+    Called from the ``party_merged`` receiver inside the merge transaction. The role
+    kept is the first non-empty one, so "Champion" is not lost to an empty duplicate.
+    """
+    removed = 0
+    rows = list(DealContact.objects.filter(person=keep).order_by("deal_id", "id"))
+    by_deal: dict[int, list[DealContact]] = {}
+    for row in rows:
+        by_deal.setdefault(row.deal_id, []).append(row)
+    for same in by_deal.values():
+        if len(same) < 2:
+            continue
+        first = same[0]
+        if not first.role:
+            first.role = next((r.role for r in same if r.role), "")
+            first.save(update_fields=["role", "updated_at"])
+        DealContact.objects.filter(pk__in=[r.pk for r in same[1:]]).delete()
+        removed += len(same) - 1
+    return removed
 
 
 def remove_contact(*, actor, contact: DealContact) -> None:

@@ -709,3 +709,33 @@ def products(request: HttpRequest) -> HttpResponse:
         "can_manage": request.user.sees_everything,
     }
     return render(request, "sales/products.html", context, status=status)
+
+
+# ---------------------------------------------------------------- panel on party pages
+
+PANEL_DEALS = 8
+
+
+def party_panel(request: HttpRequest, party: Party) -> str | None:
+    """The deals of ``party`` (as organisation, person or linked contact) for its page."""
+    user = request.user
+    if not getattr(user, "is_staff_user", False):
+        return None
+    filters = queries.DealFilters(party=str(party.public_id))
+    qs = queries.apply_filters(queries.with_list_data(access.scope_deals(user)), filters)
+    deals = list(qs.order_by("-id")[: PANEL_DEALS + 1])
+    if not deals and not user.can_write:
+        return None
+    key = "organization" if party.kind == Party.Kind.ORGANIZATION else "person"
+    return render(
+        request,
+        "sales/_party_panel.html",
+        {
+            "party": party,
+            "deals": deals[:PANEL_DEALS],
+            "more": len(deals) > PANEL_DEALS,
+            "list_url": f"{reverse('sales:deals')}?party={party.public_id}",
+            "new_url": f"{reverse('sales:deal_new')}?{key}={party.public_id}",
+            "can_write": user.can_write,
+        },
+    ).content.decode()
