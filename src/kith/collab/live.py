@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -91,9 +92,14 @@ class _RedisSubscription:
         self.pubsub.subscribe(*[prefix + c for c in channels])
 
     def get(self, timeout: float) -> dict | None:
-        message = self.pubsub.get_message(timeout=timeout)
-        if not message or message.get("type") != "message":
-            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            # Subscribe confirmations come back as None: keep waiting for a real message.
+            message = self.pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message and message.get("type") == "message":
+                break
+            if time.monotonic() >= deadline:
+                return None
         try:
             data = json.loads(message["data"])
         except (TypeError, ValueError):
