@@ -168,3 +168,18 @@ def test_activity_types_api(api_as, bob, mia):
     assert ActivityType.objects.get(slug="demo").channel == "meeting"
     r = api_as(bob).post("/api/activities", {"type": "demo", "summary": "Show it"})
     assert r.status_code == 201 and r.json()["type_name"] == "Demo"
+
+
+def test_openapi_lists_work_endpoints(api_as, bob):
+    spec = api_as(bob).get("/api/openapi.json")
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    for path in (
+        "/api/activities",
+        "/api/activities/{public_id}/complete",
+        "/api/meetings",
+        "/api/meetings/import",
+        "/api/calendar-feeds/me",
+        "/api/activity-types",
+    ):
+        assert path in paths, path

@@ -215,3 +215,41 @@ def test_import_api(api_as, bob, vic, ana):
     )
     assert [e["index"] for e in report["errors"]] == [2, 3, 4]
     assert api_as(vic).post("/api/meetings/import", {"content": content}).status_code == 403
+
+
+def test_import_outlook_windows_zone_names(bob):
+    report = calendar.import_ics(actor=bob, content=(DATA / "outlook.ics").read_bytes())
+    assert report.errors == [] and report.created == 2
+    outlook = Meeting.objects.get(uid="040000008200E00074C5B7101A82E00800000000")
+    assert outlook.timezone == "Europe/Berlin"
+    assert outlook.start == dt.datetime(2026, 7, 10, 8, 0, tzinfo=dt.UTC)
+    custom = Meeting.objects.get(uid="custom-zone-1")
+    # An unnamed zone keeps the right instant, shown in UTC.
+    assert custom.start == dt.datetime(2026, 7, 10, 4, 30, tzinfo=dt.UTC)
+    assert custom.timezone == "UTC"
+
+
+def test_second_importer_keeps_first_importers_attendees(bob, dan, secret_person):
+    """dan imports an invite with his private contact; bob imports the same one later."""
+    from kith.people import services as people_services
+    from kith.people.services import ContactInput
+
+    people_services.add_contact_point(
+        actor=dan, party=secret_person, contact=ContactInput("email", "sam@secret.example")
+    )
+    ics = (DATA / "some-bad-events.ics").read_text()
+    ics = ics.replace(
+        "SUMMARY:Good one", "SUMMARY:Good one\nATTENDEE;CN=Sam:mailto:sam@secret.example"
+    )
+    calendar.import_ics(actor=dan, content=ics)
+    meeting = Meeting.objects.get(uid="good-one@example.com")
+    assert meeting.attendees.filter(party=secret_person).exists()
+    calendar.import_ics(
+        actor=bob, content=ics.replace("SUMMARY:Good one", "SEQUENCE:1\nSUMMARY:Good one")
+    )
+    assert meeting.attendees.filter(party=secret_person).exists()
+    # dan (who imported it first) stays the organiser; bob joins as an attendee.
+    meeting.refresh_from_db()
+    assert meeting.organizer == dan
+    users = meeting.attendees.filter(user__isnull=False).values_list("user__username", flat=True)
+    assert list(users) == ["bob"]

@@ -24,6 +24,7 @@ from dateutil import rrule
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from kith.core.errors import KithError, ValidationFailed
 from kith.people import access as people_access
@@ -262,11 +263,15 @@ def _email(address) -> str:
         return ""
 
 
-def _zone_name(value: dt.datetime, fallback: str) -> str:
+def _zone_name(value: dt.datetime, fallback: str, tzid: str = "") -> str:
+    """The IANA name of ``value``'s zone; Outlook's Windows names are mapped (W. Europe → Berlin)."""
     tz = value.tzinfo
     key = getattr(tz, "key", None)
     if key and services.valid_zone(key):
         return key
+    for name in (tzid, WINDOWS_TO_OLSON.get(tzid, "")):
+        if name and services.valid_zone(name):
+            return name
     if tz is not None and value.utcoffset() == dt.timedelta(0) and str(tz).upper() in ("UTC", "Z"):
         return "UTC"
     return fallback if tz is None else "UTC"
@@ -280,7 +285,8 @@ def _times(event, fallback_zone: str) -> tuple[dt.datetime, dt.datetime, str]:
     end = event.decoded("dtend") if event.get("dtend") is not None else None
     duration = event.decoded("duration") if event.get("duration") is not None else None
     if isinstance(start, dt.datetime):
-        zone = _zone_name(start, fallback_zone)
+        tzid = str(getattr(event.get("dtstart"), "params", {}).get("TZID", "") or "")
+        zone = _zone_name(start, fallback_zone, tzid)
         if start.tzinfo is None:  # floating time: the importer's wall clock
             start = start.replace(tzinfo=_zone(zone))
         if isinstance(end, dt.datetime) and end.tzinfo is None:
@@ -401,8 +407,10 @@ _STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "can
 def _import_one(actor, event, *, uid: str, start, end, zone, report: ImportReport) -> None:
     parties, users, extra = _match_attendees(actor, event)
     organizer, organizer_email, organizer_name = _organizer(event)
+    existing = Meeting.objects.filter(uid=uid).select_related("organizer").first()
     if organizer is None and not organizer_email:
-        organizer = actor
+        # No ORGANIZER: the meeting's known organiser, or for a new one the importer.
+        organizer = existing.organizer if existing is not None else actor
     # The importer sees the meeting in their feed: they attend unless they organise it.
     attends = any(u.pk == actor.pk for u in users)
     if (organizer is None or organizer.pk != actor.pk) and not attends:
@@ -424,7 +432,6 @@ def _import_one(actor, event, *, uid: str, start, end, zone, report: ImportRepor
         users=users,
         organizer=organizer,
     )
-    existing = Meeting.objects.filter(uid=uid).first()
     if existing is None:
         meeting = services.create_meeting(
             actor=actor,
@@ -441,6 +448,18 @@ def _import_one(actor, event, *, uid: str, start, end, zone, report: ImportRepor
         meeting = existing  # an older copy of the invitation: keep what we have
         report.unchanged += 1
     else:
+        # Someone else may have imported the same invitation: keep the attendees the
+        # importer cannot see and the colleagues already on it, rather than drop them.
+        visible = people_access.staff_scope(actor)
+        kept = list(existing.attendees.select_related("party", "user"))
+        data.parties += [
+            a.party
+            for a in kept
+            if a.party_id
+            and a.party not in data.parties
+            and not visible.filter(pk=a.party_id).exists()
+        ]
+        data.users += [a.user for a in kept if a.user_id and a.user not in data.users]
         before = existing.updated_at
         meeting = services.update_meeting(
             actor=actor,
