@@ -64,6 +64,7 @@ ICONS = {
     "filter": '<path d="M3 5h18l-7 8v6l-4 2v-8z"/>',
     "bookmark": '<path d="M6 3h12v18l-6-4-6 4z"/>',
     "calendar": '<rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4m8-4v4"/>',
+    "case": '<circle cx="12" cy="12" r="9"/><circle cx="12" cy="12" r="4"/><path d="m5.6 5.6 3.6 3.6m5.6 5.6 3.6 3.6m0-12.8-3.6 3.6m-5.6 5.6-3.6 3.6"/>',
 }
 ICONS["transactions"] = ICONS["transaction"]  # the timeline's "Money" filter
 FALLBACK_ICON = "internal"

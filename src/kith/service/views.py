@@ -1,0 +1,480 @@
+"""Web UI for the service desk (thin: forms + access + services + templates).
+
+Staff pages are wrapped in ``staff_view`` (login required, portal users get 404, times
+in the user's time zone, audit channel "web"). The CSAT page is public: the signed
+token is the only credential. Forms post normally and redirect (or re-render with
+errors and status 422), so every page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import Callable
+
+import nh3
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kith.core.context import channel as audit_channel
+from kith.core.errors import NotFound, ValidationFailed
+from kith.core.pagination import paginate
+from kith.people import access as people_access
+from kith.people.models import ContactPoint, Party
+from kith.people.normalize import InvalidContactPoint, normalize_email
+from kith.service import access, inbound, queries, services
+from kith.service.forms import AssignForm, CaseForm, CsatForm, MessageForm, UploadForm, apply_errors
+from kith.service.models import (
+    Attachment,
+    Case,
+    Priority,
+    Queue,
+    Status,
+)
+
+PAGE_SIZE = 50
+
+
+def _user_timezone(user) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(user.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        access.require_staff(request.user)
+        with audit_channel("web"), timezone.override(_user_timezone(request.user)):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _visible_orgs(user):
+    return (
+        people_access.staff_scope(user)
+        .filter(kind=Party.Kind.ORGANIZATION, status=Party.Status.ACTIVE)
+        .order_by("sort_name")[:200]
+    )
+
+
+# ---------------------------------------------------------------- queue view
+
+
+def _list_filters(request: HttpRequest) -> queries.CaseFilters:
+    status = request.GET.get("status", "")
+    breached = request.GET.get("breached", "")
+    return queries.CaseFilters(
+        status=[status] if status else None,
+        queue=request.GET.get("queue", ""),
+        assignee=request.GET.get("assignee", ""),
+        priority=request.GET.get("priority", ""),
+        breached=True if breached == "yes" else False if breached == "no" else None,
+        q=request.GET.get("q", ""),
+    )
+
+
+def _row(case: Case, now: dt.datetime) -> dict:
+    clock = queries.next_clock(case, now=now)
+    return {
+        "case": case,
+        "clock": clock,
+        "left": queries.format_duration(clock.remaining_seconds if clock else None),
+    }
+
+
+@staff_view
+def case_list(request: HttpRequest) -> HttpResponse:
+    """The queue view: open cases by next SLA deadline, with time left or a breach badge."""
+    filters = _list_filters(request)
+    errors = []
+    qs = access.scope_cases(request.user)
+    try:
+        qs = queries.apply_filters(qs, filters, user=request.user)
+        page = paginate(
+            queries.list_queryset(qs).select_related("sla_policy__calendar"),
+            order=("next_due_at", "id"),
+            cursor=request.GET.get("cursor") or None,
+            limit=PAGE_SIZE,
+        )
+    except ValidationFailed as exc:
+        errors = exc.errors or [exc]
+        page = paginate(Case.objects.none(), order=("id",), cursor=None, limit=1)
+    now = timezone.now()
+    return render(
+        request,
+        "service/case_list.html",
+        {
+            "nav": "service",
+            "rows": [_row(c, now) for c in page.items],
+            "next_cursor": page.next_cursor,
+            "filters": request.GET,
+            "queues": Queue.objects.all(),
+            "statuses": Status.choices,
+            "priorities": Priority.choices,
+            "filter_errors": errors,
+            "can_write": request.user.can_write,
+        },
+    )
+
+
+# ---------------------------------------------------------------- case page
+
+
+def _find_requester(user, email_address: str) -> Party | None:
+    try:
+        normalized = normalize_email(email_address)
+    except InvalidContactPoint:
+        return None
+    point = (
+        ContactPoint.objects.filter(channel=ContactPoint.EMAIL, normalized=normalized)
+        .filter(party__in=people_access.staff_scope(user).values("pk"))
+        .select_related("party")
+        .first()
+    )
+    return point.party if point else None
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def case_new(request: HttpRequest) -> HttpResponse:
+    access.require_writer(request.user)
+    orgs = _visible_orgs(request.user)
+    form = CaseForm(request.POST or None, organizations=orgs)
+    if request.method == "POST" and form.is_valid():
+        requester = _find_requester(request.user, form.cleaned_data["requester_email"])
+        if requester is None:
+            form.add_error(
+                "requester_email", "No person with this e-mail; add them in People first."
+            )
+        else:
+            data = services.CaseInput(
+                subject=form.cleaned_data["subject"],
+                description=form.cleaned_data["description"],
+                requester=requester,
+                organization=form.cleaned_data["organization"],
+                origin=form.cleaned_data["origin"],
+                priority=form.cleaned_data["priority"],
+                queue=form.cleaned_data["queue"],
+                assignee=form.cleaned_data["assignee"],
+                tags=form.tag_list(),
+            )
+            try:
+                case = services.create_case(actor=request.user, data=data)
+            except ValidationFailed as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, f"Case {case.token} created.")
+                return redirect("service:case", public_id=case.public_id)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request,
+        "service/case_form.html",
+        {"nav": "service", "form": form, "title": "New case"},
+        status=status,
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def case_edit(request: HttpRequest, public_id) -> HttpResponse:
+    case = access.get_case_for_change(request.user, public_id)
+    initial = {
+        "subject": case.subject,
+        "description": case.description,
+        "organization": case.organization,
+        "origin": case.origin,
+        "priority": case.priority,
+        "queue": case.queue,
+        "tags": ", ".join(case.tags.values_list("name", flat=True)),
+    }
+    form = CaseForm(
+        request.POST or None,
+        initial=initial,
+        organizations=_visible_orgs(request.user),
+        editing=True,
+    )
+    if request.method == "POST" and form.is_valid():
+        changes = {
+            "subject": form.cleaned_data["subject"],
+            "description": form.cleaned_data["description"],
+            "origin": form.cleaned_data["origin"],
+            "priority": form.cleaned_data["priority"],
+            "tags": form.tag_list(),
+        }
+        if form.cleaned_data["organization"] != case.organization:
+            changes["organization"] = form.cleaned_data["organization"]
+        if form.cleaned_data["queue"] != case.queue:
+            changes["queue"] = form.cleaned_data["queue"]
+        try:
+            services.update_case(actor=request.user, case=case, changes=changes)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, "Case saved.")
+            return redirect("service:case", public_id=case.public_id)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request,
+        "service/case_form.html",
+        {"nav": "service", "form": form, "title": f"Edit {case.token}", "case": case},
+        status=status,
+    )
+
+
+def _conversation(user, case: Case) -> list[dict]:
+    rows = []
+    qs = (
+        access.visible_messages(user, case)
+        .select_related("author", "sender")
+        .prefetch_related("attachments")
+        .order_by("occurred_at", "id")
+    )
+    for message in qs:
+        html = ""
+        if message.body_html and not message.body_text:
+            # Received HTML is hostile: only sanitised markup reaches the page.
+            html = mark_safe(nh3.clean(message.body_html))
+        rows.append({"message": message, "html": html})
+    return rows
+
+
+def _case_context(request: HttpRequest, case: Case, **extra) -> dict:
+    now = timezone.now()
+    clocks = queries.clocks(case, now=now)
+    return {
+        "nav": "service",
+        "case": case,
+        "clocks": [
+            {"clock": c, "left": queries.format_duration(c.remaining_seconds)} for c in clocks
+        ],
+        "conversation": _conversation(request.user, case),
+        "transitions": sorted(services.ALLOWED_TRANSITIONS[case.status]),
+        "status_labels": dict(Status.choices),
+        "can_change": access.can_change(request.user, case),
+        "message_form": extra.pop("message_form", None) or MessageForm(),
+        "assign_form": AssignForm(initial={"assignee": case.assignee}),
+        "breaches": case.breaches.all(),
+        "history": case.status_changes.select_related("actor"),
+        "csat_url": (
+            reverse("service:csat_public", args=[services.csat_token(case)])
+            if case.status in (Status.RESOLVED, Status.CLOSED)
+            else ""
+        ),
+        "csat": getattr(case, "csat", None) if hasattr(case, "csat") else None,
+        **extra,
+    }
+
+
+@staff_view
+def case_detail(request: HttpRequest, public_id) -> HttpResponse:
+    case = access.get_case(request.user, public_id)
+    return render(request, "service/case_detail.html", _case_context(request, case))
+
+
+@staff_view
+@require_POST
+def case_message(request: HttpRequest, public_id) -> HttpResponse:
+    case = access.get_case_for_change(request.user, public_id)
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_message(
+                actor=request.user,
+                case=case,
+                kind=form.cleaned_data["kind"],
+                body=form.cleaned_data["body"],
+            )
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            label = "Reply sent." if form.cleaned_data["kind"] == "reply" else "Note added."
+            messages.success(request, label)
+            return redirect("service:case", public_id=case.public_id)
+    case = access.get_case(request.user, public_id)
+    return render(
+        request,
+        "service/case_detail.html",
+        _case_context(request, case, message_form=form),
+        status=422,
+    )
+
+
+@staff_view
+@require_POST
+def case_transition(request: HttpRequest, public_id) -> HttpResponse:
+    case = access.get_case_for_change(request.user, public_id)
+    try:
+        case = services.change_status(
+            actor=request.user, case=case, status=request.POST.get("status", "")
+        )
+    except ValidationFailed as exc:
+        messages.error(request, exc.errors[0].message if exc.errors else exc.message)
+    else:
+        messages.success(request, f"Status: {case.get_status_display()}.")
+    return redirect("service:case", public_id=case.public_id)
+
+
+@staff_view
+@require_POST
+def case_assign(request: HttpRequest, public_id) -> HttpResponse:
+    case = access.get_case_for_change(request.user, public_id)
+    form = AssignForm(request.POST)
+    if form.is_valid():
+        try:
+            services.assign_case(
+                actor=request.user, case=case, assignee=form.cleaned_data["assignee"]
+            )
+        except ValidationFailed as exc:
+            messages.error(request, exc.errors[0].message if exc.errors else exc.message)
+        else:
+            messages.success(request, "Assignment saved.")
+    else:
+        messages.error(request, "Pick an agent from the list.")
+    return redirect("service:case", public_id=case.public_id)
+
+
+@staff_view
+def attachment_download(request: HttpRequest, public_id) -> HttpResponse:
+    attachment = (
+        Attachment.objects.select_related("message__case").filter(public_id=public_id).first()
+    )
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    case = access.get_case(request.user, attachment.message.case.public_id)
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        headers={"X-Case": case.token},
+    )
+
+
+# ---------------------------------------------------------------- upload, reports
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def upload_email(request: HttpRequest) -> HttpResponse:
+    access.require_writer(request.user)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            result = inbound.ingest_email(
+                raw=upload.read(inbound.MAX_RAW_BYTES + 1),
+                source="upload",
+                actor=request.user,
+                queue=form.cleaned_data["queue"],
+            )
+        except ValidationFailed as exc:
+            form.add_error("file", exc.errors[0].message if exc.errors else exc.message)
+        else:
+            labels = {
+                "created": "A new case was created from the message.",
+                "threaded": "The message was added to an existing case.",
+                "duplicate": "This message was already received.",
+                "auto_reply": "Ignored: the message is an automatic reply.",
+                "bounce": "Ignored: the message is a delivery failure notice.",
+            }
+            messages.info(request, labels.get(result.outcome, result.outcome))
+            if (
+                result.case is not None
+                and access.scope_cases(
+                    request.user, Case.objects.filter(pk=result.case.pk)
+                ).exists()
+            ):
+                return redirect("service:case", public_id=result.case.public_id)
+            return redirect("service:upload")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "service/upload.html", {"nav": "service", "form": form}, status=status)
+
+
+@staff_view
+def breach_report(request: HttpRequest) -> HttpResponse:
+    cases = access.scope_cases(request.user)
+    report = queries.breach_report(cases)
+    return render(
+        request,
+        "service/breaches.html",
+        {
+            "nav": "service",
+            "per_queue": report["per_queue"],
+            "per_agent": report["per_agent"],
+            "breaches": report["breaches"][:200],
+            "breached_open": queries.list_queryset(
+                cases.filter(breached=True, status__in=("new", "open", "pending_customer"))
+            ).order_by("queue__name", "next_due_at")[:200],
+        },
+    )
+
+
+@staff_view
+def csat_report(request: HttpRequest) -> HttpResponse:
+    cases = access.scope_cases(request.user)
+    return render(
+        request,
+        "service/csat_results.html",
+        {
+            "nav": "service",
+            "by_agent": queries.csat_results(cases, by="agent"),
+            "by_queue": queries.csat_results(cases, by="queue"),
+        },
+    )
+
+
+# ---------------------------------------------------------------- public CSAT page
+
+
+@require_http_methods(["GET", "POST"])
+def csat_public(request: HttpRequest, token: str) -> HttpResponse:
+    """The requester's rating page: no login; the signed token names the case."""
+    try:
+        case = services.case_for_csat_token(token)
+    except NotFound as exc:
+        return render(request, "service/csat_public.html", {"error": exc.message}, status=404)
+    done = hasattr(case, "csat")
+    form = CsatForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and not done:
+        if form.is_valid():
+            try:
+                with audit_channel("web"):
+                    services.submit_csat(
+                        token=token,
+                        rating=form.cleaned_data["rating"],
+                        comment=form.cleaned_data["comment"],
+                    )
+            except ValidationFailed as exc:
+                apply_errors(form, exc)
+                status = 422
+            except Exception as exc:  # Conflict: not resolved (anymore) or already rated
+                from kith.core.errors import KithError
+
+                if not isinstance(exc, KithError):
+                    raise
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                done = True
+        else:
+            status = 422
+    return render(
+        request,
+        "service/csat_public.html",
+        # Only what the customer may see: the case's number and subject, never notes.
+        {"case_token": case.token, "subject": case.subject, "form": form, "done": done},
+        status=status,
+    )
