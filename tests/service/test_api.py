@@ -252,3 +252,24 @@ def test_internal_notes_never_reach_portal_users(bob, carol, carol_person, new_c
 def test_delete_requires_manager(api_as, bob, mia, case):
     assert api_as(bob).delete(f"/api/cases/{case.public_id}").status_code == 403
     assert api_as(mia).delete(f"/api/cases/{case.public_id}").status_code == 204
+
+
+def test_case_links_a_deal(api_as, alice, bob, ana, acme, queue, policies):
+    from kith.sales import services as sales_services
+
+    deal = sales_services.create_deal(
+        actor=alice, data={"title": "Acme renewal", "organization": acme}
+    )
+    client = api_as(alice)
+    body = {
+        "subject": "About the renewal",
+        "requester": str(ana.public_id),
+        "deal": str(deal.public_id),
+    }
+    r = client.post("/api/cases", body)
+    assert r.status_code == 201, r.content
+    assert r.json()["deal"] == {"id": str(deal.public_id), "title": "Acme renewal"}
+    missing = client.post("/api/cases", {**body, "deal": "00000000-0000-4000-8000-000000000000"})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "deal"
+    r = client.patch(f"/api/cases/{r.json()['id']}", {"deal": None})
+    assert r.json()["deal"] is None

@@ -98,6 +98,17 @@ def _party(
         raise ValidationFailed.single(field, f"No such {kind}.") from None
 
 
+def _deal(request: HttpRequest, public_id: uuid.UUID | None):
+    if public_id is None:
+        return None
+    from kith.sales import access as sales_access
+
+    try:
+        return sales_access.get_deal(request.user, public_id)
+    except NotFound:
+        raise ValidationFailed.single("deal", "No such deal.") from None
+
+
 def _queue(public_id: uuid.UUID | None, field: str = "queue") -> Queue | None:
     if public_id is None:
         return None
@@ -119,7 +130,7 @@ def _calendar(public_id: uuid.UUID | None) -> BusinessCalendar | None:
 def _fresh_case(case: Case) -> dict:
     case = (
         Case.objects.select_related(
-            "requester", "organization", "queue", "assignee", "sla_policy__calendar"
+            "requester", "organization", "queue", "assignee", "sla_policy__calendar", "deal"
         )
         .prefetch_related("tags")
         .get(pk=case.pk)
@@ -186,6 +197,7 @@ def create_case(request: HttpRequest, payload: CaseIn):
         queue=_queue(payload.queue),
         assignee=_staff_user(payload.assignee, "assignee"),
         tags=payload.tags,
+        deal=_deal(request, payload.deal),
     )
     case = services.create_case(actor=request.user, data=data)
     return Status(201, _case_json(case))
@@ -262,6 +274,8 @@ def update_case(request: HttpRequest, public_id: uuid.UUID, payload: CasePatch):
         )
     if "queue" in sent:
         changes["queue"] = _queue(sent["queue"])
+    if "deal" in sent:
+        changes["deal"] = _deal(request, sent["deal"])
     case = services.update_case(actor=request.user, case=case, changes=changes)
     return _fresh_case(case)
 

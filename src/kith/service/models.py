@@ -202,6 +202,10 @@ class Case(KithModel):
         related_name="assigned_cases",
     )
     tags = models.ManyToManyField(CaseTag, blank=True, related_name="cases")
+    # Optional link to the sales deal the request is about (kith.sales).
+    deal = models.ForeignKey(
+        "sales.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
     # SLA
     sla_policy = models.ForeignKey(
         SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -20,6 +20,11 @@ class QueueRef(Schema):
     name: str
 
 
+class DealRef(Schema):
+    id: uuid.UUID
+    title: str
+
+
 class ClockOut(Schema):
     target: str
     due_at: dt.datetime | None
@@ -44,6 +49,7 @@ class CaseOut(Schema):
     queue: QueueRef | None
     assignee: str | None
     tags: list[str]
+    deal: DealRef | None
     sla_policy: str | None
     first_response_due_at: dt.datetime | None
     resolution_due_at: dt.datetime | None
@@ -74,6 +80,7 @@ class CaseIn(Schema):
         None, description="Username; omit to auto-assign by the queue's rule."
     )
     tags: list[str] = []
+    deal: uuid.UUID | None = Field(None, description="The kith.sales deal this case is about.")
 
 
 class CasePatch(Schema):
@@ -84,6 +91,7 @@ class CasePatch(Schema):
     organization: uuid.UUID | None = None
     queue: uuid.UUID | None = None
     tags: list[str] | None = None
+    deal: uuid.UUID | None = None
 
 
 class TransitionIn(Schema):
@@ -328,6 +336,7 @@ def case_out(case: Case, *, now: dt.datetime | None = None) -> dict:
         "queue": {"id": case.queue.public_id, "name": case.queue.name} if case.queue else None,
         "assignee": case.assignee.username if case.assignee else None,
         "tags": sorted(t.name for t in case.tags.all()),
+        "deal": {"id": case.deal.public_id, "title": case.deal.title} if case.deal_id else None,
         "sla_policy": case.sla_policy.name if case.sla_policy_id and case.sla_policy else None,
         "first_response_due_at": case.first_response_due_at,
         "resolution_due_at": case.resolution_due_at,

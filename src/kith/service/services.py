@@ -616,6 +616,7 @@ class CaseInput:
     queue: Queue | None = None
     assignee: Any = None
     tags: list[str] | None = None
+    deal: Any = None
 
 
 def _check_case(data: CaseInput, *, creating: bool) -> list[FieldError]:
@@ -689,6 +690,7 @@ def create_case(*, actor, data: CaseInput, at: dt.datetime | None = None) -> Cas
             priority=data.priority,
             queue=data.queue,
             assignee=data.assignee,
+            deal=data.deal,
             status=Status.NEW,
             last_activity_at=when,
         )
@@ -752,7 +754,16 @@ def _actor(actor):
 def update_case(*, actor, case: Case, changes: dict[str, Any]) -> Case:
     """Edit fields. A new priority or organisation re-selects the SLA policy and recomputes
     the due times from the case's creation (already flagged breaches stay)."""
-    allowed = {"subject", "description", "priority", "origin", "organization", "queue", "tags"}
+    allowed = {
+        "subject",
+        "description",
+        "priority",
+        "origin",
+        "organization",
+        "queue",
+        "tags",
+        "deal",
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationFailed(errors=[FieldError(k, "Unknown field.") for k in sorted(unknown)])
@@ -779,6 +790,8 @@ def update_case(*, actor, case: Case, changes: dict[str, Any]) -> Case:
             current.organization = changes["organization"]
         if "queue" in changes:
             current.queue = changes["queue"]
+        if "deal" in changes:
+            current.deal = changes["deal"]
         if "priority" in changes or "organization" in changes:
             policy = select_policy(current.priority, current.organization)
             if policy != current.sla_policy or "priority" in changes:
