@@ -156,3 +156,34 @@ def test_topic_pages_show_only_visible_posts(alice, bob, carol, carol_person, ap
     customer = api_as(carol).get("/api/topics/pricing/posts").json()["items"]
     assert [p["body"] for p in customer] == ["#pricing public"]
     assert api_as(bob).get("/api/topics", q="pri").json()["items"][0]["slug"] == "pricing"
+
+
+def test_big_audiences_are_delivered_by_a_task(
+    alice, bob, dan, mia, ana, settings, django_capture_on_commit_callbacks
+):
+    from kith.collab.models import Notification
+
+    settings.KITH_COLLAB_INLINE_FANOUT = 1
+    for user in (bob, dan, mia):
+        services.follow(actor=user, target=ana)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        post = services.create_post(actor=alice, target=ana, body="to many, and @mia")
+    # Before the task runs: only the author's copy and the mention are there.
+    assert set(FeedItem.objects.filter(post=post).values_list("user__username", flat=True)) == {
+        "alice",
+        "mia",
+    }
+    for callback in callbacks:
+        callback()  # the immediate task backend runs the delivery now
+    assert set(FeedItem.objects.filter(post=post).values_list("user__username", flat=True)) == {
+        "alice",
+        "bob",
+        "dan",
+        "mia",
+    }
+    assert set(Notification.objects.filter(post=post).values_list("user__username", flat=True)) == {
+        "bob",
+        "dan",
+        "mia",
+    }
+    assert Notification.objects.filter(post=post, user=mia).get().verb == "mention"

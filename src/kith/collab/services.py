@@ -410,15 +410,14 @@ def create_post(
             related=post,
             kind="post",
         )
-        _notify_followers(
-            post=post,
-            comment=None,
-            actor=actor,
+        _deliver(
+            post,
             target=target,
+            actor=actor,
             verb=Notification.Verb.POST,
             skip={u.pk for u in mentioned} | {actor.pk},
+            mentioned_ids={u.pk for u in mentioned},
         )
-        _schedule_fan_out(post, mentioned_ids={u.pk for u in mentioned})
         _publish_post(post, "post")
     return post
 
@@ -507,37 +506,54 @@ def _notify_followers(
     verb: str,
     skip: set[int],
     event_name: str = "",
-) -> None:
+) -> int:
+    """Notify followers who want this kind of event and may see the post (bulk insert)."""
     event_type = "comment" if comment else ("system" if post.kind == Post.Kind.SYSTEM else "post")
-    extra = event_name
-    rows = list(_followers(post.target_type_id, post.target_id)[:5000])
-    if (
-        comment is not None
-        and post.author_id
-        and post.author_id not in {r.follower_id for r in rows}
-    ):
+    rows = _followers(post.target_type_id, post.target_id).order_by("id").iterator(chunk_size=2000)
+    extra_rows = []
+    if comment is not None and post.author_id and post.author_id not in skip:
         # The post's author hears about replies even when not following the record.
         author = post.author
-        if author is not None:
-            rows.append(Follow(follower=author, event_types=[], muted=False))
+        if (
+            author is not None
+            and not _followers(post.target_type_id, post.target_id).filter(follower=author).exists()
+        ):
+            extra_rows.append(Follow(follower=author, event_types=[], muted=False))
     who = actor.get_username() if _is_user(actor) else "Kith"
-    for row in rows:
+    label = _target_label(target)
+    if comment is not None:
+        text = _summary(comment.body_markdown, f"{who} commented on {label}: ")
+    else:
+        lead = "Update" if post.kind == Post.Kind.SYSTEM else who
+        text = _summary(post.body_markdown, f"{lead} on {label}: ")
+    url = f"/collab/posts/{post.public_id}/"
+    actor_obj = actor if _is_user(actor) else None
+    notes: list[Notification] = []
+    for row in [*extra_rows, *rows]:
         user = row.follower
         if user.pk in skip or not user.is_active:
             continue
-        if not (row.wants(event_type) or (extra and row.wants(extra))):
+        if not (row.wants(event_type) or (event_name and row.wants(event_name))):
             continue
-        if not access.can_see_post(user, post, target=target):
+        if not _reader_may_see(user, post, target):
             continue
-        text = (
-            _summary(comment.body_markdown, f"{who} commented on {_target_label(target)}: ")
-            if comment
-            else _summary(
-                post.body_markdown,
-                f"{'Update' if post.kind == Post.Kind.SYSTEM else who} on {_target_label(target)}: ",
+        skip.add(user.pk)
+        notes.append(
+            Notification(
+                user=user,
+                verb=verb,
+                actor=actor_obj,
+                post=post,
+                comment=comment,
+                text=text[:300],
+                url=url,
             )
         )
-        notify(user=user, verb=verb, actor=actor, post=post, comment=comment, text=text)
+    if notes:
+        Notification.objects.bulk_create(notes, batch_size=1000)
+        ids = [n.user_id for n in notes]
+        transaction.on_commit(lambda: _after_notifications(ids))
+    return len(notes)
 
 
 def edit_post(*, actor, post: Post, body: str) -> Post:
@@ -785,18 +801,67 @@ def _ext(name: str) -> str:
 # ---------------------------------------------------------------- fan-out
 
 
-def _schedule_fan_out(post: Post, *, mentioned_ids: set[int]) -> None:
+def _deliver(
+    post: Post,
+    *,
+    target,
+    actor,
+    verb: str,
+    skip: set[int],
+    mentioned_ids: set[int],
+    event_name: str = "",
+) -> None:
+    """Notify followers and fan the post out: inline for small audiences, else in a task."""
     count = Follow.objects.filter(
         target_type_id=post.target_type_id, target_id=post.target_id
     ).count()
     if count <= inline_fanout_limit():
+        _notify_followers(
+            post=post,
+            comment=None,
+            actor=actor,
+            target=target,
+            verb=verb,
+            skip=set(skip),
+            event_name=event_name,
+        )
         fan_out(post, mention_ids=mentioned_ids)
         return
     # A big audience: the author's own copy and the mentions now, the rest in a task.
     _fan_out_to(post, [post.author_id, *mentioned_ids], mention_ids=mentioned_ids)
-    from .tasks import fan_out_post
+    from .tasks import deliver_post
 
-    transaction.on_commit(lambda: fan_out_post.enqueue(post.pk))
+    args = (post.pk, getattr(actor, "pk", None), verb, sorted(skip), sorted(mentioned_ids))
+    transaction.on_commit(lambda: deliver_post.enqueue(*args, event_name=event_name))
+
+
+def deliver_post_now(
+    *,
+    post_id: int,
+    actor_id: int | None,
+    verb: str,
+    skip: list[int],
+    mention_ids: list[int],
+    event_name: str = "",
+) -> dict[str, int]:
+    """The task body of a big delivery: notifications, then feed rows."""
+    post = Post.objects.filter(pk=post_id, deleted_at__isnull=True).first()
+    if post is None:
+        return {"notified": 0, "fanned_out": 0}
+    target = access.target_of(post)
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    with transaction.atomic():
+        notified = _notify_followers(
+            post=post,
+            comment=None,
+            actor=actor,
+            target=target,
+            verb=verb,
+            skip=set(skip),
+            event_name=event_name,
+        )
+        written = fan_out(post, mention_ids=set(mention_ids))
+    return {"notified": notified, "fanned_out": written}
 
 
 def fan_out(post: Post, *, mention_ids: set[int] | None = None, batch: int = 2000) -> int:
@@ -902,7 +967,7 @@ def notify(
         url=url or (f"/collab/posts/{post.public_id}/" if post else ""),
     )
     uid = user.pk
-    transaction.on_commit(lambda: _after_notification(uid, note.pk))
+    transaction.on_commit(lambda: _after_notifications([uid]))
     return note
 
 
@@ -910,20 +975,27 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
-def _after_notification(user_id: int, note_id: int) -> None:
-    live.publish(
-        live.user_channel(user_id),
-        {
-            "type": "notification",
-            "unread": Notification.objects.filter(user_id=user_id, read_at__isnull=True).count(),
-        },
-    )
-    user = User.objects.filter(pk=user_id).first()
-    if user is not None and user.email and _digest_setting(user) == "immediate":
-        try:
-            send_digest(user=user, only_ids=[note_id])
-        except Exception:  # mail trouble must never break a post; the digest retries
-            logger.exception("immediate notification mail failed")
+def _after_notifications(user_ids: list[int]) -> None:
+    """After commit: push each user's unread count live; mail those who chose immediate."""
+    for begin in range(0, len(user_ids), 500):
+        chunk = user_ids[begin : begin + 500]
+        counts = dict(
+            Notification.objects.filter(user_id__in=chunk, read_at__isnull=True)
+            .values_list("user_id")
+            .annotate(n=models.Count("id"))
+        )
+        for uid in chunk:
+            live.publish(
+                live.user_channel(uid), {"type": "notification", "unread": counts.get(uid, 0)}
+            )
+        immediate = NotificationSettings.objects.filter(
+            user_id__in=chunk, email_digest=NotificationSettings.Digest.IMMEDIATE
+        ).select_related("user")
+        for prefs in immediate:
+            try:
+                send_digest(user=prefs.user)
+            except Exception:  # mail trouble must never break a post; the digest retries
+                logger.exception("immediate notification mail failed")
 
 
 def mark_read(*, actor, ids: list[uuid.UUID] | None = None) -> int:
@@ -1264,16 +1336,15 @@ def record_system_event(
             party_id=target.pk if isinstance(target, Party) else None,
         )
         if created:
-            _notify_followers(
-                post=post,
-                comment=None,
-                actor=actor,
+            _deliver(
+                post,
                 target=target,
+                actor=actor,
                 verb=Notification.Verb.SYSTEM,
                 skip={actor_id},
+                mentioned_ids=set(),
                 event_name=event_name,
             )
-            _schedule_fan_out(post, mentioned_ids=set())
         _publish_post(post, "post" if created else "post_edited")
     return post
 

@@ -22,6 +22,28 @@ def fan_out_post(post_id: int) -> int:
 
 
 @task()
+def deliver_post(
+    post_id: int,
+    actor_id: int | None,
+    verb: str,
+    skip: list[int],
+    mention_ids: list[int],
+    event_name: str = "",
+) -> dict[str, int]:
+    """Notify the followers of a post with a big audience and write it into their feeds."""
+    from . import services
+
+    return services.deliver_post_now(
+        post_id=post_id,
+        actor_id=actor_id,
+        verb=verb,
+        skip=skip,
+        mention_ids=mention_ids,
+        event_name=event_name,
+    )
+
+
+@task()
 def send_digests(mode: str = "daily") -> dict[str, int]:
     """Send e-mail digests to users who chose ``mode`` (daily by default)."""
     from . import services
