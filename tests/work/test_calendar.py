@@ -92,7 +92,8 @@ def test_feed_url_no_login_token_rotation_and_revoke(bob, bob_calendar):
     assert icalendar.Calendar.from_ical(r.content).walk("VEVENT")
     old_token = calendar.feed_token(feed)
     # Tampered tokens are not found.
-    assert client.get(f"/work/calendar/{old_token[:-1]}0.ics").status_code == 404
+    flipped = old_token[:-1] + ("1" if old_token[-1] == "0" else "0")
+    assert client.get(f"/work/calendar/{flipped}.ics").status_code == 404
     assert client.get(f"/work/calendar/{feed.key}.{'0' * 40}.ics").status_code == 404
     assert client.get("/work/calendar/garbage.ics").status_code == 404
     new = services.regenerate_feed(actor=bob)
@@ -253,3 +254,15 @@ def test_second_importer_keeps_first_importers_attendees(bob, dan, secret_person
     assert meeting.organizer == dan
     users = meeting.attendees.filter(user__isnull=False).values_list("user__username", flat=True)
     assert list(users) == ["bob"]
+
+
+def test_cached_feed_follows_changes(bob, bob_calendar, todo_type):
+    client = Client()
+    feed, first = _feed(client, bob)
+    url = f"/work/calendar/{calendar.feed_token(feed)}.ics"
+    assert client.get(url).content == first.content  # served again, unchanged
+    added = services.create_activity(actor=bob, type=todo_type, summary="Fresh task", deadline=D)
+    assert b"Fresh task" in client.get(url).content
+    services.update_activity(actor=bob, activity=added, summary="Renamed task")
+    body = client.get(url).content
+    assert b"Renamed task" in body and b"Fresh task" not in body

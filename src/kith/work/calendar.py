@@ -14,6 +14,7 @@ idempotent by UID; a recurring event becomes one meeting per occurrence (bounded
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import zoneinfo
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from typing import Any
 
 import icalendar
 from dateutil import rrule
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
@@ -35,8 +38,12 @@ from kith.work.models import Activity, CalendarFeed, Meeting
 
 PRODID = "-//Kith//Kith Social CRM//EN"
 _SALT = "kith.work.calendar-feed"
-FEED_PAST_DAYS = 90
-FEED_FUTURE_DAYS = 400
+# The feed's window: calendars show the weeks around today; older history is in Kith.
+FEED_PAST_DAYS = 30
+FEED_FUTURE_DAYS = 366
+FEED_MEETING_PAST_DAYS = 90
+# Calendar apps poll every few minutes to hours; an unchanged feed comes from the cache.
+FEED_CACHE_SECONDS = 15 * 60
 ACTIVITY_MINUTES = 15
 MAX_IMPORT_EVENTS = 2000
 MAX_OCCURRENCES = 100
@@ -175,6 +182,30 @@ def _activity_event(activity: Activity) -> icalendar.Event:
     return event
 
 
+def _fingerprint(user, today: dt.date) -> str:
+    """Changes whenever anything the feed shows changes (or the day does)."""
+    acts = queries.feed_activities(user).order_by().aggregate(n=Count("id"), at=Max("updated_at"))
+    meets = (
+        Meeting.objects.filter(pk__in=queries.user_meetings(user).values("pk"))
+        .order_by()
+        .aggregate(n=Count("id"), at=Max("updated_at"))
+    )
+    raw = f"{today}|{user.timezone}|{acts['n']}|{acts['at']}|{meets['n']}|{meets['at']}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def cached_feed(feed: CalendarFeed) -> bytes:
+    """The feed of ``feed``'s user, rendered at most once per change (or per quarter hour)."""
+    user = feed.user
+    today = queries.today_for(user)
+    key = f"kith.work.feed:{feed.pk}:{feed.key}:{_fingerprint(user, today)}"
+    body = cache.get(key)
+    if body is None:
+        body = build_feed(user)
+        cache.set(key, body, FEED_CACHE_SECONDS)
+    return body
+
+
 def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
     """The user's calendar: meetings they organise or attend, and their activities."""
     now = now or timezone.now()
@@ -191,7 +222,7 @@ def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
     meetings = list(
         queries.user_meetings(user)
         .filter(
-            end__gte=now - dt.timedelta(days=FEED_PAST_DAYS),
+            end__gte=now - dt.timedelta(days=FEED_MEETING_PAST_DAYS),
             start__lte=now + dt.timedelta(days=FEED_FUTURE_DAYS),
         )
         .select_related("organizer")

@@ -91,9 +91,12 @@ def my_day(request: HttpRequest) -> HttpResponse:
         "nav": "work",
         "day": day,
         "sections": [
-            ("overdue", "Overdue", _rows(day.overdue, day.today)),
-            ("today", "Today", _rows(day.due_today, day.today)),
-            ("upcoming", "Next 7 days", _rows(day.upcoming, day.today)),
+            (key, title, _rows(rows, day.today), day.counts[key])
+            for key, title, rows in (
+                ("overdue", "Overdue", day.overdue),
+                ("today", "Today", day.due_today),
+                ("upcoming", "Next 7 days", day.upcoming),
+            )
         ],
         "can_write": request.user.can_write,
     }
@@ -592,7 +595,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     feed = calendar.feed_for_token(token)
     if feed is None:
         raise Http404("No such calendar.")
-    body = calendar.build_feed(feed.user)
+    body = calendar.cached_feed(feed)
     services.touch_feed(feed=feed)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="kith.ics"'
