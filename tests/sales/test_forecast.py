@@ -38,6 +38,8 @@ def book(make_deal, stages, alice, bob, settings):
         d[key].closed_on = Q1
         d[key].refresh_derived()
         d[key].save()
+    # Edited behind the services' back: recompute the forecast's running totals.
+    services.rebuild_forecast_cells()
     return d
 
 
@@ -163,3 +165,46 @@ def test_conversion_api(api_as, make_deal, alice, pipeline):
     lead = r.json()["stages"][0]
     assert lead["stage"]["name"] == "Lead" and lead["entered"] == 1
     assert api_as(alice).get("/api/conversion", pipeline="x").status_code == 422
+
+
+def test_running_totals_match_a_rebuild_after_every_kind_of_change(book, alice, bob, stages):
+    """The cells the services maintain equal the cells recomputed from the deals."""
+    from kith.sales.models import ForecastCell
+
+    def snapshot():
+        return sorted(
+            (
+                c.forecast_month,
+                c.owner_key,
+                c.team_key,
+                c.visibility,
+                c.currency,
+                c.forecast_category,
+                c.is_won,
+                c.deals,
+                c.amount.quantize(Decimal("0.01")),
+                c.weighted.quantize(Decimal("0.01")),
+            )
+            for c in ForecastCell.objects.all()
+        )
+
+    product = services.create_product(
+        actor=alice, data={"name": "Seat", "sku": "S1", "unit_price": "10"}
+    )
+    services.update_deal(
+        actor=alice,
+        deal=book["a"],
+        data={"amount": "1500", "owner": bob, "expected_close_date": Q2},
+    )
+    services.move_deal(actor=alice, deal=book["b"], stage=stages["Won"])
+    services.move_deal(actor=alice, deal=book["won"], stage=stages["Proposal"], probability=35)
+    services.update_deal(actor=alice, deal=book["c"], data={"forecast_category": "omitted"})
+    services.update_deal(actor=alice, deal=book["omit"], data={"forecast_category": "commit"})
+    line = services.add_line(actor=alice, deal=book["omit"], product=product, quantity="3")
+    services.update_line(actor=alice, line=line, data={"quantity": "7"})
+    services.move_deal(actor=alice, deal=book["lost"], stage=stages["Lead"])
+    services.delete_deal(actor=alice, deal=book["a"])
+    incremental = snapshot()
+    services.rebuild_forecast_cells()
+    assert incremental == snapshot()
+    assert ForecastCell.objects.filter(deals__lte=0).count() == 0

@@ -115,6 +115,7 @@ def test_forecast_only_counts_visible_deals(api_as, deals, bob, vic):
         d.amount = 100
         d.refresh_derived()
         d.save()
+    services.rebuild_forecast_cells()
     assert api_as(bob).get("/api/forecast", group="none").json()["totals"]["pipeline"] == "300.00"
     assert api_as(vic).get("/api/forecast", group="none").json()["totals"]["pipeline"] == "100.00"
 

@@ -21,7 +21,15 @@ from django.db.models import Q, QuerySet
 from kith.core.errors import Forbidden, NotFound
 from kith.people.access import require_manager, require_staff, require_writer
 from kith.people.models import Visibility
-from kith.sales.models import Deal, DealContact, DealLine, Pipeline, Product, Stage
+from kith.sales.models import (
+    Deal,
+    DealContact,
+    DealLine,
+    ForecastCell,
+    Pipeline,
+    Product,
+    Stage,
+)
 
 __all__ = [
     "can_change_deal",
@@ -34,8 +42,11 @@ __all__ = [
 ]
 
 
-def deal_filter(user) -> Q | None:
-    """A Q limiting deals to those ``user`` may see; None means no limit."""
+def deal_filter(user, *, owner: str = "owner_id", team: str = "team_id") -> Q | None:
+    """A Q limiting deals to those ``user`` may see; None means no limit.
+
+    ``owner`` and ``team`` name the columns, so forecast cells are scoped the same way.
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Q(pk__in=[])
     if getattr(user, "is_portal", False) or not getattr(user, "is_staff_user", False):
@@ -43,10 +54,17 @@ def deal_filter(user) -> Q | None:
     if user.sees_everything:
         return None
     team_ids = list(user.teams.values_list("id", flat=True))
-    condition = Q(visibility=Visibility.EVERYONE) | Q(owner_id=user.pk)
+    condition = Q(visibility=Visibility.EVERYONE) | Q(**{owner: user.pk})
     if team_ids:
-        condition |= Q(visibility=Visibility.TEAM, team_id__in=team_ids)
+        condition |= Q(visibility=Visibility.TEAM, **{f"{team}__in": team_ids})
     return condition
+
+
+def scope_cells(user) -> QuerySet:
+    """Forecast cells of the deals ``user`` may see (same rule as ``scope_deals``)."""
+    condition = deal_filter(user, owner="owner_key", team="team_key")
+    qs = ForecastCell.objects.all()
+    return qs if condition is None else qs.filter(condition)
 
 
 def scope_deals(user, queryset: QuerySet | None = None) -> QuerySet:

@@ -412,6 +412,10 @@ def load(*, seed: int, anchor: dt.date) -> str:
     DealContact.objects.bulk_create(contacts, batch_size=1000)
     Interaction.objects.bulk_create(interactions, batch_size=1000)
     AuditEntry.objects.bulk_create(audits, batch_size=1000)
+    # The deals went in with bulk inserts: sum them into the forecast's running totals.
+    from kith.sales.services import rebuild_forecast_cells
+
+    rebuild_forecast_cells()
     won = sum(1 for d in deals if d.stage.is_won)
     lost = sum(1 for d in deals if d.stage.is_lost)
     return (
@@ -435,3 +439,6 @@ def wipe() -> None:
     for pipeline in Pipeline.objects.filter(pk__in=_demo_ids("pipeline.created")):
         if not pipeline.deals.exists():
             pipeline.delete()
+    from kith.sales.services import rebuild_forecast_cells
+
+    rebuild_forecast_cells()

@@ -292,3 +292,49 @@ class ExchangeRate(KithModel):
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} {base_currency()} from {self.valid_from}"
+
+
+class ForecastCell(models.Model):
+    """A running total of forecastable deals sharing every dimension the forecast reads.
+
+    The forecast reads these few thousand rows instead of aggregating every deal: the
+    services add a deal's contribution to its cell and take it from the old one in the
+    same transaction as each change (``kith.sales.services``), and
+    ``rebuild_forecast_cells`` recomputes the table from the deals after bulk loads.
+    Lost and omitted deals, and deals without a date, are not forecast and have no cell.
+    ``owner_key`` and ``team_key`` are ids with 0 for "none" (not foreign keys, so the
+    unique key holds without NULLs); ``weighted`` is Σ amount × probability (percent).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    pipeline_id = models.BigIntegerField()
+    owner_key = models.BigIntegerField(default=0)
+    team_key = models.BigIntegerField(default=0)
+    visibility = models.CharField(max_length=10)
+    currency = models.CharField(max_length=3)
+    forecast_category = models.CharField(max_length=10)
+    is_won = models.BooleanField(default=False)
+    forecast_month = models.PositiveIntegerField()
+    deals = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
+    weighted = models.DecimalField(max_digits=24, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "forecast_month",
+                    "pipeline_id",
+                    "owner_key",
+                    "team_key",
+                    "visibility",
+                    "currency",
+                    "forecast_category",
+                    "is_won",
+                ],
+                name="uniq_forecast_cell",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.forecast_month} {self.currency} {self.forecast_category}: {self.amount}"

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Sum
 from django.utils import timezone
 
 from kith.accounts.models import Team, User
@@ -38,6 +38,7 @@ from kith.sales.models import (
     DealLine,
     ExchangeRate,
     ForecastCategory,
+    ForecastCell,
     Pipeline,
     Product,
     Stage,
@@ -186,6 +187,129 @@ def first_open_stage(pipeline: Pipeline) -> Stage | None:
     )
 
 
+# ---------------------------------------------------------------- forecast cells
+
+CELL_SOURCE_FIELDS = (
+    "pipeline_id",
+    "owner_id",
+    "team_id",
+    "visibility",
+    "currency",
+    "forecast_category",
+    "is_won",
+    "forecast_month",
+    "amount",
+    "probability",
+)
+
+
+def _contribution(row: dict[str, Any] | None) -> tuple[dict[str, Any], Decimal, Decimal] | None:
+    """The cell key and the (amount, amount × probability) a deal adds, or None."""
+    if row is None or row["forecast_month"] is None:
+        return None
+    category = row["forecast_category"]
+    if category == ForecastCategory.OMITTED or (
+        category == ForecastCategory.CLOSED and not row["is_won"]
+    ):
+        return None
+    key = {
+        "pipeline_id": row["pipeline_id"],
+        "owner_key": row["owner_id"] or 0,
+        "team_key": row["team_id"] or 0,
+        "visibility": row["visibility"],
+        "currency": row["currency"],
+        "forecast_category": category,
+        "is_won": bool(row["is_won"]),
+        "forecast_month": row["forecast_month"],
+    }
+    amount = Decimal(row["amount"])
+    return key, amount, amount * row["probability"]
+
+
+def _deal_row(deal_id: int) -> dict[str, Any] | None:
+    """A deal's forecast dimensions as stored (not as a caller's possibly edited object)."""
+    return Deal.objects.filter(pk=deal_id).values(*CELL_SOURCE_FIELDS).first()
+
+
+def _apply(part: tuple[dict[str, Any], Decimal, Decimal] | None, sign: int) -> None:
+    if part is None:
+        return
+    key, amount, weighted = part
+    changes = {
+        "deals": F("deals") + sign,
+        "amount": F("amount") + sign * amount,
+        "weighted": F("weighted") + sign * weighted,
+    }
+    if ForecastCell.objects.filter(**key).update(**changes):
+        if sign < 0:
+            ForecastCell.objects.filter(**key, deals__lte=0).delete()
+        return
+    if sign < 0:  # pragma: no cover - a cell is only missing if rebuilt concurrently
+        return
+    try:
+        with transaction.atomic():
+            ForecastCell.objects.create(**key, deals=1, amount=amount, weighted=weighted)
+    except IntegrityError:
+        # Another transaction created the cell first: add to it.
+        ForecastCell.objects.filter(**key).update(**changes)
+
+
+def _refresh_cells(deal_id: int, before: dict[str, Any] | None) -> None:
+    """Move a deal's contribution from its ``before`` state to its stored state."""
+    old, new = _contribution(before), _contribution(_deal_row(deal_id))
+    if old is not None and new is not None and old == new:
+        return
+    _apply(old, -1)
+    _apply(new, +1)
+
+
+def rebuild_forecast_cells() -> int:
+    """Recompute every forecast cell from the deals (after bulk loads); returns the cell count.
+
+    Writes no audit entry: it derives data, it does not change any record.
+    """
+    weighted = ExpressionWrapper(
+        F("amount") * F("probability"), output_field=DecimalField(max_digits=24, decimal_places=2)
+    )
+    rows = (
+        Deal.objects.filter(forecast_month__isnull=False)
+        .exclude(forecast_category=ForecastCategory.OMITTED)
+        .exclude(forecast_category=ForecastCategory.CLOSED, is_won=False)
+        .values(
+            "pipeline_id",
+            "owner_id",
+            "team_id",
+            "visibility",
+            "currency",
+            "forecast_category",
+            "is_won",
+            "forecast_month",
+        )
+        .annotate(n=Count("id"), total=Sum("amount"), weighted_total=Sum(weighted))
+        .order_by()
+    )
+    cells = [
+        ForecastCell(
+            pipeline_id=r["pipeline_id"],
+            owner_key=r["owner_id"] or 0,
+            team_key=r["team_id"] or 0,
+            visibility=r["visibility"],
+            currency=r["currency"],
+            forecast_category=r["forecast_category"],
+            is_won=bool(r["is_won"]),
+            forecast_month=r["forecast_month"],
+            deals=r["n"],
+            amount=Decimal(str(r["total"] or 0)).quantize(CENT),
+            weighted=Decimal(str(r["weighted_total"] or 0)).quantize(CENT),
+        )
+        for r in rows
+    ]
+    with transaction.atomic():
+        ForecastCell.objects.all().delete()
+        ForecastCell.objects.bulk_create(cells, batch_size=1000)
+    return len(cells)
+
+
 # ---------------------------------------------------------------- deals
 
 
@@ -316,6 +440,7 @@ def create_deal(
     _check_deal_state(deal, has_lines=False, changed=cleaned.present - {"forecast_category"})
     with transaction.atomic():
         deal.save()
+        _refresh_cells(deal.pk, None)
         StageChange.objects.create(
             deal=deal,
             from_stage=None,
@@ -357,7 +482,9 @@ def update_deal(*, actor, deal: Deal, data: dict[str, Any]) -> Deal:
     if not changes:
         return deal
     with transaction.atomic():
+        before_row = _deal_row(deal.pk)
         deal.save()
+        _refresh_cells(deal.pk, before_row)
         audit.record(
             actor=actor, action="deal.updated", obj=deal, changes=changes, party_id=_party_id(deal)
         )
@@ -375,6 +502,7 @@ def delete_deal(*, actor, deal: Deal) -> None:
             party_id=_party_id(deal),
         )
         events.emit("deal.deleted", obj=deal, actor=actor, data={"title": deal.title})
+        _apply(_contribution(_deal_row(deal.pk)), -1)
         deal.delete()
 
 
@@ -436,7 +564,9 @@ def move_deal(
         deal.stage_entered_at = now
     deal.refresh_derived()
     with transaction.atomic():
+        before_row = _deal_row(deal.pk)
         deal.save()
+        _refresh_cells(deal.pk, before_row)
         if moved:
             StageChange.objects.create(
                 deal=deal,
@@ -496,8 +626,10 @@ def move_deal(
 def _recompute_amount(deal: Deal) -> None:
     lines = list(deal.lines.all())
     if lines:
+        before_row = _deal_row(deal.pk)
         deal.amount = sum((line.total for line in lines), Decimal(0)).quantize(CENT)
         deal.save(update_fields=["amount", "updated_at"])
+        _refresh_cells(deal.pk, before_row)
 
 
 def _validate_line(
