@@ -51,8 +51,13 @@ def e2e_settings(settings):
 
 
 @pytest.fixture
-def new_page(browser, live_server, e2e_settings):
-    """A factory of fresh browser pages (own cookies) at a given viewport size."""
+def new_page(browser, live_server, e2e_settings, django_db_serialized_rollback):
+    """A factory of fresh browser pages (own cookies) at a given viewport size.
+
+    The live server needs a transactional database, which is emptied after each test;
+    the serialized rollback puts back the rows migrations seed (role vocabulary, default
+    pipeline, activity types) that the pages offer.
+    """
     contexts = []
 
     def make(width: int = 1280, height: int = 900):
