@@ -40,8 +40,11 @@ PRODID = "-//Kith//Kith Social CRM//EN"
 _SALT = "kith.work.calendar-feed"
 # The feed's window: calendars show the weeks around today; older history is in Kith.
 FEED_PAST_DAYS = 30
-FEED_FUTURE_DAYS = 366
+FEED_FUTURE_DAYS = 183
 FEED_MEETING_PAST_DAYS = 90
+FEED_MEETING_FUTURE_DAYS = 366
+# At most this many activities (the earliest in the window): bounds the feed's cost.
+FEED_MAX_ACTIVITIES = 2000
 # Calendar apps poll every few minutes to hours; an unchanged feed comes from the cache.
 FEED_CACHE_SECONDS = 15 * 60
 ACTIVITY_MINUTES = 15
@@ -157,9 +160,8 @@ def _meeting_event(meeting: Meeting, emails: dict[int, str]) -> icalendar.Event:
 def _activity_event(activity: Activity) -> icalendar.Event:
     event = icalendar.Event()
     event.add("uid", f"{activity.public_id}@kith")
+    # Only what calendars use: a feed can hold thousands of these, and each line costs.
     event.add("dtstamp", activity.updated_at.astimezone(dt.UTC))
-    event.add("created", activity.created_at.astimezone(dt.UTC))
-    event.add("last-modified", activity.updated_at.astimezone(dt.UTC))
     mark = "✓" if activity.done_at else "☐"
     about = f" — {activity.party.display_name}" if activity.party_id else ""
     event.add("summary", f"{mark} {activity.type.name}: {activity.summary}{about}")
@@ -173,7 +175,6 @@ def _activity_event(activity: Activity) -> icalendar.Event:
     # Reminders, not busy time: a to-do must not block the calendar.
     event.add("transp", "TRANSPARENT")
     event.add("categories", [activity.type.name])
-    event.add("status", "CONFIRMED")
     lines = [activity.note] if activity.note else []
     if activity.done_at:
         lines.append(f"Done {activity.done_at:%Y-%m-%d %H:%M} UTC. {activity.outcome}".strip())
@@ -223,7 +224,7 @@ def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
         queries.user_meetings(user)
         .filter(
             end__gte=now - dt.timedelta(days=FEED_MEETING_PAST_DAYS),
-            start__lte=now + dt.timedelta(days=FEED_FUTURE_DAYS),
+            start__lte=now + dt.timedelta(days=FEED_MEETING_FUTURE_DAYS),
         )
         .select_related("organizer")
         .prefetch_related("attendees__party", "attendees__user")
@@ -242,7 +243,7 @@ def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
     activities = queries.feed_activities(user).filter(
         deadline__gte=today - dt.timedelta(days=FEED_PAST_DAYS),
         deadline__lte=today + dt.timedelta(days=FEED_FUTURE_DAYS),
-    )
+    )[:FEED_MAX_ACTIVITIES]
     for activity in activities:
         cal.add_component(_activity_event(activity))
     cal.add_missing_timezones()
