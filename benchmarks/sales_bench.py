@@ -337,6 +337,8 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         log(f"Measuring {db} through {base} (load average {result['loadavg_before']}) …")
         with httpx.Client(base_url=base, timeout=60) as client:
             client.headers["Authorization"] = f"Bearer {admin}"
+            # The cheapest authenticated request: the floor under every figure below.
+            figures["floor_api_me"] = measure(client, "/api/me", {}, args.runs)
             figures["forecast_quarter_owner"] = measure(
                 client,
                 "/api/forecast",

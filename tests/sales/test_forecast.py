@@ -182,8 +182,8 @@ def test_running_totals_match_a_rebuild_after_every_kind_of_change(book, alice, 
                 c.forecast_category,
                 c.is_won,
                 c.deals,
-                c.amount.quantize(Decimal("0.01")),
-                c.weighted.quantize(Decimal("0.01")),
+                c.amount_cents,
+                c.weighted_cents,
             )
             for c in ForecastCell.objects.all()
         )

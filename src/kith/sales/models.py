@@ -303,7 +303,7 @@ class ForecastCell(models.Model):
     ``rebuild_forecast_cells`` recomputes the table from the deals after bulk loads.
     Lost and omitted deals, and deals without a date, are not forecast and have no cell.
     ``owner_key`` and ``team_key`` are ids with 0 for "none" (not foreign keys, so the
-    unique key holds without NULLs); ``weighted`` is Σ amount × probability (percent).
+    unique key holds without NULLs).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -316,8 +316,10 @@ class ForecastCell(models.Model):
     is_won = models.BooleanField(default=False)
     forecast_month = models.PositiveIntegerField()
     deals = models.IntegerField(default=0)
-    amount = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
-    weighted = models.DecimalField(max_digits=24, decimal_places=2, default=Decimal("0"))
+    # Integer cents: exact sums on SQLite too (its NUMERIC sums are floating point) and
+    # cheaper to add up than decimals.
+    amount_cents = models.BigIntegerField(default=0)
+    weighted_cents = models.BigIntegerField(default=0)  # Σ cents × probability (percent)
 
     class Meta:
         constraints = [
@@ -337,4 +339,7 @@ class ForecastCell(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.forecast_month} {self.currency} {self.forecast_category}: {self.amount}"
+        return (
+            f"{self.forecast_month} {self.currency} {self.forecast_category}: "
+            f"{Decimal(self.amount_cents) / 100}"
+        )

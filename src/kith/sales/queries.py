@@ -436,15 +436,17 @@ def forecast(
         qs.annotate(bucket=bucket)
         .values(*fields)
         .annotate(
-            closed_won=Sum("amount", filter=Q(is_won=True)),
-            commit=Sum("amount", filter=open_deal & Q(forecast_category=ForecastCategory.COMMIT)),
+            closed_won=Sum("amount_cents", filter=Q(is_won=True)),
+            commit=Sum(
+                "amount_cents", filter=open_deal & Q(forecast_category=ForecastCategory.COMMIT)
+            ),
             best_case=Sum(
-                "amount", filter=open_deal & Q(forecast_category=ForecastCategory.BEST_CASE)
+                "amount_cents", filter=open_deal & Q(forecast_category=ForecastCategory.BEST_CASE)
             ),
             pipeline=Sum(
-                "amount", filter=open_deal & Q(forecast_category=ForecastCategory.PIPELINE)
+                "amount_cents", filter=open_deal & Q(forecast_category=ForecastCategory.PIPELINE)
             ),
-            weighted=Sum("weighted", filter=open_deal),
+            weighted=Sum("weighted_cents", filter=open_deal),
             n=Sum("deals"),
         )
         .order_by()
@@ -470,12 +472,13 @@ def forecast(
         if p is None:  # pragma: no cover - the month filter keeps rows inside the periods
             continue
         rate = rates[row["currency"]]
+        # Cents (and cents × percent for the weighted figure) back into currency units.
         figures = Figures(
-            closed_won=_dec(row["closed_won"]) * rate,
-            commit=_dec(row["commit"]) * rate,
-            best_case=_dec(row["best_case"]) * rate,
-            pipeline=_dec(row["pipeline"]) * rate,
-            weighted_pipeline=_dec(row["weighted"]) / 100 * rate,
+            closed_won=Decimal(row["closed_won"] or 0) * rate / 100,
+            commit=Decimal(row["commit"] or 0) * rate / 100,
+            best_case=Decimal(row["best_case"] or 0) * rate / 100,
+            pipeline=Decimal(row["pipeline"] or 0) * rate / 100,
+            weighted_pipeline=Decimal(row["weighted"] or 0) * rate / 10000,
             deals=int(row["n"] or 0),
         )
         gkey = (row[group_field] or None) if group_field else "all"

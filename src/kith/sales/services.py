@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Sum
+from django.db.models import F, Max
 from django.utils import timezone
 
 from kith.accounts.models import Team, User
@@ -203,8 +203,8 @@ CELL_SOURCE_FIELDS = (
 )
 
 
-def _contribution(row: dict[str, Any] | None) -> tuple[dict[str, Any], Decimal, Decimal] | None:
-    """The cell key and the (amount, amount × probability) a deal adds, or None."""
+def _contribution(row: dict[str, Any] | None) -> tuple[dict[str, Any], int, int] | None:
+    """The cell key and the (cents, cents × probability) a deal adds, or None."""
     if row is None or row["forecast_month"] is None:
         return None
     category = row["forecast_category"]
@@ -222,8 +222,8 @@ def _contribution(row: dict[str, Any] | None) -> tuple[dict[str, Any], Decimal, 
         "is_won": bool(row["is_won"]),
         "forecast_month": row["forecast_month"],
     }
-    amount = Decimal(row["amount"])
-    return key, amount, amount * row["probability"]
+    cents = int((Decimal(row["amount"]) * 100).to_integral_value())
+    return key, cents, cents * row["probability"]
 
 
 def _deal_row(deal_id: int) -> dict[str, Any] | None:
@@ -231,14 +231,14 @@ def _deal_row(deal_id: int) -> dict[str, Any] | None:
     return Deal.objects.filter(pk=deal_id).values(*CELL_SOURCE_FIELDS).first()
 
 
-def _apply(part: tuple[dict[str, Any], Decimal, Decimal] | None, sign: int) -> None:
+def _apply(part: tuple[dict[str, Any], int, int] | None, sign: int) -> None:
     if part is None:
         return
-    key, amount, weighted = part
+    key, cents, weighted = part
     changes = {
         "deals": F("deals") + sign,
-        "amount": F("amount") + sign * amount,
-        "weighted": F("weighted") + sign * weighted,
+        "amount_cents": F("amount_cents") + sign * cents,
+        "weighted_cents": F("weighted_cents") + sign * weighted,
     }
     if ForecastCell.objects.filter(**key).update(**changes):
         if sign < 0:
@@ -248,7 +248,7 @@ def _apply(part: tuple[dict[str, Any], Decimal, Decimal] | None, sign: int) -> N
         return
     try:
         with transaction.atomic():
-            ForecastCell.objects.create(**key, deals=1, amount=amount, weighted=weighted)
+            ForecastCell.objects.create(**key, deals=1, amount_cents=cents, weighted_cents=weighted)
     except IntegrityError:
         # Another transaction created the cell first: add to it.
         ForecastCell.objects.filter(**key).update(**changes)
@@ -266,43 +266,29 @@ def _refresh_cells(deal_id: int, before: dict[str, Any] | None) -> None:
 def rebuild_forecast_cells() -> int:
     """Recompute every forecast cell from the deals (after bulk loads); returns the cell count.
 
-    Writes no audit entry: it derives data, it does not change any record.
+    Sums in Python over the deals' rows, in integer cents, so the totals are exact
+    whatever the database does with decimals. Writes no audit entry: it derives data,
+    it does not change any record.
     """
-    weighted = ExpressionWrapper(
-        F("amount") * F("probability"), output_field=DecimalField(max_digits=24, decimal_places=2)
-    )
+    totals: dict[tuple, list[int]] = {}
     rows = (
         Deal.objects.filter(forecast_month__isnull=False)
-        .exclude(forecast_category=ForecastCategory.OMITTED)
-        .exclude(forecast_category=ForecastCategory.CLOSED, is_won=False)
-        .values(
-            "pipeline_id",
-            "owner_id",
-            "team_id",
-            "visibility",
-            "currency",
-            "forecast_category",
-            "is_won",
-            "forecast_month",
-        )
-        .annotate(n=Count("id"), total=Sum("amount"), weighted_total=Sum(weighted))
+        .values(*CELL_SOURCE_FIELDS)
         .order_by()
+        .iterator(chunk_size=5000)
     )
+    for row in rows:
+        part = _contribution(row)
+        if part is None:
+            continue
+        key, cents, weighted = part
+        slot = totals.setdefault(tuple(sorted(key.items())), [0, 0, 0])
+        slot[0] += 1
+        slot[1] += cents
+        slot[2] += weighted
     cells = [
-        ForecastCell(
-            pipeline_id=r["pipeline_id"],
-            owner_key=r["owner_id"] or 0,
-            team_key=r["team_id"] or 0,
-            visibility=r["visibility"],
-            currency=r["currency"],
-            forecast_category=r["forecast_category"],
-            is_won=bool(r["is_won"]),
-            forecast_month=r["forecast_month"],
-            deals=r["n"],
-            amount=Decimal(str(r["total"] or 0)).quantize(CENT),
-            weighted=Decimal(str(r["weighted_total"] or 0)).quantize(CENT),
-        )
-        for r in rows
+        ForecastCell(**dict(key), deals=n, amount_cents=cents, weighted_cents=weighted)
+        for key, (n, cents, weighted) in totals.items()
     ]
     with transaction.atomic():
         ForecastCell.objects.all().delete()
