@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kith.demo import data
 from kith.interactions.models import Interaction
+from kith.work import demo as work_demo
 from kith.work import queries
 from kith.work.models import Activity, Meeting, MeetingAttendee
 
@@ -31,9 +32,11 @@ def test_demo_activities_and_meetings(db):
     ).exists()
     assert Meeting.objects.filter(start__date__lt=anchor).exists()
     assert Meeting.objects.filter(start__date__gt=anchor).exists()
-    # Deterministic: the same seed gives the same ids.
+    # Deterministic: the same seed gives the same ids; wipe removes exactly its rows.
     ids = set(Activity.objects.values_list("public_id", flat=True))
+    work_demo.wipe()
+    assert not Activity.objects.exists() and not Meeting.objects.exists()
+    work_demo.load(seed=data.DEFAULT_SEED, anchor=anchor)
+    assert set(Activity.objects.values_list("public_id", flat=True)) == ids
     data.wipe()
     assert not Activity.objects.exists() and not Meeting.objects.exists()
-    data.load(people=60, organizations=8, interactions=300)
-    assert set(Activity.objects.values_list("public_id", flat=True)) == ids

@@ -268,6 +268,12 @@ def load(*, seed: int, anchor: dt.date) -> str:
 
 
 def wipe() -> None:
-    """Delete the demo's activities and meetings (and only those)."""
-    Activity.objects.filter(pk__in=_demo_ids("activity.created")).delete()
-    Meeting.objects.filter(pk__in=_demo_ids("meeting.created")).delete()
+    """Delete the demo's activities and meetings and their timeline entries (only those)."""
+    for model, action in ((Activity, "activity.created"), (Meeting, "meeting.created")):
+        ids = _demo_ids(action)
+        Interaction.objects.filter(
+            source=SOURCE,
+            related_type=ContentType.objects.get_for_model(model),
+            related_id__in=ids,
+        ).delete()
+        model.objects.filter(pk__in=ids).delete()
