@@ -198,6 +198,9 @@ def can_read_feed(user, obj: Model) -> bool:
 
 
 def target_of(post: Post) -> Model | None:
+    """The record a post is about (cached on the post by queries.attach_targets)."""
+    if hasattr(post, "_target"):
+        return post._target
     model = ContentType.objects.get_for_id(post.target_type_id).model_class()
     if model is None:
         return None

@@ -18,7 +18,6 @@ from kith.core.pagination import clamp_limit
 
 from . import access, queries, services
 from .models import (
-    Attachment,
     Comment,
     Follow,
     Group,
@@ -119,14 +118,25 @@ def _user(user: User | None) -> dict[str, Any] | None:
     }
 
 
-def _attachment(att: Attachment) -> dict[str, Any]:
+def _attachment(att) -> dict[str, Any]:
+    row = att if isinstance(att, dict) else att.__dict__
     return {
-        "id": str(att.public_id),
-        "name": att.name,
-        "content_type": att.content_type,
-        "size": att.size,
-        "url": f"/collab/attachments/{att.public_id}/",
+        "id": str(row["public_id"]),
+        "name": row["name"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "url": f"/collab/attachments/{row['public_id']}/",
     }
+
+
+def _topics(post: Post) -> list[str]:
+    found = getattr(post, "topic_slugs", None)
+    return found if found is not None else sorted(t.slug for t in post.topics.all())
+
+
+def _attachments(post: Post) -> list:
+    found = getattr(post, "attachment_list", None)
+    return found if found is not None else list(post.attachments.filter(comment__isnull=True))
 
 
 def _comment(c: Comment) -> dict[str, Any]:
@@ -151,8 +161,8 @@ def post_out(post: Post, user) -> dict[str, Any]:
         "html": post.body_html,
         "visibility": post.visibility,
         "group": str(post.group.public_id) if post.group_id else None,
-        "topics": [t.slug for t in post.topics.all()],
-        "attachments": [_attachment(a) for a in post.attachments.all() if a.comment_id is None],
+        "topics": _topics(post),
+        "attachments": [_attachment(a) for a in _attachments(post)],
         "reactions": queries.reaction_summary(post, user),
         "comment_count": post.comment_count,
         "created_at": post.created_at,

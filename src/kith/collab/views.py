@@ -86,6 +86,8 @@ def record_url(target) -> str:
 
 
 def post_context(request: HttpRequest, post: Post) -> dict[str, Any]:
+    if not hasattr(post, "attachment_list"):
+        queries.attach_details([post])
     return {
         "post": post,
         "reactions": queries.reaction_summary(post, request.user),
@@ -102,7 +104,7 @@ def _cards(request: HttpRequest, posts: list[Post]) -> list[dict[str, Any]]:
 
 def feed_context(request: HttpRequest, target, *, cursor: str | None = None) -> dict[str, Any]:
     user = request.user
-    page = queries.record_feed(user, target, cursor=cursor, limit=PAGE)
+    page = queries.record_feed(user, target, cursor=cursor, limit=PAGE, comments=True)
     external = access.is_external(user)
     follow = queries.follow_of(user, target)
     can_post = (external or user.can_write) and (
@@ -187,7 +189,7 @@ def post_detail(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _post_card(request: HttpRequest, post: Post) -> HttpResponse:
-    post = queries._with_details(Post.objects.filter(pk=post.pk)).get()
+    post = queries._with_details(Post.objects.filter(pk=post.pk))[0]
     return render(request, "collab/_post.html", post_context(request, post))
 
 
@@ -330,7 +332,9 @@ def my_feed(request: HttpRequest) -> HttpResponse:
     mode = request.GET.get("filter", "all")
     if mode not in queries.FEED_FILTERS:
         mode = "all"
-    page = queries.my_feed(request.user, filter=mode, cursor=request.GET.get("cursor"), limit=PAGE)
+    page = queries.my_feed(
+        request.user, filter=mode, cursor=request.GET.get("cursor"), limit=PAGE, comments=True
+    )
     context = {
         "nav": "collab",
         "cards": _cards(request, page.items),
@@ -351,7 +355,9 @@ def topic(request: HttpRequest, slug: str) -> HttpResponse:
     row = Topic.objects.filter(slug=slug.lower()).first()
     if row is None:
         raise NotFound("No such topic.")
-    page = queries.topic_posts(request.user, row, cursor=request.GET.get("cursor"), limit=PAGE)
+    page = queries.topic_posts(
+        request.user, row, cursor=request.GET.get("cursor"), limit=PAGE, comments=True
+    )
     return render(
         request,
         "collab/topic.html",
@@ -588,7 +594,7 @@ def _frame(request: HttpRequest, message: dict) -> bytes | None:
         return live.sse("post_deleted", {"post": str(post.public_id)})
     if not access.can_see_post(request.user, post):
         return None
-    post = queries._with_details(Post.objects.filter(pk=post.pk)).get()
+    post = queries._with_details(Post.objects.filter(pk=post.pk))[0]
     with timezone.override(_tz(request.user)):
         html = render_to_string("collab/_post.html", post_context(request, post), request=request)
     return live.sse(
