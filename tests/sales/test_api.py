@@ -186,5 +186,14 @@ def test_products_pipelines_rates_api(api_as, alice):
         "/api/exchange-rates", {"currency": "USD", "rate": "0.92", "valid_from": "2026-01-01"}
     )
     assert r.status_code == 201 and r.json()["base_currency"] == "EUR"
-    assert len(api.get("/api/exchange-rates").json()) == 1
+    api.post("/api/exchange-rates", {"currency": "USD", "rate": "0.95", "valid_from": "2026-06-01"})
+    api.post("/api/exchange-rates", {"currency": "GBP", "rate": "1.1", "valid_from": "2026-06-01"})
+    page = api.get("/api/exchange-rates", limit=2).json()
+    assert [(r["currency"], r["valid_from"]) for r in page["items"]] == [
+        ("GBP", "2026-06-01"),
+        ("USD", "2026-06-01"),
+    ]
+    rest = api.get("/api/exchange-rates", limit=2, cursor=page["next_cursor"]).json()
+    assert [(r["currency"], r["valid_from"]) for r in rest["items"]] == [("USD", "2026-01-01")]
+    assert rest["next_cursor"] is None
     assert api.delete(f"/api/pipelines/{pipeline['id']}").status_code == 204

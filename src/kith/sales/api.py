@@ -893,13 +893,31 @@ def delete_stage(request: HttpRequest, public_id: uuid.UUID):
 # ---------------------------------------------------------------- exchange rates
 
 
-@router.get("/exchange-rates", response=list[RateOut], url_name="list_exchange_rates")
-def list_rates(request: HttpRequest, currency: str = ""):
+class RatePage(Schema):
+    items: list[RateOut]
+    next_cursor: str | None
+
+
+class RateQuery(Schema):
+    currency: str = ""
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/exchange-rates", response=RatePage, url_name="list_exchange_rates")
+def list_rates(request: HttpRequest, query: Query[RateQuery]):
+    """Stored rates by currency, newest first within each."""
     access.require_staff(request.user)
     qs = ExchangeRate.objects.all()
-    if currency:
-        qs = qs.filter(currency=currency.upper())
-    return [rate_out(r) for r in qs[:500]]
+    if query.currency:
+        qs = qs.filter(currency=query.currency.strip().upper())
+    page = paginate(
+        qs,
+        order=("currency", "-valid_from", "id"),
+        cursor=query.cursor,
+        limit=clamp_limit(query.limit),
+    )
+    return {"items": [rate_out(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/exchange-rates", response={201: RateOut}, url_name="set_exchange_rate")

@@ -32,9 +32,11 @@ from django.db.models import (
     Avg,
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -575,30 +577,50 @@ def conversion(
         raise ValidationFailed.single("to", "Must be on or after from.")
     low, high = _aware_range(start, end)
     visible = access.scope_deals(user).filter(pipeline=pipeline).values("pk")
-    changes = StageChange.objects.filter(deal__in=visible)
-    in_range = changes.filter(changed_at__gte=low, changed_at__lt=high)
-    entered = dict(
-        in_range.values("to_stage_id")
-        .annotate(n=Count("deal_id", distinct=True))
-        .values_list("to_stage_id", "n")
+    in_range = StageChange.objects.filter(
+        deal__in=visible, changed_at__gte=low, changed_at__lt=high
     )
+
+    def went_on(**stage_filter) -> Exists:
+        # The same deal reached a stage further down this pipeline (at any time).
+        return Exists(
+            StageChange.objects.filter(
+                deal_id=OuterRef("deal_id"),
+                to_stage__pipeline=pipeline,
+                to_stage__order__gt=OuterRef("to_stage__order"),
+                **stage_filter,
+            )
+        )
+
+    # One pass over the moves in the range, per stage entered: how many deals, and how
+    # many of those went on (not lost) or were won.
+    cohorts = {
+        row["to_stage_id"]: row
+        for row in in_range.annotate(
+            advanced_flag=went_on(to_stage__is_lost=False), won_flag=went_on(to_stage__is_won=True)
+        )
+        .values("to_stage_id")
+        .annotate(
+            n=Count("deal_id", distinct=True),
+            advanced=Count("deal_id", distinct=True, filter=Q(advanced_flag=True)),
+            won=Count("deal_id", distinct=True, filter=Q(won_flag=True)),
+        )
+        .order_by()
+    }
     times = {
         row["from_stage_id"]: row
         for row in in_range.filter(from_stage__isnull=False)
         .values("from_stage_id")
         .annotate(avg=Avg("seconds_in_from_stage"), n=Count("id"))
+        .order_by()
     }
     stats = []
     for stage in pipeline.stages.order_by("order", "id"):
-        n = entered.get(stage.pk, 0)
-        advanced = won = 0
-        if n and not (stage.is_won or stage.is_lost):
-            cohort = in_range.filter(to_stage=stage).values("deal_id")
-            later = changes.filter(
-                deal_id__in=cohort, to_stage__pipeline=pipeline, to_stage__order__gt=stage.order
-            )
-            advanced = later.filter(to_stage__is_lost=False).values("deal_id").distinct().count()
-            won = later.filter(to_stage__is_won=True).values("deal_id").distinct().count()
+        row = cohorts.get(stage.pk, {})
+        n = row.get("n", 0)
+        closed = stage.is_won or stage.is_lost
+        advanced = 0 if closed else row.get("advanced", 0)
+        won = 0 if closed else row.get("won", 0)
         t = times.get(stage.pk)
         stats.append(
             StageStats(
