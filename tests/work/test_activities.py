@@ -160,3 +160,16 @@ def test_merge_moves_activities(alice, bob, call_type):
     merging.merge(actor=alice, keep=keep, absorb=absorb)
     a.refresh_from_db()
     assert a.party_id == keep.pk and a.record_id == keep.pk
+
+
+def test_assignee_must_be_a_writer_who_sees_the_party(bob, dan, vic, secret_person, ana, call_type):
+    with pytest.raises(ValidationFailed) as exc:
+        services.create_activity(
+            actor=dan, type=call_type, summary="x", record=secret_person, assignee=bob
+        )
+    assert exc.value.errors[0].field == "assignee" and "cannot see" in exc.value.errors[0].message
+    with pytest.raises(ValidationFailed):
+        services.create_activity(actor=bob, type=call_type, summary="x", record=ana, assignee=vic)
+    a = services.create_activity(actor=dan, type=call_type, summary="x", record=secret_person)
+    with pytest.raises(ValidationFailed):
+        services.update_activity(actor=dan, activity=a, assignee=bob)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from kith.accounts.models import User
 from kith.demo import data
 from kith.interactions.models import Interaction
+from kith.people.access import scope_parties
 from kith.work import demo as work_demo
 from kith.work import queries
 from kith.work.models import Activity, Meeting, MeetingAttendee
@@ -32,6 +34,10 @@ def test_demo_activities_and_meetings(db):
     ).exists()
     assert Meeting.objects.filter(start__date__lt=anchor).exists()
     assert Meeting.objects.filter(start__date__gt=anchor).exists()
+    # bob, an agent, only works on people he may see.
+    bob = User.objects.get(username="bob")
+    mine = Activity.objects.filter(assignee=bob).values_list("party_id", flat=True)
+    assert set(mine) <= set(scope_parties(bob).values_list("pk", flat=True))
     # Deterministic: the same seed gives the same ids; wipe removes exactly its rows.
     ids = set(Activity.objects.values_list("public_id", flat=True))
     work_demo.wipe()

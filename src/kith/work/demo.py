@@ -23,6 +23,7 @@ from django.db import models
 from kith.accounts.models import User
 from kith.core.models import AuditEntry
 from kith.interactions.models import Channel, Direction, Interaction
+from kith.people.access import scope_parties
 from kith.people.models import Party
 from kith.work.models import Activity, ActivityType, Meeting, MeetingAttendee
 from kith.work.services import SOURCE
@@ -116,10 +117,15 @@ def load(*, seed: int, anchor: dt.date) -> str:
 
     activities: list[Activity] = []
     chains: list[tuple[int, int]] = []  # (index of previous, index of follow-up)
+    # Each user works on people they may see (bob, an agent, not on others' private ones).
+    visible: dict[int, list[Party]] = {}
+    for user in users:
+        seen = set(scope_parties(user).values_list("pk", flat=True))
+        visible[user.pk] = [p for p in people if p.pk in seen] or people
     for user in users:
         for _ in range(ACTIVITIES_PER_USER):
             slug = rng.choice(list(SUBJECTS))
-            party = rng.choice(people)
+            party = rng.choice(visible[user.pk])
             deadline = anchor + dt.timedelta(days=rng.randint(-SPAN_DAYS, SPAN_DAYS))
             timed = rng.random() < 0.3
             a = Activity(
@@ -214,7 +220,8 @@ def load(*, seed: int, anchor: dt.date) -> str:
                     source="demo",
                 )
             )
-            guests = rng.sample(people, k=min(len(people), rng.randint(1, 3)))
+            pool = visible[user.pk]
+            guests = rng.sample(pool, k=min(len(pool), rng.randint(1, 3)))
             colleagues = [u for u in users if u.pk != user.pk and rng.random() < 0.3]
             attendee_specs.append((len(meetings) - 1, guests, colleagues))
     Meeting.objects.bulk_create(meetings, batch_size=500)

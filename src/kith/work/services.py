@@ -29,6 +29,7 @@ from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
+from kith.people import access as people_access
 from kith.people.models import Party
 from kith.work.models import Activity, ActivityType, CalendarFeed, Meeting, MeetingAttendee
 
@@ -134,9 +135,18 @@ class NextActivity:
     note: str = ""
 
 
-def _check_assignee(assignee, errors: list[FieldError], name: str = "assignee") -> None:
-    if assignee is not None and not _is_staff_user(assignee):
-        errors.append(FieldError(name, "Must be an active staff user."))
+def _check_assignee(
+    assignee, errors: list[FieldError], name: str = "assignee", party: Party | None = None
+) -> None:
+    """The assignee must be able to do the work: a writer who can see the party it is about."""
+    if assignee is None:
+        return
+    if not _is_staff_user(assignee) or not assignee.can_write:
+        errors.append(FieldError(name, "Must be an active staff user who can change records."))
+    elif (
+        party is not None and not people_access.scope_parties(assignee).filter(pk=party.pk).exists()
+    ):
+        errors.append(FieldError(name, f"{assignee.get_username()} cannot see {party}."))
 
 
 def _check_deadline(deadline, deadline_time, errors: list[FieldError], prefix: str = "") -> None:
@@ -201,7 +211,7 @@ def create_activity(
         errors.append(FieldError("party", "That record was merged or erased."))
     if assignee is None and _is_staff_user(actor):
         assignee = actor
-    _check_assignee(assignee, errors)
+    _check_assignee(assignee, errors, party=party)
     _check_deadline(deadline, deadline_time, errors)
     if not type.active:
         errors.append(FieldError("type", "That activity type is no longer in use."))
@@ -270,7 +280,7 @@ def update_activity(
     if note is not UNSET:
         activity.note = _clean_text(note, "note", errors, required=False, limit=MAX_NOTE)
     if assignee is not UNSET:
-        _check_assignee(assignee, errors)
+        _check_assignee(assignee, errors, party=activity.party)
         activity.assignee = assignee
     if deadline is not UNSET:
         activity.deadline = deadline
@@ -353,7 +363,7 @@ def complete_activity(
     if next is not None:
         # Validate the follow-up now so a bad one leaves the activity open.
         _clean_text(next.summary, "next.summary", errors, required=True, limit=MAX_SUMMARY)
-        _check_assignee(next.assignee, errors, "next.assignee")
+        _check_assignee(next.assignee, errors, "next.assignee", party=activity.party)
         _check_deadline(next.deadline, next.deadline_time, errors, prefix="next.")
         if not next.type.active:
             errors.append(FieldError("next.type", "That activity type is no longer in use."))

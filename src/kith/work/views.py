@@ -565,9 +565,13 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "regenerate":
+            had_one = access.own_feed(user) is not None
             services.regenerate_feed(actor=user)
             messages.success(
-                request, "Your calendar has a new private address; the old one no longer works."
+                request,
+                "Your calendar has a new private address; the old one no longer works."
+                if had_one
+                else "Your calendar address is ready. Add it to your calendar app.",
             )
         elif action == "revoke":
             services.revoke_feed(actor=user)
