@@ -161,3 +161,27 @@ def test_add_and_between_agree(start_minutes, amount):
     due = s.add(start, amount * 60)
     assert due > start
     assert s.seconds_between(start, due) == pytest.approx(amount * 60)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    start_minutes=st.integers(min_value=0, max_value=60 * 24 * 400),
+    span_minutes=st.integers(min_value=0, max_value=60 * 24 * 200),
+    night=st.booleans(),
+)
+def test_long_spans_sum_days_like_the_walk(start_minutes, span_minutes, night):
+    """The day-summing fast path equals walking the intervals one by one."""
+    hours = {**WEEKDAYS_9_17, "5": [["22:00", "04:00"]]} if night else WEEKDAYS_9_17
+    s = Schedule.build(
+        timezone="Europe/Berlin",
+        weekly_hours=hours,
+        holidays=[dt.date(2026, 3, 30), dt.date(2026, 12, 25)],
+    )
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=start_minutes)
+    end = start + dt.timedelta(minutes=span_minutes)
+    walked = 0.0
+    for a, b in s.intervals(start):
+        if a >= end:
+            break
+        walked += (min(b, end) - a).total_seconds()
+    assert s.seconds_between(start, end) == pytest.approx(walked)

@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest
+from django.utils import timezone
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -178,9 +179,14 @@ def list_cases(request: HttpRequest, query: Query[CaseListQuery]):
         q=query.q,
     )
     qs = queries.apply_filters(access.scope_cases(request.user), filters, user=request.user)
-    qs = queries.list_queryset(qs).select_related("sla_policy__calendar").prefetch_related("tags")
+    qs = queries.list_queryset(qs).select_related("sla_policy__calendar")
     page = paginate(qs, order=ORDERS[query.order], cursor=query.cursor, limit=limit)
-    return {"items": [case_out(c) for c in page.items], "next_cursor": page.next_cursor}
+    tags = queries.tag_names([c.pk for c in page.items])
+    now = timezone.now()
+    return {
+        "items": [case_out(c, now=now, tags=tags[c.pk]) for c in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.post("/cases", response={201: CaseOut}, url_name="create_case")

@@ -55,6 +55,15 @@ class Schedule:
     # weekday (0 = Monday) → list of (start, end) wall-clock times
     weekly: dict[int, list[tuple[dt.time, dt.time]]]
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    # Working seconds of the intervals starting on each local date, filled on demand:
+    # long spans (an overdue case's "time over") sum days instead of walking intervals.
+    _day_totals: dict[dt.date, float] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    # Running sums of the day totals from a base day (``_cum_base[0]``), so a span of any
+    # length costs two lookups once the sums reach it.
+    _cum: list[float] = field(default_factory=lambda: [0.0], compare=False, repr=False)
+    _cum_base: list[int] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -137,6 +146,51 @@ class Schedule:
                     yield current
                     current = None
 
+    def _no_cross_day_overlap(self) -> bool:
+        """True when no night shift runs into the next day's first span (so days add up)."""
+        for day in range(7):
+            spans = self.weekly.get(day, [])
+            if not spans or spans[-1][1] > spans[-1][0]:
+                continue
+            following = self.weekly.get((day + 1) % 7, [])
+            if following and following[0][0] < spans[-1][1]:
+                return False
+        return True
+
+    def _day_total(self, day: dt.date) -> float:
+        total = self._day_totals.get(day)
+        if total is None:
+            total = sum((b - a).total_seconds() for a, b in self._day_intervals(day))
+            self._day_totals[day] = total
+        return total
+
+    def _days_total(self, first: dt.date, last: dt.date) -> float:
+        """Working seconds of the intervals starting on ``first``…``last`` (inclusive)."""
+        if last < first:
+            return 0.0
+        if not self._cum_base:
+            self._cum_base.append(first.toordinal() - 3660)  # ten years of history
+        base = self._cum_base[0]
+        if first.toordinal() < base or last.toordinal() - base > 40_000:
+            total, day = 0.0, first
+            while day <= last:
+                total += self._day_total(day)
+                day += dt.timedelta(days=1)
+            return total
+        cum = self._cum
+        need = last.toordinal() - base + 1
+        while len(cum) <= need:
+            cum.append(cum[-1] + self._day_total(dt.date.fromordinal(base + len(cum) - 1)))
+        return cum[need] - cum[first.toordinal() - base]
+
+    def _clipped(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> float:
+        total = 0.0
+        for a, b in self._day_intervals(day):
+            lo, hi = max(a, start), min(b, end)
+            if hi > lo:
+                total += (hi - lo).total_seconds()
+        return total
+
     # ------------------------------------------------------------ arithmetic
 
     def seconds_between(self, start: dt.datetime, end: dt.datetime) -> float:
@@ -148,6 +202,16 @@ class Schedule:
             return 0.0
         if self.is_always():
             return (end - start).total_seconds()
+        first = start.astimezone(self.tz).date()
+        last = end.astimezone(self.tz).date()
+        if (last - first).days >= 4 and self._no_cross_day_overlap():
+            # Intervals belong to the day they start on and last at most into the next,
+            # so those starting strictly between first+1 and last-2 lie wholly inside.
+            edges = [first - dt.timedelta(days=1), first, last - dt.timedelta(days=1), last]
+            total = sum(self._clipped(day, start, end) for day in edges)
+            return total + self._days_total(
+                first + dt.timedelta(days=1), last - dt.timedelta(days=2)
+            )
         total = 0.0
         try:
             for a, b in self.intervals(start):

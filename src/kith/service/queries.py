@@ -81,6 +81,16 @@ def _uuid(value: str, field: str):
         raise ValidationFailed.single(field, "Not a valid id.") from None
 
 
+def tag_names(case_ids: list[int]) -> dict[int, list[str]]:
+    """Tag names per case for a page of cases, in one query."""
+    out: dict[int, list[str]] = {pk: [] for pk in case_ids}
+    through = Case.tags.through
+    rows = through.objects.filter(case_id__in=case_ids).values_list("case_id", "casetag__name")
+    for case_id, name in rows.order_by("casetag__name"):
+        out[case_id].append(name)
+    return out
+
+
 def list_queryset(qs: QuerySet) -> QuerySet:
     return qs.select_related("requester", "queue", "assignee")
 

@@ -360,10 +360,25 @@ def select_policy(priority: str, organization: Party | None) -> SlaPolicy | None
     return qs.filter(organization__isnull=True).first()
 
 
+_SCHEDULES: dict[tuple[int, Any], Schedule] = {}
+
+
 def schedule_for(policy: SlaPolicy | None) -> Schedule:
+    """The policy's calendar in memory, cached per process by (calendar, updated_at):
+    every change to a calendar (hours, holidays) saves it, which moves ``updated_at``."""
     if policy is None or policy.calendar_id is None:
-        return Schedule.always()
-    return policy.calendar.schedule()
+        return _ALWAYS
+    cal = policy.calendar
+    key = (cal.pk, cal.updated_at)
+    found = _SCHEDULES.get(key)
+    if found is None:
+        if len(_SCHEDULES) > 256:
+            _SCHEDULES.clear()
+        found = _SCHEDULES[key] = cal.schedule()
+    return found
+
+
+_ALWAYS = Schedule.always()
 
 
 # ---------------------------------------------------------------- queues
