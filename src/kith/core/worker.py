@@ -10,12 +10,62 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import close_old_connections
 
 from kith.core import events
 
 logger = logging.getLogger("kith.worker")
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every_seconds: int
+    func: Callable[[], object]
+
+
+_jobs: dict[str, PeriodicJob] = {}
+
+
+def periodic(name: str, *, every_seconds: int) -> Callable[[Callable], Callable]:
+    """Run the decorated function about every ``every_seconds`` from the worker.
+
+    Apps register their clocks (SLA breach checks, mailbox polling, digests) in their
+    ``AppConfig.ready``. The function must be idempotent: it runs at most once a period
+    across all workers in the normal case, but twice after a race is harmless by design.
+    """
+
+    def register(func: Callable) -> Callable:
+        _jobs[name] = PeriodicJob(name, every_seconds, func)
+        return func
+
+    return register
+
+
+def periodic_jobs() -> dict[str, PeriodicJob]:
+    return dict(_jobs)
+
+
+def run_due_jobs() -> list[str]:
+    """Run each periodic job whose period has not been claimed yet; returns those run.
+
+    The claim is a cache key that lives one period: the shared cache (database or Redis)
+    makes one worker among many take it.
+    """
+    ran = []
+    for job in list(_jobs.values()):
+        if not cache.add(f"kith:periodic:{job.name}", time.time(), timeout=job.every_seconds):
+            continue
+        try:
+            job.func()
+            ran.append(job.name)
+        except Exception:
+            logger.exception("periodic job %s failed; it runs again next period", job.name)
+    return ran
 
 
 def run_tasks_batch(max_tasks: int = 20) -> None:
@@ -42,6 +92,7 @@ def run_once() -> int:
     """One pass: deliver a batch of events and run a batch of tasks. Returns events delivered."""
     delivered = events.deliver_pending(limit=200)
     run_tasks_batch()
+    run_due_jobs()
     return delivered
 
 
