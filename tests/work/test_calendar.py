@@ -8,6 +8,7 @@ import zoneinfo
 
 import icalendar
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from kith.core.errors import ValidationFailed
@@ -266,3 +267,16 @@ def test_cached_feed_follows_changes(bob, bob_calendar, todo_type):
     services.update_activity(actor=bob, activity=added, summary="Renamed task")
     body = client.get(url).content
     assert b"Renamed task" in body and b"Fresh task" not in body
+
+
+def test_import_api_multipart(bob):
+    from tests.conftest import ApiClient
+
+    api = ApiClient(bob)
+    upload = SimpleUploadedFile("team.ics", (DATA / "team-sync.ics").read_bytes())
+    r = api.client.post("/api/meetings/import-file", {"file": upload}, headers=api.headers)
+    assert r.status_code == 200, r.json()
+    assert r.json()["created"] == 5
+    empty = SimpleUploadedFile("e.ics", b"")
+    r = api.client.post("/api/meetings/import-file", {"file": empty}, headers=api.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from django.contrib.contenttypes.models import ContentType
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 
 from kith.accounts.models import User
 from kith.core.errors import NotFound, ValidationFailed
@@ -626,14 +626,30 @@ def import_meetings(request: HttpRequest, payload: ImportIcsIn):
     user = request.user
     access.require_writer(user)
     report = calendar.import_ics(actor=user, content=payload.content)
-    body = {
+    return Status(200, _dump(ImportIcsOut, _import_body(report)))
+
+
+def _import_body(report: calendar.ImportReport) -> dict[str, Any]:
+    return {
         "created": report.created,
         "updated": report.updated,
         "unchanged": report.unchanged,
         "meetings": [m.public_id for m in report.meetings],
         "errors": [p.as_dict() for p in report.errors],
     }
-    return Status(200, _dump(ImportIcsOut, body))
+
+
+@router.post("/meetings/import-file", response=ImportIcsOut, url_name="import_meetings_file")
+@idempotent
+def import_meetings_file(request: HttpRequest, file: File[UploadedFile]):
+    """The same as ``/meetings/import`` for a multipart upload (field ``file``)."""
+    user = request.user
+    access.require_writer(user)
+    if file.size > calendar.MAX_IMPORT_BYTES:
+        raise ValidationFailed.single("file", "The file is larger than 5 MB.")
+    return Status(
+        200, _dump(ImportIcsOut, _import_body(calendar.import_ics(actor=user, content=file.read())))
+    )
 
 
 @router.get("/meetings/{public_id}", response=MeetingOut, url_name="get_meeting")
