@@ -113,7 +113,7 @@ def run_db(kind: str, args: argparse.Namespace) -> dict | None:
         result["db"] = kind
         return result
     finally:
-        if kind == "postgres":
+        if kind == "postgres" and not args.keep:
             _pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
 
 
@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 posts")
     parser.add_argument("--posts", type=int, default=None)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.posts is None:

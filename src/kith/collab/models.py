@@ -323,7 +323,13 @@ class FeedItem(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="feed_items")
+    # No B-tree index of its own: PostgreSQL would walk it backwards for "my feed" and
+    # filter by user, skipping every row a popular post fanned out. Migration 0002 adds
+    # a hash index on PostgreSQL (lookups by post only, no ordering) and a plain one on
+    # SQLite, whose planner keeps to the (user, post) index.
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="feed_items", db_index=False
+    )
     target_type_id = models.IntegerField()
     target_id = models.BigIntegerField()
     group_id = models.BigIntegerField(null=True, blank=True)
