@@ -183,3 +183,16 @@ def test_openapi_lists_work_endpoints(api_as, bob):
         "/api/activity-types",
     ):
         assert path in paths, path
+
+
+def test_activity_on_an_interaction_follows_its_party(api_as, bob, dan, ana, secret_person):
+    from kith.interactions import services as interactions
+
+    seen, _ = interactions.log_interaction(actor=bob, party=ana, channel="call", summary="Hi")
+    hidden, _ = interactions.log_interaction(
+        actor=dan, party=secret_person, channel="call", summary="Psst"
+    )
+    r = _new(api_as(bob), record_type="interactions.interaction", record_id=str(seen.public_id))
+    assert r.status_code == 201 and r.json()["record_id"] == str(seen.public_id)
+    r = _new(api_as(bob), record_type="interactions.interaction", record_id=str(hidden.public_id))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "record_id"

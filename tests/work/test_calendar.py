@@ -280,3 +280,14 @@ def test_import_api_multipart(bob):
     empty = SimpleUploadedFile("e.ics", b"")
     r = api.client.post("/api/meetings/import-file", {"file": empty}, headers=api.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+
+
+def test_failed_recurring_event_is_not_counted(bob):
+    text = (DATA / "team-sync.ics").read_text()
+    # The moved occurrence now ends before it starts: the whole weekly series fails.
+    text = text.replace(
+        "DTEND;TZID=Europe/Lisbon:20260720T153000", "DTEND;TZID=Europe/Lisbon:20260720T140000"
+    )
+    report = calendar.import_ics(actor=bob, content=text)
+    assert [p.uid for p in report.errors] == ["weekly-sync@example.com"]
+    assert report.created == 2 == Meeting.objects.count() == len(report.meetings)

@@ -19,6 +19,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from kith.core.errors import Forbidden, NotFound, ValidationFailed
+from kith.interactions import access as interaction_access
+from kith.interactions.models import Interaction, Transaction
 from kith.people import access as people_access
 from kith.people.models import Party
 from kith.work.models import Activity, ActivityType, CalendarFeed, Meeting, MeetingAttendee
@@ -104,9 +106,11 @@ def get_activity_type(user, slug: str, *, field: str = "type") -> ActivityType:
 def resolve_record(user, record_type: str, record_id, *, field: str = "record"):
     """The record ``"app_label.model"`` + public id that ``user`` may attach work to.
 
-    People and organisations go through ``kith.people.access`` (invisible → not found).
-    Records of other apps need a ``public_id``; their own visibility rules live in
-    their apps, so here they only have to exist.
+    People and organisations go through ``kith.people.access`` (invisible → not found),
+    interactions and transactions through ``kith.interactions.access``. Records of other
+    apps need a ``public_id``; their visibility rules live in their apps, which this app
+    does not import, so here they only have to exist (the activity itself is then seen
+    by its assignee, its creator, managers and admins, and those who see its party).
     """
     try:
         app_label, model = (record_type or "").lower().split(".", 1)
@@ -127,6 +131,17 @@ def resolve_record(user, record_type: str, record_id, *, field: str = "record"):
     if model_class is Party:
         try:
             return people_access.get_party(user, record_id, follow_merged=False)
+        except NotFound as exc:
+            raise ValidationFailed.single(f"{field}_id", "No such record.") from exc
+    if model_class in (Interaction, Transaction):
+        # Timeline entries are visible to whoever may see their party.
+        getter = (
+            interaction_access.get_interaction
+            if model_class is Interaction
+            else interaction_access.get_transaction
+        )
+        try:
+            return getter(user, _parse_id(record_id))
         except NotFound as exc:
             raise ValidationFailed.single(f"{field}_id", "No such record.") from exc
     try:

@@ -561,6 +561,8 @@ def import_ics(*, actor, content: bytes | str) -> ImportReport:
             if not uid:
                 report.errors.append(ImportProblem(index, "", summary, "The event has no UID."))
                 continue
+            # A failing event rolls back whole (all its occurrences), and so does its count.
+            before = (report.created, report.updated, report.unchanged, len(report.meetings))
             try:
                 with transaction.atomic():
                     start, end, zone = _times(event, fallback_zone)
@@ -589,16 +591,23 @@ def import_ics(*, actor, content: bytes | str) -> ImportReport:
                             report=report,
                         )
             except KithError as exc:
+                _restore(report, before)
                 message = (
                     "; ".join(f"{e.field}: {e.message}" for e in getattr(exc, "errors", []))
                     or exc.message
                 )
                 report.errors.append(ImportProblem(index, uid, summary, message))
             except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                _restore(report, before)
                 report.errors.append(
                     ImportProblem(index, uid, summary, f"Cannot read this event: {exc}"[:300])
                 )
     return report
+
+
+def _restore(report: ImportReport, before: tuple[int, int, int, int]) -> None:
+    report.created, report.updated, report.unchanged, kept = before
+    del report.meetings[kept:]
 
 
 def _occurrence_key(value) -> str:
