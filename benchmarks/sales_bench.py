@@ -285,6 +285,23 @@ def measure(client: Any, path: str, params: dict[str, Any], runs: int) -> dict[s
     return run.summary(times)
 
 
+def in_process(runs: int) -> dict[str, Any]:
+    """``kith.sales.queries.forecast`` called directly (no HTTP, no JSON): the query cost."""
+    from kith.accounts.models import User
+    from kith.sales import queries
+
+    admin = User.objects.get(username="bench-admin")
+    start = (ANCHOR - dt.timedelta(days=730)).replace(day=1)
+    end = ANCHOR + dt.timedelta(days=365)
+
+    def call():
+        return queries.forecast(admin, period="quarter", group="owner", start=start, end=end)
+
+    for _ in range(3):
+        call()
+    return run.summary([run.timed(call)[0] for _ in range(runs)])
+
+
 def token_for(username: str) -> str:
     from kith.accounts import services
     from kith.accounts.models import User
@@ -324,6 +341,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     agent = token_for("rep00")
     from django.db import connection
 
+    result["in_process"] = in_process(args.runs)
     connection.close()
     import httpx
 
@@ -398,6 +416,16 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{fig['p50_ms']:>8.1f} {fig['p95_ms']:>8.1f}  {verdict}"
             )
             first = False
+        if r.get("in_process"):
+            fig = r["in_process"]
+            lines.append(
+                f"{'':<10} {'':>8} {'':>7}  {'forecast in process':<24} "
+                f"{fig['p50_ms']:>8.1f} {fig['p95_ms']:>8.1f}  (ORM query + folding, no HTTP)"
+            )
+        if r.get("loadavg_before"):
+            lines.append(
+                f"{'':<10} load average before/after: {r['loadavg_before']} / {r['loadavg_after']}"
+            )
     return "\n".join(lines)
 
 

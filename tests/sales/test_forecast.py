@@ -119,6 +119,9 @@ def test_forecast_api(api_as, book, alice, make_deal):
     assert {g["key"] for g in q1["groups"]} == {"alice", "bob"}
     assert api.get("/api/forecast", period="week").status_code == 422
     assert api.get("/api/forecast", **{"from": "2026-05-01", "to": "2026-01-01"}).status_code == 422
+    r = api.get("/api/forecast", **{"from": "2026-01-01", "to": "9999-12-31"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "to"
+    assert api.get("/api/conversion", **{"from": "0001-01-01"}).status_code == 422
     make_deal(title="Yen", amount="1", currency="JPY", expected_close_date=Q1)
     r = api.get("/api/forecast", **{"from": "2026-01-01", "to": "2026-06-30"})
     assert r.status_code == 422 and r.json()["code"] == "missing_exchange_rate"

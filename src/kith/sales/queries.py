@@ -370,6 +370,17 @@ def _period_bounds(day: dt.date, period: str) -> tuple[dt.date, dt.date, str, st
     return start, nxt - dt.timedelta(days=1), f"{day.year}-Q{q + 1}", f"Q{q + 1} {day.year}"
 
 
+def _check_range(start: dt.date, end: dt.date) -> list[FieldError]:
+    """A range the calendar arithmetic can handle, in order."""
+    errors = []
+    for name, day in (("from", start), ("to", end)):
+        if not 1900 <= day.year <= 9000:
+            errors.append(FieldError(name, "Must be a year between 1900 and 9000."))
+    if not errors and start > end:
+        errors.append(FieldError("to", "Must be on or after from."))
+    return errors
+
+
 def default_range(period: str, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """This year, by default: the quarters (or months) of the current calendar year."""
     today = today or timezone.localdate()
@@ -396,8 +407,7 @@ def forecast(
     default_start, default_end = default_range(period)
     start = start or default_start
     end = end or default_end
-    if start > end:
-        errors.append(FieldError("to", "Must be on or after from."))
+    errors += _check_range(start, end)
     base = base_currency()
     code = (currency or "").strip().upper()
     if code and len(code) != 3:
@@ -573,8 +583,9 @@ def conversion(
     today = timezone.localdate()
     start = start or today - dt.timedelta(days=365)
     end = end or today
-    if start > end:
-        raise ValidationFailed.single("to", "Must be on or after from.")
+    errors = _check_range(start, end)
+    if errors:
+        raise ValidationFailed(errors=errors)
     low, high = _aware_range(start, end)
     visible = access.scope_deals(user).filter(pipeline=pipeline).values("pk")
     in_range = StageChange.objects.filter(
