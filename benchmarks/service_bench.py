@@ -275,6 +275,7 @@ def load_cases(target: ServiceTarget, n: int, seed: int) -> dict[str, Any]:
     )
     if vendor == "postgresql":
         raw.commit()
+        raw.autocommit = True  # VACUUM cannot run inside a transaction
     else:
         raw.execute("COMMIT")
     raw.execute("ANALYZE" if vendor == "sqlite" else "VACUUM ANALYZE")

@@ -179,7 +179,7 @@ def list_cases(request: HttpRequest, query: Query[CaseListQuery]):
         q=query.q,
     )
     qs = queries.apply_filters(access.scope_cases(request.user), filters, user=request.user)
-    qs = queries.list_queryset(qs).select_related("sla_policy__calendar")
+    qs = queries.list_queryset(qs)
     page = paginate(qs, order=ORDERS[query.order], cursor=query.cursor, limit=limit)
     tags = queries.tag_names([c.pk for c in page.items])
     now = timezone.now()

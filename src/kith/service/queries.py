@@ -91,8 +91,34 @@ def tag_names(case_ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
+# Columns of the related rows a case list shows; the rest (a person's notes and search
+# document, a user's password hash…) would only cost conversions on every row.
+LIST_RELATED_COLUMNS = (
+    "requester__public_id",
+    "requester__display_name",
+    "requester__kind",
+    "requester__status",
+    "organization__public_id",
+    "organization__display_name",
+    "queue__public_id",
+    "queue__name",
+    "queue__email_address",
+    "assignee__username",
+    "sla_policy__name",
+    "sla_policy__calendar_id",
+    "sla_policy__calendar__updated_at",
+)
+
+
 def list_queryset(qs: QuerySet) -> QuerySet:
-    return qs.select_related("requester", "queue", "assignee")
+    """A case list with the related rows it shows, loaded in the same query."""
+    case_columns = [
+        f.name for f in Case._meta.concrete_fields if not f.is_relation or f.name == "deal"
+    ]
+    relations = ["requester", "organization", "queue", "assignee", "sla_policy", "deal"]
+    return qs.select_related(
+        "requester", "organization", "queue", "assignee", "sla_policy__calendar", "deal"
+    ).only(*case_columns, *relations, *LIST_RELATED_COLUMNS, "deal__public_id", "deal__title")
 
 
 @dataclass
