@@ -273,3 +273,8 @@ def test_case_links_a_deal(api_as, alice, bob, ana, acme, queue, policies):
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "deal"
     r = client.patch(f"/api/cases/{r.json()['id']}", {"deal": None})
     assert r.json()["deal"] is None
+
+
+def test_deleting_a_requester_deletes_their_cases(api_as, mia, ana, case):
+    assert api_as(mia).delete(f"/api/people/{ana.public_id}").status_code == 204
+    assert not Case.objects.filter(pk=case.pk).exists()

@@ -182,8 +182,9 @@ class Case(KithModel):
     number = models.BigIntegerField(unique=True)
     subject = models.CharField(max_length=300)
     description = models.TextField(blank=True)
+    # Deleting a person deletes what hangs off them (as their interactions), cases too.
     requester = models.ForeignKey(
-        "people.Party", on_delete=models.PROTECT, related_name="service_cases"
+        "people.Party", on_delete=models.CASCADE, related_name="service_cases"
     )
     organization = models.ForeignKey(
         "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
