@@ -20,7 +20,7 @@ def demo(db):
     return data.load(people=60, organizations=8, interactions=300)
 
 
-def test_demo_has_deals_in_every_stage_with_history(demo):
+def test_demo_deals_in_every_stage_with_history_forecast_and_wipe(demo):
     assert any("deals in 2 pipelines" in line for line in demo.extensions)
     pipelines = list(Pipeline.objects.all())
     assert len(pipelines) == 2
@@ -48,8 +48,7 @@ def test_demo_has_deals_in_every_stage_with_history(demo):
         assert deal.amount == sum(line.total for line in deal.lines.all())
     assert Interaction.objects.filter(kind="deal_won").exists()
 
-
-def test_demo_forecast_converts_with_the_demo_rates(demo):
+    # The forecast converts the demo's dollars and pounds with the demo's rates.
     alice = User.objects.get(username="alice")
     fc = queries.forecast(
         alice,
@@ -61,8 +60,7 @@ def test_demo_forecast_converts_with_the_demo_rates(demo):
     assert fc.totals.closed_won > 0 and fc.totals.weighted_pipeline > 0
     assert set(fc.rates) <= {"USD", "GBP"}
 
-
-def test_demo_wipe_removes_the_deals(demo):
+    # Wiping the demo removes what the sales part wrote.
     data.wipe()
     assert not Deal.objects.exists()
     assert not Product.objects.exists()
