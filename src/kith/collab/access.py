@@ -93,7 +93,12 @@ def forget(user) -> None:
 # ---------------------------------------------------------------- targets
 
 
+# Apps whose rows are not records with a feed (logins, the kernel's own tables).
+NO_FEED_APPS = {"core", "accounts", "auth", "contenttypes", "sessions", "admin"}
+
+
 def content_type_for(kind: str) -> ContentType:
+    """The content type behind a URL kind; only Kith records with a public id have feeds."""
     label = KIND_ALIASES.get(kind, kind)
     if label == "group":
         label = "collab.group"
@@ -101,6 +106,15 @@ def content_type_for(kind: str) -> ContentType:
         model = apps.get_model(label)
     except (LookupError, ValueError) as exc:
         raise NotFound("No such kind of record.") from exc
+    meta = model._meta
+    has_public_id = any(f.name == "public_id" for f in meta.fields)
+    if (
+        not model.__module__.startswith("kith.")
+        or meta.app_label in NO_FEED_APPS
+        or (meta.app_label == "collab" and model is not Group)
+        or not has_public_id
+    ):
+        raise NotFound("No such kind of record.")
     return ContentType.objects.get_for_model(model)
 
 

@@ -18,3 +18,13 @@ def collab_unread(context) -> str:
         "" if count else " hidden",
         count,
     )
+
+
+@register.simple_tag
+def collab_feed_url(target) -> str:
+    """The URL of ``target``'s embeddable feed widget (person, organisation, group, any record)."""
+    from django.urls import reverse
+
+    from kith.collab.access import kind_of
+
+    return reverse("collab:feed", args=[kind_of(target), target.public_id])
