@@ -113,3 +113,17 @@ def test_move_deals_on_the_board_and_see_the_forecast_change(new_page, sales_dat
     # The win reached the timeline of the person on the deal.
     page.goto(f"/people/{sales_data['ana'].public_id}/")
     expect(page.locator("#timeline")).to_contain_text("Deal won: Acme platform")
+
+
+def test_sales_pages_fit_a_phone(new_page, sales_data):
+    page = new_page(width=375, height=740)
+    log_in(page)
+    for url in ("/sales/", "/sales/deals/", "/sales/forecast/", "/sales/conversion/"):
+        page.goto(url)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits, f"{url} scrolls sideways on a phone"
+    page.goto(f"/sales/deals/{sales_data['big'].public_id}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme platform")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path="/tmp/kith-sales-phone-deal.png", full_page=True)
