@@ -83,6 +83,9 @@ def test_html_mail_is_sanitised_on_the_case_page(bob, queue, policies, tmp_media
     html = login(bob).get(f"/service/cases/{result.case.public_id}/").content.decode()
     assert "charged twice" in html
     assert "<script>alert" not in html and "onclick" not in html and "onerror" not in html
+    assert "Show original formatting" in html
+    assert 'href="https://example.org/inv/1"' in html  # links survive sanitising
+    assert "tracker.example" not in html  # remote images do not
 
 
 def test_reply_form_and_status_actions(bob, case, mailoutbox):

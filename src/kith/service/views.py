@@ -40,6 +40,7 @@ from kith.service.models import (
 )
 
 PAGE_SIZE = 50
+SAFE_MAIL_TAGS = set(nh3.ALLOWED_TAGS) - {"img"}
 
 
 def _user_timezone(user) -> dt.tzinfo:
@@ -243,9 +244,16 @@ def _conversation(user, case: Case) -> list[dict]:
     )
     for message in qs:
         html = ""
-        if message.body_html and not message.body_text:
-            # Received HTML is hostile: only sanitised markup reaches the page.
-            html = mark_safe(nh3.clean(message.body_html))
+        if message.body_html:
+            # Received HTML is hostile: only sanitised markup reaches the page, and no
+            # images (remote ones are tracking pixels that would report the reading).
+            html = mark_safe(
+                nh3.clean(
+                    message.body_html,
+                    tags=SAFE_MAIL_TAGS,
+                    url_schemes={"http", "https", "mailto"},
+                )
+            )
         rows.append({"message": message, "html": html})
     return rows
 
