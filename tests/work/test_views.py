@@ -182,3 +182,16 @@ def test_portal_and_viewer(carol, vic, ana, bob, call_type):
     assert viewer.get("/work/activities/new/").status_code == 403
     assert viewer.post(f"/work/activities/{a.public_id}/complete/", {}).status_code == 403
     assert Client().get("/work/").status_code == 302  # to the login page
+
+
+def test_forms_validate_inline_over_htmx(bob, ana):
+    client = login(bob)
+    hx = {"HX-Request": "true"}
+    bad = client.post("/work/activities/new/", {"type": "call", "summary": ""}, headers=hx)
+    assert bad.status_code == 422 and 'id="work-form"' in bad.content.decode()
+    ok = client.post(
+        "/work/activities/new/",
+        {"type": "call", "summary": "Ring", "party": ana.public_id},
+        headers=hx,
+    )
+    assert ok.status_code == 200 and ok["HX-Redirect"].startswith("/work/activities/")

@@ -76,6 +76,11 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else default
 
 
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form post: a redirect, or for htmx a full-page navigation."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 def _rows(activities, today):
     return [{"a": a, "status": queries.status_of(a, today)} for a in activities]
 
@@ -225,8 +230,8 @@ def activity_new(request: HttpRequest) -> HttpResponse:
             apply_errors(form, exc.errors)
         else:
             messages.success(request, "Activity planned.")
-            return redirect(
-                _safe_next(request, reverse("work:activity", args=[activity.public_id]))
+            return _go(
+                request, _safe_next(request, reverse("work:activity", args=[activity.public_id]))
             )
     return _activity_form_page(request, form, party=party, status=422)
 
@@ -269,7 +274,7 @@ def activity_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             apply_errors(form, exc.errors)
         else:
             messages.success(request, "Activity saved.")
-            return redirect("work:activity", public_id=activity.public_id)
+            return _go(request, reverse("work:activity", args=[activity.public_id]))
     return _activity_form_page(request, form, activity=activity, party=activity.party, status=422)
 
 
@@ -475,7 +480,7 @@ def _meeting_form(request, meeting: Meeting | None) -> HttpResponse:
             apply_errors(form, exc.errors, rename={"attendee_users": "attendee_users"})
         else:
             messages.success(request, "Meeting saved.")
-            return redirect("work:meeting", public_id=meeting.public_id)
+            return _go(request, reverse("work:meeting", args=[meeting.public_id]))
     return _meeting_page(request, form, meeting=meeting, status=422)
 
 
