@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -179,3 +180,24 @@ def test_deals_panel_on_the_organisation_page(web, alice, vic, make_deal, acme, 
     assert 'id="deals-panel"' in body and "Shown deal" in body and "Hidden deal" in body
     body = web(vic).get(reverse("people:organization", args=[acme.public_id])).content.decode()
     assert "Shown deal" in body and "Hidden deal" not in body and "New deal" not in body
+
+
+def test_managers_record_rates_and_products_in_the_ui(web, mia, bob):
+    from kith.sales.models import ExchangeRate, Product
+
+    c = web(mia)
+    url = reverse("sales:products")
+    r = c.post(url, {"form": "rate", "currency": "USD", "rate": "0.91", "valid_from": "2026-01-01"})
+    assert r.status_code == 302 and ExchangeRate.objects.get().rate == Decimal("0.91")
+    r = c.post(url, {"form": "rate", "currency": "EUR", "rate": "-1", "valid_from": "2026-01-01"})
+    assert r.status_code == 422 and "base currency" in r.content.decode()
+    r = c.post(url, {"name": "Seat", "sku": "SEAT", "unit_price": "10", "currency": "EUR"})
+    assert r.status_code == 302 and Product.objects.filter(sku="SEAT").exists()
+    assert "0.91" in c.get(url).content.decode()
+    # An agent sees the lists but cannot add to them.
+    agent = web(bob)
+    assert agent.get(url).status_code == 200
+    r = agent.post(
+        url, {"form": "rate", "currency": "GBP", "rate": "1.1", "valid_from": "2026-01-01"}
+    )
+    assert r.status_code == 403

@@ -134,3 +134,11 @@ class ProductForm(forms.Form):
     sku = forms.CharField(max_length=64, label="SKU")
     unit_price = forms.CharField(max_length=20, label="Unit price")
     currency = forms.CharField(max_length=3)
+
+
+class RateForm(forms.Form):
+    currency = forms.CharField(max_length=3)
+    rate = forms.CharField(
+        max_length=30, help_text="One unit of the currency in the base currency."
+    )
+    valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Valid from")

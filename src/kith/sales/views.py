@@ -36,8 +36,24 @@ from kith.core.pagination import paginate
 from kith.people import access as people_access
 from kith.people.models import Party
 from kith.sales import access, queries, services
-from kith.sales.forms import ContactForm, DealForm, LineForm, MoveForm, ProductForm, apply_errors
-from kith.sales.models import Deal, ForecastCategory, Pipeline, Product, Stage, base_currency
+from kith.sales.forms import (
+    ContactForm,
+    DealForm,
+    LineForm,
+    MoveForm,
+    ProductForm,
+    RateForm,
+    apply_errors,
+)
+from kith.sales.models import (
+    Deal,
+    ExchangeRate,
+    ForecastCategory,
+    Pipeline,
+    Product,
+    Stage,
+    base_currency,
+)
 
 PAGE_SIZE = 50
 OPTIONS_LIMIT = 300
@@ -688,24 +704,39 @@ def conversion(request: HttpRequest) -> HttpResponse:
 @staff_view
 @require_http_methods(["GET", "POST"])
 def products(request: HttpRequest) -> HttpResponse:
-    """The price list; managers and admins add products here."""
+    """The price list, pipelines and exchange rates; managers and admins add to them here."""
     form = ProductForm(initial={"currency": base_currency()})
+    rate_form = RateForm(initial={"valid_from": timezone.localdate()})
     status = 200
     if request.method == "POST":
         access.require_manager(request.user)
-        form = ProductForm(request.POST)
-        if form.is_valid():
-            try:
-                services.create_product(actor=request.user, data=dict(form.cleaned_data))
-            except ValidationFailed as exc:
-                apply_errors(form, exc.errors)
-            else:
-                return redirect("sales:products")
+        if request.POST.get("form") == "rate":
+            rate_form = RateForm(request.POST)
+            if rate_form.is_valid():
+                try:
+                    services.set_exchange_rate(actor=request.user, **rate_form.cleaned_data)
+                except ValidationFailed as exc:
+                    apply_errors(rate_form, exc.errors)
+                else:
+                    return redirect(reverse("sales:products") + "#rates")
+        else:
+            form = ProductForm(request.POST)
+            if form.is_valid():
+                try:
+                    services.create_product(actor=request.user, data=dict(form.cleaned_data))
+                except ValidationFailed as exc:
+                    apply_errors(form, exc.errors)
+                else:
+                    return redirect("sales:products")
         status = 422
     context = {
         **_nav("products"),
         "products": Product.objects.all(),
+        "pipelines": _pipelines(),
+        "rates": ExchangeRate.objects.order_by("currency", "-valid_from")[:200],
+        "base_currency": base_currency(),
         "form": form,
+        "rate_form": rate_form,
         "can_manage": request.user.sees_everything,
     }
     return render(request, "sales/products.html", context, status=status)
