@@ -211,3 +211,18 @@ def test_running_totals_match_a_rebuild_after_every_kind_of_change(book, alice, 
     services.rebuild_forecast_cells()
     assert incremental == snapshot()
     assert ForecastCell.objects.filter(deals__lte=0).count() == 0
+
+
+def test_rebuild_command(book, alice):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from kith.sales.models import ForecastCell
+
+    ForecastCell.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_forecast", stdout=out)
+    assert "cells" in out.getvalue() and ForecastCell.objects.exists()
+    fc = queries.forecast(alice, start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+    assert fc.totals.closed_won == Decimal("3000.00")
