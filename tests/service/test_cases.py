@@ -230,3 +230,10 @@ def test_merge_moves_cases(alice, ana, new_case):
     merging.merge(actor=alice, keep=twin, absorb=ana)
     case.refresh_from_db()
     assert case.requester_id == twin.pk
+
+
+def test_format_duration_in_business_hours():
+    assert queries.format_duration(5400) == "1h 30m"
+    assert queries.format_duration(-600) == "10m"
+    assert queries.format_duration(130 * 3600 + 60) == "130h"
+    assert queries.format_duration(None) == ""

@@ -198,14 +198,17 @@ def next_clock(case: Case, *, now: dt.datetime | None = None) -> Clock | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """``5400`` → ``1h 30m``; negative values read as overdue by the caller."""
+    """Business time as hours and minutes: ``5400`` → ``1h 30m``.
+
+    No days: a "day" of business time (8 h? 24 h?) reads ambiguously, hours do not.
+    Negative values read as overdue by the caller.
+    """
     if seconds is None:
         return ""
     total = int(abs(seconds) // 60)
-    days, rest = divmod(total, 60 * 24)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
+    hours, minutes = divmod(total, 60)
+    if hours >= 100:
+        return f"{hours}h"
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m"
