@@ -181,6 +181,7 @@ def list_cases(request: HttpRequest, query: Query[CaseListQuery]):
     qs = queries.apply_filters(access.scope_cases(request.user), filters, user=request.user)
     qs = queries.list_queryset(qs)
     page = paginate(qs, order=ORDERS[query.order], cursor=query.cursor, limit=limit)
+    queries.attach_shared(page.items)
     tags = queries.tag_names([c.pk for c in page.items])
     now = timezone.now()
     return {

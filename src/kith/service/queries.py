@@ -91,34 +91,41 @@ def tag_names(case_ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
-# Columns of the related rows a case list shows; the rest (a person's notes and search
-# document, a user's password hash…) would only cost conversions on every row.
-LIST_RELATED_COLUMNS = (
-    "requester__public_id",
-    "requester__display_name",
-    "requester__kind",
-    "requester__status",
-    "organization__public_id",
-    "organization__display_name",
-    "queue__public_id",
-    "queue__name",
-    "queue__email_address",
-    "assignee__username",
-    "sla_policy__name",
-    "sla_policy__calendar_id",
-    "sla_policy__calendar__updated_at",
-)
-
-
 def list_queryset(qs: QuerySet) -> QuerySet:
-    """A case list with the related rows it shows, loaded in the same query."""
-    case_columns = [
-        f.name for f in Case._meta.concrete_fields if not f.is_relation or f.name == "deal"
-    ]
-    relations = ["requester", "organization", "queue", "assignee", "sla_policy", "deal"]
-    return qs.select_related(
-        "requester", "organization", "queue", "assignee", "sla_policy__calendar", "deal"
-    ).only(*case_columns, *relations, *LIST_RELATED_COLUMNS, "deal__public_id", "deal__title")
+    """A case list: the per-row relations joined (requester; organisation and deal are
+    usually empty); call ``attach_shared`` on the page for the few shared rows."""
+    return qs.select_related("requester", "organization", "deal").only(
+        *[f.name for f in Case._meta.concrete_fields],
+        "requester__public_id",
+        "requester__display_name",
+        "requester__kind",
+        "requester__status",
+        "organization__public_id",
+        "organization__display_name",
+        "deal__public_id",
+        "deal__title",
+    )
+
+
+def attach_shared(cases: list[Case]) -> list[Case]:
+    """Fill queue, assignee and SLA policy (with its calendar) of a page of cases from
+    one small query each: a page has a handful of distinct queues, agents and policies,
+    and building them once instead of once per row halves the cost of a page."""
+    from kith.accounts.models import User
+    from kith.service.models import Queue, SlaPolicy
+
+    queues = Queue.objects.in_bulk({c.queue_id for c in cases if c.queue_id})
+    users = User.objects.only("id", "username", "public_id").in_bulk(
+        {c.assignee_id for c in cases if c.assignee_id}
+    )
+    policies = SlaPolicy.objects.select_related("calendar").in_bulk(
+        {c.sla_policy_id for c in cases if c.sla_policy_id}
+    )
+    for case in cases:
+        case.queue = queues.get(case.queue_id)
+        case.assignee = users.get(case.assignee_id)
+        case.sla_policy = policies.get(case.sla_policy_id)
+    return cases
 
 
 @dataclass

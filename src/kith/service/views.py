@@ -104,11 +104,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
     try:
         qs = queries.apply_filters(qs, filters, user=request.user)
         page = paginate(
-            queries.list_queryset(qs).select_related("sla_policy__calendar"),
+            queries.list_queryset(qs),
             order=("next_due_at", "id"),
             cursor=request.GET.get("cursor") or None,
             limit=PAGE_SIZE,
         )
+        queries.attach_shared(page.items)
     except ValidationFailed as exc:
         errors = exc.errors or [exc]
         page = paginate(Case.objects.none(), order=("id",), cursor=None, limit=1)
@@ -422,9 +423,13 @@ def breach_report(request: HttpRequest) -> HttpResponse:
             "per_queue": report["per_queue"],
             "per_agent": report["per_agent"],
             "breaches": report["breaches"][:200],
-            "breached_open": queries.list_queryset(
-                cases.filter(breached=True, status__in=("new", "open", "pending_customer"))
-            ).order_by("queue__name", "next_due_at")[:200],
+            "breached_open": queries.attach_shared(
+                list(
+                    queries.list_queryset(
+                        cases.filter(breached=True, status__in=("new", "open", "pending_customer"))
+                    ).order_by("queue__name", "next_due_at")[:200]
+                )
+            ),
         },
     )
 
