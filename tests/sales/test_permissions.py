@@ -122,3 +122,29 @@ def test_forecast_only_counts_visible_deals(api_as, deals, bob, vic):
 
 def test_anonymous_is_401(client):
     assert client.get("/api/deals").status_code == 401
+
+
+def test_names_of_parties_the_reader_cannot_see_stay_hidden(api_as, alice, bob, dan, make_deal):
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD, make_org
+
+    secret_org = make_org(dan, "Secret Corp", owner=dan, visibility="private")
+    deal = make_deal(title="Open deal", organization=secret_org, owner=alice)
+    body = api_as(bob).get(f"/api/deals/{deal.public_id}").json()
+    assert body["organization"] == {"id": str(secret_org.public_id), "name": "(hidden)"}
+    listed = api_as(bob).get("/api/deals").json()["items"]
+    assert listed[0]["organization"]["name"] == "(hidden)"
+    assert (
+        api_as(alice).get(f"/api/deals/{deal.public_id}").json()["organization"]["name"]
+        == "Secret Corp"
+    )
+    web = Client()
+    web.login(username="bob", password=PASSWORD)
+    for url in (
+        reverse("sales:board"),
+        reverse("sales:deals"),
+        reverse("sales:deal", args=[deal.public_id]),
+    ):
+        assert "Secret Corp" not in web.get(url).content.decode(), url

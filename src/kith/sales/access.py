@@ -93,6 +93,20 @@ def get_deal(user, public_id) -> Deal:
     return deal
 
 
+def visible_party_ids(user, deals) -> set[int]:
+    """Which of the deals' organisations and people ``user`` may see (one query).
+
+    A deal visible to everyone may name an organisation or a person the reader may not
+    see; the API and the pages then show the reference without the name.
+    """
+    from kith.people.access import staff_scope
+
+    ids = {i for d in deals for i in (d.organization_id, d.person_id) if i}
+    if not ids:
+        return set()
+    return set(staff_scope(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
 def can_change_deal(user, deal: Deal) -> bool:
     if not getattr(user, "can_write", False):
         return False

@@ -359,15 +359,27 @@ def pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-def deal_out(deal: Deal) -> dict[str, Any]:
+HIDDEN = "(hidden)"
+
+
+def _party_out(party, visible: set[int] | None) -> dict[str, Any] | None:
+    """A party on a deal; its name only for readers who may see that party."""
+    if party is None:
+        return None
+    shown = visible is None or party.pk in visible
+    return {"id": party.public_id, "name": party.display_name if shown else HIDDEN}
+
+
+def deal_out(deal: Deal, visible: set[int] | None = None) -> dict[str, Any]:
+    """A deal as the API shows it; ``visible`` holds the party ids the reader may see."""
     has_lines = getattr(deal, "has_lines", None)
     if has_lines is None:
         has_lines = deal.lines.exists()
     return {
         "id": deal.public_id,
         "title": deal.title,
-        "organization": _ref(deal.organization, getattr(deal.organization, "display_name", "")),
-        "person": _ref(deal.person, getattr(deal.person, "display_name", "")),
+        "organization": _party_out(deal.organization, visible),
+        "person": _party_out(deal.person, visible),
         "owner": deal.owner.username if deal.owner_id else None,
         "team": deal.team.name if deal.team_id else None,
         "visibility": deal.visibility,
@@ -561,7 +573,8 @@ def _deal_qs(request: HttpRequest) -> QuerySet:
 
 
 def _fresh(request: HttpRequest, deal: Deal) -> dict[str, Any]:
-    return deal_out(_deal_qs(request).get(pk=deal.pk))
+    deal = _deal_qs(request).get(pk=deal.pk)
+    return deal_out(deal, access.visible_party_ids(request.user, [deal]))
 
 
 # ---------------------------------------------------------------- deals
@@ -577,7 +590,8 @@ def list_deals(request: HttpRequest, query: Query[ListQuery]):
     )
     qs = queries.apply_filters(_deal_qs(request), filters)
     page = paginate(qs, order=("-id",), cursor=query.cursor, limit=limit)
-    return {"items": [deal_out(d) for d in page.items], "next_cursor": page.next_cursor}
+    visible = access.visible_party_ids(request.user, page.items)
+    return {"items": [deal_out(d, visible) for d in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/deals", response={201: DealOut}, url_name="create_deal")

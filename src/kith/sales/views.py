@@ -137,7 +137,9 @@ def _nav(active: str) -> dict[str, Any]:
 
 def _board_context(request: HttpRequest, pipeline: Pipeline | None, **extra) -> dict[str, Any]:
     columns = queries.board(request.user, pipeline) if pipeline else []
+    deals = [d for c in columns for d in c.deals]
     return {
+        "visible_parties": access.visible_party_ids(request.user, deals),
         **_nav("board"),
         "pipeline": pipeline,
         "pipelines": _pipelines(),
@@ -228,6 +230,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     context = {
         **_nav("list"),
         "deals": page.items,
+        "visible_parties": access.visible_party_ids(user, page.items),
         "filters": filters,
         "applied": applied,
         "party": party,
