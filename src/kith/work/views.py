@@ -612,3 +612,38 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=300"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+PANEL_ACTIVITIES = 5
+
+
+def party_panel(request: HttpRequest, party: Party) -> str | None:
+    """The open activities about ``party``, for its page (kith.people owns the page)."""
+    user = request.user
+    if not access._is_staff(user):
+        return None
+    today = queries.today_for(user)
+    qs = queries.apply_filters(
+        access.scope_activities(user),
+        queries.ActivityFilters(status="open", party_id=party.pk),
+        today=today,
+    )
+    activities = list(
+        queries.with_list_data(qs).order_by("deadline", "deadline_time", "id")[
+            : PANEL_ACTIVITIES + 1
+        ]
+    )
+    if not activities and not user.can_write:
+        return None
+    query = urlencode({"party": party.public_id})
+    return render(
+        request,
+        "work/_party_panel.html",
+        {
+            "rows": _rows(activities[:PANEL_ACTIVITIES], today),
+            "more": len(activities) > PANEL_ACTIVITIES,
+            "list_url": f"{reverse('work:activities')}?{query}",
+            "new_url": f"{reverse('work:activity_new')}?{query}",
+            "can_write": user.can_write,
+        },
+    ).content.decode()
