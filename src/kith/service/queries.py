@@ -46,7 +46,16 @@ def apply_filters(qs: QuerySet, filters: CaseFilters, *, user=None) -> QuerySet:
         if filters.queue == "none":
             qs = qs.filter(queue__isnull=True)
         else:
-            qs = qs.filter(queue__public_id=_uuid(filters.queue, "queue"))
+            # Resolve the queue first: a constant queue_id lets the planner walk the
+            # (queue, next_due_at, id) index instead of joining the queue table.
+            from kith.service.models import Queue
+
+            queue_pk = (
+                Queue.objects.filter(public_id=_uuid(filters.queue, "queue"))
+                .values_list("pk", flat=True)
+                .first()
+            )
+            qs = qs.filter(queue_id=queue_pk) if queue_pk else qs.none()
     if filters.assignee:
         if filters.assignee == "none":
             qs = qs.filter(assignee__isnull=True)
