@@ -192,3 +192,37 @@ def test_internal_posts_never_reach_an_external_stream(
     customer.join(4)
     assert ["staff only" in p["html"] for p in staff.posts()] == [True, False]
     assert len(customer.posts()) == 1 and "for everyone" in customer.posts()[0]["html"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_asgi_stream_is_asynchronous_and_live(alice, bob, settings, monkeypatch):
+    """Under uvicorn (ASGI) the stream must be an async iterator, never read to the end."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.test import AsyncClient
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings.REDIS_URL = ""
+    settings.KITH_COLLAB_SSE_MAX_SECONDS = 5
+    settings.KITH_COLLAB_SSE_HEARTBEAT_SECONDS = 0.3
+    ana = make_person(alice, given="Ana", family="Lima")
+
+    async def scenario():
+        client = AsyncClient()
+        await client.aforce_login(bob)
+        response = await client.get(f"/collab/stream/?feed=person:{ana.public_id}")
+        assert response.status_code == 200 and response.is_async
+        frames = response.streaming_content.__aiter__()
+        assert await frames.__anext__() == b"retry: 1000\n\n"
+        assert (await frames.__anext__()).startswith(b"event: hello")
+        started = time.monotonic()
+        await sync_to_async(services.create_post)(actor=alice, target=ana, body="Async hello")
+        while True:
+            frame = await asyncio.wait_for(frames.__anext__(), 3)
+            if frame.startswith(b"event: post"):
+                break
+        assert b"Async hello" in frame and time.monotonic() - started < 2
+        await frames.aclose()
+
+    async_to_sync(scenario)()

@@ -187,3 +187,20 @@ def test_big_audiences_are_delivered_by_a_task(
         "mia",
     }
     assert Notification.objects.filter(post=post, user=mia).get().verb == "mention"
+
+
+def test_my_feed_costs_a_fixed_number_of_queries(
+    alice, bob, ana, api_as, django_assert_max_num_queries
+):
+    from tests.conftest import make_org
+
+    services.follow(actor=bob, target=ana)
+    acme = make_org(alice, "Acme")
+    services.follow(actor=bob, target=acme)
+    for i in range(15):
+        services.create_post(actor=alice, target=ana if i % 2 else acme, body=f"#t{i} post {i}")
+    client = api_as(bob)
+    client.get("/api/feed")  # warm caches (content types)
+    with django_assert_max_num_queries(9):
+        res = client.get("/api/feed", limit=20)
+    assert len(res.json()["items"]) == 15

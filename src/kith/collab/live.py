@@ -39,6 +39,8 @@ class _LocalSubscription:
 
     def get(self, timeout: float) -> dict | None:
         try:
+            if timeout <= 0:
+                return self.queue.get_nowait()
             return self.queue.get(timeout=timeout)
         except queue.Empty:
             return None

@@ -12,6 +12,7 @@ decided by ``kith.collab.access``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import time
@@ -19,10 +20,12 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -553,31 +556,72 @@ def stream(request: HttpRequest) -> HttpResponse:
     subscription = live.get_broker().subscribe(channels)
     unread = queries.unread_count(user)
 
-    def events():
-        try:
-            yield b"retry: 1000\n\n"
-            yield live.sse("hello", {"unread": unread})
-            deadline = time.monotonic() + max_seconds
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                message = subscription.get(timeout=min(heartbeat, left))
-                if message is None:
-                    yield b": heartbeat\n\n"
-                    continue
-                frame = _frame(request, message)
-                if frame:
-                    yield frame
-            yield live.sse("bye", {})
-        finally:
-            subscription.close()
-            close_old_connections()
-
-    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    if isinstance(request, ASGIRequest):
+        # Under uvicorn the response must be an async iterator, or Django would read the
+        # whole stream into a list before sending a byte.
+        body = async_events(request, subscription, unread, max_seconds, heartbeat)
+    else:
+        body = sync_events(request, subscription, unread, max_seconds, heartbeat)
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def sync_events(request, subscription, unread: int, max_seconds: float, heartbeat: float):
+    """The stream for WSGI servers: a thread per open stream, blocking on the broker."""
+    try:
+        yield b"retry: 1000\n\n"
+        yield live.sse("hello", {"unread": unread})
+        deadline = time.monotonic() + max_seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            message = subscription.get(timeout=min(heartbeat, left))
+            if message is None:
+                yield b": heartbeat\n\n"
+                continue
+            frame = _frame(request, message)
+            if frame:
+                yield frame
+        yield live.sse("bye", {})
+    finally:
+        subscription.close()
+        close_old_connections()
+
+
+POLL_SECONDS = 0.1
+
+
+async def async_events(request, subscription, unread: int, max_seconds: float, heartbeat: float):
+    """The stream for ASGI servers: polls the broker without holding a thread.
+
+    Each open stream checks its subscription every ``POLL_SECONDS`` (a non-blocking
+    read), so hundreds of streams cost no threads; database work for a message (the
+    access check and the rendering) runs in Django's sync thread.
+    """
+    render_frame = sync_to_async(_frame)
+    try:
+        yield b"retry: 1000\n\n"
+        yield live.sse("hello", {"unread": unread})
+        deadline = time.monotonic() + max_seconds
+        beat = time.monotonic() + heartbeat
+        while time.monotonic() < deadline:
+            message = subscription.get(timeout=0)
+            if message is None:
+                if time.monotonic() >= beat:
+                    beat = time.monotonic() + heartbeat
+                    yield b": heartbeat\n\n"
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            frame = await render_frame(request, message)
+            if frame:
+                yield frame
+        yield live.sse("bye", {})
+    finally:
+        subscription.close()
+        await sync_to_async(close_old_connections)()
 
 
 def _frame(request: HttpRequest, message: dict) -> bytes | None:
