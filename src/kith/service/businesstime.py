@@ -21,6 +21,7 @@ Everything is in seconds internally; SLA targets are given in minutes.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -64,6 +65,9 @@ class Schedule:
     # length costs two lookups once the sums reach it.
     _cum: list[float] = field(default_factory=lambda: [0.0], compare=False, repr=False)
     _cum_base: list[int] = field(default_factory=list, compare=False, repr=False)
+    # Schedules are cached per process and shared by request threads: extend the sums
+    # under a lock so two threads never append out of order.
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -168,8 +172,9 @@ class Schedule:
         """Working seconds of the intervals starting on ``first``…``last`` (inclusive)."""
         if last < first:
             return 0.0
-        if not self._cum_base:
-            self._cum_base.append(first.toordinal() - 3660)  # ten years of history
+        with self._lock:
+            if not self._cum_base:
+                self._cum_base.append(first.toordinal() - 3660)  # ten years of history
         base = self._cum_base[0]
         if first.toordinal() < base or last.toordinal() - base > 40_000:
             total, day = 0.0, first
@@ -179,8 +184,11 @@ class Schedule:
             return total
         cum = self._cum
         need = last.toordinal() - base + 1
-        while len(cum) <= need:
-            cum.append(cum[-1] + self._day_total(dt.date.fromordinal(base + len(cum) - 1)))
+        if len(cum) <= need:
+            with self._lock:
+                while len(cum) <= need:
+                    day = dt.date.fromordinal(base + len(cum) - 1)
+                    cum.append(cum[-1] + self._day_total(day))
         return cum[need] - cum[first.toordinal() - base]
 
     def _clipped(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> float:
