@@ -257,3 +257,15 @@ def test_imap_poll_ingests_unseen_and_marks_seen(monkeypatch, ana, queue, polici
 def test_imap_url_is_validated():
     with pytest.raises(ValueError):
         imap.parse_url("http://example.com")
+
+
+def test_reply_in_a_long_thread_carries_the_chain(bob, ana_known, queue, policies, tmp_media):
+    inbound.ingest_email(raw=raw("multipart_alternative.eml"), source="test")
+    case = inbound.ingest_email(raw=raw("thread_reply.eml"), source="test").case
+    reply = services.add_message(actor=bob, case=case, kind="reply", body="On our way.")
+    assert reply.in_reply_to == "<CAF1-ana-0013@mail.example.com>"
+    refs = reply.references.split()
+    assert refs[0] == "<CAF1-ana-0001@mail.example.com>"  # the thread's root stays first
+    assert refs[-1] == "<CAF1-ana-0013@mail.example.com>"
+    assert "<older-11@mail.example.com>" in refs and len(refs) == 13
+    assert reply.subject.endswith(case.token)
