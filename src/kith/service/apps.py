@@ -7,9 +7,32 @@ class ServiceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from kith.core import worker
         from kith.people.merging import party_merged
+        from kith.service import views
+        from kith.web import panels
 
         party_merged.connect(_move_cases, dispatch_uid="kith.service.merge")
+        panels.register("party", "service.cases", views.party_panel, column="main", order=30)
+        # The worker's clocks: breaches are flagged within a minute of happening, and the
+        # mailbox is read every minute when one is configured.
+        worker.periodic("service.check_breaches", every_seconds=60)(_check_breaches)
+        worker.periodic("service.poll_imap", every_seconds=60)(_poll_imap)
+
+
+def _check_breaches() -> None:
+    from kith.service import services
+
+    services.check_breaches()
+
+
+def _poll_imap() -> None:
+    from django.conf import settings
+
+    if settings.KITH_IMAP_URL:
+        from kith.service import imap
+
+        imap.poll(settings.KITH_IMAP_URL)
 
 
 def _move_cases(sender, *, keep, absorb, **kwargs) -> None:

@@ -82,6 +82,7 @@ def _list_filters(request: HttpRequest) -> queries.CaseFilters:
         assignee=request.GET.get("assignee", ""),
         priority=request.GET.get("priority", ""),
         breached=True if breached == "yes" else False if breached == "no" else None,
+        requester=request.GET.get("requester", ""),
         q=request.GET.get("q", ""),
     )
 
@@ -491,3 +492,32 @@ def csat_public(request: HttpRequest, token: str) -> HttpResponse:
         {"case_token": case.token, "subject": case.subject, "form": form, "done": done},
         status=status,
     )
+
+
+PANEL_CASES = 5
+
+
+def party_panel(request: HttpRequest, party: Party) -> str | None:
+    """Cases a person raised, or an organisation's cases, for their page."""
+    from django.db.models import Q
+
+    user = request.user
+    if not getattr(user, "is_staff_user", False):
+        return None
+    link = Q(requester=party) if party.kind == Party.Kind.PERSON else Q(organization=party)
+    cases = list(
+        access.scope_cases(user)
+        .filter(link)
+        .select_related("queue", "assignee")
+        .order_by("-created_at", "-id")[: PANEL_CASES + 1]
+    )
+    if not cases:
+        return None
+    list_url = reverse("service:list") + "?status=all"
+    if party.kind == Party.Kind.PERSON:
+        list_url += f"&requester={party.public_id}"
+    return render(
+        request,
+        "service/_party_panel.html",
+        {"cases": cases[:PANEL_CASES], "more": len(cases) > PANEL_CASES, "list_url": list_url},
+    ).content.decode()
