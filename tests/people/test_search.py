@@ -333,3 +333,17 @@ def test_deleting_or_merging_an_organisation_updates_its_people(alice):
     services.delete_party(actor=alice, party=Party.objects.get(pk=initech.pk))
     assert find("initech", people) == []
     assert find("homer") == ["Homer Simpson"]
+
+
+def test_the_worker_rebuilds_the_index_daily(alice):
+    from django.core.cache import cache
+
+    from kith.core import worker
+
+    assert worker.periodic_jobs()["people.reindex"].every_seconds == 24 * 3600
+    Party.objects.bulk_create(
+        [Party(kind="person", display_name="Overnight Load", sort_name="load overnight")]
+    )
+    cache.delete("kith:periodic:people.reindex")
+    assert "people.reindex" in worker.run_due_jobs()
+    assert find("overnight") == ["Overnight Load"]
