@@ -86,3 +86,12 @@ def test_pages_render(alice, bob, client):
         assert client.get(url).status_code == 200, url
     res = client.get("/collab/suggest/", {"q": "bo"})
     assert {"label": "@bob", "insert": "@bob"} in res.json()["items"]
+
+
+def test_feed_panel_on_person_pages(alice, bob, client):
+    ana = make_person(alice, given="Ana", family="Lima")
+    services.create_post(actor=alice, target=ana, body="Seen on the person page")
+    client.force_login(bob)
+    page = client.get(f"/people/{ana.public_id}/").content.decode()
+    assert "Seen on the person page" in page
+    assert f'data-collab-feed="person:{ana.public_id}"' in page

@@ -7,4 +7,8 @@ class CollabConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from kith.collab import subscribers  # noqa: F401  (event subscribers, merge receiver)
+        from kith.collab import subscribers, views  # noqa: F401  (event subscribers, merges)
+        from kith.web import panels
+
+        # The feed of a person or organisation, on their page.
+        panels.register("party", "collab.feed", views.party_panel, column="main", order=40)

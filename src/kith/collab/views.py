@@ -645,3 +645,15 @@ def _frame(request: HttpRequest, message: dict) -> bytes | None:
         "comment" if kind == "comment" else ("post_edited" if kind == "post_edited" else "post"),
         json.dumps({"post": str(post.public_id), "html": html}),
     )
+
+
+def party_panel(request: HttpRequest, party: Party) -> str | None:
+    """The record's feed on its person or organisation page (kith.people owns the page)."""
+    user = request.user
+    if not getattr(user, "is_authenticated", False) or access.is_external(user):
+        return None
+    if party.status != Party.Status.ACTIVE or not access.can_read_feed(user, party):
+        return None
+    return render_to_string(
+        "collab/_feed_panel.html", feed_context(request, party), request=request
+    )
