@@ -17,6 +17,57 @@ from kith.people.services import ContactInput, PartyInput
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(scope="session")
+def migration_seed(django_db_setup, django_db_blocker) -> str:
+    """The rows migrations put in a fresh test database (role vocabulary, default
+    pipeline, activity types, content types), serialized before any test runs.
+
+    A transactional test (live server, browser) empties every table when it ends;
+    ``restore_migration_seed`` puts these rows back. Django's own serialized rollback
+    cannot be used there: under Playwright's event loop the test sees another
+    connection object than the one holding Django's snapshot.
+    """
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        return connection.creation.serialize_db_to_string()
+
+
+@pytest.fixture
+def restore_migration_seed(transactional_db, migration_seed) -> None:
+    """For transactional tests: the migration-seeded rows, back if a flush removed them."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.core import serializers
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
+
+    from kith.people.models import RoleType
+
+    if RoleType.objects.exists():
+        return
+    # The flush's post_migrate signal recreated content types and permissions already
+    # (under new ids); put back only the tables it left empty.
+    rows = list(serializers.deserialize("json", migration_seed))
+    models = {row.object.__class__ for row in rows}
+    empty = {model for model in models if not model.objects.exists()}
+    with transaction.atomic():
+        for row in rows:
+            if row.object.__class__ in empty:
+                row.save()
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(no_style(), list(empty)):
+                cursor.execute(sql)
+    ContentType.objects.clear_cache()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _snapshot_before_any_flush(request) -> None:
+    # Take the snapshot at the start of the session, before a transactional test can
+    # empty the database; only sessions that will need it (they use the live server).
+    if any("restore_migration_seed" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("migration_seed")
+
+
 @pytest.fixture(autouse=True)
 def _fast_tests(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

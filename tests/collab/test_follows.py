@@ -63,7 +63,8 @@ def test_losing_a_race_returns_the_winners_row(alice, bob, monkeypatch):
     assert _follows(ana, bob).count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
 def test_concurrent_follows_make_one_row():
     if connection.vendor != "postgresql":
         pytest.skip(

@@ -150,7 +150,8 @@ def _stream_two_clients(live_server, settings, alice, bob, carol, carol_person):
         assert ("bye", "{}") in r.events
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
 def test_sse_delivers_to_two_clients_in_process(
     live_server, settings, alice, bob, carol, carol_person, monkeypatch
 ):
@@ -160,7 +161,8 @@ def test_sse_delivers_to_two_clients_in_process(
 
 
 @needs_redis
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
 def test_sse_delivers_to_two_clients_through_redis(
     live_server, settings, alice, bob, carol, carol_person, monkeypatch
 ):
@@ -170,7 +172,8 @@ def test_sse_delivers_to_two_clients_through_redis(
     monkeypatch.delenv("REDIS_URL")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
 def test_internal_posts_never_reach_an_external_stream(
     live_server, settings, alice, bob, carol, pat, customer_group, monkeypatch
 ):
@@ -194,7 +197,8 @@ def test_internal_posts_never_reach_an_external_stream(
     assert len(customer.posts()) == 1 and "for everyone" in customer.posts()[0]["html"]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
 def test_asgi_stream_is_asynchronous_and_live(alice, bob, settings, monkeypatch):
     """Under uvicorn (ASGI) the stream must be an async iterator, never read to the end."""
     import asyncio

@@ -26,7 +26,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: Playwright's sync API keeps an event loop
+# running in the main thread while the browser lives, and tests of other modules that
+# run later in the same process (async_to_sync, Django's test connection) must not see it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     if not os.path.exists(CHROMIUM):
         pytest.skip(
@@ -51,12 +54,12 @@ def e2e_settings(settings):
 
 
 @pytest.fixture
-def new_page(browser, live_server, e2e_settings, django_db_serialized_rollback):
+def new_page(browser, live_server, e2e_settings, restore_migration_seed):
     """A factory of fresh browser pages (own cookies) at a given viewport size.
 
     The live server needs a transactional database, which is emptied after each test;
-    the serialized rollback puts back the rows migrations seed (role vocabulary, default
-    pipeline, activity types) that the pages offer.
+    ``restore_migration_seed`` puts back the rows migrations seed (role vocabulary,
+    default pipeline, activity types) that the pages offer.
     """
     contexts = []
 

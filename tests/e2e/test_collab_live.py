@@ -13,28 +13,11 @@ from kith.accounts import services as account_services
 from kith.accounts.models import Role
 from tests.conftest import PASSWORD, make_person
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def _ensure_content_types() -> None:
-    """Recreate content types when an earlier test's flush left none.
-
-    Under Playwright's event loop the e2e tests get another database connection object,
-    which lacks the serialized snapshot, so ``serialized_rollback`` restores nothing after
-    a previous transactional test emptied the tables (see the collab report). Content
-    types are all this test needs, and post_migrate rebuilds them.
-    """
-    from django.contrib.contenttypes.models import ContentType
-    from django.core.management.sql import emit_post_migrate_signal
-
-    if not ContentType.objects.exists():
-        ContentType.objects.clear_cache()
-        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def people(settings, monkeypatch):
-    _ensure_content_types()
     monkeypatch.delenv("REDIS_URL", raising=False)
     settings.REDIS_URL = ""
     settings.KITH_COLLAB_SSE_MAX_SECONDS = 30

@@ -15,7 +15,7 @@ from tests.conftest import PASSWORD, make_org, make_person
 
 # Transactional, because the live server reads the data from another thread; the
 # serialized rollback puts back the seeded pipeline and role vocabulary the flush removes.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from kith.accounts.models import Role
 from kith.service import services
 from tests.conftest import PASSWORD, make_person
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
