@@ -111,6 +111,21 @@ def test_daily_digest_by_management_command(alice, bob, dan, settings):
     assert len(mail.outbox) == 1  # nothing new: nothing sent
 
 
+def test_the_worker_sends_daily_digests(alice, bob, settings):
+    from django.core.cache import cache
+
+    from kith.core import worker
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    bob.email = "bob@example.com"
+    bob.save()
+    ana = make_person(alice, given="Ana", family="Lima")
+    services.create_post(actor=alice, target=ana, body="@bob news")
+    cache.delete("kith:periodic:collab.daily_digests")
+    assert "collab.daily_digests" in worker.run_due_jobs()
+    assert [m.to for m in mail.outbox] == [["bob@example.com"]]
+
+
 def test_immediate_mail(alice, bob, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     bob.email = "bob@example.com"

@@ -8,7 +8,16 @@ class CollabConfig(AppConfig):
 
     def ready(self) -> None:
         from kith.collab import subscribers, views  # noqa: F401  (event subscribers, merges)
+        from kith.core import worker
         from kith.web import panels
 
         # The feed of a person or organisation, on their page.
         panels.register("party", "collab.feed", views.party_panel, column="main", order=40)
+        # Digests for those who chose daily mail (and what immediate mail missed).
+        worker.periodic("collab.daily_digests", every_seconds=24 * 3600)(_send_daily_digests)
+
+
+def _send_daily_digests() -> None:
+    from kith.collab import services
+
+    services.send_digests(mode="daily")
