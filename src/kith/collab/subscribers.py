@@ -94,7 +94,9 @@ def _user_from(value: Any) -> User | None:
         return User.objects.filter(username=str(value), is_active=True).first()
 
 
-@subscriber(*FOLLOW_EVENTS, name="collab.auto_follow")
+# Worker-only: following a record one second later is unnoticeable, while doing it in
+# the request doubled the cost of creating a person (two more transactions).
+@subscriber(*FOLLOW_EVENTS, name="collab.auto_follow", inline=False)
 def auto_follow(event: OutboxEvent) -> None:
     obj = _object(event)
     if obj is None or (isinstance(obj, Party) and obj.status != Party.Status.ACTIVE):
