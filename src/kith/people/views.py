@@ -16,14 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -34,7 +32,6 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from kith.accounts.models import Team
 from kith.core import timezones
-from kith.core.context import channel as audit_channel
 from kith.core.errors import FieldError, Moved, NotFound, ValidationFailed
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
@@ -74,7 +71,7 @@ from kith.people.queries import (
     with_list_data,
 )
 from kith.people.tasks import enqueue_import
-from kith.web import panels
+from kith.web import decorators, panels
 
 PERSON = Party.Kind.PERSON
 ORGANIZATION = Party.Kind.ORGANIZATION
@@ -89,34 +86,17 @@ MONEY = "transactions"
 # ---------------------------------------------------------------- plumbing
 
 
-def _user_timezone(user) -> zoneinfo.ZoneInfo | dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(user.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Wrap a staff page: login, staff only (404 otherwise), user's time zone, web channel."""
+    """The shared staff-page wrapper, plus: a merged record's page sends to the survivor."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            # An htmx request (say, after the session expired) must load the login page
-            # as a page, not swap it into a fragment of the old one.
-            if request.htmx:
-                page = request.htmx.current_url_abs_path or request.get_full_path()
-                return HttpResponseClientRedirect(redirect_to_login(page).url)
-            return redirect_to_login(request.get_full_path())
-        # Portal users (customers) have their own pages; here they find nothing at all.
-        access.require_staff(request.user)
+    def follow_merges(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            with audit_channel("web"), timezone.override(_user_timezone(request.user)):
-                return view(request, *args, **kwargs)
+            return view(request, *args, **kwargs)
         except Moved as exc:
             return _moved(request, exc)
 
-    return wrapper
+    return decorators.staff_view(follow_merges)
 
 
 def _moved(request: HttpRequest, exc: Moved) -> HttpResponse:

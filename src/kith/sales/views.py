@@ -12,15 +12,11 @@ place; the deal forms swap themselves with inline errors (422).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
-import zoneinfo
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,7 +26,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from kith.accounts.models import Team, User
-from kith.core.context import channel as audit_channel
 from kith.core.errors import FieldError, KithError, NotFound, ValidationFailed
 from kith.core.pagination import paginate
 from kith.people import access as people_access
@@ -54,36 +49,13 @@ from kith.sales.models import (
     Stage,
     base_currency,
 )
+from kith.web.decorators import staff_view
 
 PAGE_SIZE = 50
 OPTIONS_LIMIT = 300
 
 
 # ---------------------------------------------------------------- plumbing
-
-
-def _user_timezone(user) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(user.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
-def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Login, staff only (404 otherwise), the user's time zone, the web audit channel."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if request.htmx:
-                page = request.htmx.current_url_abs_path or request.get_full_path()
-                return HttpResponseClientRedirect(redirect_to_login(page).url)
-            return redirect_to_login(request.get_full_path())
-        access.require_staff(request.user)
-        with audit_channel("web"), timezone.override(_user_timezone(request.user)):
-            return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:

@@ -9,13 +9,9 @@ errors and status 422), so every page works without JavaScript.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import zoneinfo
-from collections.abc import Callable
 
 import nh3
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,28 +34,10 @@ from kith.service.models import (
     Queue,
     Status,
 )
+from kith.web.decorators import staff_view
 
 PAGE_SIZE = 50
 SAFE_MAIL_TAGS = set(nh3.ALLOWED_TAGS) - {"img"}
-
-
-def _user_timezone(user) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(user.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
-def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        access.require_staff(request.user)
-        with audit_channel("web"), timezone.override(_user_timezone(request.user)):
-            return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _visible_orgs(user):

@@ -9,14 +9,11 @@ it is opened by its unguessable token instead.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 import zoneinfo
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,33 +22,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from kith.accounts.models import User
-from kith.core.context import channel as audit_channel
 from kith.core.errors import Conflict, NotFound, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import Party
+from kith.web.decorators import staff_view
 from kith.work import access, calendar, queries, services
 from kith.work.forms import ActivityForm, CompleteForm, IcsUploadForm, MeetingForm, apply_errors
 from kith.work.models import Activity, ActivityType, Meeting
 
 LIST_LIMIT = 100
 PEOPLE_OPTIONS = 300
-
-
-def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Login required, staff only (404 otherwise), the user's time zone, web audit channel."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if request.htmx:
-                page = request.htmx.current_url_abs_path or request.get_full_path()
-                return HttpResponseClientRedirect(redirect_to_login(page).url)
-            return redirect_to_login(request.get_full_path())
-        access.require_staff(request.user)
-        with audit_channel("web"), timezone.override(queries.user_zone(request.user)):
-            return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _types():
