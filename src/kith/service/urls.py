@@ -19,4 +19,11 @@ urlpatterns = [
     path("breaches/", views.breach_report, name="breaches"),
     path("csat/", views.csat_report, name="csat"),
     path("csat/<str:token>/", views.csat_public, name="csat_public"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/queues/new/", views.queue_form, name="queue_new"),
+    path("settings/queues/<uuid:public_id>/", views.queue_form, name="queue_edit"),
+    path("settings/calendars/new/", views.calendar_form, name="calendar_new"),
+    path("settings/calendars/<uuid:public_id>/", views.calendar_form, name="calendar_edit"),
+    path("settings/sla-policies/new/", views.sla_policy_form, name="sla_policy_new"),
+    path("settings/sla-policies/<uuid:public_id>/", views.sla_policy_form, name="sla_policy_edit"),
 ]

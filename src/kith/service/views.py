@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from kith.core.context import channel as audit_channel
 from kith.core.errors import NotFound, ValidationFailed
@@ -26,12 +27,25 @@ from kith.people import access as people_access
 from kith.people.models import ContactPoint, Party
 from kith.people.normalize import InvalidContactPoint, normalize_email
 from kith.service import access, inbound, queries, services
-from kith.service.forms import AssignForm, CaseForm, CsatForm, MessageForm, UploadForm, apply_errors
+from kith.service.forms import (
+    WEEKDAYS,
+    AssignForm,
+    CalendarForm,
+    CaseForm,
+    CsatForm,
+    MessageForm,
+    QueueForm,
+    SlaPolicyForm,
+    UploadForm,
+    apply_errors,
+)
 from kith.service.models import (
     Attachment,
+    BusinessCalendar,
     Case,
     Priority,
     Queue,
+    SlaPolicy,
     Status,
 )
 from kith.web.decorators import staff_view
@@ -499,3 +513,167 @@ def party_panel(request: HttpRequest, party: Party) -> str | None:
         "service/_party_panel.html",
         {"cases": cases[:PANEL_CASES], "more": len(cases) > PANEL_CASES, "list_url": list_url},
     ).content.decode()
+
+
+# ---------------------------------------------------------------- service settings
+#
+# Queues, business-hour calendars and SLA policies. Every staff user may look (agents
+# and viewers read-only); only admins and managers reach the forms (403 otherwise).
+# Each form posts normally or through htmx (hx-select swaps the form back in on 422).
+
+
+def _settings_saved(request: HttpRequest, message: str) -> HttpResponse:
+    messages.success(request, message)
+    url = reverse("service:settings")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _settings_form(
+    request: HttpRequest, form, *, title: str, kind: str, obj=None, template: str = ""
+) -> HttpResponse:
+    return render(
+        request,
+        template or "service/settings_form.html",
+        {"nav": "service", "form": form, "title": title, "kind": kind, "obj": obj},
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@staff_view
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Queues, calendars and SLA policies on one page; edit links for managers."""
+    return render(
+        request,
+        "service/settings.html",
+        {
+            "nav": "service",
+            "queues": Queue.objects.prefetch_related("agents"),
+            "calendars": BusinessCalendar.objects.prefetch_related("holidays").order_by("name"),
+            "policies": SlaPolicy.objects.select_related("organization", "calendar").order_by(
+                "priority", "name"
+            ),
+            "weekdays": [(str(day), label) for day, label in WEEKDAYS],
+            "can_manage": request.user.sees_everything,
+        },
+    )
+
+
+def _get_or_404(model, public_id, label: str):
+    found = model.objects.filter(public_id=public_id).first()
+    if found is None:
+        raise NotFound(f"No such {label}.")
+    return found
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def queue_form(request: HttpRequest, public_id=None) -> HttpResponse:
+    access.require_manager(request.user)
+    queue = _get_or_404(Queue, public_id, "queue") if public_id else None
+    initial = {}
+    if queue is not None:
+        initial = {
+            "name": queue.name,
+            "email_address": queue.email_address,
+            "description": queue.description,
+            "assignment_rule": queue.assignment_rule,
+            "agents": list(queue.agents.all()),
+            "is_default": queue.is_default,
+        }
+    form = QueueForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        fields = {k: form.cleaned_data[k] for k in QueueForm.base_fields}
+        fields["agents"] = list(fields["agents"])
+        try:
+            if queue is None:
+                services.create_queue(actor=request.user, **fields)
+            else:
+                services.update_queue(actor=request.user, queue=queue, changes=fields)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            return _settings_saved(request, f"Queue {fields['name']} saved.")
+    title = f"Edit queue {queue.name}" if queue else "New queue"
+    return _settings_form(request, form, title=title, kind="queue", obj=queue)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def calendar_form(request: HttpRequest, public_id=None) -> HttpResponse:
+    access.require_manager(request.user)
+    cal = _get_or_404(BusinessCalendar, public_id, "calendar") if public_id else None
+    initial: dict = {"timezone": "UTC"}
+    hours: dict = {}
+    if cal is not None:
+        hours = cal.weekly_hours or {}
+        initial = {"name": cal.name, "timezone": cal.timezone}
+        for day, spans in hours.items():
+            if spans:
+                initial[f"open_{day}"] = spans[0][0]
+                initial[f"close_{day}"] = spans[0][1]
+    form = CalendarForm(
+        request.POST or None,
+        initial=initial,
+        holidays=cal.holidays.all() if cal else (),
+        existing_hours=hours,
+    )
+    if request.method == "POST" and form.is_valid():
+        fields = {
+            "name": form.cleaned_data["name"],
+            "timezone": form.cleaned_data["timezone"],
+            "weekly_hours": form.cleaned_data["weekly_hours"],
+            "holidays": form.cleaned_data["holidays"],
+        }
+        try:
+            if cal is None:
+                services.create_calendar(actor=request.user, **fields)
+            else:
+                services.update_calendar(actor=request.user, calendar=cal, **fields)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            return _settings_saved(request, f"Calendar {fields['name']} saved.")
+    title = f"Edit calendar {cal.name}" if cal else "New calendar"
+    return _settings_form(
+        request,
+        form,
+        title=title,
+        kind="calendar",
+        obj=cal,
+        template="service/settings_calendar_form.html",
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def sla_policy_form(request: HttpRequest, public_id=None) -> HttpResponse:
+    access.require_manager(request.user)
+    policy = _get_or_404(SlaPolicy, public_id, "SLA policy") if public_id else None
+    initial = {}
+    if policy is not None:
+        initial = {
+            "name": policy.name,
+            "priority": policy.priority,
+            "organization": policy.organization,
+            "first_response_minutes": policy.first_response_minutes,
+            "resolution_minutes": policy.resolution_minutes,
+            "calendar": policy.calendar,
+            "active": policy.active,
+        }
+    orgs = people_access.staff_scope(request.user).filter(kind=Party.Kind.ORGANIZATION)
+    form = SlaPolicyForm(
+        request.POST or None, initial=initial, organizations=orgs, editing=policy is not None
+    )
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        try:
+            if policy is None:
+                services.create_sla_policy(actor=request.user, **fields)
+            else:
+                services.update_sla_policy(actor=request.user, policy=policy, changes=fields)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            return _settings_saved(request, f"SLA policy {fields['name']} saved.")
+    title = f"Edit SLA policy {policy.name}" if policy else "New SLA policy"
+    return _settings_form(request, form, title=title, kind="policy", obj=policy)
