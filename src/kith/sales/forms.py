@@ -142,3 +142,35 @@ class RateForm(forms.Form):
         max_length=30, help_text="One unit of the currency in the base currency."
     )
     valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Valid from")
+
+
+class PipelineNewForm(forms.Form):
+    """A new pipeline: its name and its first (open) stage; more stages are added after."""
+
+    name = forms.CharField(max_length=120)
+    first_stage = forms.CharField(max_length=80, initial="Lead", label="First stage")
+    first_probability = forms.IntegerField(
+        min_value=0, max_value=100, initial=10, label="Its probability (%)"
+    )
+    is_default = forms.BooleanField(required=False, label="Default pipeline")
+
+
+class PipelineForm(forms.Form):
+    """Rename a pipeline, make it the default, or (de)activate it."""
+
+    name = forms.CharField(max_length=120)
+    is_default = forms.BooleanField(required=False, label="Default")
+    active = forms.BooleanField(required=False, label="Active")
+
+
+STAGE_OUTCOMES = [("open", "Open"), ("won", "Won"), ("lost", "Lost")]
+
+
+class StageForm(forms.Form):
+    """Add or edit a stage. One outcome choice, so a stage cannot be both won and lost."""
+
+    name = forms.CharField(max_length=80)
+    probability = forms.IntegerField(
+        min_value=0, max_value=100, initial=10, label="Default probability (%)"
+    )
+    outcome = forms.ChoiceField(choices=STAGE_OUTCOMES, initial="open")

@@ -29,4 +29,11 @@ urlpatterns = [
     path("forecast/", views.forecast, name="forecast"),
     path("conversion/", views.conversion, name="conversion"),
     path("products/", views.products, name="products"),
+    path("pipelines/", views.pipelines, name="pipelines"),
+    path("pipelines/<uuid:public_id>/", views.pipeline_edit, name="pipeline_edit"),
+    path("pipelines/<uuid:public_id>/delete/", views.pipeline_delete, name="pipeline_delete"),
+    path("pipelines/<uuid:public_id>/stages/", views.stage_add, name="stage_add"),
+    path("stages/<uuid:public_id>/", views.stage_edit, name="stage_edit"),
+    path("stages/<uuid:public_id>/move/", views.stage_move, name="stage_move"),
+    path("stages/<uuid:public_id>/delete/", views.stage_delete, name="stage_delete"),
 ]

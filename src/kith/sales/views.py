@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from kith.accounts.models import Team, User
-from kith.core.errors import FieldError, KithError, NotFound, ValidationFailed
+from kith.core.errors import Conflict, FieldError, KithError, NotFound, ValidationFailed
 from kith.core.pagination import paginate
 from kith.people import access as people_access
 from kith.people.models import Party
@@ -36,8 +36,11 @@ from kith.sales.forms import (
     DealForm,
     LineForm,
     MoveForm,
+    PipelineForm,
+    PipelineNewForm,
     ProductForm,
     RateForm,
+    StageForm,
     apply_errors,
 )
 from kith.sales.models import (
@@ -715,6 +718,257 @@ def products(request: HttpRequest) -> HttpResponse:
         "can_manage": request.user.sees_everything,
     }
     return render(request, "sales/products.html", context, status=status)
+
+
+# ---------------------------------------------------------------- pipelines and stages
+#
+# Every staff user sees the pipelines; admins and managers change them. All the forms
+# live in one fragment (``#pipeline-admin``) that htmx swaps: a form that fails comes
+# back bound, with its field errors, and a refused delete comes back with the
+# service's message next to the record. Forms are keyed by the record's public id so
+# that only the failing one is bound and every field id on the page stays unique.
+
+
+def _key(obj) -> str:
+    return obj.public_id.hex
+
+
+def _stage_initial(stage: Stage) -> dict[str, Any]:
+    outcome = "won" if stage.is_won else "lost" if stage.is_lost else "open"
+    return {"name": stage.name, "probability": stage.probability, "outcome": outcome}
+
+
+def _stage_input(form: StageForm) -> services.StageInput:
+    cd = form.cleaned_data
+    return services.StageInput(
+        name=cd["name"],
+        probability=cd["probability"],
+        is_won=cd["outcome"] == "won",
+        is_lost=cd["outcome"] == "lost",
+    )
+
+
+def _stage_errors(errors: list[FieldError]) -> list[FieldError]:
+    """The service speaks of ``is_won``/``is_lost``; the form has one ``outcome`` field."""
+    return [
+        FieldError("outcome", e.message) if e.field in ("is_won", "is_lost") else e for e in errors
+    ]
+
+
+def _new_pipeline_errors(errors: list[FieldError]) -> list[FieldError]:
+    """Map ``stages[0].name`` etc. onto the new-pipeline form's first-stage fields."""
+    fields = {
+        "stages[0].name": "first_stage",
+        "stages[0].probability": "first_probability",
+        "stages[0].is_lost": "first_stage",
+    }
+    return [
+        FieldError(
+            fields.get(e.field, e.field if e.field in ("name", "is_default") else ""), e.message
+        )
+        for e in errors
+    ]
+
+
+def _pipeline_admin(
+    request: HttpRequest,
+    *,
+    bound: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The pipelines page (or, for htmx, its ``#pipeline-admin`` fragment)."""
+    bound = bound or {}
+    errors = errors or {}
+    can_manage = request.user.sees_everything
+    pipelines = list(Pipeline.objects.prefetch_related("stages").order_by("-is_default", "name"))
+    rows = []
+    for pipeline in pipelines:
+        key = _key(pipeline)
+        stages = sorted(pipeline.stages.all(), key=lambda s: (s.order, s.id))
+        row: dict[str, Any] = {"pipeline": pipeline, "key": key, "error": errors.get(key, "")}
+        if can_manage:
+            row["form"] = bound.get(key) or PipelineForm(
+                initial={
+                    "name": pipeline.name,
+                    "is_default": pipeline.is_default,
+                    "active": pipeline.active,
+                },
+                auto_id=f"id_{key}_%s",
+            )
+            row["add_form"] = bound.get(f"add-{key}") or StageForm(auto_id=f"id_add{key}_%s")
+        row["stages"] = [
+            {
+                "stage": s,
+                "key": _key(s),
+                "error": errors.get(_key(s), ""),
+                "first": i == 0,
+                "last": i == len(stages) - 1,
+                "form": (
+                    bound.get(_key(s))
+                    or StageForm(initial=_stage_initial(s), auto_id=f"id_{_key(s)}_%s")
+                )
+                if can_manage
+                else None,
+            }
+            for i, s in enumerate(stages)
+        ]
+        rows.append(row)
+    context = {
+        **_nav("pipelines"),
+        "rows": rows,
+        "can_manage": can_manage,
+        "new_form": bound.get("new") or PipelineNewForm(auto_id="id_new_%s"),
+        "error": errors.get("", ""),
+    }
+    if request.htmx and request.htmx.target == "pipeline-admin":
+        return render(request, "sales/_pipeline_admin.html", context, status=status)
+    return render(request, "sales/pipelines.html", context, status=status)
+
+
+def _pipeline_done(request: HttpRequest, anchor: str = "") -> HttpResponse:
+    """After a change: htmx gets the fresh fragment, a plain form a redirect (PRG)."""
+    if request.htmx and request.htmx.target == "pipeline-admin":
+        return _pipeline_admin(request)
+    return redirect(reverse("sales:pipelines") + (f"#{anchor}" if anchor else ""))
+
+
+def _refused(request: HttpRequest, key: str, exc: KithError) -> HttpResponse:
+    """A delete or move the service refused: the page again, the reason next to the record.
+
+    The status is the error's own (409 for a conflict) without htmx; with htmx it is
+    422, the one error status the base template's htmx config swaps in.
+    """
+    message = "; ".join(e.message for e in exc.errors) if exc.errors else exc.message
+    status = 422 if request.htmx else exc.status
+    return _pipeline_admin(request, errors={key: message}, status=status)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def pipelines(request: HttpRequest) -> HttpResponse:
+    """List pipelines and stages; a POST (managers and admins) creates a pipeline."""
+    if request.method == "GET":
+        return _pipeline_admin(request)
+    access.require_manager(request.user)
+    form = PipelineNewForm(request.POST, auto_id="id_new_%s")
+    if form.is_valid():
+        cd = form.cleaned_data
+        try:
+            created = services.create_pipeline(
+                actor=request.user,
+                name=cd["name"],
+                is_default=cd["is_default"],
+                stages=[
+                    services.StageInput(name=cd["first_stage"], probability=cd["first_probability"])
+                ],
+            )
+        except ValidationFailed as exc:
+            apply_errors(form, _new_pipeline_errors(exc.errors))
+        else:
+            return _pipeline_done(request, f"p-{_key(created)}")
+    return _pipeline_admin(request, bound={"new": form}, status=422)
+
+
+@staff_view
+@require_POST
+def pipeline_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    pipeline = access.get_pipeline(request.user, public_id)
+    access.require_manager(request.user)
+    key = _key(pipeline)
+    form = PipelineForm(request.POST, auto_id=f"id_{key}_%s")
+    if form.is_valid():
+        try:
+            services.update_pipeline(actor=request.user, pipeline=pipeline, **form.cleaned_data)
+        except ValidationFailed as exc:
+            apply_errors(form, exc.errors)
+        else:
+            return _pipeline_done(request, f"p-{key}")
+    return _pipeline_admin(request, bound={key: form}, status=422)
+
+
+@staff_view
+@require_POST
+def pipeline_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    pipeline = access.get_pipeline(request.user, public_id)
+    access.require_manager(request.user)
+    try:
+        services.delete_pipeline(actor=request.user, pipeline=pipeline)
+    except (Conflict, ValidationFailed) as exc:
+        return _refused(request, _key(pipeline), exc)
+    return _pipeline_done(request)
+
+
+@staff_view
+@require_POST
+def stage_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    pipeline = access.get_pipeline(request.user, public_id)
+    access.require_manager(request.user)
+    key = _key(pipeline)
+    form = StageForm(request.POST, auto_id=f"id_add{key}_%s")
+    if form.is_valid():
+        try:
+            services.add_stage(actor=request.user, pipeline=pipeline, stage=_stage_input(form))
+        except ValidationFailed as exc:
+            apply_errors(form, _stage_errors(exc.errors))
+        else:
+            return _pipeline_done(request, f"p-{key}")
+    return _pipeline_admin(request, bound={f"add-{key}": form}, status=422)
+
+
+@staff_view
+@require_POST
+def stage_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    stage = access.get_stage(request.user, public_id)
+    access.require_manager(request.user)
+    key = _key(stage)
+    form = StageForm(request.POST, auto_id=f"id_{key}_%s")
+    if form.is_valid():
+        stage_in = _stage_input(form)
+        data = {
+            "name": stage_in.name,
+            "probability": stage_in.probability,
+            "is_won": stage_in.is_won,
+            "is_lost": stage_in.is_lost,
+        }
+        try:
+            services.update_stage(actor=request.user, stage=stage, data=data)
+        except ValidationFailed as exc:
+            apply_errors(form, _stage_errors(exc.errors))
+        else:
+            return _pipeline_done(request, f"s-{key}")
+    return _pipeline_admin(request, bound={key: form}, status=422)
+
+
+@staff_view
+@require_POST
+def stage_move(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Move a stage one place up or down (buttons, so it works from the keyboard)."""
+    stage = access.get_stage(request.user, public_id)
+    access.require_manager(request.user)
+    direction = request.POST.get("direction")
+    if direction not in ("up", "down"):
+        return _refused(
+            request, _key(stage), ValidationFailed.single("direction", "Choose up or down.")
+        )
+    order = list(stage.pipeline.stages.order_by("order", "id").values_list("pk", flat=True))
+    index = order.index(stage.pk)
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(order):  # already first/last: nothing to do
+        services.update_stage(actor=request.user, stage=stage, data={"position": target + 1})
+    return _pipeline_done(request, f"s-{_key(stage)}")
+
+
+@staff_view
+@require_POST
+def stage_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    stage = access.get_stage(request.user, public_id)
+    access.require_manager(request.user)
+    try:
+        services.delete_stage(actor=request.user, stage=stage)
+    except (Conflict, ValidationFailed) as exc:
+        return _refused(request, _key(stage), exc)
+    return _pipeline_done(request, f"p-{_key(stage.pipeline)}")
 
 
 # ---------------------------------------------------------------- panel on party pages
