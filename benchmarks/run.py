@@ -899,29 +899,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def each_database(
+    script: str, argv: list[str] | None, skipped: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run ``script`` once per database, each in its own process; their results in order.
+
+    Django is configured once per process, so ``--db both`` re-runs the script with
+    ``--db sqlite`` and ``--db postgres`` and a hidden ``--json-out`` for the result. A
+    run that wrote nothing is reported as ``skipped`` with ``skipped``'s fields.
+    """
+    results = []
+    for db in ("sqlite", "postgres"):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+            out_path = out.name
+        child = list(argv if argv is not None else sys.argv[1:])
+        child = [*_replace_db(child, db), "--json-out", out_path]
+        code = subprocess.run([sys.executable, script, *child], check=False).returncode
+        data = Path(out_path).read_text() if Path(out_path).stat().st_size else ""
+        os.unlink(out_path)
+        results.append(
+            json.loads(data) if data else {"db": db, **skipped, "skipped": f"exit code {code}"}
+        )
+    return results
+
+
+def measure_get(client: Any, path: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
+    """``runs`` timed GETs after three warm-ups; fails loudly on a non-200."""
+    for _ in range(3):
+        response = client.get(path, params=params)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} {params} → {response.status_code}: {response.text[:500]}")
+    times = []
+    for _ in range(runs):
+        ms, response = timed(lambda: client.get(path, params=params))
+        if response.status_code != 200:
+            raise SystemExit(f"{path} → {response.status_code}: {response.text[:500]}")
+        times.append(ms)
+    return summary(times)
+
+
+def token_for(username: str, name: str) -> str:
+    """A fresh API token for an existing user, issued through the services."""
+    from kith.accounts import services
+    from kith.accounts.models import User
+
+    user = User.objects.get(username=username)
+    _, token = services.issue_token(actor=user, user=user, name=name)
+    return token
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.db == "both":
-        # Django is configured once per process: each database gets its own.
-        results = []
-        for db in ("sqlite", "postgres"):
-            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
-                out_path = out.name
-            child = list(argv if argv is not None else sys.argv[1:])
-            child = [*_replace_db(child, db), "--json-out", out_path]
-            code = subprocess.run([sys.executable, __file__, *child], check=False).returncode
-            data = Path(out_path).read_text() if Path(out_path).stat().st_size else ""
-            os.unlink(out_path)
-            results.append(
-                json.loads(data)
-                if data
-                else {
-                    "db": db,
-                    "people": args.people,
-                    "interactions": args.interactions,
-                    "skipped": f"exit code {code}",
-                }
-            )
+        results = each_database(
+            __file__, argv, {"people": args.people, "interactions": args.interactions}
+        )
     else:
         results = [bench_database(args.db, args)]
         if args.json_out:

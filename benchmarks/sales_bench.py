@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -67,8 +64,7 @@ class SalesTarget(run.Target):
         return "kith_bench_sales"
 
 
-def log(message: str) -> None:
-    run.log(message)
+log = run.log
 
 
 # ---------------------------------------------------------------- data
@@ -270,21 +266,6 @@ def load_deals(target: SalesTarget, n: int, seed: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- measuring
 
 
-def measure(client: Any, path: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
-    """``runs`` timed GETs after three warm-ups; fails loudly on a non-200."""
-    for _ in range(3):
-        response = client.get(path, params=params)
-        if response.status_code != 200:
-            raise SystemExit(f"{path} {params} → {response.status_code}: {response.text[:500]}")
-    times = []
-    for _ in range(runs):
-        ms, response = run.timed(lambda: client.get(path, params=params))
-        if response.status_code != 200:
-            raise SystemExit(f"{path} → {response.status_code}: {response.text[:500]}")
-        times.append(ms)
-    return run.summary(times)
-
-
 def in_process(runs: int) -> dict[str, Any]:
     """``kith.sales.queries.forecast`` called directly (no HTTP, no JSON): the query cost."""
     from kith.accounts.models import User
@@ -300,15 +281,6 @@ def in_process(runs: int) -> dict[str, Any]:
     for _ in range(3):
         call()
     return run.summary([run.timed(call)[0] for _ in range(runs)])
-
-
-def token_for(username: str) -> str:
-    from kith.accounts import services
-    from kith.accounts.models import User
-
-    user = User.objects.get(username=username)
-    _, token = services.issue_token(actor=user, user=user, name="sales benchmark")
-    return token
 
 
 def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -338,7 +310,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         f"{result['load']['cells_rebuild_seconds']} s)"
     )
     admin = run.admin_token()
-    agent = token_for("rep00")
+    agent = run.token_for("rep00", "sales benchmark")
     from django.db import connection
 
     result["in_process"] = in_process(args.runs)
@@ -356,18 +328,18 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         with httpx.Client(base_url=base, timeout=60) as client:
             client.headers["Authorization"] = f"Bearer {admin}"
             # The cheapest authenticated request: the floor under every figure below.
-            figures["floor_api_me"] = measure(client, "/api/me", {}, args.runs)
-            figures["forecast_quarter_owner"] = measure(
+            figures["floor_api_me"] = run.measure_get(client, "/api/me", {}, args.runs)
+            figures["forecast_quarter_owner"] = run.measure_get(
                 client,
                 "/api/forecast",
                 {"period": "quarter", "group": "owner", **window},
                 args.runs,
             )
-            figures["forecast_month_team"] = measure(
+            figures["forecast_month_team"] = run.measure_get(
                 client, "/api/forecast", {"period": "month", "group": "team", **window}, args.runs
             )
             client.headers["Authorization"] = f"Bearer {agent}"
-            figures["forecast_agent"] = measure(
+            figures["forecast_agent"] = run.measure_get(
                 client,
                 "/api/forecast",
                 {"period": "quarter", "group": "owner", **window},
@@ -376,7 +348,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
             client.headers["Authorization"] = f"Bearer {admin}"
             check = client.get("/api/forecast", params={"period": "quarter", **window}).json()
             result["forecast_totals"] = check["totals"]
-            figures["conversion_year"] = measure(
+            figures["conversion_year"] = run.measure_get(
                 client,
                 "/api/conversion",
                 {"from": (ANCHOR - dt.timedelta(days=365)).isoformat(), "to": ANCHOR.isoformat()},
@@ -449,22 +421,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    raw_argv = list(argv if argv is not None else sys.argv[1:])
     if args.db == "both":
-        # Django is configured once per process: each database gets its own.
-        results = []
-        for db in ("sqlite", "postgres"):
-            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
-                out_path = out.name
-            child = [*run._replace_db(raw_argv, db), "--json-out", out_path]
-            code = subprocess.run([sys.executable, __file__, *child], check=False).returncode
-            data = Path(out_path).read_text() if Path(out_path).stat().st_size else ""
-            os.unlink(out_path)
-            results.append(
-                json.loads(data)
-                if data
-                else {"db": db, "deals": args.deals, "skipped": f"exit code {code}"}
-            )
+        results = run.each_database(__file__, argv, {"deals": args.deals})
     else:
         results = [bench_database(args.db, args)]
         if args.json_out:

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -68,8 +65,7 @@ class ServiceTarget(run.Target):
         return "kith_bench_service"
 
 
-def log(message: str) -> None:
-    run.log(message)
+log = run.log
 
 
 # ---------------------------------------------------------------- data
@@ -293,30 +289,6 @@ def load_cases(target: ServiceTarget, n: int, seed: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- measuring
 
 
-def measure(client: Any, path: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
-    """``runs`` timed GETs after three warm-ups; fails loudly on a non-200."""
-    for _ in range(3):
-        response = client.get(path, params=params)
-        if response.status_code != 200:
-            raise SystemExit(f"{path} {params} → {response.status_code}: {response.text[:500]}")
-    times = []
-    for _ in range(runs):
-        ms, response = run.timed(lambda: client.get(path, params=params))
-        if response.status_code != 200:
-            raise SystemExit(f"{path} → {response.status_code}: {response.text[:500]}")
-        times.append(ms)
-    return run.summary(times)
-
-
-def token_for(username: str) -> str:
-    from kith.accounts import services
-    from kith.accounts.models import User
-
-    user = User.objects.get(username=username)
-    _, token = services.issue_token(actor=user, user=user, name="service benchmark")
-    return token
-
-
 def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     sizes = dataset.Sizes(people=args.cases, interactions=0)
     target = ServiceTarget(db, sizes, Path(args.base_dir))
@@ -343,7 +315,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         f"{result['load']['load_seconds']} s"
     )
     admin = run.admin_token()
-    agent = token_for(result["load"]["agent"])
+    agent = run.token_for(result["load"]["agent"], "service benchmark")
     from django.db import connection
 
     connection.close()
@@ -356,20 +328,20 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         log(f"Measuring {db} through {base} (load average {result['loadavg_before']}) …")
         with httpx.Client(base_url=base, timeout=60) as client:
             client.headers["Authorization"] = f"Bearer {admin}"
-            figures["floor_api_me"] = measure(client, "/api/me", {}, args.runs)
+            figures["floor_api_me"] = run.measure_get(client, "/api/me", {}, args.runs)
             view = {"queue": queue, "limit": 50}
-            figures["queue_view_admin"] = measure(client, "/api/cases", view, args.runs)
+            figures["queue_view_admin"] = run.measure_get(client, "/api/cases", view, args.runs)
             first = client.get("/api/cases", params=view).json()
             result["first_page_items"] = len(first["items"])
-            figures["queue_view_page2"] = measure(
+            figures["queue_view_page2"] = run.measure_get(
                 client, "/api/cases", {**view, "cursor": first["next_cursor"]}, args.runs
             )
-            figures["queue_view_breached"] = measure(
+            figures["queue_view_breached"] = run.measure_get(
                 client, "/api/cases", {**view, "breached": "true"}, args.runs
             )
             client.headers["Authorization"] = f"Bearer {agent}"
-            figures["queue_view_agent"] = measure(client, "/api/cases", view, args.runs)
-            figures["my_cases_agent"] = measure(
+            figures["queue_view_agent"] = run.measure_get(client, "/api/cases", view, args.runs)
+            figures["my_cases_agent"] = run.measure_get(
                 client, "/api/cases", {"assignee": "me", "limit": 50}, args.runs
             )
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -429,22 +401,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    raw_argv = list(argv if argv is not None else sys.argv[1:])
     if args.db == "both":
-        # Django is configured once per process: each database gets its own.
-        results = []
-        for db in ("sqlite", "postgres"):
-            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
-                out_path = out.name
-            child = [*run._replace_db(raw_argv, db), "--json-out", out_path]
-            code = subprocess.run([sys.executable, __file__, *child], check=False).returncode
-            data = Path(out_path).read_text() if Path(out_path).stat().st_size else ""
-            os.unlink(out_path)
-            results.append(
-                json.loads(data)
-                if data
-                else {"db": db, "cases": args.cases, "skipped": f"exit code {code}"}
-            )
+        results = run.each_database(__file__, argv, {"cases": args.cases})
     else:
         results = [bench_database(args.db, args)]
         if args.json_out:
