@@ -16,7 +16,6 @@ import asyncio
 import functools
 import json
 import time
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +35,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from kith.accounts.models import User
+from kith.core import timezones
 from kith.core.context import channel as audit_channel
 from kith.core.errors import KithError, NotFound
 from kith.people.models import Party
@@ -44,13 +44,6 @@ from . import access, live, queries, services
 from .models import Attachment, Comment, Group, Membership, NotificationSettings, Post, Topic
 
 PAGE = 20
-
-
-def _tz(user):
-    try:
-        return zoneinfo.ZoneInfo(getattr(user, "timezone", "") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def collab_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -62,7 +55,7 @@ def collab_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             if request.htmx:
                 return HttpResponseClientRedirect(redirect_to_login(request.get_full_path()).url)
             return redirect_to_login(request.get_full_path())
-        with audit_channel("web"), timezone.override(_tz(request.user)):
+        with audit_channel("web"), timezone.override(timezones.of_user(request.user)):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -639,7 +632,7 @@ def _frame(request: HttpRequest, message: dict) -> bytes | None:
     if not access.can_see_post(request.user, post):
         return None
     post = queries._with_details(Post.objects.filter(pk=post.pk))[0]
-    with timezone.override(_tz(request.user)):
+    with timezone.override(timezones.of_user(request.user)):
         html = render_to_string("collab/_post.html", post_context(request, post), request=request)
     return live.sse(
         "comment" if kind == "comment" else ("post_edited" if kind == "post_edited" else "post"),

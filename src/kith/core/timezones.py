@@ -4,6 +4,7 @@
 milliseconds); forms, imports and API writes validate against it, so it is cached.
 """
 
+import datetime as dt
 import zoneinfo
 from functools import lru_cache
 
@@ -21,3 +22,16 @@ def is_valid(name: str) -> bool:
 def choices() -> list[str]:
     """Names sorted for a picker."""
     return sorted(names())
+
+
+def zone(name: str) -> dt.tzinfo:
+    """The zone called ``name``, or UTC when it is empty or unknown (display, never validation)."""
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def of_user(user) -> dt.tzinfo:
+    """The zone a user reads times in (UTC when unset or unknown)."""
+    return zone(getattr(user, "timezone", ""))

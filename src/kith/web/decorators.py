@@ -8,9 +8,7 @@ then the view runs in the user's time zone with the audit channel set to "web".
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import zoneinfo
 from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
@@ -18,16 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
+from kith.core import timezones
 from kith.core.context import channel as audit_channel
 from kith.core.errors import NotFound
-
-
-def user_timezone(user) -> dt.tzinfo:
-    """The user's time zone, or UTC when unset or unknown."""
-    try:
-        return zoneinfo.ZoneInfo(getattr(user, "timezone", "") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -42,7 +33,7 @@ def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             return redirect_to_login(request.get_full_path())
         if not getattr(request.user, "is_staff_user", False):
             raise NotFound("Not found.")
-        with audit_channel("web"), timezone.override(user_timezone(request.user)):
+        with audit_channel("web"), timezone.override(timezones.of_user(request.user)):
             return view(request, *args, **kwargs)
 
     return wrapper

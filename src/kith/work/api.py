@@ -14,6 +14,7 @@ from django.urls import reverse
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 
 from kith.accounts.models import User
+from kith.core import timezones
 from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.pagination import clamp_limit, paginate
@@ -306,7 +307,7 @@ def _dump(schema, value) -> dict:
 
 
 def meeting_out(m: Meeting) -> dict[str, Any]:
-    zone = calendar._zone(m.timezone)
+    zone = timezones.zone(m.timezone)
     return {
         "id": m.public_id,
         "uid": m.uid,

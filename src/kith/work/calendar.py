@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from kith.core import timezones
 from kith.core.errors import KithError, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import ContactPoint, Party
@@ -83,13 +83,6 @@ def feed_for_token(token: str) -> CalendarFeed | None:
 # ---------------------------------------------------------------- the feed
 
 
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def _email_of_party(party: Party | None, emails: dict[int, str]) -> str:
     return emails.get(party.pk, "") if party is not None else ""
 
@@ -112,7 +105,7 @@ _PARTSTAT = {
 
 
 def _meeting_event(meeting: Meeting, emails: dict[int, str]) -> icalendar.Event:
-    zone = _zone(meeting.timezone)
+    zone = timezones.zone(meeting.timezone)
     event = icalendar.Event()
     event.add("uid", f"{meeting.public_id}@kith")
     event.add("dtstamp", meeting.updated_at.astimezone(dt.UTC))
@@ -320,9 +313,9 @@ def _times(event, fallback_zone: str) -> tuple[dt.datetime, dt.datetime, str]:
         tzid = str(getattr(event.get("dtstart"), "params", {}).get("TZID", "") or "")
         zone = _zone_name(start, fallback_zone, tzid)
         if start.tzinfo is None:  # floating time: the importer's wall clock
-            start = start.replace(tzinfo=_zone(zone))
+            start = start.replace(tzinfo=timezones.zone(zone))
         if isinstance(end, dt.datetime) and end.tzinfo is None:
-            end = end.replace(tzinfo=_zone(zone))
+            end = end.replace(tzinfo=timezones.zone(zone))
         if end is None:
             end = start + (duration if isinstance(duration, dt.timedelta) else dt.timedelta(0))
         if isinstance(end, dt.date) and not isinstance(end, dt.datetime):
@@ -330,7 +323,7 @@ def _times(event, fallback_zone: str) -> tuple[dt.datetime, dt.datetime, str]:
         return start, end, zone
     # VALUE=DATE: an all-day event, midnight to midnight in the importer's zone.
     zone = fallback_zone
-    tz = _zone(zone)
+    tz = timezones.zone(zone)
     first = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     if isinstance(end, dt.date) and not isinstance(end, dt.datetime):
         last = dt.datetime.combine(end, dt.time.min, tzinfo=tz)

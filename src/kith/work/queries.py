@@ -8,28 +8,20 @@ and *done* once completed. "Today" is the reader's today, in their time zone.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from kith.core import timezones
 from kith.work.models import Activity, Meeting
 
 STATUSES = ("overdue", "today", "upcoming", "done")
 
 
-def user_zone(user) -> dt.tzinfo:
-    """The user's time zone (UTC when unset or unknown)."""
-    try:
-        return zoneinfo.ZoneInfo(getattr(user, "timezone", "") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def today_for(user, now: dt.datetime | None = None) -> dt.date:
     """The calendar date it is now where ``user`` is."""
-    return (now or timezone.now()).astimezone(user_zone(user)).date()
+    return (now or timezone.now()).astimezone(timezones.of_user(user)).date()
 
 
 def status_of(activity: Activity, today: dt.date) -> str:
@@ -151,7 +143,7 @@ def my_day(user, *, now: dt.datetime | None = None, limit: int = MY_DAY_LIMIT) -
         key: len(rows[key]) if len(rows[key]) < limit else qs.count()
         for key, qs in sections.items()
     }
-    zone = user_zone(user)
+    zone = timezones.of_user(user)
     start = dt.datetime.combine(today, dt.time.min, tzinfo=zone)
     end = start + dt.timedelta(days=1)
     meetings = list(

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from kith.accounts.models import User
+from kith.core import timezones
 from kith.core.errors import Conflict, NotFound, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import Party
@@ -398,7 +399,7 @@ def _meeting_form(request, meeting: Meeting | None) -> HttpResponse:
         selected: list[Party] = []
         if meeting is not None:
             selected = [a.party for a in meeting.attendees.select_related("party") if a.party_id]
-            zone = calendar._zone(meeting.timezone)
+            zone = timezones.zone(meeting.timezone)
             initial = {
                 "title": meeting.title,
                 "start": meeting.start.astimezone(zone).replace(tzinfo=None),
@@ -495,7 +496,7 @@ def meeting_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         }
         for a in meeting.attendees.select_related("party", "user")
     ]
-    zone = calendar._zone(meeting.timezone)
+    zone = timezones.zone(meeting.timezone)
     return render(
         request,
         "work/meeting_detail.html",
