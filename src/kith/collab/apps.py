@@ -18,6 +18,6 @@ class CollabConfig(AppConfig):
 
 
 def _send_daily_digests() -> None:
-    from kith.collab import services
+    from kith.collab import tasks
 
-    services.send_digests(mode="daily")
+    tasks.send_digests.call(mode="daily")

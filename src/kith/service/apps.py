@@ -21,18 +21,18 @@ class ServiceConfig(AppConfig):
 
 
 def _check_breaches() -> None:
-    from kith.service import services
+    from kith.service import tasks
 
-    services.check_breaches()
+    tasks.check_sla_breaches.call()
 
 
 def _poll_imap() -> None:
     from django.conf import settings
 
     if settings.KITH_IMAP_URL:
-        from kith.service import imap
+        from kith.service import tasks
 
-        imap.poll(settings.KITH_IMAP_URL)
+        tasks.poll_imap.call()
 
 
 def _move_cases(sender, *, keep, absorb, **kwargs) -> None:
