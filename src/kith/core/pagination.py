@@ -7,6 +7,7 @@ fields must be non-null and end with a unique field (``id``) so the order is tot
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -26,8 +27,18 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+class _CursorEncoder(DjangoJSONEncoder):
+    """Datetimes to the microsecond: Django's encoder cuts them to milliseconds, and a
+    cursor so rounded skipped rows created within the same millisecond as a page's last."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, dt.datetime | dt.time):
+            return o.isoformat()
+        return super().default(o)
+
+
 def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps(values, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    raw = json.dumps(values, cls=_CursorEncoder, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
