@@ -104,7 +104,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE transactions
     # avoid "database is locked" upgrades from read to write locks under concurrency.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections live as long as their thread: opening one (and running the PRAGMAs
+    # below) cost more than a whole simple request. See kith.asgi for the threads.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -118,9 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
     "KITH_DB_POOL", True
 ):
-    # Under ASGI each request runs in its own context, so Django's persistent connections
-    # are never reused: every request paid for a new PostgreSQL backend (~10 ms) and left
-    # the old one to the garbage collector. A pool hands connections between requests.
+    # A pool hands connections between requests and threads, including the per-request
+    # threads of the ASGI streaming path (kith.asgi), where persistent connections would
+    # never be reused: each would cost a new PostgreSQL backend (~10 ms).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": int(os.environ.get("KITH_DB_POOL_MIN", "2")),
@@ -190,6 +192,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Kith's own knobs.
+# Threads that run ordinary (synchronous) requests under `kith serve`, and the paths
+# served by Django's ASGI handler instead because they stream for a long time (kith.asgi).
+KITH_WEB_THREADS = int(os.environ.get("KITH_WEB_THREADS", "8"))
+KITH_ASYNC_PATHS = ["/collab/stream/"]
 KITH_LOGIN_MAX_FAILURES = int(os.environ.get("KITH_LOGIN_MAX_FAILURES", "5"))
 KITH_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("KITH_LOGIN_LOCKOUT_SECONDS", "900"))
 # Deliver domain events right after the transaction commits, in-process, so the UI

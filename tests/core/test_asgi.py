@@ -1,0 +1,79 @@
+"""The served application (kith.asgi): ordinary requests on a fixed pool of threads that
+keep their database connections, long-lived streams through Django's ASGI handler."""
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+from django.core.signals import request_started
+from django.db import connection
+from django.db.backends.signals import connection_created
+
+from kith.accounts import services as account_services
+from kith.asgi import KithApplication
+
+
+def _recorder(name: str, calls: list[str]):
+    async def app(scope, receive, send):
+        calls.append(f"{name} {scope['type']} {scope.get('path', '')}")
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("scope", "served_by"),
+    [
+        ({"type": "http", "path": "/api/me"}, "wsgi"),
+        ({"type": "http", "path": "/people/"}, "wsgi"),
+        ({"type": "http", "path": "/collab/stream/"}, "asgi"),
+        ({"type": "http", "path": "/collab/stream/extra"}, "asgi"),
+        ({"type": "http", "path": "/collab/streams-are-not-this"}, "wsgi"),
+        ({"type": "lifespan"}, "asgi"),
+        ({"type": "websocket", "path": "/api/me"}, "asgi"),
+    ],
+)
+def test_requests_are_routed_by_path_and_type(scope, served_by):
+    calls: list[str] = []
+    app = KithApplication(
+        _recorder("asgi", calls), _recorder("wsgi", calls), async_paths=("/collab/stream/",)
+    )
+    asyncio.run(app(scope, None, None))
+    assert calls == [f"{served_by} {scope['type']} {scope.get('path', '')}"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
+def test_requests_reuse_a_bounded_set_of_threads_and_connections(alice, settings):
+    """Django's ASGI handler made a thread and a database connection per request."""
+    from kith.asgi import application
+
+    _, token = account_services.issue_token(actor=alice, user=alice, name="asgi test")
+    threads: set[threading.Thread] = set()  # the objects: an ident can be reused
+    opened: list[str] = []
+
+    def on_request(**kwargs):
+        threads.add(threading.current_thread())
+
+    def on_connect(sender, connection, **kwargs):
+        opened.append(connection.alias)
+
+    async def twenty_requests() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            return [await client.get("/api/me", headers=headers) for _ in range(20)]
+
+    request_started.connect(on_request)
+    connection_created.connect(on_connect)
+    try:
+        responses = asyncio.run(twenty_requests())
+    finally:
+        request_started.disconnect(on_request)
+        connection_created.disconnect(on_connect)
+    assert [r.status_code for r in responses] == [200] * 20
+    assert responses[0].json()["username"] == "alice"
+    assert 1 <= len(threads) <= settings.KITH_WEB_THREADS
+    if connection.vendor == "sqlite":
+        # Each thread keeps its connection (PostgreSQL hands them round through a pool).
+        assert len(opened) <= len(threads)
