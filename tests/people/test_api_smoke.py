@@ -41,3 +41,17 @@ def test_create_reply_is_the_record_as_read_back(alice, api_as):
     assert created["tags"] == ["beta", "vip"]
     assert [cp["channel"] for cp in created["contact_points"]] == ["email", "email", "phone"]
     assert created == api.get(f"/api/people/{created['id']}").json()
+
+
+def test_create_reads_nothing_back(alice, api_as, django_assert_max_num_queries):
+    """A create is checks, inserts and the index: 20 queries before the lean path."""
+    api = api_as(alice)
+    payload = {
+        "given_name": "Ana",
+        "family_name": "Lima",
+        "contact_points": [{"channel": "email", "value": "ana@example.com"}],
+    }
+    with django_assert_max_num_queries(11):
+        r = api.post("/api/people", payload)
+    assert r.status_code == 201, r.content
+    assert r.json()["contact_points"][0]["normalized"] == "ana@example.com"

@@ -191,6 +191,34 @@ def test_scope_applies_before_the_candidate_bound(alice, monkeypatch):
     assert [p.pk for p in search.search(scope, "sam", limit=1)] == [wanted.pk]
 
 
+def test_a_created_party_is_indexed_as_a_rebuild_would(alice):
+    """Creates write the document from what they hold; it must equal the full rebuild."""
+    person = services.create_party(
+        actor=alice,
+        data=PartyInput(
+            kind=Party.Kind.PERSON,
+            fields={"given_name": "Zoë", "family_name": "O'Hara-Lund"},
+            contact_points=[
+                ContactInput(channel="email", value="zoe.ohara@example.org"),
+                ContactInput(channel="phone", value="+44 20 7946 0958"),
+                ContactInput(channel="twitter", value="@ZoeOH"),
+                ContactInput(channel="website", value="https://zoe.example.net/about"),
+                ContactInput(channel="postal", value="1 Main Street, Springfield"),
+            ],
+        ),
+    )
+    written = Party.objects.get(pk=person.pk).search_text
+    assert written
+    search.reindex([person.pk])
+    assert Party.objects.get(pk=person.pk).search_text == written
+    for q in ("zoe ohara", "zoe.ohara@example.org", "7946 0958", "@zoeoh", "zoe.example.net"):
+        assert find(q) == ["Zoë O'Hara-Lund"], q
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {search.FTS_TABLE} WHERE rowid = %s", [person.pk])
+            assert cursor.fetchone()[0] == 1
+
+
 def test_reindex_after_contact_point_changes(alice):
     ana = make_person(alice, given="Ana", family="Lima", email="old@example.com")
     point = ana.contact_points.get()

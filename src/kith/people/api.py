@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
@@ -142,16 +141,15 @@ def _fresh(party: Party) -> dict[str, Any]:
     return party_out(with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True)
 
 
-def _created(party: Party) -> dict[str, Any]:
-    """The reply to a create: a new party has no roles yet, so only its lists are read."""
-    prefetch_related_objects(
-        [party],
-        "tags",
-        Prefetch(
-            "contact_points", queryset=ContactPoint.objects.order_by("channel", "-primary", "id")
-        ),
+def _created(created: services.CreatedParty) -> dict[str, Any]:
+    """The reply to a create, from the rows the service wrote: nothing is read back."""
+    out = party_out(
+        created.party,
+        relationships=[],
+        contact_points=created.contact_points,
+        tags=created.tags,
     )
-    return PartyOut.model_validate(party_out(party, relationships=[])).model_dump(mode="json")
+    return PartyOut.model_validate(out).model_dump(mode="json")
 
 
 # ---------------------------------------------------------------- people
@@ -167,10 +165,10 @@ def list_people(request: HttpRequest, query: Query[ListQuery]):
 @idempotent
 def create_person(request: HttpRequest, payload: PersonIn):
     access.require_writer(request.user)
-    party = services.create_party(
+    created = services.create_party_with_rows(
         actor=request.user, data=_party_input(Party.Kind.PERSON, payload, creating=True)
     )
-    return Status(201, _created(party))
+    return Status(201, _created(created))
 
 
 @router.get("/people/{public_id}", response=PartyOut, url_name="get_person")
@@ -210,10 +208,10 @@ def list_organizations(request: HttpRequest, query: Query[ListQuery]):
 @idempotent
 def create_organization(request: HttpRequest, payload: OrganizationIn):
     access.require_writer(request.user)
-    party = services.create_party(
+    created = services.create_party_with_rows(
         actor=request.user, data=_party_input(Party.Kind.ORGANIZATION, payload, creating=True)
     )
-    return Status(201, _created(party))
+    return Status(201, _created(created))
 
 
 @router.get("/organizations/{public_id}", response=PartyOut, url_name="get_organization")

@@ -137,10 +137,14 @@ class Party(KithModel):
     def is_person(self) -> bool:
         return self.kind == self.Kind.PERSON
 
-    def save(self, *args, **kwargs):
+    def derive_names(self) -> None:
+        """Fill the display name of a person from given and family names, and the sort name."""
         if self.kind == self.Kind.PERSON and not self.display_name:
             self.display_name = " ".join(p for p in (self.given_name, self.family_name) if p)
         self.sort_name = self.display_name.casefold()[:300]
+
+    def save(self, *args, **kwargs):
+        self.derive_names()
         super().save(*args, **kwargs)
 
 

@@ -250,9 +250,15 @@ def relationship_out(rel: Relationship) -> dict[str, Any]:
 
 
 def party_out(
-    party: Party, *, all_roles: bool = False, relationships: list | None = None
+    party: Party,
+    *,
+    all_roles: bool = False,
+    relationships: list | None = None,
+    contact_points: list | None = None,
+    tags: list | None = None,
 ) -> dict[str, Any]:
-    """The API shape of a party; ``relationships`` given by a caller that knows them."""
+    """The API shape of a party; ``relationships``, ``contact_points`` and ``tags`` given
+    by a caller that knows them (a create) are not read again."""
     if relationships is not None:
         rels = relationships
     elif all_roles:
@@ -280,12 +286,19 @@ def party_out(
         "notes": party.notes,
         "interests": list(party.interests),
         "attributes": dict(party.attributes),
-        "tags": sorted(t.name for t in party.tags.all()),
+        "tags": sorted(t.name for t in (party.tags.all() if tags is None else tags)),
         "visibility": party.visibility,
         "owner": party.owner.get_username() if party.owner_id else None,
         "status": party.status,
         "merged_into": party.merged_into.public_id if party.merged_into_id else None,
-        "contact_points": [contact_point_out(cp) for cp in party.contact_points.all()],
+        "contact_points": [
+            contact_point_out(cp)
+            for cp in (
+                party.contact_points.all()
+                if contact_points is None
+                else sorted(contact_points, key=lambda cp: (cp.channel, not cp.primary, cp.pk))
+            )
+        ],
         "roles": [relationship_out(r) for r in rels],
         "created_at": party.created_at,
         "updated_at": party.updated_at,

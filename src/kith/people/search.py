@@ -393,6 +393,36 @@ def _subjects_of(org_ids: Iterable[int]) -> list[int]:
     )
 
 
+def document_of_new(party: Party, contacts: Iterable[tuple[str, str]]) -> str:
+    """The document of a party about to be inserted, from what the caller holds.
+
+    A new party holds no role yet, so it has no company; ``contacts`` are its
+    ``(channel, normalized)`` contact points. Store it in ``party.search_text`` before
+    the insert, then call :func:`index_new`: a create needs no read-back.
+    """
+    if party.status != Party.Status.ACTIVE:
+        return ""
+    party.derive_names()
+    return build_document(
+        names=(party.display_name, party.given_name, party.family_name, party.legal_name),
+        contacts=[(c, n) for c, n in contacts if c != ContactPoint.POSTAL],
+    )
+
+
+def index_new(party: Party) -> None:
+    """Index a just-inserted party whose ``search_text`` came from :func:`document_of_new`."""
+    doc = party.search_text
+    if not doc:
+        return
+    if _is_sqlite():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {FTS_TABLE}(rowid, tokens) VALUES (%s, %s)",  # noqa: S608
+                [party.pk, doc],
+            )
+    _update_vocabulary(added=[doc], dropped=[])
+
+
 def reindex(party_ids: Iterable[int]) -> None:
     """(Re)build the search documents of these parties; cheap enough to call per write.
 

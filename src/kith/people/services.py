@@ -200,7 +200,7 @@ def _taken_message(actor, point: ContactPoint) -> str:
     return "Already belongs to another record you cannot see."
 
 
-def _set_tags(party: Party, names: list[str]) -> None:
+def _set_tags(party: Party, names: list[str]) -> list[Tag]:
     existing = {t.name.casefold(): t for t in Tag.objects.filter(name__in=names)}
     tags = []
     for name in names:
@@ -209,6 +209,7 @@ def _set_tags(party: Party, names: list[str]) -> None:
             tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
         tags.append(tag)
     party.tags.set(tags)
+    return tags
 
 
 def _snapshot(party: Party) -> dict[str, Any]:
@@ -230,8 +231,23 @@ def _event_name(party: Party, action: str) -> str:
 # ---------------------------------------------------------------- parties
 
 
+@dataclass
+class CreatedParty:
+    """A new party with the contact points and tags written with it."""
+
+    party: Party
+    contact_points: list[ContactPoint]
+    tags: list[Tag]
+
+
 def create_party(*, actor, data: PartyInput) -> Party:
     """Create a person or organisation with its contact points, tags and attributes."""
+    return create_party_with_rows(actor=actor, data=data).party
+
+
+def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
+    """:func:`create_party`, also handing back the rows it wrote, for a reply that
+    shows the new record without reading it back."""
     if data.kind not in Party.Kind.values:
         raise ValidationFailed.single("kind", "Must be person or organization.")
     cleaned, errors = _validate_fields(data.kind, data.fields, creating=True)
@@ -268,11 +284,11 @@ def create_party(*, actor, data: PartyInput) -> Party:
             )
             party.team = data.team
             party.visibility = data.visibility or Visibility.EVERYONE
+            party.search_text = search.document_of_new(party, [(c, n) for _, c, n in contacts])
             party.save()
-            _add_contacts(party, contacts)
-            if tags:
-                _set_tags(party, tags)
-            search.reindex([party.pk])
+            created = _add_contacts(party, contacts, new_party=True)
+            tag_rows = _set_tags(party, tags) if tags else []
+            search.index_new(party)
             audit.record(
                 actor=actor,
                 action=_event_name(party, "created"),
@@ -291,7 +307,7 @@ def create_party(*, actor, data: PartyInput) -> Party:
         raise Conflict(
             "A contact point was taken by another record at the same moment; retry."
         ) from exc
-    return party
+    return CreatedParty(party, created, tag_rows)
 
 
 def _clean_interests(raw: Iterable[str], errors: list[FieldError]) -> list[str]:
@@ -306,14 +322,13 @@ def _clean_interests(raw: Iterable[str], errors: list[FieldError]) -> list[str]:
 
 
 def _add_contacts(
-    party: Party, contacts: list[tuple[ContactInput, str, str]]
+    party: Party, contacts: list[tuple[ContactInput, str, str]], *, new_party: bool = False
 ) -> list[ContactPoint]:
-    has_primary = {
-        ch
-        for ch in ContactPoint.objects.filter(party=party, primary=True).values_list(
-            "channel", flat=True
+    has_primary: set[str] = set()
+    if not new_party:
+        has_primary.update(
+            ContactPoint.objects.filter(party=party, primary=True).values_list("channel", flat=True)
         )
-    }
     created = []
     for contact, channel, normalized in contacts:
         primary = contact.primary or channel not in has_primary
