@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from kith.people import access, merging, search, services
 from kith.people.models import ContactPoint, Party
@@ -336,8 +337,11 @@ def test_word_list_forgets_names_no_longer_indexed_on_postgresql(alice):
             return {word for (word,) in cursor.fetchall()}
 
     ruth = make_person(alice, given="Ruth", family="Montgomery")
-    make_person(alice, given="Ruth", family="Miller")
+    miller = make_person(alice, given="Ruth", family="Miller")
     assert {"ruth", "montgomery", "miller"} <= vocabulary()
+    with CaptureQueriesContext(connection) as unchanged:
+        search.reindex([miller.pk])  # the same document: no word can have gone
+    assert not [q for q in unchanged.captured_queries if "people_search_word" in q["sql"]]
     services.update_party(actor=alice, party=ruth, data=PartyInput(fields={"family_name": "Moss"}))
     assert "montgomery" not in vocabulary()
     services.delete_party(actor=alice, party=Party.objects.get(pk=ruth.pk))

@@ -393,12 +393,15 @@ def _subjects_of(org_ids: Iterable[int]) -> list[int]:
     )
 
 
-def document_of_new(party: Party, contacts: Iterable[tuple[str, str]]) -> str:
+def document_of_new(
+    party: Party, contacts: Iterable[tuple[str, str]], companies: Iterable[str] = ()
+) -> str:
     """The document of a party about to be inserted, from what the caller holds.
 
-    A new party holds no role yet, so it has no company; ``contacts`` are its
-    ``(channel, normalized)`` contact points. Store it in ``party.search_text`` before
-    the insert, then call :func:`index_new`: a create needs no read-back.
+    ``contacts`` are its ``(channel, normalized)`` contact points and ``companies`` the
+    names of the active organisations it will hold a current role towards (none for a
+    plain create). Store it in ``party.search_text`` before the insert, then call
+    :func:`index_new`: nothing is read back.
     """
     if party.status != Party.Status.ACTIVE:
         return ""
@@ -406,21 +409,23 @@ def document_of_new(party: Party, contacts: Iterable[tuple[str, str]]) -> str:
     return build_document(
         names=(party.display_name, party.given_name, party.family_name, party.legal_name),
         contacts=[(c, n) for c, n in contacts if c != ContactPoint.POSTAL],
+        companies=companies,
     )
 
 
-def index_new(party: Party) -> None:
-    """Index a just-inserted party whose ``search_text`` came from :func:`document_of_new`."""
-    doc = party.search_text
-    if not doc:
+def index_new(docs: Sequence[tuple[int, str]]) -> None:
+    """Index just-inserted parties, given as ``(id, document)`` pairs whose documents
+    (from :func:`document_of_new`) were stored with them."""
+    docs = [(pk, doc) for pk, doc in docs if doc]
+    if not docs:
         return
     if _is_sqlite():
         with connection.cursor() as cursor:
-            cursor.execute(
+            cursor.executemany(
                 f"INSERT INTO {FTS_TABLE}(rowid, tokens) VALUES (%s, %s)",  # noqa: S608
-                [party.pk, doc],
+                docs,
             )
-    _update_vocabulary(added=[doc], dropped=[])
+    _update_vocabulary(added=[doc for _, doc in docs], dropped=[])
 
 
 def reindex(party_ids: Iterable[int]) -> None:
@@ -440,12 +445,14 @@ def _reindex(ids: Sequence[int], *, cascade: bool, ignore: Iterable[int] = ()) -
     rows = _party_rows(ids)
     contacts = _contacts_of(party_id__in=ids)
     companies = _companies_of(ignore, subject_id__in=ids)
-    docs, changed, renamed_orgs = [], [], set()
+    docs, changed, replaced, renamed_orgs = [], [], [], set()
     for row in rows:
         doc = _document(row, contacts, companies)
         docs.append((row.pk, doc))
         if doc != row.old_text:
             changed.append((row.pk, doc))
+            if row.old_text:
+                replaced.append(row.old_text)
             if (
                 row.kind == Party.Kind.ORGANIZATION
                 and row.old_text
@@ -456,9 +463,10 @@ def _reindex(ids: Sequence[int], *, cascade: bool, ignore: Iterable[int] = ()) -
                     renamed_orgs.add(row.merged_into_id)
     _write_documents(changed)
     _write_fts(ids, docs)
+    # Only changed documents can drop words: checking every old word of an unchanged
+    # document against the whole index made re-imports of known people crawl.
     _update_vocabulary(
-        added=[doc for _, doc in changed],
-        dropped=[row.old_text for row in rows if row.old_text],
+        added=[doc for _, doc in changed], dropped=replaced
     )  # ids without a row (deleted parties) just leave the FTS table
     if cascade and renamed_orgs:
         done = set(ids)
