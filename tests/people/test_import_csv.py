@@ -10,7 +10,7 @@ import pytest
 
 from kith.core.errors import ValidationFailed
 from kith.core.models import AuditEntry, OutboxEvent
-from kith.people import importing, services
+from kith.people import importing, search, services
 from kith.people.models import ContactPoint, ImportJob, Party, Relationship
 from tests.conftest import make_org, make_person
 
@@ -219,6 +219,22 @@ def test_organisation_column_creates_or_links_the_employer(alice, tier):
     globex = Party.objects.get(kind="organization", display_name="Globex")
     assert list(Party.objects.holding("employee", of=globex)) == [bo]
     assert Party.objects.filter(kind="organization").count() == 2
+
+
+def test_imported_parties_are_indexed_as_a_rebuild_would(alice, tier):
+    """An import writes the documents of the parties it creates from what it holds
+    (names, contact points, employers); a full rebuild must change none of them."""
+    make_org(alice, "ACME LTD")
+    known = make_person(alice, given="Bo", family="Chen")
+    run(alice, people_csv())
+    imported = dict(Party.objects.exclude(pk=known.pk).values_list("pk", "search_text"))
+    assert all(imported.values())
+    search.reindex_all()
+    assert dict(Party.objects.exclude(pk=known.pk).values_list("pk", "search_text")) == imported
+    assert [p.display_name for p in search.search(Party.objects.all(), "acme analima")] == [
+        "Ana Lima"
+    ]
+    assert "Globex" in [p.display_name for p in search.search(Party.objects.all(), "globex")]
 
 
 def test_dry_run_counts_but_writes_nothing(alice, tier):

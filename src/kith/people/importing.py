@@ -971,12 +971,21 @@ class _Job:
             "party_id", "tag__name"
         ):
             entities[pid].tags.add(name.casefold())
-        rels = Relationship.objects.filter(subject_id__in=live).filter(
-            Q(object__isnull=True) | Q(role__slug=EMPLOYEE)
+        rels = list(
+            Relationship.objects.filter(subject_id__in=live)
+            .filter(Q(object__isnull=True) | Q(role__slug=EMPLOYEE))
+            .order_by()
+            .values_list("subject_id", "role_id", "object_id", "valid_to")
         )
-        for pid, role_id, object_id, object_name, valid_to in rels.values_list(
-            "subject_id", "role_id", "object_id", "object__sort_name", "valid_to"
-        ):
+        # The employers' names in a query of their own: joined in, PostgreSQL could walk
+        # the whole party table in id order to meet a few recent organisations.
+        employer_names = dict(
+            Party.objects.filter(pk__in={r[2] for r in rels if r[2] is not None})
+            .order_by()
+            .values_list("pk", "sort_name")
+        )
+        for pid, role_id, object_id, valid_to in rels:
+            object_name = employer_names.get(object_id)
             entity = entities[pid]
             now_or_later = valid_to is None or valid_to >= self.today
             if object_id is None:
@@ -1285,6 +1294,7 @@ class _Job:
                     "sort_name": org.key,
                     "owner_id": owner_id,
                     "visibility": Visibility.EVERYONE,
+                    "search_text": search.build_document(names=[org.name]),
                 }
                 for org in new_orgs
             ],
@@ -1311,6 +1321,7 @@ class _Job:
                 attributes=entity.attributes,
                 owner_id=owner_id,
                 visibility=Visibility.EVERYONE,
+                search_text=_new_document(row, entity),
             )
             rows.append(row)
         for entity, party in zip(created, _insert_parties(rows, now), strict=True):
@@ -1364,7 +1375,11 @@ class _Job:
             now,
         )
         self._write_audit_and_events(created, updated, new_orgs, now)
-        search.reindex([o.pk for o in new_orgs] + [e.party.pk for e in entities])
+        # New parties carry their documents already; known ones may have new contacts
+        # or companies, so they are rebuilt (and left alone when nothing changed).
+        search.index_new([(p.pk, p.search_text) for p in org_parties])
+        search.index_new([(e.party.pk, e.party.search_text) for e in created])
+        search.reindex([e.party.pk for e in updated])
         return len(new_orgs)
 
     def _write_tags(self, entities: list[_Entity], now: dt.datetime) -> None:
@@ -1499,6 +1514,19 @@ class _Job:
 _MISSING = object()
 
 
+def _new_document(row: dict[str, Any], entity: _Entity) -> str:
+    """The search document of a party this import creates, from what it will write:
+    its names, its contact points and the organisations it joins (all current roles)."""
+    return search.build_document(
+        names=[row.get(name) or "" for name in ("display_name", *_NAME_FIELDS)],
+        contacts=[(channel, normalized) for channel, normalized, *_ in entity.new_contacts],
+        companies=[org.name for _role, _start, org in entity.new_roles if org is not None],
+    )
+
+
+_NAME_FIELDS = ("given_name", "family_name", "legal_name")
+
+
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
     """``audit.jsonable`` for what an import writes: only dates need turning into text.
 
@@ -1558,16 +1586,26 @@ def _insert(
     (called per row when it is callable, such as ``uuid4`` for public ids) and
     ``auto_now`` fields get ``now``. No signals are sent, as with ``bulk_create``.
 
-    With ``returning_pk`` it returns the new ids in the order of ``rows``, from
-    ``INSERT … RETURNING`` (SQLite 3.35+, PostgreSQL) matched back by ``public_id`` so
-    it does not rely on the order the database returns rows in.
+    With ``returning_pk`` it returns the new ids in the order of ``rows``. PostgreSQL
+    hands them out from the table's sequence first, and the rows go in as pipelined
+    one-row statements: one statement of thousands of placeholders cost more to bind on
+    the client than to run. SQLite (3.35+) takes many rows per ``INSERT … RETURNING``,
+    matched back by ``public_id`` so it does not rely on the order of the returned rows.
     """
     if not rows:
         return []
+    if returning_pk:
+        for row in rows:  # callers read the public ids; SQLite also matches ids by them
+            row.setdefault("public_id", uuid.uuid4())
+    if returning_pk and connection.vendor == "postgresql":
+        ids = _reserve_ids(model, len(rows))
+        _insert(model, [{**row, "id": pk} for row, pk in zip(rows, ids, strict=True)], now)
+        return ids
+    given_pk = "id" in rows[0]
     fields = [
         f
         for f in model._meta.concrete_fields
-        if not (f.primary_key and isinstance(f, models.AutoField))
+        if given_pk or not (f.primary_key and isinstance(f, models.AutoField))
     ]
     # (attname, default factory, default value, set to now when empty)
     makers: list[tuple[str, Callable[[], Any] | None, Any, bool]] = []
@@ -1579,9 +1617,6 @@ def _insert(
         else:
             makers.append((f.attname, None, f.get_default(), False))
     adapters = [_adapter(f, now) for f in fields]
-    if returning_pk:
-        for row in rows:  # the public ids are needed to match the returned ids
-            row.setdefault("public_id", uuid.uuid4())
     params = []
     for row in rows:
         values = []
@@ -1596,6 +1631,13 @@ def _insert(
     names = ", ".join(quote(f.column) for f in fields)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
+        if not returning_pk and connection.vendor == "postgresql":
+            # COPY: Django binds parameters on the client, so each row of an executemany
+            # was a new statement for the server to parse and plan.
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+            return []
         if not returning_pk:
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES {one}", params)  # noqa: S608
             return []
@@ -1611,6 +1653,16 @@ def _insert(
             for pk, public_id in cursor.fetchall():
                 ids[public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(public_id)] = pk
     return [ids[row["public_id"]] for row in rows]
+
+
+def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """PostgreSQL: ``count`` new ids from the sequence behind ``model``'s primary key."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _insert_parties(rows: list[dict[str, Any]], now: dt.datetime) -> list[_Stored]:
