@@ -288,7 +288,7 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
             party.save()
             created = _add_contacts(party, contacts, new_party=True)
             tag_rows = _set_tags(party, tags) if tags else []
-            search.index_new(party)
+            search.index_new([(party.pk, party.search_text)])
             audit.record(
                 actor=actor,
                 action=_event_name(party, "created"),
