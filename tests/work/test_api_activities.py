@@ -196,3 +196,31 @@ def test_activity_on_an_interaction_follows_its_party(api_as, bob, dan, ana, sec
     assert r.status_code == 201 and r.json()["record_id"] == str(seen.public_id)
     r = _new(api_as(bob), record_type="interactions.interaction", record_id=str(hidden.public_id))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "record_id"
+
+
+def test_records_of_other_apps_follow_their_own_access_rules(api_as, bob, dan, mia, ana):
+    """A deal private to dan cannot carry bob's activity; one open to everyone can.
+
+    Models whose app offers no ``get_<model>`` are for managers and admins only."""
+    from kith.sales import services as sales
+
+    Type = ActivityType
+
+    private = sales.create_deal(
+        actor=dan, data={"title": "Dan's secret", "visibility": "private", "person": ana}
+    )
+    shared = sales.create_deal(actor=dan, data={"title": "Open deal", "person": ana})
+    r = _new(api_as(bob), record_type="sales.deal", record_id=str(private.public_id))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "record_id"
+    r = api_as(bob).get(
+        "/api/activities", record_type="sales.deal", record_id=str(private.public_id)
+    )
+    assert r.status_code == 422
+    r = _new(api_as(bob), record_type="sales.deal", record_id=str(shared.public_id))
+    assert r.status_code == 201 and r.json()["record_id"] == str(shared.public_id)
+    # kith.work.access has no get_activitytype: such records are for managers and admins.
+    kind = Type.objects.get(slug="todo")
+    r = _new(api_as(bob), record_type="work.activitytype", record_id=str(kind.public_id))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "record_id"
+    r = _new(api_as(mia), record_type="work.activitytype", record_id=str(kind.public_id))
+    assert r.status_code == 201

@@ -18,7 +18,6 @@ read-only users get 403 when they try to write.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from typing import Any
 
@@ -27,6 +26,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 
 from kith.core.errors import Forbidden, NotFound
+from kith.core.records import owning_app_getter
 from kith.people.models import Party
 
 from .models import Follow, Group, Membership, Post, Visibility
@@ -134,15 +134,6 @@ def _parse(public_id: Any) -> uuid.UUID:
         raise NotFound("No such record.") from exc
 
 
-def _convention_getter(model: type[Model]):
-    """``kith.<app>.access.get_<model>(user, public_id)`` when the owning app defines it."""
-    try:
-        module = importlib.import_module(f"{model.__module__.rsplit('.', 1)[0]}.access")
-    except ImportError:
-        return None
-    return getattr(module, f"get_{model._meta.model_name}", None)
-
-
 def get_target(user, kind: str, public_id: Any) -> Model:
     """The record ``user`` may read the feed of, or NotFound."""
     require_login(user)
@@ -199,7 +190,7 @@ def can_read_feed(user, obj: Model) -> bool:
         return _invited(user, obj)
     if isinstance(obj, Party):
         return _party_visible_to_staff(user, obj)
-    getter = _convention_getter(type(obj))
+    getter = owning_app_getter(type(obj))
     if getter is None:
         return bool(user.sees_everything)
     try:

@@ -19,6 +19,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from kith.core.errors import Forbidden, NotFound, ValidationFailed
+from kith.core.records import owning_app_getter
 from kith.interactions import access as interaction_access
 from kith.interactions.models import Interaction, Transaction
 from kith.people import access as people_access
@@ -108,9 +109,9 @@ def resolve_record(user, record_type: str, record_id, *, field: str = "record"):
 
     People and organisations go through ``kith.people.access`` (invisible → not found),
     interactions and transactions through ``kith.interactions.access``. Records of other
-    apps need a ``public_id``; their visibility rules live in their apps, which this app
-    does not import, so here they only have to exist (the activity itself is then seen
-    by its assignee, its creator, managers and admins, and those who see its party).
+    apps need a ``public_id`` and go through their own app's ``get_<model>`` (see
+    kith.core.records); a record whose app offers none may be used by managers and
+    admins only.
     """
     try:
         app_label, model = (record_type or "").lower().split(".", 1)
@@ -146,12 +147,15 @@ def resolve_record(user, record_type: str, record_id, *, field: str = "record"):
             raise ValidationFailed.single(f"{field}_id", "No such record.") from exc
     try:
         pid = _parse_id(record_id)
+        getter = owning_app_getter(model_class)
+        if getter is not None:
+            return getter(user, pid)
+        found = model_class._default_manager.filter(public_id=pid).first()
+        if found is None or not user.sees_everything:
+            raise NotFound("No such record.")
+        return found
     except NotFound as exc:
         raise ValidationFailed.single(f"{field}_id", "No such record.") from exc
-    found = model_class._default_manager.filter(public_id=pid).first()
-    if found is None:
-        raise ValidationFailed.single(f"{field}_id", "No such record.")
-    return found
 
 
 def get_party_ref(user, public_id, *, field: str = "party") -> Party:
