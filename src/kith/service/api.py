@@ -25,6 +25,7 @@ from kith.service.models import (
     BusinessCalendar,
     Case,
     CaseMessage,
+    InboundMail,
     Queue,
     SlaBreach,
     SlaPolicy,
@@ -45,6 +46,7 @@ from kith.service.schemas import (
     CsatLinkOut,
     CsatOut,
     CsatRow,
+    InboundMailPage,
     IngestOut,
     MessageIn,
     MessageOut,
@@ -61,6 +63,7 @@ from kith.service.schemas import (
     breach_out,
     calendar_out,
     case_out,
+    inbound_mail_out,
     message_out,
     policy_out,
     queue_out,
@@ -427,6 +430,33 @@ def update_queue(request: HttpRequest, public_id: uuid.UUID, payload: QueuePatch
         changes["agents"] = _agents(changes["agents"] or [])
     queue = services.update_queue(actor=request.user, queue=queue, changes=changes)
     return queue_out(Queue.objects.prefetch_related("agents").get(pk=queue.pk))
+
+
+# ---------------------------------------------------------------- inbound mail
+
+
+class InboundMailQuery(Schema):
+    outcome: str | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/inbound-mail", response=InboundMailPage, url_name="list_inbound_mail")
+def list_inbound_mail(request: HttpRequest, query: Query[InboundMailQuery]):
+    """What became of each inbound message, newest first (managers and admins: senders
+    and subjects of mail about any case)."""
+    access.require_manager(request.user)
+    qs = InboundMail.objects.select_related("case")
+    if query.outcome:
+        if query.outcome not in InboundMail.Outcome.values:
+            raise ValidationFailed.single(
+                "outcome", f"Must be one of: {', '.join(InboundMail.Outcome.values)}."
+            )
+        qs = qs.filter(outcome=query.outcome)
+    page = paginate(
+        qs, order=("-created_at", "-id"), cursor=query.cursor, limit=clamp_limit(query.limit)
+    )
+    return {"items": [inbound_mail_out(m) for m in page.items], "next_cursor": page.next_cursor}
 
 
 # ---------------------------------------------------------------- calendars

@@ -159,6 +159,39 @@ class QueuePage(Schema):
     next_cursor: str | None
 
 
+class InboundMailOut(Schema):
+    """What became of one inbound message."""
+
+    id: uuid.UUID
+    received_at: dt.datetime
+    source: str
+    message_id: str
+    from_email: str
+    subject: str
+    outcome: str
+    detail: str
+    case: uuid.UUID | None
+
+
+class InboundMailPage(Schema):
+    items: list[InboundMailOut]
+    next_cursor: str | None
+
+
+def inbound_mail_out(mail) -> dict:
+    return {
+        "id": mail.public_id,
+        "received_at": mail.created_at,
+        "source": mail.source,
+        "message_id": mail.message_id,
+        "from_email": mail.from_email,
+        "subject": mail.subject,
+        "outcome": mail.outcome,
+        "detail": mail.detail,
+        "case": mail.case.public_id if mail.case_id else None,
+    }
+
+
 class QueueIn(Schema):
     name: str = Field(..., max_length=120)
     description: str = Field("", max_length=300)

@@ -43,6 +43,7 @@ from kith.service.models import (
     Attachment,
     BusinessCalendar,
     Case,
+    InboundMail,
     Priority,
     Queue,
     SlaPolicy,
@@ -554,6 +555,12 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             ),
             "weekdays": [(str(day), label) for day, label in WEEKDAYS],
             "can_manage": request.user.sees_everything,
+            # Senders and subjects of mail about any case: for managers and admins only.
+            "inbound": (
+                InboundMail.objects.select_related("case").order_by("-created_at", "-id")[:50]
+                if request.user.sees_everything
+                else None
+            ),
         },
     )
 
