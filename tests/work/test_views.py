@@ -139,6 +139,28 @@ def test_meeting_form_and_pages(bob, ana):
     assert client.get(ok["Location"]).status_code == 200
     assert client.get("/work/meetings/?when=past").status_code == 200
     assert client.get(f"/work/meetings/{m.public_id}/edit/").status_code == 200
+    page = client.get(f"/work/meetings/{m.public_id}/").content.decode()
+    assert f"/work/meetings/{m.public_id}/delete/" in page
+    assert client.get(f"/work/meetings/{m.public_id}/delete/").status_code == 405
+    gone = client.post(f"/work/meetings/{m.public_id}/delete/", follow=True)
+    assert gone.redirect_chain[-1][0] == "/work/meetings/"
+    assert "Meeting “Demo” deleted." in gone.content.decode()
+    assert not Meeting.objects.exists()
+
+
+def test_delete_activity_from_its_page(bob, vic, ana, call_type):
+    a = services.create_activity(actor=bob, type=call_type, summary="Call back", record=ana)
+    viewer = login(vic)
+    assert (
+        f"/work/activities/{a.public_id}/delete/"
+        not in viewer.get(f"/work/activities/{a.public_id}/").content.decode()
+    )
+    assert viewer.post(f"/work/activities/{a.public_id}/delete/").status_code == 403
+    assert Activity.objects.filter(pk=a.pk).exists()
+    gone = login(bob).post(f"/work/activities/{a.public_id}/delete/", follow=True)
+    assert gone.redirect_chain[-1][0] == "/work/activities/"
+    assert "Activity “Call back” deleted." in gone.content.decode()
+    assert not Activity.objects.filter(pk=a.pk).exists()
 
 
 def test_import_screen(bob, ana):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("activities/new/", views.activity_new, name="activity_new"),
     path("activities/<uuid:public_id>/", views.activity_detail, name="activity"),
     path("activities/<uuid:public_id>/edit/", views.activity_edit, name="activity_edit"),
+    path("activities/<uuid:public_id>/delete/", views.activity_delete, name="activity_delete"),
     path(
         "activities/<uuid:public_id>/complete/", views.activity_complete, name="activity_complete"
     ),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("meetings/import/", views.meeting_import, name="meeting_import"),
     path("meetings/<uuid:public_id>/", views.meeting_detail, name="meeting"),
     path("meetings/<uuid:public_id>/edit/", views.meeting_edit, name="meeting_edit"),
+    path("meetings/<uuid:public_id>/delete/", views.meeting_delete, name="meeting_delete"),
     path("calendar/", views.calendar_settings, name="calendar"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="feed"),
 ]

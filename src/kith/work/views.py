@@ -270,6 +270,15 @@ def _chain(activity: Activity) -> list[Activity]:
 
 
 @staff_view
+@require_POST
+def activity_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    activity = access.get_activity_for_change(request.user, public_id)
+    services.delete_activity(actor=request.user, activity=activity)
+    messages.success(request, f"Activity “{activity.summary}” deleted.")
+    return redirect("work:activities")
+
+
+@staff_view
 @require_GET
 def activity_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     user = request.user
@@ -476,6 +485,15 @@ def meeting_new(request: HttpRequest) -> HttpResponse:
 def meeting_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     meeting = access.get_meeting_for_change(request.user, public_id)
     return _meeting_form(request, meeting)
+
+
+@staff_view
+@require_POST
+def meeting_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    meeting = access.get_meeting_for_change(request.user, public_id)
+    services.delete_meeting(actor=request.user, meeting=meeting)
+    messages.success(request, f"Meeting “{meeting.title}” deleted.")
+    return redirect("work:meetings")
 
 
 @staff_view
