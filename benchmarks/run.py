@@ -725,11 +725,16 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
             if not batch and not Party.objects.filter(id__gt=start).exists():
                 break
             Party.objects.filter(id__in=batch).delete()
+        connection.close()
+        # Vacuum away the rows this run wrote and deleted: left to autovacuum, the next
+        # run's searches on PostgreSQL met their dead index entries (p50 7 ms -> 27 ms).
+        raw = target.raw_connection()
+        raw.execute("ANALYZE" if db == "sqlite" else "VACUUM ANALYZE")
+        raw.close()
         log(
             f"Kept the {db} database ({target.database_url}); removed this run's "
-            f"records in {time.perf_counter() - t0:.1f} s"
+            f"records and vacuumed in {time.perf_counter() - t0:.1f} s"
         )
-        connection.close()
     else:
         connection.close()
         target.drop()
