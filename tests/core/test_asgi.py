@@ -77,3 +77,46 @@ def test_requests_reuse_a_bounded_set_of_threads_and_connections(alice, settings
     if connection.vendor == "sqlite":
         # Each thread keeps its connection (PostgreSQL hands them round through a pool).
         assert len(opened) <= len(threads)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
+def test_the_event_stream_goes_through_django_asgi_and_the_rest_through_wsgi(
+    bob, settings, monkeypatch
+):
+    """The served application, end to end: a page over WSGI, the live stream over ASGI."""
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import Client
+
+    from kith.asgi import application
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings.REDIS_URL = ""
+    settings.KITH_COLLAB_SSE_MAX_SECONDS = 0.5  # the stream ends by itself, then says bye
+    browser = Client()
+    browser.force_login(bob)
+    cookies = {settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value}
+    handlers: list[type] = []
+
+    def on_request(sender, **kwargs):
+        handlers.append(sender)
+
+    async def visit() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", cookies=cookies
+        ) as client:
+            return await client.get("/work/"), await client.get("/collab/stream/")
+
+    request_started.connect(on_request)
+    try:
+        page, stream = asyncio.run(visit())
+    finally:
+        request_started.disconnect(on_request)
+    assert page.status_code == 200 and "My day" in page.text
+    assert stream.status_code == 200
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    body = stream.text
+    assert body.startswith("retry: 1000") and "event: hello" in body and "event: bye" in body
+    assert handlers == [WSGIHandler, ASGIHandler]

@@ -616,7 +616,12 @@ async def async_events(request, subscription, unread: int, max_seconds: float, h
         subscription.close()
         # This request's thread is not reused (Django's ASGI handler makes one per
         # request), so its connection goes back now rather than to the garbage collector.
-        await sync_to_async(connection.close)()
+        await sync_to_async(_close_connection)()
+
+
+def _close_connection() -> None:
+    # A function, so ``connection`` is looked up in the thread that closes it.
+    connection.close()
 
 
 def _frame(request: HttpRequest, message: dict) -> bytes | None:
