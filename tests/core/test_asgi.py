@@ -102,21 +102,25 @@ def test_the_event_stream_goes_through_django_asgi_and_the_rest_through_wsgi(
     def on_request(sender, **kwargs):
         handlers.append(sender)
 
-    async def visit() -> tuple[httpx.Response, httpx.Response]:
+    async def visit() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", cookies=cookies
         ) as client:
-            return await client.get("/work/"), await client.get("/collab/stream/")
+            page = await client.get("/work/")
+            export = await client.get("/api/people/export.csv")  # a streamed response
+            return page, export, await client.get("/collab/stream/")
 
     request_started.connect(on_request)
     try:
-        page, stream = asyncio.run(visit())
+        page, export, stream = asyncio.run(visit())
     finally:
         request_started.disconnect(on_request)
     assert page.status_code == 200 and "My day" in page.text
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert export.text.splitlines()[0].startswith("id,")
     assert stream.status_code == 200
     assert stream.headers["content-type"].startswith("text/event-stream")
     body = stream.text
     assert body.startswith("retry: 1000") and "event: hello" in body and "event: bye" in body
-    assert handlers == [WSGIHandler, ASGIHandler]
+    assert handlers == [WSGIHandler, WSGIHandler, ASGIHandler]
