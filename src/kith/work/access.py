@@ -20,8 +20,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from kith.core.errors import Forbidden, NotFound, ValidationFailed
 from kith.core.records import owning_app_getter
-from kith.interactions import access as interaction_access
-from kith.interactions.models import Interaction, Transaction
 from kith.people import access as people_access
 from kith.people.models import Party
 from kith.work.models import Activity, ActivityType, CalendarFeed, Meeting, MeetingAttendee
@@ -107,11 +105,11 @@ def get_activity_type(user, slug: str, *, field: str = "type") -> ActivityType:
 def resolve_record(user, record_type: str, record_id, *, field: str = "record"):
     """The record ``"app_label.model"`` + public id that ``user`` may attach work to.
 
-    People and organisations go through ``kith.people.access`` (invisible → not found),
-    interactions and transactions through ``kith.interactions.access``. Records of other
-    apps need a ``public_id`` and go through their own app's ``get_<model>`` (see
-    kith.core.records); a record whose app offers none may be used by managers and
-    admins only.
+    People and organisations go through ``kith.people.access`` (invisible → not found,
+    merged ones not followed). Records of other apps need a ``public_id`` and go through
+    their own app's ``get_<model>`` (see kith.core.records; interactions and transactions
+    are seen by whoever may see their party); a record whose app offers none may be
+    used by managers and admins only.
     """
     try:
         app_label, model = (record_type or "").lower().split(".", 1)
@@ -132,17 +130,6 @@ def resolve_record(user, record_type: str, record_id, *, field: str = "record"):
     if model_class is Party:
         try:
             return people_access.get_party(user, record_id, follow_merged=False)
-        except NotFound as exc:
-            raise ValidationFailed.single(f"{field}_id", "No such record.") from exc
-    if model_class in (Interaction, Transaction):
-        # Timeline entries are visible to whoever may see their party.
-        getter = (
-            interaction_access.get_interaction
-            if model_class is Interaction
-            else interaction_access.get_transaction
-        )
-        try:
-            return getter(user, _parse_id(record_id))
         except NotFound as exc:
             raise ValidationFailed.single(f"{field}_id", "No such record.") from exc
     try:
