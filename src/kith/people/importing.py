@@ -1377,8 +1377,9 @@ class _Job:
         self._write_audit_and_events(created, updated, new_orgs, now)
         # New parties carry their documents already; known ones may have new contacts
         # or companies, so they are rebuilt (and left alone when nothing changed).
-        search.index_new([(p.pk, p.search_text) for p in org_parties])
-        search.index_new([(e.party.pk, e.party.search_text) for e in created])
+        search.index_new(
+            [(p.pk, p.search_text) for p in (*org_parties, *(e.party for e in created))]
+        )
         search.reindex([e.party.pk for e in updated])
         return len(new_orgs)
 
@@ -1586,11 +1587,14 @@ def _insert(
     (called per row when it is callable, such as ``uuid4`` for public ids) and
     ``auto_now`` fields get ``now``. No signals are sent, as with ``bulk_create``.
 
+    PostgreSQL takes the rows through ``COPY``: Django binds parameters on the client,
+    so each row of an ``executemany`` was a new statement for the server to parse and
+    plan. SQLite takes them through ``executemany``.
+
     With ``returning_pk`` it returns the new ids in the order of ``rows``. PostgreSQL
-    hands them out from the table's sequence first, and the rows go in as pipelined
-    one-row statements: one statement of thousands of placeholders cost more to bind on
-    the client than to run. SQLite (3.35+) takes many rows per ``INSERT … RETURNING``,
-    matched back by ``public_id`` so it does not rely on the order of the returned rows.
+    hands them out from the table's sequence before the ``COPY``; SQLite (3.35+) takes
+    many rows per ``INSERT … RETURNING``, matched back by ``public_id`` so it does not
+    rely on the order of the returned rows.
     """
     if not rows:
         return []
@@ -1632,8 +1636,6 @@ def _insert(
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
         if not returning_pk and connection.vendor == "postgresql":
-            # COPY: Django binds parameters on the client, so each row of an executemany
-            # was a new statement for the server to parse and plan.
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for values in params:
                     copy.write_row(values)

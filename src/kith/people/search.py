@@ -393,29 +393,25 @@ def _subjects_of(org_ids: Iterable[int]) -> list[int]:
     )
 
 
-def document_of_new(
-    party: Party, contacts: Iterable[tuple[str, str]], companies: Iterable[str] = ()
-) -> str:
+def document_of_new(party: Party, contacts: Iterable[tuple[str, str]]) -> str:
     """The document of a party about to be inserted, from what the caller holds.
 
-    ``contacts`` are its ``(channel, normalized)`` contact points and ``companies`` the
-    names of the active organisations it will hold a current role towards (none for a
-    plain create). Store it in ``party.search_text`` before the insert, then call
-    :func:`index_new`: nothing is read back.
+    A new party holds no role yet, so it has no company; ``contacts`` are its
+    ``(channel, normalized)`` contact points. Store it in ``party.search_text`` before
+    the insert, then call :func:`index_new`: nothing is read back.
     """
     if party.status != Party.Status.ACTIVE:
         return ""
     party.derive_names()
     return build_document(
         names=(party.display_name, party.given_name, party.family_name, party.legal_name),
-        contacts=[(c, n) for c, n in contacts if c != ContactPoint.POSTAL],
-        companies=companies,
+        contacts=contacts,  # postal addresses add no tokens (see build_document)
     )
 
 
 def index_new(docs: Sequence[tuple[int, str]]) -> None:
     """Index just-inserted parties, given as ``(id, document)`` pairs whose documents
-    (from :func:`document_of_new`) were stored with them."""
+    (from :func:`document_of_new` or :func:`build_document`) were stored with them."""
     docs = [(pk, doc) for pk, doc in docs if doc]
     if not docs:
         return
