@@ -78,6 +78,13 @@ def _fast_tests(settings):
     cache.clear()
 
 
+def login(user) -> Client:
+    """A browser session logged in as ``user`` through the login form's check."""
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
 def make_person(
     actor=None,
     *,

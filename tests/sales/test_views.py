@@ -6,21 +6,15 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from kith.sales import services
 from kith.sales.models import Deal, StageChange
-from tests.conftest import PASSWORD
+from tests.conftest import login
 
 
 @pytest.fixture
 def web():
-    def login(user) -> Client:
-        c = Client()
-        assert c.login(username=user.username, password=PASSWORD)
-        return c
-
     return login
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.test import Client
 
 from kith.service import inbound
 from kith.service.models import InboundMail
-from tests.conftest import PASSWORD
+from tests.conftest import login
 
 DATA = Path(__file__).parent / "data"
 
@@ -46,9 +45,7 @@ def test_agents_viewers_and_customers_cannot_read_the_log(request, api_as, who, 
 
 
 def _settings_page(user) -> str:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client.get("/service/settings/").content.decode()
+    return login(user).get("/service/settings/").content.decode()
 
 
 def test_settings_page_shows_the_log_to_managers_only(mia, bob, logged):

@@ -11,13 +11,7 @@ import pytest
 from django.test import Client
 
 from kith.service.models import BusinessCalendar, Queue, SlaPolicy
-from tests.conftest import PASSWORD
-
-
-def login(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+from tests.conftest import login
 
 
 def calendar_post(**overrides) -> dict:

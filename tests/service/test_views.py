@@ -11,16 +11,10 @@ from django.test import Client
 
 from kith.service import services
 from kith.service.models import Case, CaseMessage, CsatResponse, Status
-from tests.conftest import PASSWORD
+from tests.conftest import login
 from tests.service.conftest import MONDAY_10
 
 DATA = Path(__file__).parent / "data"
-
-
-def login(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture

@@ -11,15 +11,9 @@ from django.test import Client
 from kith.interactions.models import Interaction
 from kith.work import queries, services
 from kith.work.models import Activity, CalendarFeed, Meeting
-from tests.conftest import PASSWORD
+from tests.conftest import login
 
 DATA = pathlib.Path(__file__).parent / "data"
-
-
-def login(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def test_my_day_lists_and_quick_completes(bob, ana, call_type, todo_type):
