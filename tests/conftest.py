@@ -85,6 +85,20 @@ def login(user) -> Client:
     return client
 
 
+def client_for(user) -> Client:
+    """A browser session for ``user`` without the password check (faster)."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def party_page(user, party: Party) -> str:
+    """The HTML of ``party``'s page as ``user`` sees it (which must answer 200)."""
+    response = client_for(user).get(f"/people/{party.public_id}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def make_person(
     actor=None,
     *,

@@ -1,30 +1,22 @@
 """The cases panel on a person's page, and the worker's SLA clock."""
 
 import pytest
-from django.test import Client
 
 from kith.core import worker
 from kith.service.models import Case
+from tests.conftest import client_for, party_page
 
 pytestmark = pytest.mark.django_db
-
-
-def _page(user, party) -> str:
-    client = Client()
-    client.force_login(user)
-    r = client.get(f"/people/{party.public_id}/")
-    assert r.status_code == 200
-    return r.content.decode()
 
 
 def test_requester_page_lists_the_cases_the_reader_may_see(alice, bob, ana, new_case, other_queue):
     mine = new_case(subject="Printer is on fire")
     hidden = new_case(subject="Invoice twice", queue=other_queue)
-    html = _page(alice, ana)
+    html = party_page(alice, ana)
     assert 'id="cases-panel"' in html
     assert mine.subject in html and hidden.subject in html
     # bob works the Support queue only: the Billing case stays out of his view.
-    html = _page(bob, ana)
+    html = party_page(bob, ana)
     assert mine.subject in html and hidden.subject not in html
     assert f"requester={ana.public_id}" in html
 
@@ -35,9 +27,7 @@ def test_the_case_list_filters_by_requester(alice, ana, new_case):
     other = make_person(alice, given="Bea", family="Souza", email="bea@example.com")
     new_case(subject="Ana's problem")
     new_case(subject="Bea's problem", requester=other)
-    client = Client()
-    client.force_login(alice)
-    html = client.get(f"/service/?status=all&requester={ana.public_id}").content.decode()
+    html = client_for(alice).get(f"/service/?status=all&requester={ana.public_id}").content.decode()
     assert "Ana&#x27;s problem" in html and "Bea&#x27;s problem" not in html
 
 

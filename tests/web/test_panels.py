@@ -1,10 +1,9 @@
 """Record-page panels: other apps add sections to a person's page, each with its own access."""
 
 import pytest
-from django.test import Client
 
 from kith.web import panels
-from tests.conftest import make_person
+from tests.conftest import client_for, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -15,12 +14,6 @@ def registered():
     yield
     panels._panels.clear()
     panels._panels.update(saved)
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_panels_render_in_their_column_and_order_and_may_hide(alice, vic, registered):
@@ -38,13 +31,13 @@ def test_panels_render_in_their_column_and_order_and_may_hide(alice, vic, regist
     panels.register("party", "test.secret", secret, column="side")
     url = f"/people/{person.public_id}/"
 
-    html = _client(alice).get(url).content.decode()
+    html = client_for(alice).get(url).content.decode()
     assert "Deals of Panel Person" in html and "writers only" in html
     assert html.index("id='first'") < html.index('id="deals-panel"')
     # A side panel sits before the main column's timeline.
     assert html.index("secret-panel") < html.index('id="deals-panel"')
 
-    html = _client(vic).get(url).content.decode()
+    html = client_for(vic).get(url).content.decode()
     assert "Deals of Panel Person" in html and "writers only" not in html
 
 

@@ -18,17 +18,11 @@ from kith.interactions import services as interaction_services
 from kith.interactions.models import Interaction
 from kith.people import services
 from kith.people.models import ImportJob, Party, Relationship, SavedView
-from tests.conftest import PASSWORD, make_org, make_person
+from tests.conftest import PASSWORD, client_for, make_org, make_person
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def person_url(party: Party, name: str = "") -> str:

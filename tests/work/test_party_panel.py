@@ -3,19 +3,11 @@
 import datetime as dt
 
 import pytest
-from django.test import Client
 
 from kith.work import services
+from tests.conftest import party_page
 
 pytestmark = pytest.mark.django_db
-
-
-def _page(user, party) -> str:
-    client = Client()
-    client.force_login(user)
-    r = client.get(f"/people/{party.public_id}/")
-    assert r.status_code == 200
-    return r.content.decode()
 
 
 def test_person_page_lists_open_activities_with_links(alice, bob, ana, call_type):
@@ -31,7 +23,7 @@ def test_person_page_lists_open_activities_with_links(alice, bob, ana, call_type
         actor=alice, type=call_type, summary="Old intro call", party=ana, assignee=bob
     )
     services.complete_activity(actor=alice, activity=done)
-    html = _page(bob, ana)
+    html = party_page(bob, ana)
     assert 'id="activities-panel"' in html
     assert "Call Ana about renewal" in html
     assert "Old intro call" not in html.split('id="activities-panel"')[1].split("</section>")[0]
@@ -39,4 +31,4 @@ def test_person_page_lists_open_activities_with_links(alice, bob, ana, call_type
 
 
 def test_viewer_without_activities_gets_no_panel(vic, ana):
-    assert 'id="activities-panel"' not in _page(vic, ana)
+    assert 'id="activities-panel"' not in party_page(vic, ana)
