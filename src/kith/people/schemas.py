@@ -296,7 +296,7 @@ def party_out(
             for cp in (
                 party.contact_points.all()
                 if contact_points is None
-                else sorted(contact_points, key=lambda cp: (cp.channel, not cp.primary, cp.pk))
+                else sorted(contact_points, key=ContactPoint.sort_key)
             )
         ],
         "roles": [relationship_out(r) for r in rels],
