@@ -63,10 +63,16 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from kith.accounts.api import router as accounts_router
+    from kith.cmr.api import router as cmr_router
     from kith.collab.api import router as collab_router
+    from kith.community.api import router as community_router
+    from kith.ideas.api import router as ideas_router
+    from kith.insights.api import router as insights_router
     from kith.interactions.api import router as interactions_router
+    from kith.listening.api import router as listening_router
     from kith.people.api import router as people_router
     from kith.people.api_imports import router as imports_router
+    from kith.portal.api import router as portal_router
     from kith.sales.api import router as sales_router
     from kith.service.api import router as service_router
     from kith.work.api import router as work_router
@@ -81,6 +87,12 @@ def _register_routers() -> None:
     api.add_router("/", service_router)
     api.add_router("/", work_router)
     api.add_router("/", collab_router)
+    api.add_router("/", community_router)
+    api.add_router("/", ideas_router)
+    api.add_router("/", portal_router)
+    api.add_router("/", cmr_router)
+    api.add_router("/", listening_router)
+    api.add_router("/", insights_router)
 
 
 _register_routers()

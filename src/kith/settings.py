@@ -59,6 +59,12 @@ INSTALLED_APPS = [
     "kith.service",
     "kith.work",
     "kith.collab",
+    "kith.community",
+    "kith.ideas",
+    "kith.portal",
+    "kith.cmr",
+    "kith.listening",
+    "kith.insights",
     "kith.web",
     "kith.demo",
 ]

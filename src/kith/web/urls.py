@@ -13,4 +13,10 @@ urlpatterns = [
     path("service/", include("kith.service.urls")),
     path("work/", include("kith.work.urls")),
     path("collab/", include("kith.collab.urls")),
+    path("community/", include("kith.community.urls")),
+    path("ideas/", include("kith.ideas.urls")),
+    path("portal/", include("kith.portal.urls")),
+    path("cmr/", include("kith.cmr.urls")),
+    path("listening/", include("kith.listening.urls")),
+    path("insights/", include("kith.insights.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Community Q&A: spaces, topics, replies, votes, reputation ledger, trust levels, badges, moderation."""

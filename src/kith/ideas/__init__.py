@@ -1,0 +1,1 @@
+"""Idea portal: co-creation with customers (ideas, votes, status workflow, merges, credit)."""

@@ -1,0 +1,1 @@
+"""Insights: influence graph, CLV and CRV, participation inequality, research panels and surveys."""

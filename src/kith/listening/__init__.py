@@ -1,0 +1,1 @@
+"""Listening: sources, mentions, the enrichment pipeline (language, sentiment, topics), the engagement queue."""

@@ -1,0 +1,5 @@
+"""HTTP API for kith.portal (thin: parse, check access, call a service or query, serialise)."""
+
+from ninja import Router
+
+router = Router(tags=["portal"])
