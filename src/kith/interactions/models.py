@@ -37,6 +37,18 @@ class Direction(models.TextChoices):
     INTERNAL = "internal", "Internal"
 
 
+class InformationRole(models.TextChoices):
+    """What a community act did for knowledge: asked for it, or gave it.
+
+    "Membership is not participation": separating seekers from contributors on the
+    timeline is what lets staff see who helps and who asks (community Q&A, ideas).
+    """
+
+    NONE = "", "—"
+    SEEKING = "seeking", "Information-seeking"
+    CONTRIBUTING = "contributing", "Information-contributing"
+
+
 class Interaction(KithModel):
     party = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="interactions")
     channel = models.CharField(max_length=20, choices=Channel.choices)
@@ -57,6 +69,9 @@ class Interaction(KithModel):
         ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     related_id = models.BigIntegerField(null=True, blank=True)
+    information_role = models.CharField(
+        max_length=12, choices=InformationRole.choices, default="", blank=True
+    )
 
     class Meta:
         constraints = [

@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from kith.core import audit, events
 from kith.core.errors import FieldError, ValidationFailed
-from kith.interactions.models import Channel, Direction, Interaction, Transaction
+from kith.interactions.models import (
+    Channel,
+    Direction,
+    InformationRole,
+    Interaction,
+    Transaction,
+)
 from kith.people.models import Party
 
 # Active ISO 4217 codes (2024 list, without funds and precious metals).
@@ -204,6 +210,7 @@ def log_interaction(
     source: str = "",
     external_id: str = "",
     related: models.Model | None = None,
+    information_role: str = "",
 ) -> tuple[Interaction, bool]:
     """Append an interaction to ``party``'s timeline; returns (interaction, created)."""
     errors = []
@@ -224,6 +231,8 @@ def log_interaction(
         errors.append(FieldError("kind", "Between 1 and 40 characters."))
     if party.status != Party.Status.ACTIVE:
         errors.append(FieldError("party", "That record was merged or erased."))
+    if information_role not in InformationRole.values:
+        errors.append(FieldError("information_role", "Must be 'seeking', 'contributing' or empty."))
     if errors:
         raise ValidationFailed(errors=errors)
     when = _aware(occurred_at, "occurred_at")
@@ -249,6 +258,7 @@ def log_interaction(
                 if related is not None
                 else None,
                 related_id=related.pk if related is not None else None,
+                information_role=information_role,
             )
             audit.record(
                 actor=actor,
