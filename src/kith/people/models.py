@@ -116,6 +116,9 @@ class Party(KithModel):
     visibility = models.CharField(
         max_length=10, choices=Visibility.choices, default=Visibility.EVERYONE
     )
+    # An organisation's setting: its contacts who log in to the customer portal see all
+    # of the organisation's cases, not only their own. Off by default (privacy first).
+    portal_shares_cases = models.BooleanField(default=False)
     # The search document: lines of index tokens, written only by kith.people.search
     # (empty for parties not in the index). SQLite indexes it in the FTS5 table
     # people_party_fts; PostgreSQL in a generated tsvector column, search_vector, that
