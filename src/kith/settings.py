@@ -1,9 +1,9 @@
 """Django settings for Kith, read from the environment.
 
-Embedded mode (nothing set) runs on a SQLite file under ``var/`` with a generated
-development secret. Production sets ``DEBUG=false``, ``SECRET_KEY`` and ``DATABASE_URL``;
-a production process refuses to start with the development secret, because a known
-secret lets anyone forge sessions and signed links.
+Embedded mode (nothing set) runs on a SQLite file under ``var/``. The secret key comes
+from ``SECRET_KEY`` or is generated once and kept in the data folder
+(``kith.core.secret_key``); a key published with Kith's source is refused everywhere,
+because a known secret lets anyone forge sessions and signed links.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+
+from kith.core.secret_key import resolve_secret_key
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -30,14 +31,12 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("KITH_DATA_DIR", Path.cwd() / "var")).resolve()
 
 DEBUG = env_bool("DEBUG", False)
-DEV_SECRET = "kith-embedded-development-secret-do-not-use-in-production"
-SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+# Never a constant: SECRET_KEY from the environment, else a random key generated on the
+# first start and kept in DATA_DIR/secret_key (mode 0600). Published keys are refused.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+SECRET_KEY = resolve_secret_key(DATA_DIR, os.environ.get("SECRET_KEY"))
 # Embedded mode is what a newcomer runs on their own machine: SQLite and loopback only.
 EMBEDDED = env_bool("KITH_EMBEDDED", "DATABASE_URL" not in os.environ)
-if SECRET_KEY == DEV_SECRET and not (DEBUG or EMBEDDED):
-    raise ImproperlyConfigured(
-        "SECRET_KEY must be set in production (DEBUG is off and DATABASE_URL is set)."
-    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
