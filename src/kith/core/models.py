@@ -56,12 +56,22 @@ class OutboxEvent(models.Model):
 
     The worker delivers it to every subscriber at least once; ``EventDelivery`` rows
     record which subscribers already have it so a re-delivery after a crash skips them.
+
+    ``lane`` orders delivery: the worker takes ``interactive`` events (a mention, a
+    notification, a stage change) before ``bulk`` ones (imports, demo data), so a bulk
+    backlog never holds up what a person is waiting for. A *batch* row
+    (``batch_size`` > 0) stands for ``batch_size`` events of the same name, one per item
+    of ``data["items"]`` (see ``kith.core.events.emit_batch``).
     """
 
     class Status(models.TextChoices):
         PENDING = "pending"
         DONE = "done"
         FAILED = "failed"
+
+    class Lane(models.TextChoices):
+        INTERACTIVE = "interactive"
+        BULK = "bulk"
 
     id = models.BigAutoField(primary_key=True)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -79,9 +89,15 @@ class OutboxEvent(models.Model):
     locked_by = models.CharField(max_length=64, blank=True)
     last_error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    lane = models.CharField(max_length=12, choices=Lane.choices, default=Lane.INTERACTIVE)
+    batch_size = models.PositiveIntegerField(default=0)  # 0: a single event
 
     class Meta:
-        indexes = [models.Index(fields=["status", "available_at", "id"])]
+        indexes = [
+            models.Index(fields=["status", "available_at", "id"]),
+            # The claim: pending events of one lane, oldest first.
+            models.Index(fields=["status", "lane", "id"], name="core_outbox_lane_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} #{self.id} ({self.status})"
