@@ -101,3 +101,24 @@ class ApiToken(KithModel):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class PortalSignup(KithModel):
+    """A customer's sign-up, waiting for the e-mail address to be proven.
+
+    Nothing links to a Person until the link in the verification e-mail is followed:
+    an unverified address must never attach a login to someone else's record. The
+    password is kept only as a hash, and the row is spent (``verified_at``) once used.
+    """
+
+    email = models.CharField(max_length=254, db_index=True)
+    given_name = models.CharField(max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    password_hash = models.CharField(max_length=256)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.email
