@@ -423,3 +423,36 @@ class CsatResponse(KithModel):
 
     def __str__(self) -> str:
         return f"{self.rating}/5 for {self.case_id}"
+
+
+class Deflection(KithModel):
+    """One time a customer starting a case was shown community answers first.
+
+    ``viewed_at`` is set when they open a suggested answer, ``case`` when they still
+    submit the case, ``confirmed_at`` when they say an answer solved it. A deflection
+    is a shown suggestion that was viewed and not followed by a case (derived, never
+    stored, so a late submission simply stops it counting).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    party = models.ForeignKey(
+        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject = models.CharField(max_length=300)
+    # Public ids of the suggested topics, in the order shown.
+    suggested = models.JSONField(default=list, blank=True)
+    viewed_topic = models.CharField(max_length=64, blank=True)
+    viewed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="deflections"
+    )
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def deflected(self) -> bool:
+        return self.case_id is None and (self.viewed_at is not None or self.confirmed_at is not None)
