@@ -1,0 +1,229 @@
+"""Who may see and do what in the community.
+
+Audiences of a space:
+
+* ``public`` — everyone, anonymous visitors included;
+* ``customers`` — portal users whose Person currently holds the ``customer`` role
+  (kith.people relationships decide, not a flag on the login), and staff;
+* ``partners`` — portal users whose Person currently holds the ``partner`` role, and staff;
+* ``group`` — active members of the space's collab group (and admins/managers);
+* ``staff`` — staff logins only.
+
+A space, topic or post the user may not see is *not found* (404), never forbidden, so
+ids cannot be probed. Writing needs a login; staff viewers read only.
+
+Privileges (vote up, vote down, comment everywhere, flag, edit others' posts, close,
+moderate) are earned: reputation at least the space's threshold *and* trust level at
+least the threshold's level. Staff with a writing role hold all of them. Because trust
+levels are recomputed up and down, a demoted member loses what the level gave.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from kith.core.errors import Forbidden, NotAuthenticated, NotFound
+
+from .models import MemberProfile, Post, Space, Topic
+
+
+def is_logged_in(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.is_active
+
+
+def is_staff(user) -> bool:
+    return is_logged_in(user) and not user.is_portal
+
+
+def is_staff_writer(user) -> bool:
+    return is_staff(user) and user.can_write
+
+
+def _holds(user, role: str) -> bool:
+    from kith.people.models import Party
+
+    if not is_logged_in(user) or not user.person_id:
+        return False
+    cache_name = f"_community_holds_{role}"
+    cached = getattr(user, cache_name, None)
+    if cached is None:
+        cached = Party.objects.holding(role).filter(pk=user.person_id).exists()
+        setattr(user, cache_name, cached)
+    return cached
+
+
+def _group_ids(user) -> list[int]:
+    from kith.collab.access import active_group_ids
+
+    return active_group_ids(user) if is_logged_in(user) else []
+
+
+def space_filter(user) -> Q | None:
+    """A Q limiting spaces to those ``user`` may see; None means every space."""
+    if is_staff(user) and user.sees_everything:
+        return None
+    condition = Q(audience=Space.Audience.PUBLIC)
+    if is_staff(user):
+        condition |= Q(
+            audience__in=[Space.Audience.CUSTOMERS, Space.Audience.PARTNERS, Space.Audience.STAFF]
+        )
+    else:
+        if _holds(user, "customer"):
+            condition |= Q(audience=Space.Audience.CUSTOMERS)
+        if _holds(user, "partner"):
+            condition |= Q(audience=Space.Audience.PARTNERS)
+    groups = _group_ids(user)
+    if groups:
+        condition |= Q(audience=Space.Audience.GROUP, group_id__in=groups)
+    return condition
+
+
+def scope_spaces(user, qs: QuerySet | None = None) -> QuerySet:
+    qs = Space.objects.filter(archived_at__isnull=True) if qs is None else qs
+    condition = space_filter(user)
+    return qs if condition is None else qs.filter(condition)
+
+
+def visible_space_ids(user) -> list[int]:
+    cached = getattr(user, "_community_space_ids", None) if user is not None else None
+    if cached is None:
+        cached = list(scope_spaces(user).values_list("id", flat=True))
+        if is_logged_in(user):
+            user._community_space_ids = cached
+    return cached
+
+
+def can_moderate_anywhere(user) -> bool:
+    return is_staff_writer(user)
+
+
+def scope_topics(user, qs: QuerySet | None = None) -> QuerySet:
+    """Topics in spaces the user sees; deleted, merged and hidden ones only for moderators."""
+    qs = Topic.objects.all() if qs is None else qs
+    qs = qs.filter(space_id__in=visible_space_ids(user))
+    if not can_moderate_anywhere(user):
+        qs = qs.filter(deleted_at__isnull=True)
+        hidden_ok = Q(hidden_at__isnull=True)
+        if is_logged_in(user):
+            hidden_ok |= Q(author=user)
+        qs = qs.filter(hidden_ok)
+    return qs
+
+
+def scope_posts(user, topic: Topic, qs: QuerySet | None = None) -> QuerySet:
+    qs = Post.objects.filter(topic=topic) if qs is None else qs
+    if not can_moderate_anywhere(user):
+        visible = Q(hidden_at__isnull=True)
+        if is_logged_in(user):
+            visible |= Q(author=user)
+        qs = qs.filter(visible)
+    return qs
+
+
+def _uuid(value) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound("Not found.") from exc
+
+
+def get_space(user, ref) -> Space:
+    """A space by public id or slug, or NotFound when it does not exist for ``user``."""
+    qs = scope_spaces(user)
+    try:
+        found = qs.filter(public_id=uuid.UUID(str(ref))).first()
+    except ValueError:
+        found = qs.filter(slug=str(ref)[:80]).first()
+    if found is None:
+        raise NotFound("No such space.")
+    return found
+
+
+def get_topic(user, public_id) -> Topic:
+    found = (
+        scope_topics(user)
+        .select_related("space", "author", "accepted_answer")
+        .filter(public_id=_uuid(public_id))
+        .first()
+    )
+    if found is None:
+        raise NotFound("No such topic.")
+    return found
+
+
+def get_post(user, public_id) -> Post:
+    found = (
+        Post.objects.select_related("topic", "topic__space", "author")
+        .filter(public_id=_uuid(public_id))
+        .first()
+    )
+    if found is None or found.topic.space_id not in visible_space_ids(user):
+        raise NotFound("No such post.")
+    topic = found.topic
+    if not can_moderate_anywhere(user):
+        mine = is_logged_in(user) and found.author_id == user.pk
+        if topic.deleted_at is not None or (found.hidden_at is not None and not mine):
+            raise NotFound("No such post.")
+        if topic.hidden_at is not None and not (is_logged_in(user) and topic.author_id == user.pk):
+            raise NotFound("No such post.")
+    return found
+
+
+# ---------------------------------------------------------------- writing and privileges
+
+
+def require_participant(user) -> None:
+    """Any portal user, or staff with a writing role."""
+    if not is_logged_in(user):
+        raise NotAuthenticated("Log in to take part.")
+    if is_staff(user) and not user.can_write:
+        raise Forbidden("Your role can read the community but not write in it.")
+
+
+def profile_of(user) -> MemberProfile:
+    profile = getattr(user, "_community_profile", None)
+    if profile is None:
+        profile, _ = MemberProfile.objects.get_or_create(user=user)
+        user._community_profile = profile
+    return profile
+
+
+def has_privilege(user, space: Space, name: str, *, profile: MemberProfile | None = None) -> bool:
+    if not is_logged_in(user):
+        return False
+    if is_staff(user):
+        return user.can_write
+    profile = profile or profile_of(user)
+    need = space.privilege(name)
+    return profile.reputation >= int(need.get("reputation", 0)) and profile.trust_level >= int(
+        need.get("trust_level", 0)
+    )
+
+
+def require_privilege(user, space: Space, name: str, *, profile: MemberProfile | None = None):
+    require_participant(user)
+    if not has_privilege(user, space, name, profile=profile):
+        need = space.privilege(name)
+        raise Forbidden(
+            f"You need {need.get('reputation', 0)} reputation and trust level "
+            f"{need.get('trust_level', 0)} to {name.replace('_', ' ')} here."
+        )
+
+
+def is_moderator(user, space: Space) -> bool:
+    return is_staff_writer(user) or has_privilege(user, space, "moderate")
+
+
+def require_moderator(user, space: Space) -> None:
+    require_participant(user)
+    if not is_moderator(user, space):
+        raise Forbidden("Only moderators may do this.")
+
+
+def require_admin(user) -> None:
+    if not is_staff(user):
+        raise NotFound("Not found.")
+    if user.role != "admin":
+        raise Forbidden("Only admins may change community settings.")

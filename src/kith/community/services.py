@@ -1,0 +1,1209 @@
+"""Every community write: spaces, topics, posts, votes, the reputation ledger, trust,
+badges and moderation. Keyword-only, one transaction each, an audit entry, domain
+events through the outbox, and an interaction on the member's timeline.
+
+Concurrency: a vote locks the voter's and the author's ``MemberProfile`` rows (in id
+order, so two members voting on each other cannot deadlock) before it reads anything
+it writes from: the voter's existing vote, the author's points earned today. The unique
+(post, voter) constraint is the backstop. Accepting an answer locks the topic row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.text import slugify
+
+from kith.collab.rendering import render_markdown
+from kith.core import audit, events
+from kith.core.errors import Conflict, FieldError, Forbidden, NotFound, Throttled, ValidationFailed
+
+from . import access, search
+from .models import (
+    BODY_MAX,
+    DEFAULT_POINTS,
+    PRIVILEGES,
+    TITLE_MAX,
+    Badge,
+    BadgeAward,
+    Flag,
+    MemberProfile,
+    Post,
+    PostRead,
+    PostRevision,
+    ReputationEvent,
+    Space,
+    Tag,
+    Topic,
+    TrustLevelRule,
+    Visit,
+    Vote,
+)
+
+MAX_TAGS = 5
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
+_LINK_RE = re.compile(r"(https?://|www\.|\]\(\s*[a-z][a-z0-9+.-]*:)", re.IGNORECASE)
+# A member this young who posts links is held for review (spam heuristic).
+NEW_ACCOUNT_DAYS = 3
+TRUSTED_FLAGGER_LEVEL = 2
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _clean_title(title: str | None) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValidationFailed.single("title", "This field is required.")
+    if len(title) > TITLE_MAX:
+        raise ValidationFailed.single("title", f"At most {TITLE_MAX} characters.")
+    return title
+
+
+def _clean_body(body: str | None, field: str = "body") -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed.single(field, "This field is required.")
+    if len(body) > BODY_MAX:
+        raise ValidationFailed.single(field, f"At most {BODY_MAX} characters.")
+    if "\x00" in body:
+        raise ValidationFailed.single(field, "Contains a NUL character.")
+    return body
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    cleaned: list[str] = []
+    for raw in tags or []:
+        slug = slugify(str(raw))[:50]
+        if not slug or not _TAG_RE.match(slug):
+            raise ValidationFailed.single("tags", f"Not a valid tag: {str(raw)[:60]!r}.")
+        if slug not in cleaned:
+            cleaned.append(slug)
+    if len(cleaned) > MAX_TAGS:
+        raise ValidationFailed.single("tags", f"At most {MAX_TAGS} tags.")
+    return cleaned
+
+
+def count_links(text: str) -> int:
+    return len(_LINK_RE.findall(text or ""))
+
+
+def ensure_profile(user) -> MemberProfile:
+    profile = MemberProfile.objects.filter(user=user).first()
+    if profile is None:
+        try:
+            with transaction.atomic():
+                profile = MemberProfile.objects.create(user=user)
+        except IntegrityError:  # created concurrently
+            profile = MemberProfile.objects.get(user=user)
+    return profile
+
+
+def _party_of(user):
+    person = getattr(user, "person", None) if user is not None else None
+    if person is None or person.status != person.Status.ACTIVE:
+        return None
+    return person
+
+
+def _timeline(*, user, kind: str, summary: str, role: str, related, external_id: str = "") -> None:
+    """Put one community act on ``user``'s person's timeline (staff without a Person: none)."""
+    from kith.interactions import services as interaction_services
+    from kith.interactions.models import Channel, Direction
+
+    party = _party_of(user)
+    if party is None:
+        return
+    interaction_services.log_interaction(
+        actor=user,
+        party=party,
+        channel=Channel.COMMUNITY,
+        direction=Direction.INBOUND,
+        kind=kind,
+        summary=summary[:300],
+        source="community" if external_id else "",
+        external_id=external_id,
+        related=related,
+        information_role=role,
+    )
+
+
+def _ledger(
+    *,
+    user,
+    space: Space,
+    action: str,
+    points: int,
+    post: Post | None = None,
+    vote: Vote | None = None,
+    actor=None,
+    from_vote: bool = False,
+    reason: str = "",
+    reverses: ReputationEvent | None = None,
+) -> ReputationEvent:
+    """Append one ledger row and move the cached total with it (same transaction)."""
+    entry = ReputationEvent.objects.create(
+        user=user,
+        space=space,
+        action=action,
+        points=points,
+        post=post,
+        vote=vote,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        from_vote=from_vote,
+        reason=reason,
+        reverses=reverses,
+        created_at=timezone.now(),
+    )
+    if points:
+        ensure_profile(user)
+        MemberProfile.objects.filter(user=user).update(reputation=F("reputation") + points)
+    return entry
+
+
+def _reverse(entries, *, actor=None, reason: str) -> int:
+    """Write the compensating row of each not-yet-reversed ledger entry; returns points moved."""
+    moved = 0
+    for entry in entries:
+        if entry.reversed or entry.reverses_id is not None:
+            continue
+        _ledger(
+            user=entry.user,
+            space=entry.space,
+            action=f"{entry.action}_reversed",
+            points=-entry.points,
+            post=entry.post,
+            vote=entry.vote,
+            actor=actor,
+            from_vote=entry.from_vote,
+            reason=reason,
+            reverses=entry,
+        )
+        ReputationEvent.objects.filter(pk=entry.pk).update(reversed=True)
+        moved -= entry.points
+    return moved
+
+
+def reputation_from_ledger(user) -> int:
+    """The truth: the sum of the ledger (the cached total must equal it)."""
+    return ReputationEvent.objects.filter(user=user).aggregate(s=Sum("points"))["s"] or 0
+
+
+def award_badge(*, user, slug: str) -> bool:
+    badge = Badge.objects.filter(slug=slug).first()
+    if badge is None or user is None:
+        return False
+    _, created = BadgeAward.objects.get_or_create(
+        badge=badge, user=user, defaults={"awarded_at": timezone.now()}
+    )
+    if created:
+        events.emit(
+            "community.badge.awarded", obj=badge, actor=None, data={"user": str(user.public_id)}
+        )
+    return created
+
+
+def _rule_for(level: int) -> TrustLevelRule | None:
+    return TrustLevelRule.objects.filter(level__lte=level).order_by("-level").first()
+
+
+def _check_rate_and_links(user, profile: MemberProfile, body: str) -> bool:
+    """Trust-level limits for a member's new post; returns True when it must wait for review."""
+    if access.is_staff(user):
+        return False
+    rule = _rule_for(profile.trust_level)
+    links = count_links(body)
+    if rule is not None:
+        if links and not rule.links_allowed:
+            raise ValidationFailed.single(
+                "body", "New members cannot post links yet; take part a little first."
+            )
+        since = timezone.now() - dt.timedelta(days=1)
+        today = Post.objects.filter(author=user, created_at__gte=since).count()
+        if today >= rule.posts_per_day:
+            raise Throttled(
+                f"Your trust level allows {rule.posts_per_day} posts a day; try again later."
+            )
+    young = user.date_joined and user.date_joined > timezone.now() - dt.timedelta(
+        days=NEW_ACCOUNT_DAYS
+    )
+    return bool(links and young)
+
+
+def _new_post(*, topic: Topic, kind: str, author, body: str, parent: Post | None = None) -> Post:
+    return Post.objects.create(
+        topic=topic,
+        kind=kind,
+        parent=parent,
+        author=author,
+        body=body,
+        body_html=render_markdown(body),
+        is_official=kind == Post.Kind.ANSWER and access.is_staff(author),
+    )
+
+
+def _hold_for_review(post: Post, *, reason: str) -> None:
+    now = timezone.now()
+    Post.objects.filter(pk=post.pk).update(hidden_at=now)
+    post.hidden_at = now
+    Flag.objects.create(
+        post=post, flagger=None, reason=Flag.Reason.SPAM, note=reason, created_at=now
+    )
+    if post.kind == Post.Kind.QUESTION:
+        Topic.objects.filter(pk=post.topic_id).update(hidden_at=now)
+    events.emit("community.post.held", obj=post, data={"reason": reason})
+
+
+def record_visit(*, user) -> None:
+    """A member was here today (idempotent; for trust levels' "days visited")."""
+    if not access.is_logged_in(user):
+        return
+    Visit.objects.bulk_create([Visit(user=user, day=timezone.now().date())], ignore_conflicts=True)
+
+
+# ---------------------------------------------------------------- spaces and rules
+
+
+def create_space(
+    *,
+    actor,
+    name: str,
+    slug: str = "",
+    audience: str = Space.Audience.PUBLIC,
+    description: str = "",
+    group=None,
+) -> Space:
+    if not access.is_staff(actor) or not actor.sees_everything:
+        raise Forbidden("Only admins and managers create spaces.")
+    name = " ".join((name or "").split())
+    errors = []
+    if not name or len(name) > 120:
+        errors.append(FieldError("name", "Between 1 and 120 characters."))
+    slug = slugify(slug or name)[:80]
+    if not slug:
+        errors.append(FieldError("slug", "Give a slug of letters, digits or hyphens."))
+    elif Space.objects.filter(slug=slug).exists():
+        errors.append(FieldError("slug", "A space with this slug exists."))
+    if audience not in Space.Audience.values:
+        errors.append(FieldError("audience", f"One of: {', '.join(Space.Audience.values)}."))
+    if audience == Space.Audience.GROUP and group is None:
+        errors.append(FieldError("group", "A group space needs its group."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        space = Space.objects.create(
+            name=name,
+            slug=slug,
+            audience=audience,
+            description=(description or "")[:5000],
+            group=group if audience == Space.Audience.GROUP else None,
+        )
+        audit.record(actor=actor, action="community.space.created", obj=space)
+        events.emit("community.space.created", obj=space, actor=actor)
+    return space
+
+
+def update_space_rules(
+    *,
+    actor,
+    space: Space,
+    points: dict[str, int] | None = None,
+    privileges: dict[str, dict[str, int]] | None = None,
+) -> Space:
+    """Admins edit a space's points per action and privilege thresholds (data, not code)."""
+    access.require_admin(actor)
+    errors = []
+    for key, value in (points or {}).items():
+        if key not in DEFAULT_POINTS:
+            errors.append(FieldError(f"points.{key}", "Unknown action."))
+        elif not isinstance(value, int) or isinstance(value, bool) or abs(value) > 100_000:
+            errors.append(FieldError(f"points.{key}", "A whole number between -100000 and 100000."))
+        elif key in ("daily_vote_cap", "serial_vote_limit", "flags_to_hide") and value < 1:
+            errors.append(FieldError(f"points.{key}", "Must be at least 1."))
+    for key, value in (privileges or {}).items():
+        if key not in PRIVILEGES:
+            errors.append(FieldError(f"privileges.{key}", "Unknown privilege."))
+            continue
+        if not isinstance(value, dict) or set(value) - {"reputation", "trust_level"}:
+            errors.append(FieldError(f"privileges.{key}", "Give reputation and/or trust_level."))
+            continue
+        for part, number in value.items():
+            if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 10**7:
+                errors.append(FieldError(f"privileges.{key}.{part}", "A whole number ≥ 0."))
+            elif part == "trust_level" and number > 4:
+                errors.append(FieldError(f"privileges.{key}.{part}", "Between 0 and 4."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        locked = Space.objects.select_for_update().get(pk=space.pk)
+        before = {"points": dict(locked.points), "privileges": dict(locked.privileges)}
+        locked.points = {**locked.points, **(points or {})}
+        merged = dict(locked.privileges)
+        for key, value in (privileges or {}).items():
+            merged[key] = {**locked.privilege(key), **value}
+        locked.privileges = merged
+        locked.save(update_fields=["points", "privileges", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="community.space.rules_changed",
+            obj=locked,
+            changes=audit.diff(before, {"points": locked.points, "privileges": locked.privileges}),
+        )
+        events.emit("community.space.rules_changed", obj=locked, actor=actor)
+    return locked
+
+
+# ---------------------------------------------------------------- topics and posts
+
+
+def _tags(slugs: list[str]) -> list[Tag]:
+    existing = {t.slug: t for t in Tag.objects.filter(slug__in=slugs)}
+    missing = [Tag(slug=s) for s in slugs if s not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {t.slug: t for t in Tag.objects.filter(slug__in=slugs)}
+    return [existing[s] for s in slugs]
+
+
+def create_topic(
+    *,
+    actor,
+    space: Space,
+    title: str,
+    body: str,
+    kind: str = Topic.Kind.QUESTION,
+    tags: list[str] | None = None,
+) -> Topic:
+    """Ask a question or open a discussion in ``space`` (which ``actor`` must see)."""
+    access.require_participant(actor)
+    if space.pk not in access.visible_space_ids(actor):
+        raise NotFound("No such space.")
+    errors = []
+    try:
+        title = _clean_title(title)
+    except ValidationFailed as exc:
+        errors += exc.errors
+    try:
+        body = _clean_body(body)
+    except ValidationFailed as exc:
+        errors += exc.errors
+    if kind not in Topic.Kind.values:
+        errors.append(FieldError("kind", "Either 'question' or 'discussion'."))
+    try:
+        slugs = _clean_tags(tags)
+    except ValidationFailed as exc:
+        errors += exc.errors
+    if errors:
+        raise ValidationFailed(errors=errors)
+    profile = ensure_profile(actor)
+    hold = _check_rate_and_links(actor, profile, body)
+    now = timezone.now()
+    with transaction.atomic():
+        topic = Topic.objects.create(
+            space=space, kind=kind, title=title, author=actor, last_activity_at=now
+        )
+        if slugs:
+            topic.tags.set(_tags(slugs))
+        post = _new_post(topic=topic, kind=Post.Kind.QUESTION, author=actor, body=body)
+        search.index_topic(topic, body=body)
+        if hold:
+            _hold_for_review(post, reason="new account posting links")
+            topic.hidden_at = post.hidden_at
+        audit.record(
+            actor=actor,
+            action="community.topic.created",
+            obj=topic,
+            changes={"title": title, "space": space.slug},
+            party_id=getattr(_party_of(actor), "pk", None),
+        )
+        events.emit(
+            "community.topic.created",
+            obj=topic,
+            actor=actor,
+            data={"space": str(space.public_id), "kind": kind, "title": title},
+        )
+        _timeline(
+            user=actor,
+            kind=f"community.{kind}",
+            summary=f"Asked: {title}" if kind == Topic.Kind.QUESTION else f"Started: {title}",
+            role="seeking" if kind == Topic.Kind.QUESTION else "contributing",
+            related=topic,
+        )
+        if kind == Topic.Kind.QUESTION:
+            award_badge(user=actor, slug="first-question")
+    return topic
+
+
+def _require_open(topic: Topic, field: str = "topic") -> None:
+    if topic.deleted_at is not None or topic.merged_into_id is not None:
+        raise ValidationFailed.single(field, "This topic was deleted or merged.")
+    if topic.locked_at is not None:
+        raise ValidationFailed.single(field, "This topic is locked.")
+
+
+def reply(*, actor, topic: Topic, body: str) -> Post:
+    """Answer a question (or reply in a discussion). Staff answers are marked official."""
+    access.require_participant(actor)
+    body = _clean_body(body)
+    _require_open(topic)
+    if topic.closed_at is not None:
+        raise ValidationFailed.single("topic", "This topic is closed to new answers.")
+    profile = ensure_profile(actor)
+    hold = _check_rate_and_links(actor, profile, body)
+    with transaction.atomic():
+        post = _new_post(topic=topic, kind=Post.Kind.ANSWER, author=actor, body=body)
+        Topic.objects.filter(pk=topic.pk).update(
+            reply_count=F("reply_count") + 1,
+            last_activity_at=post.created_at,
+        )
+        if post.is_official:
+            Topic.objects.filter(pk=topic.pk).update(answered=True)
+        if hold:
+            _hold_for_review(post, reason="new account posting links")
+        audit.record(actor=actor, action="community.reply.created", obj=post)
+        events.emit(
+            "community.reply.created",
+            obj=post,
+            actor=actor,
+            data={"topic": str(topic.public_id), "official": post.is_official},
+        )
+        _timeline(
+            user=actor,
+            kind="community.answer",
+            summary=f"Answered: {topic.title}",
+            role="contributing",
+            related=post,
+        )
+        award_badge(user=actor, slug="first-answer")
+    return post
+
+
+def comment(*, actor, post: Post, body: str) -> Post:
+    """A comment on a question or answer; on others' posts it needs ``comment_everywhere``."""
+    access.require_participant(actor)
+    body = _clean_body(body)
+    topic = post.topic
+    _require_open(topic)
+    if post.kind == Post.Kind.COMMENT or post.deleted_at is not None:
+        raise ValidationFailed.single("post", "Comment on a question or an answer.")
+    profile = ensure_profile(actor)
+    own = post.author_id == actor.pk or topic.author_id == actor.pk
+    if not own:
+        access.require_privilege(actor, topic.space, "comment_everywhere", profile=profile)
+    hold = _check_rate_and_links(actor, profile, body)
+    with transaction.atomic():
+        new = _new_post(topic=topic, kind=Post.Kind.COMMENT, author=actor, body=body, parent=post)
+        Topic.objects.filter(pk=topic.pk).update(last_activity_at=new.created_at)
+        if hold:
+            _hold_for_review(new, reason="new account posting links")
+        audit.record(actor=actor, action="community.comment.created", obj=new)
+        events.emit("community.comment.created", obj=new, actor=actor)
+    return new
+
+
+def edit_post(*, actor, post: Post, body: str, title: str | None = None) -> Post:
+    """Edit a post (its author, or whoever holds ``edit_others``); keeps the old text."""
+    access.require_participant(actor)
+    topic = post.topic
+    if post.deleted_at is not None or topic.deleted_at is not None:
+        raise ValidationFailed.single("post", "This post was deleted.")
+    if post.author_id != actor.pk:
+        access.require_privilege(actor, topic.space, "edit_others")
+    if topic.locked_at is not None and not access.is_moderator(actor, topic.space):
+        raise ValidationFailed.single("topic", "This topic is locked.")
+    body = _clean_body(body)
+    if title is not None:
+        if post.kind != Post.Kind.QUESTION:
+            raise ValidationFailed.single("title", "Only the opening post carries the title.")
+        title = _clean_title(title)
+    if post.author_id == actor.pk and not access.is_staff(actor):
+        _check_rate_links_only(actor, body)
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        PostRevision.objects.create(
+            post=locked,
+            editor=actor,
+            body=locked.body,
+            title=topic.title if post.kind == Post.Kind.QUESTION else "",
+        )
+        locked.body = body
+        locked.body_html = render_markdown(body)
+        locked.edited_at = timezone.now()
+        locked.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
+        if locked.kind == Post.Kind.QUESTION:
+            if title is not None:
+                Topic.objects.filter(pk=topic.pk).update(title=title)
+                topic.title = title
+            search.index_topic(topic, body=body)
+        audit.record(actor=actor, action="community.post.edited", obj=locked)
+        events.emit("community.post.edited", obj=locked, actor=actor)
+    return locked
+
+
+def _check_rate_links_only(user, body: str) -> None:
+    rule = _rule_for(ensure_profile(user).trust_level)
+    if rule is not None and count_links(body) and not rule.links_allowed:
+        raise ValidationFailed.single(
+            "body", "New members cannot post links yet; take part a little first."
+        )
+
+
+def delete_post(*, actor, post: Post) -> None:
+    """The author or a moderator deletes a post (deleting the opening post deletes the topic)."""
+    access.require_participant(actor)
+    if post.author_id != actor.pk:
+        access.require_moderator(actor, post.topic.space)
+    if post.deleted_at is not None:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        Post.objects.filter(pk=post.pk).update(deleted_at=now)
+        if post.kind == Post.Kind.QUESTION:
+            Topic.objects.filter(pk=post.topic_id).update(deleted_at=now)
+            search.remove_topic(post.topic_id)
+        elif post.kind == Post.Kind.ANSWER:
+            Topic.objects.filter(pk=post.topic_id, reply_count__gt=0).update(
+                reply_count=F("reply_count") - 1
+            )
+        audit.record(actor=actor, action="community.post.deleted", obj=post)
+        events.emit("community.post.deleted", obj=post, actor=actor)
+
+
+# ---------------------------------------------------------------- votes
+
+
+def _vote_points(space: Space, post: Post, value: int) -> tuple[str, int] | None:
+    if post.kind == Post.Kind.COMMENT:
+        return None
+    subject = "question" if post.kind == Post.Kind.QUESTION else "answer"
+    action = f"{subject}_{'upvoted' if value > 0 else 'downvoted'}"
+    return action, space.point(action)
+
+
+def _earned_from_votes_today(user_id: int) -> int:
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        ReputationEvent.objects.filter(
+            user_id=user_id, from_vote=True, created_at__gte=start, points__gt=0
+        ).aggregate(s=Sum("points"))["s"]
+        or 0
+    )
+
+
+@dataclass
+class VoteResult:
+    post: Post
+    value: int  # the voter's vote now: 1, -1 or 0 (none)
+    score: int
+
+
+def vote(*, actor, post: Post, value: int) -> VoteResult:
+    """Cast (or change) ``actor``'s vote on ``post``: +1 or -1. One vote per person per post."""
+    access.require_participant(actor)
+    if value not in (1, -1):
+        raise ValidationFailed.single("value", "Either 1 or -1.")
+    topic = post.topic
+    space = topic.space
+    if post.deleted_at is not None or topic.deleted_at is not None:
+        raise ValidationFailed.single("post", "This post was deleted.")
+    if topic.locked_at is not None:
+        raise ValidationFailed.single("post", "This topic is locked; votes are closed.")
+    if post.author_id == actor.pk:
+        raise ValidationFailed.single("post", "You cannot vote on your own post.")
+    voter_profile = ensure_profile(actor)
+    access.require_privilege(
+        actor, space, "vote_up" if value > 0 else "vote_down", profile=voter_profile
+    )
+    author = post.author
+    if author is not None:
+        ensure_profile(author)
+    with transaction.atomic():
+        list(
+            MemberProfile.objects.select_for_update()
+            .filter(user_id__in=sorted({actor.pk, post.author_id or actor.pk}))
+            .order_by("user_id")
+            .values_list("pk", flat=True)
+        )
+        existing = Vote.objects.filter(post=post, voter=actor).first()
+        if existing is not None and existing.value == value:
+            return VoteResult(post, value, Post.objects.get(pk=post.pk).score)
+        if existing is not None:
+            _undo_vote(actor=actor, vote_row=existing, post=post, space=space)
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                row = Vote.objects.create(
+                    post=post, voter=actor, author=author, value=value, created_at=now
+                )
+        except IntegrityError as exc:  # only without the profile lock (defensive)
+            raise Conflict("You already voted on this post.") from exc
+        Post.objects.filter(pk=post.pk).update(score=F("score") + value)
+        if post.kind == Post.Kind.QUESTION:
+            Topic.objects.filter(pk=topic.pk).update(score=F("score") + value)
+        earned = _vote_points(space, post, value)
+        if earned and author is not None:
+            action, points = earned
+            if points > 0:
+                cap = space.point("daily_vote_cap")
+                points = max(0, min(points, cap - _earned_from_votes_today(author.pk)))
+            _ledger(
+                user=author,
+                space=space,
+                action=action,
+                points=points,
+                post=post,
+                vote=row,
+                actor=actor,
+                from_vote=True,
+                reason="" if points or not earned[1] else "daily cap reached",
+            )
+            if value < 0 and post.kind == Post.Kind.ANSWER:
+                _ledger(
+                    user=actor,
+                    space=space,
+                    action="downvote_cast",
+                    points=space.point("downvote_cast"),
+                    post=post,
+                    vote=row,
+                    actor=actor,
+                )
+            _detect_serial_votes(actor=actor, author=author, space=space, now=now)
+        score = Post.objects.values_list("score", flat=True).get(pk=post.pk)
+        audit.record(actor=actor, action="community.vote.cast", obj=post, changes={"value": value})
+        events.emit(
+            "community.vote.cast",
+            obj=post,
+            actor=actor,
+            data={"value": value, "topic": str(topic.public_id)},
+        )
+        _timeline(
+            user=actor,
+            kind="community.vote",
+            summary=f"Voted {'up' if value > 0 else 'down'} on: {topic.title}",
+            role="contributing",
+            related=post,
+        )
+        if post.kind == Post.Kind.ANSWER and score >= 10 and author is not None:
+            award_badge(user=author, slug="good-answer")
+    return VoteResult(post, value, score)
+
+
+def _undo_vote(*, actor, vote_row: Vote, post: Post, space: Space, reason: str = "vote undone"):
+    _reverse(
+        ReputationEvent.objects.filter(vote=vote_row, reverses__isnull=True, reversed=False),
+        actor=actor,
+        reason=reason,
+    )
+    Post.objects.filter(pk=post.pk).update(score=F("score") - vote_row.value)
+    if post.kind == Post.Kind.QUESTION:
+        Topic.objects.filter(pk=post.topic_id).update(score=F("score") - vote_row.value)
+    vote_row.delete()
+
+
+def retract_vote(*, actor, post: Post) -> VoteResult:
+    """Withdraw ``actor``'s vote: its points are reversed in the ledger."""
+    access.require_participant(actor)
+    topic = post.topic
+    with transaction.atomic():
+        list(
+            MemberProfile.objects.select_for_update()
+            .filter(user_id__in=sorted({actor.pk, post.author_id or actor.pk}))
+            .order_by("user_id")
+            .values_list("pk", flat=True)
+        )
+        existing = Vote.objects.filter(post=post, voter=actor).first()
+        if existing is None:
+            raise NotFound("You have not voted on this post.")
+        if topic.locked_at is not None:
+            raise ValidationFailed.single("post", "This topic is locked; votes are closed.")
+        _undo_vote(actor=actor, vote_row=existing, post=post, space=topic.space)
+        audit.record(actor=actor, action="community.vote.retracted", obj=post)
+        events.emit("community.vote.retracted", obj=post, actor=actor)
+        score = Post.objects.values_list("score", flat=True).get(pk=post.pk)
+    return VoteResult(post, 0, score)
+
+
+def _detect_serial_votes(*, actor, author, space: Space, now: dt.datetime) -> int:
+    """Too many votes from one voter on one author in 24 hours: reverse their points."""
+    limit = space.point("serial_vote_limit")
+    recent = Vote.objects.filter(
+        voter=actor, author=author, created_at__gte=now - dt.timedelta(days=1)
+    ).values_list("pk", flat=True)
+    ids = list(recent[: limit + 500])
+    if len(ids) <= limit:
+        return 0
+    moved = _reverse(
+        ReputationEvent.objects.filter(
+            vote_id__in=ids, user=author, reverses__isnull=True, reversed=False
+        ),
+        actor=None,
+        reason="serial voting",
+    )
+    if moved:
+        events.emit(
+            "community.votes.reversed",
+            obj=space,
+            data={"voter": str(actor.public_id), "author": str(author.public_id), "points": moved},
+        )
+    return moved
+
+
+# ---------------------------------------------------------------- accepted answers
+
+
+def accept_answer(*, actor, answer: Post) -> Topic:
+    """The asker (or a moderator) marks ``answer`` accepted; a previous one is un-accepted."""
+    access.require_participant(actor)
+    topic = answer.topic
+    if topic.kind != Topic.Kind.QUESTION:
+        raise ValidationFailed.single("answer", "Only questions have accepted answers.")
+    if answer.kind != Post.Kind.ANSWER or answer.deleted_at is not None:
+        raise ValidationFailed.single("answer", "Not an answer of this question.")
+    if topic.author_id != actor.pk and not access.is_moderator(actor, topic.space):
+        raise Forbidden("Only the asker or a moderator can accept an answer.")
+    _require_open(topic, "answer")
+    space = topic.space
+    with transaction.atomic():
+        locked = Topic.objects.select_for_update().get(pk=topic.pk)
+        if locked.accepted_answer_id == answer.pk:
+            return locked
+        if locked.accepted_answer_id:
+            _reverse(
+                ReputationEvent.objects.filter(
+                    post_id=locked.accepted_answer_id,
+                    action__in=["answer_accepted", "accepted_an_answer"],
+                    reverses__isnull=True,
+                    reversed=False,
+                ),
+                actor=actor,
+                reason="another answer accepted",
+            )
+        locked.accepted_answer = answer
+        locked.answered = True
+        locked.save(update_fields=["accepted_answer", "answered", "updated_at"])
+        answerer = answer.author
+        asker = locked.author
+        if answerer is not None and answerer.pk != (asker.pk if asker else None):
+            _ledger(
+                user=answerer,
+                space=space,
+                action="answer_accepted",
+                points=space.point("answer_accepted"),
+                post=answer,
+                actor=actor,
+            )
+            if asker is not None and actor.pk == asker.pk:
+                _ledger(
+                    user=asker,
+                    space=space,
+                    action="accepted_an_answer",
+                    points=space.point("accepted_an_answer"),
+                    post=answer,
+                    actor=actor,
+                )
+            award_badge(user=answerer, slug="first-accepted")
+        audit.record(
+            actor=actor,
+            action="community.answer.accepted",
+            obj=locked,
+            changes={"answer": str(answer.public_id)},
+        )
+        events.emit(
+            "community.answer.accepted",
+            obj=locked,
+            actor=actor,
+            data={"answer": str(answer.public_id)},
+        )
+        if answerer is not None:
+            _timeline(
+                user=answerer,
+                kind="community.answer_accepted",
+                summary=f"Answer accepted: {locked.title}",
+                role="contributing",
+                related=answer,
+            )
+        if asker is not None and asker.pk == actor.pk:
+            _timeline(
+                user=asker,
+                kind="community.accepted",
+                summary=f"Accepted an answer: {locked.title}",
+                role="seeking",
+                related=answer,
+            )
+    return locked
+
+
+def unaccept_answer(*, actor, topic: Topic) -> Topic:
+    access.require_participant(actor)
+    if topic.author_id != actor.pk and not access.is_moderator(actor, topic.space):
+        raise Forbidden("Only the asker or a moderator can change the accepted answer.")
+    with transaction.atomic():
+        locked = Topic.objects.select_for_update().get(pk=topic.pk)
+        if not locked.accepted_answer_id:
+            return locked
+        _reverse(
+            ReputationEvent.objects.filter(
+                post_id=locked.accepted_answer_id,
+                action__in=["answer_accepted", "accepted_an_answer"],
+                reverses__isnull=True,
+                reversed=False,
+            ),
+            actor=actor,
+            reason="acceptance withdrawn",
+        )
+        locked.accepted_answer = None
+        locked.answered = Post.objects.filter(
+            topic=locked, kind=Post.Kind.ANSWER, is_official=True, deleted_at__isnull=True
+        ).exists()
+        locked.save(update_fields=["accepted_answer", "answered", "updated_at"])
+        audit.record(actor=actor, action="community.answer.unaccepted", obj=locked)
+        events.emit("community.answer.unaccepted", obj=locked, actor=actor)
+    return locked
+
+
+# ---------------------------------------------------------------- reading
+
+
+def record_topic_view(*, user, topic: Topic, answers: list[Post]) -> None:
+    """A topic was read: view count, posts read, today's visit, and — when it has an
+    accepted or official answer — an information-seeking interaction (once a day)."""
+    Topic.objects.filter(pk=topic.pk).update(view_count=F("view_count") + 1)
+    if not access.is_logged_in(user):
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        record_visit(user=user)
+        PostRead.objects.bulk_create(
+            [PostRead(user=user, post=p, created_at=now) for p in answers[:100]],
+            ignore_conflicts=True,
+        )
+        best = next((p for p in answers if p.pk == topic.accepted_answer_id), None) or next(
+            (p for p in answers if p.is_official), None
+        )
+        if best is not None and best.author_id != user.pk:
+            _timeline(
+                user=user,
+                kind="community.answer_viewed",
+                summary=f"Read the answer to: {topic.title}",
+                role="seeking",
+                related=best,
+                external_id=f"view:{best.pk}:{user.pk}:{now.date().isoformat()}",
+            )
+            events.emit(
+                "community.answer.viewed",
+                obj=best,
+                actor=user,
+                data={"topic": str(topic.public_id)},
+            )
+
+
+# ---------------------------------------------------------------- moderation
+
+
+def flag_post(*, actor, post: Post, reason: str, note: str = "") -> Flag:
+    """Flag a post; enough flags from trusted members hide it until a moderator reviews."""
+    access.require_participant(actor)
+    topic = post.topic
+    if reason not in Flag.Reason.values:
+        raise ValidationFailed.single("reason", f"One of: {', '.join(Flag.Reason.values)}.")
+    if post.author_id == actor.pk:
+        raise ValidationFailed.single("post", "You cannot flag your own post.")
+    if post.deleted_at is not None:
+        raise ValidationFailed.single("post", "This post was deleted.")
+    profile = ensure_profile(actor)
+    access.require_privilege(actor, topic.space, "flag", profile=profile)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                flag = Flag.objects.create(
+                    post=post, flagger=actor, reason=reason, note=(note or "")[:500], created_at=now
+                )
+        except IntegrityError as exc:
+            raise Conflict("You already flagged this post.") from exc
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        trusted = (
+            Flag.objects.filter(post=post, outcome=Flag.Outcome.PENDING)
+            .filter(
+                Q(flagger__community_profile__trust_level__gte=TRUSTED_FLAGGER_LEVEL)
+                | Q(flagger__kind="staff")
+            )
+            .count()
+        )
+        if locked.hidden_at is None and trusted >= topic.space.point("flags_to_hide"):
+            locked.hidden_at = now
+            locked.save(update_fields=["hidden_at", "updated_at"])
+            if locked.kind == Post.Kind.QUESTION:
+                Topic.objects.filter(pk=topic.pk).update(hidden_at=now)
+            events.emit("community.post.hidden", obj=locked, data={"flags": trusted})
+        audit.record(
+            actor=actor, action="community.post.flagged", obj=post, changes={"reason": reason}
+        )
+        events.emit("community.post.flagged", obj=post, actor=actor, data={"reason": reason})
+    return flag
+
+
+def resolve_flags(*, actor, post: Post, remove: bool) -> Post:
+    """A moderator reviews a flagged post: remove it (the author loses points) or restore it."""
+    access.require_moderator(actor, post.topic.space)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().select_related("topic__space").get(pk=post.pk)
+        pending = Flag.objects.filter(post=locked, outcome=Flag.Outcome.PENDING)
+        pending.update(
+            outcome=Flag.Outcome.REMOVED if remove else Flag.Outcome.DISMISSED,
+            resolved_at=now,
+            resolved_by=actor,
+        )
+        if remove:
+            if locked.deleted_at is None:
+                locked.deleted_at = now
+                if locked.author is not None:
+                    _ledger(
+                        user=locked.author,
+                        space=locked.topic.space,
+                        action="post_flagged_removed",
+                        points=locked.topic.space.point("post_flagged_removed"),
+                        post=locked,
+                        actor=actor,
+                    )
+            if locked.kind == Post.Kind.QUESTION:
+                Topic.objects.filter(pk=locked.topic_id).update(deleted_at=now)
+                search.remove_topic(locked.topic_id)
+        else:
+            locked.hidden_at = None
+            if locked.kind == Post.Kind.QUESTION:
+                Topic.objects.filter(pk=locked.topic_id).update(hidden_at=None)
+        locked.save(update_fields=["deleted_at", "hidden_at", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="community.post.removed" if remove else "community.post.restored",
+            obj=locked,
+        )
+        events.emit(
+            "community.post.removed" if remove else "community.post.restored",
+            obj=locked,
+            actor=actor,
+        )
+    return locked
+
+
+def set_locked(*, actor, topic: Topic, locked: bool) -> Topic:
+    access.require_moderator(actor, topic.space)
+    with transaction.atomic():
+        row = Topic.objects.select_for_update().get(pk=topic.pk)
+        row.locked_at = timezone.now() if locked else None
+        row.save(update_fields=["locked_at", "updated_at"])
+        name = "community.topic.locked" if locked else "community.topic.unlocked"
+        audit.record(actor=actor, action=name, obj=row)
+        events.emit(name, obj=row, actor=actor)
+    return row
+
+
+def set_closed(*, actor, topic: Topic, closed: bool) -> Topic:
+    access.require_participant(actor)
+    if not access.is_moderator(actor, topic.space):
+        access.require_privilege(actor, topic.space, "close")
+    with transaction.atomic():
+        row = Topic.objects.select_for_update().get(pk=topic.pk)
+        row.closed_at = timezone.now() if closed else None
+        row.save(update_fields=["closed_at", "updated_at"])
+        name = "community.topic.closed" if closed else "community.topic.reopened"
+        audit.record(actor=actor, action=name, obj=row)
+        events.emit(name, obj=row, actor=actor)
+    return row
+
+
+def move_topic(*, actor, topic: Topic, space: Space) -> Topic:
+    access.require_moderator(actor, topic.space)
+    access.require_moderator(actor, space)
+    if space.pk not in access.visible_space_ids(actor):
+        raise NotFound("No such space.")
+    with transaction.atomic():
+        row = Topic.objects.select_for_update().get(pk=topic.pk)
+        before = row.space_id
+        row.space = space
+        row.save(update_fields=["space", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="community.topic.moved",
+            obj=row,
+            changes={"space": [before, space.pk]},
+        )
+        events.emit("community.topic.moved", obj=row, actor=actor, data={"space": space.slug})
+    return row
+
+
+def merge_topics(*, actor, source: Topic, target: Topic) -> Topic:
+    """Merge a duplicate: its answers and comments move to ``target``, it points there."""
+    access.require_moderator(actor, source.space)
+    access.require_moderator(actor, target.space)
+    if source.pk == target.pk:
+        raise ValidationFailed.single("target", "A topic cannot be merged into itself.")
+    if target.merged_into_id or target.deleted_at:
+        raise ValidationFailed.single("target", "That topic was merged or deleted.")
+    with transaction.atomic():
+        rows = {
+            t.pk: t
+            for t in Topic.objects.select_for_update()
+            .filter(pk__in=[source.pk, target.pk])
+            .order_by("pk")
+        }
+        src, dst = rows[source.pk], rows[target.pk]
+        moved = Post.objects.filter(topic=src).exclude(kind=Post.Kind.QUESTION)
+        answers = moved.filter(kind=Post.Kind.ANSWER, deleted_at__isnull=True).count()
+        # Comments on the source's opening post follow it as comments on the target's.
+        target_question = Post.objects.filter(topic=dst, kind=Post.Kind.QUESTION).first()
+        Post.objects.filter(
+            topic=src, kind=Post.Kind.COMMENT, parent__kind=Post.Kind.QUESTION
+        ).update(parent=target_question)
+        moved.update(topic=dst)
+        dst.reply_count = F("reply_count") + answers
+        dst.last_activity_at = timezone.now()
+        dst.answered = dst.answered or src.answered
+        dst.save(update_fields=["reply_count", "last_activity_at", "answered", "updated_at"])
+        src.merged_into = dst
+        src.reply_count = 0
+        src.save(update_fields=["merged_into", "reply_count", "updated_at"])
+        search.remove_topic(src.pk)
+        audit.record(
+            actor=actor,
+            action="community.topic.merged",
+            obj=src,
+            changes={"into": str(dst.public_id), "answers": answers},
+        )
+        events.emit(
+            "community.topic.merged", obj=src, actor=actor, data={"into": str(dst.public_id)}
+        )
+    dst.refresh_from_db()
+    return dst
+
+
+# ---------------------------------------------------------------- trust levels
+
+
+@dataclass
+class Activity:
+    days_visited: int = 0
+    posts_read: int = 0
+    replies: int = 0
+    likes_given: int = 0
+    likes_received: int = 0
+    flags_against: int = 0
+
+
+def activity_of(user, *, window_days: int) -> Activity:
+    since = timezone.now() - dt.timedelta(days=window_days)
+    return Activity(
+        days_visited=Visit.objects.filter(user=user, day__gte=since.date()).count(),
+        posts_read=PostRead.objects.filter(user=user, created_at__gte=since).count(),
+        replies=Post.objects.filter(
+            author=user, kind=Post.Kind.ANSWER, created_at__gte=since, deleted_at__isnull=True
+        ).count(),
+        likes_given=Vote.objects.filter(voter=user, value=1, created_at__gte=since).count(),
+        likes_received=Vote.objects.filter(author=user, value=1, created_at__gte=since).count(),
+        flags_against=Flag.objects.filter(
+            post__author=user, outcome=Flag.Outcome.REMOVED, created_at__gte=since
+        ).count(),
+    )
+
+
+def earned_level(user, rules: list[TrustLevelRule]) -> int:
+    """The highest level whose requirements — and those of every level below — are met."""
+    level = 0
+    cache: dict[int, Activity] = {}
+    for rule in sorted(rules, key=lambda r: r.level):
+        act = cache.get(rule.window_days)
+        if act is None:
+            act = cache[rule.window_days] = activity_of(user, window_days=rule.window_days)
+        meets = (
+            act.days_visited >= rule.min_days_visited
+            and act.posts_read >= rule.min_posts_read
+            and act.replies >= rule.min_replies
+            and act.likes_given >= rule.min_likes_given
+            and act.likes_received >= rule.min_likes_received
+            and act.flags_against <= rule.max_flags_against
+        )
+        if not meets:
+            break
+        level = rule.level
+    return level
+
+
+def recompute_trust_level(*, user) -> tuple[int, int]:
+    """Promote or demote ``user`` to the level their recent activity earns; (old, new)."""
+    rules = list(TrustLevelRule.objects.all())
+    profile = ensure_profile(user)
+    if profile.trust_locked:
+        return profile.trust_level, profile.trust_level
+    new = earned_level(user, rules)
+    with transaction.atomic():
+        locked = MemberProfile.objects.select_for_update().get(pk=profile.pk)
+        old = locked.trust_level
+        locked.trust_level = new
+        locked.trust_computed_at = timezone.now()
+        locked.save(update_fields=["trust_level", "trust_computed_at"])
+        if new != old:
+            audit.record(
+                actor=None,
+                action="community.trust.changed",
+                obj=locked,
+                changes={"trust_level": [old, new]},
+                party_id=getattr(_party_of(user), "pk", None),
+            )
+            events.emit(
+                "community.trust.changed",
+                obj=locked,
+                data={"user": str(user.public_id), "from": old, "to": new},
+            )
+            if new >= 2:
+                award_badge(user=user, slug="trusted")
+            if new >= 3:
+                award_badge(user=user, slug="regular")
+    if hasattr(user, "_community_profile"):
+        del user._community_profile
+    return old, new
+
+
+def recompute_trust_levels() -> int:
+    """Every member with a profile; returns how many levels changed (the periodic task)."""
+    from django.contrib.auth import get_user_model
+
+    changed = 0
+    users = get_user_model().objects.filter(
+        community_profile__isnull=False, community_profile__trust_locked=False, is_active=True
+    )
+    for user in users.iterator(chunk_size=500):
+        old, new = recompute_trust_level(user=user)
+        changed += int(old != new)
+    return changed
+
+
+def set_trust_level(*, actor, user, level: int, locked: bool = True) -> MemberProfile:
+    """A moderator pins a member's level (or unpins it with ``locked=False``)."""
+    if not access.is_staff_writer(actor):
+        raise Forbidden("Only staff set trust levels by hand.")
+    if not TrustLevelRule.objects.filter(level=level).exists():
+        raise ValidationFailed.single("level", "No such trust level.")
+    profile = ensure_profile(user)
+    with transaction.atomic():
+        row = MemberProfile.objects.select_for_update().get(pk=profile.pk)
+        old = row.trust_level
+        row.trust_level = level
+        row.trust_locked = locked
+        row.save(update_fields=["trust_level", "trust_locked"])
+        audit.record(
+            actor=actor,
+            action="community.trust.set",
+            obj=row,
+            changes={"trust_level": [old, level], "locked": locked},
+        )
+        events.emit(
+            "community.trust.changed", obj=row, actor=actor, data={"from": old, "to": level}
+        )
+    return row

@@ -1,0 +1,88 @@
+"""Who sees which space: audiences decided by relationships, groups and staff roles."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from kith.community import access, services
+from kith.core.errors import Forbidden, NotFound, ValidationFailed
+from tests.community.conftest import portal_user
+
+
+@pytest.fixture
+def spaces(public_space, customer_space, partner_space, staff_space, group_space):
+    return {
+        "public": public_space,
+        "customers": customer_space,
+        "partners": partner_space,
+        "staff": staff_space,
+        "group": group_space,
+    }
+
+
+def _visible(user, spaces) -> set[str]:
+    seen = set()
+    for name, space in spaces.items():
+        try:
+            access.get_space(user, space.public_id)
+            seen.add(name)
+        except NotFound:
+            pass
+    return seen
+
+
+def test_audiences(spaces, alice, bob, carol, cyd, pat):
+    assert _visible(AnonymousUser(), spaces) == {"public"}
+    assert _visible(carol, spaces) == {"public", "customers", "group"}
+    assert _visible(cyd, spaces) == {"public", "customers"}
+    assert _visible(pat, spaces) == {"public", "partners"}
+    assert _visible(bob, spaces) == {"public", "customers", "partners", "staff"}
+    assert _visible(alice, spaces) == set(spaces)
+
+
+def test_portal_user_without_customer_role_sees_public_only(spaces, db):
+    lurker = portal_user("lurker", role=None)
+    assert _visible(lurker, spaces) == {"public"}
+
+
+def test_customers_only_topic_is_not_found_for_partner_and_anonymous(customer_space, carol, pat):
+    topic = services.create_topic(actor=carol, space=customer_space, title="Q?", body="How?")
+    assert access.get_topic(carol, topic.public_id) == topic
+    for user in (pat, AnonymousUser()):
+        with pytest.raises(NotFound):
+            access.get_topic(user, topic.public_id)
+    post = topic.posts.get()
+    with pytest.raises(NotFound):
+        access.get_post(pat, post.public_id)
+
+
+def test_group_space_topic_is_not_found_for_non_members(group_space, carol, cyd):
+    topic = services.create_topic(actor=carol, space=group_space, title="Beta bug", body="It breaks")
+    with pytest.raises(NotFound):
+        access.get_topic(cyd, topic.public_id)
+    with pytest.raises(NotFound):
+        services.create_topic(actor=cyd, space=group_space, title="In", body="Let me in")
+
+
+def test_viewer_cannot_write(public_space, vic):
+    with pytest.raises(Forbidden):
+        services.create_topic(actor=vic, space=public_space, title="T", body="B")
+
+
+def test_anonymous_cannot_write(public_space):
+    from kith.core.errors import NotAuthenticated
+
+    with pytest.raises(NotAuthenticated):
+        services.create_topic(actor=AnonymousUser(), space=public_space, title="T", body="B")
+
+
+def test_group_space_needs_group(alice):
+    with pytest.raises(ValidationFailed) as exc:
+        services.create_space(actor=alice, name="G", audience="group")
+    assert exc.value.errors[0].field == "group"
+
+
+def test_only_admins_and_managers_create_spaces(bob):
+    with pytest.raises(Forbidden):
+        services.create_space(actor=bob, name="Mine")
