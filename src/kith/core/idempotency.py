@@ -20,6 +20,9 @@ from kith.core.errors import Conflict, ValidationFailed
 from kith.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+# The status of a key claimed by a request still running; never committed as such,
+# since the claim and the answer are written in the same transaction.
+PENDING = 0
 
 
 def _request_hash(request: HttpRequest) -> str:
@@ -45,20 +48,27 @@ def idempotent(view: Callable[..., Status]) -> Callable[..., Status]:
             return _replay(existing, digest)
         try:
             with transaction.atomic():
-                result = view(request, *args, **kwargs)
-                IdempotencyRecord.objects.create(
+                # Claim the key before doing the work. A concurrent retry's insert of
+                # the same key waits on the unique index until this transaction ends,
+                # then fails and replays the stored answer: it never runs the view
+                # against the row this request created (a 409 or 422 "already exists").
+                record = IdempotencyRecord.objects.create(
                     user=request.user,
                     key=key,
                     endpoint=endpoint,
                     request_hash=digest,
-                    status_code=result.status_code,
-                    response_body=json.loads(json.dumps(result.value, default=str)),
+                    status_code=PENDING,
+                    response_body={},
                 )
+                result = view(request, *args, **kwargs)
+                record.status_code = result.status_code
+                record.response_body = json.loads(json.dumps(result.value, default=str))
+                record.save(update_fields=["status_code", "response_body"])
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(
                 user=request.user, key=key, endpoint=endpoint
             ).first()
-            if existing is None:
+            if existing is None or existing.status_code == PENDING:
                 raise
             return _replay(existing, digest)
         return result
