@@ -9,6 +9,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from kith.accounts.auth import api_auth
 from kith.core.errors import KithError, Moved
+from kith.core.http_errors import api_exception
 
 api = NinjaAPI(
     title="Kith API",
@@ -59,6 +60,14 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(
         request, {"detail": str(exc), "code": "error", "errors": []}, status=exc.status_code
     )
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Replaces ninja's default, which re-raises (an HTML 500 page) or, with DEBUG on,
+    # answers the traceback: a 503 when the database failed, else a generic JSON 500,
+    # the details in the server's log (kith.core.http_errors).
+    return api_exception(request, exc)
 
 
 def _register_routers() -> None:
