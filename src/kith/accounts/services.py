@@ -8,14 +8,15 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kith.accounts.models import ApiToken, Role, Team, User
+from kith.accounts.models import ApiToken, PortalSignup, Role, Team, User
 from kith.core import audit, events
-from kith.core.errors import FieldError, Throttled, ValidationFailed
+from kith.core.errors import Conflict, FieldError, NotFound, Throttled, ValidationFailed
 
 
 def create_user(
@@ -164,4 +165,445 @@ def login_with_password(request, *, username: str, password: str, ip: str) -> Us
         )
     for key in _throttle_keys(username, ip)[1:]:
         cache.delete(key)
+    return user
+
+
+# ---------------------------------------------------------------- customer portal accounts
+#
+# Sign-up, e-mail verification and password reset for portal users (customers).
+#
+# No account enumeration: ``request_signup`` and ``request_password_reset`` answer the
+# same for known and unknown addresses and do the same work in both cases (one password
+# hash, one e-mail written), so neither the reply nor its timing tells whether an
+# address has an account. The e-mail itself goes only to the address's owner.
+
+SIGNUP_SALT = "kith.accounts.portal-signup"
+EMAIL_CHANGE_SALT = "kith.accounts.portal-email-change"
+SIGNUP_MAX_AGE = 60 * 60 * 48  # a verification link works for 48 hours
+
+
+def _rate_limit(key: str, *, limit: int, window: int, message: str) -> None:
+    """Count one attempt under ``key``; Throttled once ``limit`` is passed in ``window`` s."""
+    if cache.add(key, 1, timeout=window):
+        return
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return
+    if count > limit:
+        raise Throttled(message)
+
+
+def _throttle_portal(kind: str, *, email: str, ip: str) -> None:
+    """Per IP and per address: sign-up and reset requests cannot be sprayed or replayed."""
+    # Settings may tune it (KITH_PORTAL_REQUESTS_PER_HOUR); the default suits a person.
+    limit = int(getattr(settings, "KITH_PORTAL_REQUESTS_PER_HOUR", 5))
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    message = "Too many requests. Try again in an hour."
+    _rate_limit(f"kith:portal:{kind}:ip:{ip}", limit=limit * 4, window=3600, message=message)
+    _rate_limit(f"kith:portal:{kind}:e:{digest}", limit=limit, window=3600, message=message)
+
+
+def _clean_email(value: str, field: str = "email") -> str:
+    from kith.people.normalize import InvalidContactPoint, normalize_email
+
+    raw = (value or "").strip()
+    if not raw:
+        raise ValidationFailed.single(field, "This field is required.")
+    if len(raw) > 254:
+        raise ValidationFailed.single(field, "At most 254 characters.")
+    try:
+        return normalize_email(raw)
+    except InvalidContactPoint:
+        raise ValidationFailed.single(field, "Enter a valid e-mail address.") from None
+
+
+def _clean_name(value: str, field: str) -> str:
+    name = " ".join((value or "").split())
+    if len(name) > 150:
+        raise ValidationFailed.single(field, "At most 150 characters.")
+    return name
+
+
+def portal_user_for_email(email: str) -> User | None:
+    """The active login whose address is ``email`` (normalised), staff or portal."""
+    return User.objects.filter(is_active=True).filter(models_q_email(email)).order_by("id").first()
+
+
+def models_q_email(email: str):
+    from django.db.models import Q
+
+    return Q(email__iexact=email) | Q(username__iexact=email)
+
+
+def _send(to: str, subject: str, body: str) -> None:
+    from django.core.mail import send_mail
+
+    send_mail(subject, body, None, [to])
+
+
+def _portal_url(path: str) -> str:
+    return f"{settings.KITH_BASE_URL}{path}"
+
+
+def request_signup(
+    *, email: str, password: str, given_name: str = "", family_name: str = "", ip: str = ""
+) -> None:
+    """Start a sign-up: always answers the same; the e-mail says what happens next.
+
+    An unknown address gets a verification link; an address that already has a login
+    gets a note pointing at log-in and password reset. Nothing touches any Person yet.
+    """
+    from django.contrib.auth.hashers import make_password
+    from django.urls import reverse
+
+    errors: list[FieldError] = []
+    try:
+        address = _clean_email(email)
+    except ValidationFailed as exc:
+        errors += exc.errors
+        address = ""
+    try:
+        given = _clean_name(given_name, "given_name")
+        family = _clean_name(family_name, "family_name")
+    except ValidationFailed as exc:
+        errors += exc.errors
+        given = family = ""
+    if len(password or "") > 128:
+        errors.append(FieldError("password", "At most 128 characters."))
+    else:
+        try:
+            validate_password(password or "", User(username=address, email=address))
+        except DjangoValidationError as exc:
+            errors += [FieldError("password", m) for m in exc.messages]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    _throttle_portal("signup", email=address, ip=ip)
+    # Hash in both branches: the slow step must not tell the two apart.
+    password_hash = make_password(password)
+    existing = portal_user_for_email(address)
+    company = settings.KITH_COMPANY_NAME
+    if existing is not None:
+        _send(
+            address,
+            f"Your {company} account",
+            "Someone (we hope you) tried to sign up with this address, but it already has "
+            "an account.\n\n"
+            f"Log in: {_portal_url(reverse('portal:login'))}\n"
+            f"Forgot your password? {_portal_url(reverse('portal:password_reset'))}\n\n"
+            "If this was not you, you can ignore this e-mail.",
+        )
+        return
+    with transaction.atomic():
+        signup = PortalSignup.objects.create(
+            email=address, given_name=given, family_name=family, password_hash=password_hash
+        )
+        audit.record(
+            actor=None, action="portal_signup.requested", obj=signup, changes={"email": address}
+        )
+    token = signing.TimestampSigner(salt=SIGNUP_SALT).sign(str(signup.public_id))
+    link = _portal_url(reverse("portal:verify", args=[token]))
+    _send(
+        address,
+        f"Confirm your e-mail address for {company}",
+        f"Welcome! Confirm your e-mail address to finish signing up:\n\n{link}\n\n"
+        "The link works for 48 hours. If you did not sign up, ignore this e-mail.",
+    )
+
+
+def verify_signup(*, token: str) -> User:
+    """Follow a verification link: create the portal login and link it to its Person.
+
+    The Person is the one whose e-mail contact point has this (now verified) address, if
+    there is one without a login; otherwise a new Person is created with it.
+    """
+    from kith.people import services as people_services
+    from kith.people.models import ContactPoint, Party
+
+    try:
+        value = signing.TimestampSigner(salt=SIGNUP_SALT).unsign(token, max_age=SIGNUP_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ValidationFailed.single(
+            "token", "This link has expired. Sign up again to get a new one."
+        ) from None
+    except signing.BadSignature:
+        raise NotFound("This link is not valid.") from None
+    with transaction.atomic():
+        signup = PortalSignup.objects.select_for_update().filter(public_id=value).first()
+        if signup is None:
+            raise NotFound("This link is not valid.")
+        if signup.verified_at is not None:
+            raise Conflict("This link was already used. Log in with your e-mail and password.")
+        if portal_user_for_email(signup.email) is not None:
+            raise Conflict("This address already has an account. Log in or reset your password.")
+        point = (
+            ContactPoint.objects.select_for_update()
+            .select_related("party")
+            .filter(channel="email", normalized=signup.email)
+            .first()
+        )
+        person = None
+        if point is not None:
+            party = point.party
+            taken = User.objects.filter(person=party).exists()
+            if (
+                party.kind == Party.Kind.PERSON
+                and party.status == Party.Status.ACTIVE
+                and not taken
+            ):
+                person = party
+                if not point.verified:
+                    ContactPoint.objects.filter(pk=point.pk).update(verified=True)
+            else:
+                raise Conflict("This address belongs to another account. Contact us for help.")
+        if person is None:
+            fields = {"given_name": signup.given_name, "family_name": signup.family_name}
+            if not signup.given_name and not signup.family_name:
+                fields = {"display_name": signup.email.split("@", 1)[0]}
+            person = people_services.create_party(
+                actor=None,
+                data=people_services.PartyInput(
+                    kind=Party.Kind.PERSON,
+                    fields=fields,
+                    contact_points=[
+                        people_services.ContactInput(
+                            "email", signup.email, primary=True, verified=True
+                        )
+                    ],
+                ),
+            )
+        user = User(
+            username=signup.email[:150],
+            email=signup.email,
+            kind=User.Kind.PORTAL,
+            role=Role.VIEWER,
+            person=person,
+            first_name=(signup.given_name or person.given_name)[:150],
+            last_name=(signup.family_name or person.family_name)[:150],
+            timezone=person.timezone or "UTC",
+        )
+        user.password = signup.password_hash
+        user.save()
+        signup.verified_at = timezone.now()
+        signup.user = user
+        signup.save(update_fields=["verified_at", "user", "updated_at"])
+        audit.record(
+            actor=user,
+            action="portal_user.verified",
+            obj=user,
+            changes={"email": signup.email, "linked_existing": point is not None},
+            party_id=person.pk,
+        )
+        events.emit(
+            "user.created",
+            obj=user,
+            actor=user,
+            data={"username": user.username, "kind": user.kind, "role": user.role},
+        )
+    return user
+
+
+def request_password_reset(*, email: str, ip: str = "") -> None:
+    """E-mail a reset link to a portal login's address; the same answer for any address."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    address = _clean_email(email)
+    _throttle_portal("reset", email=address, ip=ip)
+    user = (
+        User.objects.filter(kind=User.Kind.PORTAL, is_active=True)
+        .filter(models_q_email(address))
+        .first()
+    )
+    company = settings.KITH_COMPANY_NAME
+    if user is None:
+        # Same work as the known branch: a token computed, one mail written.
+        default_token_generator.make_token(User(password="!", last_login=None))
+        _send(
+            address,
+            f"Password reset for {company}",
+            "Someone asked to reset the password of an account at this address, but there "
+            "is no customer account here. If it was you, you may have signed up with "
+            "another address.",
+        )
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    link = _portal_url(reverse("portal:password_reset_confirm", args=[uid, token]))
+    _send(
+        address,
+        f"Password reset for {company}",
+        f"Set a new password here:\n\n{link}\n\nIf you did not ask for this, ignore this e-mail.",
+    )
+
+
+def user_for_reset_link(uidb64: str, token: str) -> User:
+    """The portal user a reset link is for; NotFound when forged, used or expired."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.http import urlsafe_base64_decode
+
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        raise NotFound("This link is not valid or has expired.") from None
+    user = User.objects.filter(pk=pk, kind=User.Kind.PORTAL, is_active=True).first()
+    if user is None or not default_token_generator.check_token(user, token):
+        raise NotFound("This link is not valid or has expired.")
+    return user
+
+
+def reset_password(*, uidb64: str, token: str, password: str) -> User:
+    """Set a new password through a reset link (the link stops working once used)."""
+    user = user_for_reset_link(uidb64, token)
+    if len(password or "") > 128:
+        raise ValidationFailed.single("password", "At most 128 characters.")
+    try:
+        validate_password(password or "", user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(errors=[FieldError("password", m) for m in exc.messages]) from None
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(password)
+        locked.save(update_fields=["password"])
+        audit.record(
+            actor=locked, action="user.password_reset", obj=locked, party_id=locked.person_id
+        )
+    return locked
+
+
+def update_portal_profile(
+    *,
+    actor: User,
+    given_name: str,
+    family_name: str,
+    locale: str = "",
+    timezone_name: str = "UTC",
+) -> User:
+    """A customer edits their name, language and time zone (on their login and Person)."""
+    import zoneinfo
+
+    from kith.people.models import Party
+
+    errors: list[FieldError] = []
+    given = family = ""
+    try:
+        given = _clean_name(given_name, "given_name")
+    except ValidationFailed as exc:
+        errors += exc.errors
+    try:
+        family = _clean_name(family_name, "family_name")
+    except ValidationFailed as exc:
+        errors += exc.errors
+    if not given and not family and not errors:
+        errors.append(FieldError("given_name", "Enter at least a given or a family name."))
+    locale = (locale or "").strip()
+    if locale and (len(locale) > 20 or not locale.replace("-", "").replace("_", "").isalnum()):
+        errors.append(FieldError("locale", "A language tag such as en or pt-BR."))
+    tz = (timezone_name or "").strip() or "UTC"
+    if len(tz) > 64 or tz not in zoneinfo.available_timezones():
+        errors.append(FieldError("timezone", "Not a known time zone."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    if not actor.is_portal or not actor.person_id:
+        raise NotFound("Not found.")
+    from kith.people import services as people_services
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=actor.pk)
+        before = {"first_name": user.first_name, "last_name": user.last_name, "tz": user.timezone}
+        user.first_name, user.last_name, user.timezone = given, family, tz
+        user.save(update_fields=["first_name", "last_name", "timezone"])
+        # The Person's side (display name, search document, its own audit and event)
+        # belongs to kith.people.
+        people_services.update_party(
+            actor=user,
+            party=Party.objects.get(pk=user.person_id),
+            data=people_services.PartyInput(
+                fields={
+                    "given_name": given,
+                    "family_name": family,
+                    "locale": locale,
+                    "timezone": tz,
+                }
+            ),
+        )
+        after = {"first_name": given, "last_name": family, "tz": tz}
+        changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        if changes:
+            audit.record(
+                actor=user,
+                action="portal_user.profile_updated",
+                obj=user,
+                changes=changes,
+                party_id=user.person_id,
+            )
+    actor.first_name, actor.last_name, actor.timezone = given, family, tz
+    return user
+
+
+def request_email_change(*, actor: User, email: str, ip: str = "") -> None:
+    """Send a confirmation link to a new contact address; nothing changes until it is used."""
+    from django.urls import reverse
+
+    address = _clean_email(email)
+    _throttle_portal("email", email=address, ip=ip)
+    token = signing.TimestampSigner(salt=EMAIL_CHANGE_SALT).sign_object(
+        {"u": actor.pk, "e": address}
+    )
+    link = _portal_url(reverse("portal:confirm_email", args=[token]))
+    _send(
+        address,
+        f"Confirm your new e-mail address for {settings.KITH_COMPANY_NAME}",
+        f"Confirm this address for your customer account:\n\n{link}\n\n"
+        "The link works for 48 hours. If you did not ask for this, ignore this e-mail.",
+    )
+
+
+def confirm_email_change(*, actor: User, token: str) -> User:
+    """Make a confirmed address the login's contact e-mail (and a verified contact point)."""
+    from kith.people.models import ContactPoint
+
+    try:
+        data = signing.TimestampSigner(salt=EMAIL_CHANGE_SALT).unsign_object(
+            token, max_age=SIGNUP_MAX_AGE
+        )
+    except signing.BadSignature:
+        raise NotFound("This link is not valid or has expired.") from None
+    if data.get("u") != actor.pk:
+        raise NotFound("This link is not valid or has expired.")
+    address = data["e"]
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=actor.pk)
+        other = ContactPoint.objects.filter(channel="email", normalized=address).first()
+        if other is not None and other.party_id != user.person_id:
+            raise Conflict("This address belongs to another record. Contact us for help.")
+        if User.objects.filter(models_q_email(address)).exclude(pk=user.pk).exists():
+            raise Conflict("This address belongs to another account.")
+        old = user.email
+        user.email = address
+        user.save(update_fields=["email"])
+        if other is None:
+            ContactPoint.objects.filter(party_id=user.person_id, channel="email").update(
+                primary=False
+            )
+            ContactPoint.objects.create(
+                party_id=user.person_id,
+                channel="email",
+                value=address,
+                normalized=address,
+                verified=True,
+                primary=True,
+            )
+        else:
+            ContactPoint.objects.filter(pk=other.pk).update(verified=True)
+        audit.record(
+            actor=user,
+            action="portal_user.email_changed",
+            obj=user,
+            changes={"email": [old, address]},
+            party_id=user.person_id,
+        )
     return user

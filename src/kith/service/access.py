@@ -96,12 +96,54 @@ def staff_messages(user, case: Case) -> QuerySet:
     return CaseMessage.objects.filter(case=case)
 
 
+def customer_case_filter(user) -> Q:
+    """The cases a portal user (customer) may see: those they asked, and those of an
+    organisation they currently belong to when that organisation shares its cases with
+    its contacts (``Party.portal_shares_cases``). Nothing for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_portal", False):
+        return Q(pk__in=[])
+    if not user.is_active or not user.person_id:
+        return Q(pk__in=[])
+    from kith.people.models import Party, Relationship
+
+    sharing_orgs = (
+        Relationship.objects.current()
+        .filter(
+            subject_id=user.person_id,
+            object__kind=Party.Kind.ORGANIZATION,
+            object__portal_shares_cases=True,
+            object__status=Party.Status.ACTIVE,
+        )
+        .values("object_id")
+    )
+    return Q(requester_id=user.person_id) | Q(organization_id__in=sharing_orgs)
+
+
+def scope_customer_cases(user, queryset: QuerySet | None = None) -> QuerySet:
+    qs = Case.objects.all() if queryset is None else queryset
+    return qs.filter(customer_case_filter(user))
+
+
+def get_customer_case(user, public_id) -> Case:
+    """The case a customer may see, or NotFound (never Forbidden: no existence leaks)."""
+    pid = _parse(public_id)
+    found = (
+        scope_customer_cases(user)
+        .select_related("requester", "organization", "assignee")
+        .filter(public_id=pid)
+        .first()
+    )
+    if found is None:
+        raise NotFound("No such case.")
+    return found
+
+
 def customer_messages(user, case: Case) -> QuerySet:
     """The conversation as its customer may see it: public messages only, and only for
-    the requester's own portal login. Every customer-facing page must read through here."""
+    a portal login that may see the case. Every customer-facing page must read through here."""
     if not getattr(user, "is_authenticated", False):
         raise NotFound("No such case.")
-    if user.is_portal and user.person_id != case.requester_id:
+    if user.is_portal and not scope_customer_cases(user, Case.objects.filter(pk=case.pk)).exists():
         raise NotFound("No such case.")
     return CaseMessage.objects.public().filter(case=case)
 

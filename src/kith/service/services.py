@@ -23,8 +23,9 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from kith.accounts import assignment
 from kith.core import audit, events
-from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kith.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
 from kith.people.models import Party
@@ -38,6 +39,7 @@ from kith.service.models import (
     CaseTag,
     Counter,
     CsatResponse,
+    Deflection,
     Holiday,
     Origin,
     Priority,
@@ -694,6 +696,7 @@ def create_case(*, actor, data: CaseInput, at: dt.datetime | None = None) -> Cas
         errors += exc.errors
     if errors:
         raise ValidationFailed(errors=errors)
+    _check_assignee(actor, data.assignee, data.queue)
     with transaction.atomic():
         case = Case(
             number=_next_number(),
@@ -860,6 +863,13 @@ def _assign(case: Case, assignee, *, actor, auto: bool = False) -> None:
     )
 
 
+def _check_assignee(actor, assignee, queue) -> None:
+    """Agents give cases to themselves or an agent of the case's queue
+    (``kith.accounts.assignment``); admins and managers to any staff user."""
+    allowed = set(queue.agents.values_list("pk", flat=True)) if queue is not None else set()
+    assignment.check_assignee(actor if _user_ok(actor) else None, assignee, allowed_ids=allowed)
+
+
 def assign_case(*, actor, case: Case, assignee) -> Case:
     """Give the case to ``assignee`` (None unassigns)."""
     if assignee is not None and not getattr(assignee, "can_write", False):
@@ -872,6 +882,7 @@ def assign_case(*, actor, case: Case, assignee) -> Case:
         )
         if current.assignee_id == getattr(assignee, "pk", None):
             return current
+        _check_assignee(actor, assignee, current.queue)
         _assign(current, assignee, actor=actor)
     return current
 
@@ -1018,6 +1029,8 @@ def log_message_interaction(message: CaseMessage, *, actor) -> None:
     channel = Channel.EMAIL if message.kind != CaseMessage.Kind.NOTE else Channel.SYSTEM
     if message.kind == CaseMessage.Kind.REPLY and case.origin != Origin.EMAIL:
         channel = Channel.EMAIL if message.to_email else Channel.PORTAL
+    if message.kind == CaseMessage.Kind.INBOUND and message.author_id is not None:
+        channel = Channel.PORTAL  # written by the customer in the portal, not e-mailed
     direction = {
         CaseMessage.Kind.INBOUND: Direction.INBOUND,
         CaseMessage.Kind.REPLY: Direction.OUTBOUND,
@@ -1138,9 +1151,32 @@ def add_message(
         )
         if kind == CaseMessage.Kind.REPLY and message.to_email:
             transaction.on_commit(lambda pk=message.pk: _enqueue("send_case_reply", pk))
+        if kind == CaseMessage.Kind.REPLY:
+            _notify_customer(current, actor=actor)
         if kind == CaseMessage.Kind.REPLY and current.status == Status.NEW:
             change_status(actor=actor, case=current, status=Status.OPEN, at=when)
     return message
+
+
+def _notify_customer(case: Case, *, actor) -> None:
+    """Tell the requester's portal login (if they have one) that a public reply arrived.
+
+    The text names the case only: the reply itself is read on the case page, where
+    the access rules of the portal apply."""
+    from kith.accounts.models import User
+    from kith.collab import services as collab_services
+
+    login = User.objects.filter(person_id=case.requester_id, kind="portal", is_active=True).first()
+    if login is None:
+        return
+    who = actor.get_full_name() or actor.get_username() if _user_ok(actor) else "Support"
+    collab_services.notify(
+        user=login,
+        verb="system",
+        actor=actor,
+        text=f"**{who}** replied on your case {case.token}: {case.subject}",
+        url=f"/portal/cases/{case.public_id}/",
+    )
 
 
 def deliver_reply(message: CaseMessage, *, connection=None) -> bool:
@@ -1338,6 +1374,332 @@ def submit_csat(
                 related=locked,
             )
     return response
+
+
+# ---------------------------------------------------------------- customers (portal)
+#
+# What a customer does to their own cases from the portal. The caller has already
+# checked, through ``kith.service.access.get_customer_case``, that ``actor`` may see
+# ``case``; these functions check it again for writes (defence in depth).
+
+MAX_CUSTOMER_FILES = 5
+
+
+def _uuid_or_none(value: Any):
+    import uuid
+
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def max_customer_file_bytes() -> int:
+    return int(getattr(settings, "KITH_PORTAL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024))
+
+
+def _check_customer(actor, case: Case | None = None) -> None:
+    from kith.service import access
+
+    if not getattr(actor, "is_portal", False) or not actor.is_active or not actor.person_id:
+        raise NotFound("No such case.")
+    if (
+        case is not None
+        and not access.scope_customer_cases(actor, Case.objects.filter(pk=case.pk)).exists()
+    ):
+        raise NotFound("No such case.")
+
+
+def _check_files(files: list | None) -> list[FieldError]:
+    errors: list[FieldError] = []
+    files = files or []
+    if len(files) > MAX_CUSTOMER_FILES:
+        errors.append(FieldError("files", f"At most {MAX_CUSTOMER_FILES} files."))
+    limit = max_customer_file_bytes()
+    for upload in files:
+        size = getattr(upload, "size", 0) or 0
+        if size <= 0:
+            errors.append(FieldError("files", f"{upload.name}: the file is empty."))
+        elif size > limit:
+            errors.append(FieldError("files", f"{upload.name}: at most {limit // 1024} KiB."))
+    return errors
+
+
+def _save_files(message: CaseMessage, files: list | None) -> None:
+    import mimetypes
+
+    from kith.service.models import Attachment
+
+    for upload in files or []:
+        name = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+        # The type shown and served is guessed from the name, never taken from the
+        # browser; files are always downloaded (as_attachment), never rendered inline.
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        attachment = Attachment(
+            message=message, filename=name, content_type=ctype[:120], size=upload.size
+        )
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+
+
+def _customer_message(*, actor, case: Case, body: str, files: list | None, when) -> CaseMessage:
+    message = CaseMessage.objects.create(
+        case=case,
+        kind=CaseMessage.Kind.INBOUND,
+        author=actor,
+        sender=actor.person,
+        from_email=(actor.email or "")[:254],
+        subject=case.subject,
+        body_text=body,
+        occurred_at=when,
+    )
+    _save_files(message, files)
+    log_message_interaction(message, actor=actor)
+    return message
+
+
+def open_case_as_customer(
+    *,
+    actor,
+    subject: str,
+    body: str,
+    files: list | None = None,
+    deflection_id: Any = None,
+    at: dt.datetime | None = None,
+) -> Case:
+    """A customer opens a case from the portal: the case, its first message, its files.
+
+    ``deflection_id`` names the suggestions shown first (``record_deflection_shown``);
+    opening the case marks them as not having deflected it."""
+    from kith.service.inbound import _organization_of
+
+    _check_customer(actor)
+    when = _now(at)
+    text = (body or "").strip()
+    errors = []
+    if not text:
+        errors.append(FieldError("body", "This field is required."))
+    elif len(text) > MAX_BODY:
+        errors.append(FieldError("body", f"At most {MAX_BODY} characters."))
+    errors += _check_files(files)
+    data = CaseInput(
+        subject=subject or "",
+        description=text,
+        requester=actor.person,
+        organization=_organization_of(actor.person),
+        origin=Origin.PORTAL,
+        queue=Queue.objects.filter(is_default=True).first(),
+    )
+    errors += _check_case(data, creating=True)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        case = create_case(actor=actor, data=data, at=when)
+        message = _customer_message(actor=actor, case=case, body=text, files=files, when=when)
+        _attach_deflection(actor, _uuid_or_none(deflection_id), case)
+        events.emit(
+            "case.message_added",
+            obj=case,
+            actor=actor,
+            data={"message": str(message.public_id), "kind": "inbound", "number": case.number},
+        )
+    return case
+
+
+def reply_as_customer(
+    *, actor, case: Case, body: str, files: list | None = None, at: dt.datetime | None = None
+) -> CaseMessage:
+    """A customer writes on their case; a waiting or finished case opens again."""
+    _check_customer(actor, case)
+    when = _now(at)
+    text = (body or "").strip()
+    errors = []
+    if not text:
+        errors.append(FieldError("body", "This field is required."))
+    elif len(text) > MAX_BODY:
+        errors.append(FieldError("body", f"At most {MAX_BODY} characters."))
+    errors += _check_files(files)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        current = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        message = _customer_message(actor=actor, case=current, body=text, files=files, when=when)
+        Case.objects.filter(pk=current.pk).update(last_activity_at=when)
+        audit.record(
+            actor=actor,
+            action="case.customer_replied",
+            obj=current,
+            changes={"message": str(message.public_id)},
+            party_id=current.requester_id,
+        )
+        events.emit(
+            "case.message_added",
+            obj=current,
+            actor=actor,
+            data={"message": str(message.public_id), "kind": "inbound", "number": current.number},
+        )
+        if current.status in (Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED):
+            change_status(actor=actor, case=current, status=Status.OPEN, at=when)
+    return message
+
+
+def close_as_customer(*, actor, case: Case, at: dt.datetime | None = None) -> Case:
+    """The customer says the matter is settled: the case is resolved, then closed."""
+    _check_customer(actor, case)
+    when = _now(at)
+    with transaction.atomic():
+        current = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if current.status == Status.CLOSED:
+            raise Conflict("This case is already closed.")
+        if current.status != Status.RESOLVED:
+            current = change_status(actor=actor, case=current, status=Status.RESOLVED, at=when)
+        current = change_status(actor=actor, case=current, status=Status.CLOSED, at=when)
+    return current
+
+
+def rate_as_customer(
+    *, actor, case: Case, rating: Any, comment: str = "", at: dt.datetime | None = None
+) -> CsatResponse:
+    """The requester rates their resolved case (once), through the same rules as the
+    e-mailed rating link. Only the requester rates: a colleague who sees the case
+    through their organisation does not rate someone else's service."""
+    _check_customer(actor, case)
+    if case.requester_id != actor.person_id:
+        raise Forbidden("Only the person who asked can rate this case.")
+    return submit_csat(token=csat_token(case), rating=rating, comment=comment, at=at)
+
+
+# ---------------------------------------------------------------- case deflection
+
+
+def record_deflection_shown(*, actor, subject: str, suggestions: list[dict]) -> Deflection:
+    """The customer was shown community answers before opening a case.
+
+    ``suggestions`` are ``{"id", "title", "url"}`` dicts in the order shown; the url is a
+    path on this site, used later to send the customer to the answer they picked.
+    """
+    _check_customer(actor)
+    subject = " ".join((subject or "").split())[:300]
+    clean = []
+    for item in suggestions[:10]:
+        url = str(item.get("url") or "")
+        if not url.startswith("/") or url.startswith("//"):
+            continue  # only our own pages: this is later a redirect target
+        clean.append(
+            {
+                "id": str(item.get("id", ""))[:64],
+                "title": str(item.get("title", ""))[:300],
+                "url": url,
+            }
+        )
+    subject = subject or "(no subject)"
+    with transaction.atomic():
+        # A reload of the same step is the same offer, not a second one.
+        recent = (
+            Deflection.objects.filter(
+                user=actor,
+                subject=subject,
+                case__isnull=True,
+                created_at__gte=timezone.now() - dt.timedelta(hours=1),
+            )
+            .order_by("-id")
+            .first()
+        )
+        if recent is not None and recent.suggested == clean:
+            return recent
+        row = Deflection.objects.create(
+            user=actor, party=actor.person, subject=subject, suggested=clean
+        )
+        events.emit(
+            "case.deflection_offered",
+            obj=row,
+            actor=actor,
+            data={"subject": row.subject, "suggested": [c["id"] for c in clean]},
+        )
+    return row
+
+
+def _own_deflection(actor, deflection_id) -> Deflection:
+    _check_customer(actor)
+    pid = _uuid_or_none(deflection_id)
+    row = (
+        Deflection.objects.select_for_update().filter(public_id=pid, user=actor).first()
+        if pid is not None
+        else None
+    )
+    if row is None:
+        raise NotFound("No such suggestion.")
+    return row
+
+
+def record_deflection_view(*, actor, deflection_id, topic_id: str) -> dict:
+    """The customer opened a suggested answer: timestamped, on their timeline
+    (community channel, information-seeking). Returns the suggestion (with its url)."""
+    when = timezone.now()
+    with transaction.atomic():
+        row = _own_deflection(actor, deflection_id)
+        chosen = next((s for s in row.suggested if s.get("id") == str(topic_id)), None)
+        if chosen is None:
+            raise NotFound("No such suggestion.")
+        first = row.viewed_at is None
+        row.viewed_at = row.viewed_at or when
+        row.viewed_topic = chosen["id"]
+        row.save(update_fields=["viewed_at", "viewed_topic", "updated_at"])
+        if first:
+            events.emit(
+                "case.deflection_viewed",
+                obj=row,
+                actor=actor,
+                data={"topic": chosen["id"], "subject": row.subject},
+            )
+        if actor.person.status == Party.Status.ACTIVE:
+            interaction_services.log_interaction(
+                actor=actor,
+                party=actor.person,
+                channel=Channel.COMMUNITY,
+                direction=Direction.INBOUND,
+                kind="answer_viewed",
+                occurred_at=when,
+                summary=f"Read the answer “{chosen['title']}” before opening a case"[:300],
+                source=TIMELINE_SOURCE,
+                external_id=f"deflection-view:{row.public_id}:{chosen['id']}",
+                information_role="seeking",
+            )
+    return chosen
+
+
+def confirm_deflection(*, actor, deflection_id) -> Deflection:
+    """The customer says a suggested answer solved it: no case needed."""
+    with transaction.atomic():
+        row = _own_deflection(actor, deflection_id)
+        if row.case_id is not None:
+            raise Conflict("A case was already opened for this question.")
+        if row.confirmed_at is None:
+            row.confirmed_at = timezone.now()
+            row.save(update_fields=["confirmed_at", "updated_at"])
+            audit.record(
+                actor=actor,
+                action="case.deflected",
+                obj=row,
+                changes={"subject": row.subject, "topic": row.viewed_topic},
+                party_id=row.party_id,
+            )
+            events.emit(
+                "case.deflected",
+                obj=row,
+                actor=actor,
+                data={"subject": row.subject, "topic": row.viewed_topic},
+            )
+    return row
+
+
+def _attach_deflection(actor, deflection_id, case: Case) -> None:
+    """The customer opened the case anyway: that suggestion did not deflect it."""
+    if not deflection_id:
+        return
+    Deflection.objects.filter(public_id=deflection_id, user=actor, case__isnull=True).update(
+        case=case, updated_at=timezone.now()
+    )
 
 
 # ---------------------------------------------------------------- merges
