@@ -203,12 +203,18 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # served by Django's ASGI handler instead because they stream for a long time (kith.asgi).
 KITH_WEB_THREADS = int(os.environ.get("KITH_WEB_THREADS", "8"))
 KITH_ASYNC_PATHS = ["/collab/stream/"]
+# Seconds `kith serve` waits, once told to stop, for requests still running; then it
+# cancels them and exits, so a runaway request cannot hold a shutdown (or a deploy) forever.
+KITH_SHUTDOWN_TIMEOUT = float(os.environ.get("KITH_SHUTDOWN_TIMEOUT", "30"))
 KITH_LOGIN_MAX_FAILURES = int(os.environ.get("KITH_LOGIN_MAX_FAILURES", "5"))
 KITH_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("KITH_LOGIN_LOCKOUT_SECONDS", "900"))
 # Deliver domain events right after the transaction commits, in-process, so the UI
 # shows their effects at once; the worker picks up whatever that attempt missed.
 KITH_DELIVER_EVENTS_ON_COMMIT = env_bool("KITH_DELIVER_EVENTS_ON_COMMIT", True)
 KITH_OUTBOX_LEASE_SECONDS = int(os.environ.get("KITH_OUTBOX_LEASE_SECONDS", "60"))
+# Bulk events (imports) the worker takes per pass, a batch counting its items: interactive
+# events (mentions, notifications) wait at most one such slice behind a bulk backlog.
+KITH_OUTBOX_BULK_ITEMS_PER_PASS = int(os.environ.get("KITH_OUTBOX_BULK_ITEMS_PER_PASS", "1000"))
 KITH_COMPANY_NAME = os.environ.get("KITH_COMPANY_NAME", "Our company")
 KITH_PHONE_REGION = os.environ.get("KITH_PHONE_REGION", "US")
 # Where links in e-mails and calendar feeds point (the public address of this Kith).

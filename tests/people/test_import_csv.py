@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kith.core.errors import ValidationFailed
+from kith.core.events import batch_items
 from kith.core.models import AuditEntry, OutboxEvent
 from kith.people import importing, search, services
 from kith.people.models import ContactPoint, ImportJob, Party, Relationship
@@ -309,8 +310,12 @@ def test_email_in_another_case_updates_the_existing_person(alice):
     entry = AuditEntry.objects.filter(action="person.updated", party_id=ana.pk).get()
     assert entry.channel == "import"
     assert entry.changes["title"] == [None, "CTO"]
-    event = OutboxEvent.objects.filter(name="person.updated", object_id=ana.pk).get()
-    assert event.status == "pending"  # left to the worker
+    # One batch row for the chunk's updates, in the bulk lane, standing for one event.
+    event = OutboxEvent.objects.filter(name="person.updated").get()
+    assert (event.lane, event.batch_size) == ("bulk", 1)
+    [item] = batch_items(event)
+    assert item.object_id == ana.pk and item.object_public_id == ana.public_id
+    assert "title" in item.data["changed"] and item.data["roles"] == ["customer"]
 
 
 def test_duplicates_within_one_file_meet_each_other(alice):
@@ -433,12 +438,21 @@ def test_failed_job_resumes_after_the_last_saved_chunk(alice, monkeypatch):
     assert Party.objects.count() == 5
 
 
-def test_each_created_party_gets_one_audit_entry_and_one_event(alice):
-    run(alice, "Name,Email\nAna,ana@example.com\nBo,bo@example.com\n")
+def test_each_created_party_gets_one_audit_entry_and_one_event(alice, monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK_SIZE", 2)
+    run(alice, "Name,Email\nAna,ana@example.com\nBo,bo@example.com\nCy,cy@example.com\n")
     created = AuditEntry.objects.filter(action="person.created")
-    assert created.count() == 2
+    assert created.count() == 3
     assert set(created.values_list("channel", flat=True)) == {"import"}
-    assert OutboxEvent.objects.filter(name="person.created").count() == 2
+    # One outbox row per chunk, standing for one person.created event per party.
+    rows = OutboxEvent.objects.filter(name="person.created").order_by("id")
+    assert [r.batch_size for r in rows] == [2, 1]
+    items = [item for row in rows for item in batch_items(row)]
+    assert sorted(i.object_id for i in items) == sorted(
+        Party.objects.filter(kind="person").values_list("pk", flat=True)
+    )
+    assert {i.data["display_name"] for i in items} == {"Ana", "Bo", "Cy"}
+    assert len({i.public_id for i in items}) == 3
 
 
 def test_errors_csv_lists_row_field_and_reason(alice, tier):

@@ -250,6 +250,86 @@ def follow(
     return row, True
 
 
+def auto_follow_many(*, target_type: ContentType, pairs: Iterable[tuple[int, int]]) -> int:
+    """Automatic follows for many (target id, follower user id) pairs at once; returns
+    how many were new.
+
+    The set-wise twin of ``follow(actor=None, reason="auto")`` for bulk work (an
+    import's batch of events): the caller has already checked that each follower may
+    see its target. Pairs that already follow are skipped, so a redelivered batch adds
+    nothing; each new follow gets its audit entry and the ``follow.created`` events
+    go out as one batch. A few queries whatever the number of pairs.
+    """
+    wanted = set(pairs)
+    if not wanted:
+        return 0
+    target_ids = {t for t, _u in wanted}
+    user_ids = {u for _t, u in wanted}
+    external = set(
+        User.objects.filter(pk__in=user_ids, kind=User.Kind.PORTAL).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        existing = set(
+            Follow.objects.filter(
+                target_type=target_type, target_id__in=target_ids, follower_id__in=user_ids
+            ).values_list("target_id", "follower_id")
+        )
+        new = sorted(wanted - existing)
+        if not new:
+            return 0
+        new_set = set(new)
+        Follow.objects.bulk_create(
+            [
+                Follow(
+                    target_type=target_type,
+                    target_id=t,
+                    follower_id=u,
+                    is_external=u in external,
+                    reason="auto",
+                )
+                for t, u in new
+            ],
+            ignore_conflicts=True,  # a concurrent delivery of the same batch got there first
+        )
+        rows = [
+            row
+            for row in Follow.objects.filter(
+                target_type=target_type,
+                target_id__in={t for t, _u in new},
+                follower_id__in={u for _t, u in new},
+            ).select_related("follower", "target_type")  # str(row) labels the audit entry
+            if (row.target_id, row.follower_id) in new_set
+        ]
+        is_party = target_type.model_class() is Party
+        label = f"{target_type.app_label}.{target_type.model}"
+        audit.record_many(
+            actor=None,
+            action="follow.created",
+            entries=[
+                (
+                    row,
+                    {"target": f"{label}:{row.target_id}", "reason": "auto"},
+                    row.target_id if is_party else None,
+                )
+                for row in rows
+            ],
+        )
+        events.emit_batch(
+            "follow.created",
+            object_type=Follow._meta.label_lower,
+            items=[
+                events.BatchItem(
+                    row.pk,
+                    row.public_id,
+                    {"target_type": target_type.model, "follower": row.follower_id},
+                )
+                for row in rows
+            ],
+            data={"reason": "auto"},
+        )
+    return len(new)
+
+
 def _clean_event_types(event_types: list[str] | None) -> list[str]:
     types = []
     for value in event_types or []:

@@ -13,6 +13,10 @@ record's feed (for ``relationship.*`` the record is the role's subject), grouped
 burst of changes by one actor is one entry.
 
 **Merges.** ``party_merged`` moves follows, posts and mentions to the survivor.
+
+**Batches.** A bulk import sends one batch event per chunk (``events.emit_batch``);
+``auto_follow_batch`` handles it set-wise: one query for the parties, one per distinct
+follower for what that user may see, one insert of the new follows.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.dispatch import receiver
 
 from kith.accounts.models import User
-from kith.core.events import subscriber
+from kith.core.events import batch_handler, subscriber
 from kith.core.models import OutboxEvent
+from kith.people import access as people_access
 from kith.people.merging import party_merged
 from kith.people.models import Party
 
@@ -123,6 +129,58 @@ def auto_follow(event: OutboxEvent) -> None:
             services.follow(actor=None, follower=user, target=obj, reason="auto")
         except Exception as exc:  # a user who cannot see the record simply does not follow
             logger.info("auto-follow of %s by %s skipped: %s", event.name, user, exc)
+
+
+@batch_handler("collab.auto_follow")
+def auto_follow_batch(batch: OutboxEvent, items: list[OutboxEvent]) -> None:
+    """``auto_follow`` for every event of a batch, in set-based queries.
+
+    Parties only (what bulk imports write); a batch about other records goes item by
+    item through ``auto_follow``. The same followers as one by one: the actor of a
+    ``*.created`` event, the record's owner, users named in the event data; active
+    staff only, and only for the parties each of them may see.
+    """
+    try:
+        model = apps.get_model(batch.object_type)
+    except (LookupError, ValueError):
+        return
+    if model is not Party:
+        for item in items:
+            auto_follow(item)
+        return
+    owners = {
+        pk: owner_id
+        for pk, owner_id in Party.objects.filter(
+            pk__in={item.object_id for item in items}, status=Party.Status.ACTIVE
+        ).values_list("pk", "owner_id")
+    }
+    named: dict[Any, User | None] = {}
+    wanted: dict[int, set[int]] = {}  # user pk -> party pks
+    for item in items:
+        if item.object_id not in owners:
+            continue
+        user_ids = set()
+        if item.name.endswith(".created") and item.actor_id:
+            user_ids.add(item.actor_id)
+        if owners[item.object_id]:
+            user_ids.add(owners[item.object_id])
+        for key in DATA_USER_KEYS:
+            value = (item.data or {}).get(key)
+            if value in (None, ""):
+                continue
+            if str(value) not in named:
+                named[str(value)] = _user_from(value)
+            if named[str(value)] is not None:
+                user_ids.add(named[str(value)].pk)
+        for user_id in user_ids:
+            wanted.setdefault(user_id, set()).add(item.object_id)
+    pairs: list[tuple[int, int]] = []
+    for user in User.objects.filter(pk__in=list(wanted), is_active=True):
+        if user.is_portal:
+            continue  # customers are invited explicitly, never followed automatically
+        visible = people_access.staff_scope(user).filter(pk__in=wanted[user.pk])
+        pairs.extend((pk, user.pk) for pk in visible.values_list("pk", flat=True))
+    services.auto_follow_many(target_type=ContentType.objects.get_for_model(Party), pairs=pairs)
 
 
 def _describe(event: OutboxEvent, obj: models.Model | None) -> str:

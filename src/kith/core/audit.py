@@ -64,3 +64,42 @@ def record(
         party_id=party_id,
         changes=jsonable(changes or {}),
     )
+
+
+def record_many(
+    *,
+    actor: Any,
+    action: str,
+    entries: list[tuple[models.Model, dict | None, int | None]],
+) -> int:
+    """Append one audit entry per ``(obj, changes, party_id)`` in one insert (bulk work).
+
+    The same entries ``record`` would write one by one; call inside the service's
+    transaction. Returns how many were written.
+    """
+    if not entries:
+        return 0
+    actor_obj = (
+        actor if getattr(actor, "pk", None) and getattr(actor, "is_authenticated", False) else None
+    )
+    now = timezone.now()
+    label = actor.get_username() if actor_obj else "system"
+    where = current_channel()
+    rows = [
+        AuditEntry(
+            occurred_at=now,
+            actor=actor_obj,
+            actor_label=label,
+            channel=where,
+            action=action,
+            object_type=ContentType.objects.get_for_model(obj),
+            object_id=obj.pk,
+            object_public_id=getattr(obj, "public_id", None),
+            object_label=str(obj)[:300],
+            party_id=party_id,
+            changes=jsonable(changes or {}),
+        )
+        for obj, changes, party_id in entries
+    ]
+    AuditEntry.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

@@ -10,23 +10,35 @@ skipped. Delivery is at least once for side effects outside the database.
 
 After commit, events are also delivered in-process (``KITH_DELIVER_EVENTS_ON_COMMIT``)
 so the UI shows their effects at once; the worker catches up on whatever that missed.
+
+**Bulk work.** Events emitted inside ``deferred_delivery()`` (imports, demo data) go to
+the ``bulk`` lane; the worker claims ``interactive`` events first and only a bounded
+slice of bulk work per pass (``KITH_OUTBOX_BULK_ITEMS_PER_PASS``), so a mention is
+delivered within one slice while a 100,000-row backlog drains. A bulk writer emits one
+*batch* per chunk with ``emit_batch``: one outbox row standing for one event per item.
+A subscriber may register a set-wise handler for batches (``batch_handler``), called
+once with every item; a subscriber without one still gets each item as an ordinary
+event (a stand-in ``OutboxEvent`` with that item's object and data), so every
+subscriber sees every logical event whichever way it was written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from kith.core.audit import jsonable
@@ -35,7 +47,11 @@ from kith.core.models import EventDelivery, OutboxEvent
 logger = logging.getLogger("kith.events")
 
 MAX_ATTEMPTS = 10
+INTERACTIVE = OutboxEvent.Lane.INTERACTIVE
+BULK = OutboxEvent.Lane.BULK
 Handler = Callable[[OutboxEvent], None]
+# (the batch row, one stand-in event per item) -> None
+BatchHandler = Callable[[OutboxEvent, list[OutboxEvent]], None]
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,8 @@ class Subscription:
     # Inline subscribers also run right after the commit, inside the request, because the
     # user expects to see their effect on the next page; the others wait for the worker.
     inline: bool = True
+    # Handles a whole batch at once (set-based SQL); without it each item goes to handler.
+    batch: BatchHandler | None = None
 
     def wants(self, event_name: str) -> bool:
         return "*" in self.events or event_name in self.events
@@ -76,8 +94,43 @@ def subscriptions() -> dict[str, Subscription]:
     return dict(_subscriptions)
 
 
-def emit(name: str, *, obj: Any, actor: Any = None, data: dict | None = None) -> OutboxEvent:
-    """Queue the domain event ``name`` (``object.action``) about ``obj`` in this transaction."""
+def batch_handler(subscriber_name: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Give the registered subscriber ``subscriber_name`` a set-wise handler for batches.
+
+    ``handler(batch, items)`` gets the batch row and one stand-in event per item, and
+    must do what the per-event handler would do for each of them (idempotently: a batch
+    can be delivered twice after a crash), in a few set-based queries.
+    """
+
+    def register(handler: BatchHandler) -> BatchHandler:
+        sub = _subscriptions[subscriber_name]
+        _subscriptions[subscriber_name] = dataclasses.replace(sub, batch=handler)
+        return handler
+
+    return register
+
+
+def _actor_id(actor: Any) -> int | None:
+    return getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None
+
+
+def _deferred() -> bool:
+    return getattr(_local, "deferred", False)
+
+
+def emit(
+    name: str,
+    *,
+    obj: Any,
+    actor: Any = None,
+    data: dict | None = None,
+    lane: str | None = None,
+) -> OutboxEvent:
+    """Queue the domain event ``name`` (``object.action``) about ``obj`` in this transaction.
+
+    ``lane`` defaults to ``bulk`` inside ``deferred_delivery()`` and ``interactive``
+    elsewhere.
+    """
     now = timezone.now()
     # An event nobody subscribes to is still recorded (the outbox is the event log), but
     # born delivered: claiming and settling it would cost three queries for nothing.
@@ -87,26 +140,113 @@ def emit(name: str, *, obj: Any, actor: Any = None, data: dict | None = None) ->
         name=name,
         occurred_at=now,
         available_at=now,
-        actor_id=getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
+        actor_id=_actor_id(actor),
         object_type=obj._meta.label_lower,
         object_id=obj.pk,
         object_public_id=getattr(obj, "public_id", None),
         data=jsonable(data or {}),
         status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
         processed_at=None if wanted else now,
+        lane=lane or (BULK if _deferred() else INTERACTIVE),
     )
     if (
         any(sub.inline for sub in wanting)
         and settings.KITH_DELIVER_EVENTS_ON_COMMIT
-        and not getattr(_local, "deferred", False)
+        and not _deferred()
     ):
         transaction.on_commit(lambda: _deliver_after_commit(event.pk, inline_only=True))
     return event
 
 
+@dataclass(frozen=True)
+class BatchItem:
+    """One event of a batch: the object it is about and its own data."""
+
+    object_id: int
+    object_public_id: uuid.UUID | None = None
+    data: dict | None = None
+
+
+def emit_batch(
+    name: str,
+    *,
+    object_type: str,
+    items: Iterable[BatchItem],
+    actor: Any = None,
+    data: dict | None = None,
+    lane: str = BULK,
+) -> OutboxEvent | None:
+    """Queue one outbox row standing for the event ``name`` about each of ``items``.
+
+    ``object_type`` is the items' model label (``"people.party"``); ``data`` is shared
+    by every item and merged under each item's own data. Written in the caller's
+    transaction like ``emit``; delivered by the worker only (never inline). None when
+    ``items`` is empty.
+    """
+    rows = [
+        {
+            "id": item.object_id,
+            "public_id": str(item.object_public_id) if item.object_public_id else None,
+            "data": item.data or {},
+        }
+        for item in items
+    ]
+    if not rows:
+        return None
+    now = timezone.now()
+    wanted = any(sub.wants(name) for sub in _subscriptions.values())
+    return OutboxEvent.objects.create(
+        name=name,
+        occurred_at=now,
+        available_at=now,
+        actor_id=_actor_id(actor),
+        object_type=object_type,
+        object_id=rows[0]["id"],
+        object_public_id=None,
+        data=jsonable({"shared": data or {}, "items": rows}),
+        status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
+        processed_at=None if wanted else now,
+        lane=lane,
+        batch_size=len(rows),
+    )
+
+
+def batch_items(batch: OutboxEvent) -> list[OutboxEvent]:
+    """The events a batch row stands for, as unsaved ``OutboxEvent`` stand-ins.
+
+    Each has the item's object and the shared data updated with the item's own; its
+    ``public_id`` is derived from the batch's and the item's position, so a handler that
+    keys idempotency on ``event.public_id`` writes the same key on a redelivery.
+    """
+    if not batch.batch_size:
+        return [batch]
+    shared = (batch.data or {}).get("shared") or {}
+    out = []
+    for index, item in enumerate((batch.data or {}).get("items") or []):
+        public_id = item.get("public_id")
+        out.append(
+            OutboxEvent(
+                public_id=uuid.uuid5(batch.public_id, str(index)),
+                name=batch.name,
+                occurred_at=batch.occurred_at,
+                actor_id=batch.actor_id,
+                object_type=batch.object_type,
+                object_id=item["id"],
+                object_public_id=uuid.UUID(public_id) if public_id else None,
+                data={**shared, **(item.get("data") or {})},
+                status=batch.status,
+                attempts=batch.attempts,
+                available_at=batch.available_at,
+                lane=batch.lane,
+            )
+        )
+    return out
+
+
 @contextlib.contextmanager
 def deferred_delivery() -> Iterator[None]:
-    """Leave events emitted inside the block to the worker (bulk imports, demo data)."""
+    """Leave events emitted inside the block to the worker, in the bulk lane (bulk
+    imports, demo data)."""
     previous = getattr(_local, "deferred", False)
     _local.deferred = True
     try:
@@ -126,29 +266,59 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
 
 
+def _claimable(lane: str, now, ids: list[int] | None):
+    qs = (
+        OutboxEvent.objects.filter(
+            status=OutboxEvent.Status.PENDING, lane=lane, available_at__lte=now
+        )
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .order_by("id")
+    )
+    if ids is not None:
+        qs = qs.filter(id__in=ids)
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True)
+    return qs
+
+
 def claim(
-    *, limit: int = 100, worker_id: str | None = None, ids: list[int] | None = None
+    *,
+    limit: int = 100,
+    worker_id: str | None = None,
+    ids: list[int] | None = None,
+    bulk_items: int | None = None,
 ) -> list[OutboxEvent]:
-    """Lease up to ``limit`` deliverable events to this worker and return them."""
+    """Lease deliverable events to this worker and return them, interactive ones first.
+
+    Up to ``limit`` interactive events; then, with what is left of ``limit``, bulk
+    events until they stand for ``bulk_items`` events (a batch counts its items; at
+    least one bulk row is taken when there is room), so one pass of the worker is
+    bounded however large the bulk backlog. ``bulk_items`` defaults to
+    ``KITH_OUTBOX_BULK_ITEMS_PER_PASS``.
+    """
     worker_id = worker_id or _worker_name()
+    budget = settings.KITH_OUTBOX_BULK_ITEMS_PER_PASS if bulk_items is None else bulk_items
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.KITH_OUTBOX_LEASE_SECONDS)
     with transaction.atomic():
-        qs = (
-            OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING, available_at__lte=now)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .order_by("id")
-        )
-        if ids is not None:
-            qs = qs.filter(id__in=ids)
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        events = list(qs[:limit])
-        if events:
-            OutboxEvent.objects.filter(id__in=[e.id for e in events]).update(
+        chosen = list(_claimable(INTERACTIVE, now, ids).values_list("id", flat=True)[:limit])
+        room = limit - len(chosen)
+        if room > 0 and budget > 0:
+            weight = 0
+            for pk, size in _claimable(BULK, now, ids).values_list("id", "batch_size")[:room]:
+                if weight and weight + max(size, 1) > budget:
+                    break
+                chosen.append(pk)
+                weight += max(size, 1)
+        if chosen:
+            OutboxEvent.objects.filter(id__in=chosen).update(
                 locked_until=lease_until, locked_by=worker_id, attempts=F("attempts") + 1
             )
-    return events
+    if not chosen:
+        return []
+    # Read back after the lease so each carries the attempt count it is delivered under.
+    events = {e.pk: e for e in OutboxEvent.objects.filter(id__in=chosen)}
+    return [events[pk] for pk in chosen if pk in events]
 
 
 def deliver(event: OutboxEvent, *, inline_only: bool = False) -> bool:
@@ -168,7 +338,13 @@ def deliver(event: OutboxEvent, *, inline_only: bool = False) -> bool:
             continue
         try:
             with transaction.atomic():
-                sub.handler(event)
+                if not event.batch_size:
+                    sub.handler(event)
+                elif sub.batch is not None:
+                    sub.batch(event, batch_items(event))
+                else:
+                    for item in batch_items(event):
+                        sub.handler(item)
                 EventDelivery.objects.create(
                     event=event, subscriber=sub.name, delivered_at=timezone.now()
                 )
@@ -212,9 +388,53 @@ def deliver_pending(
     worker_id: str | None = None,
     ids: list[int] | None = None,
     inline_only: bool = False,
+    bulk_items: int | None = None,
 ) -> int:
-    """Claim and deliver one batch; returns how many events were fully delivered."""
+    """Claim and deliver one batch; returns how many outbox rows were fully delivered."""
     delivered = 0
-    for event in claim(limit=limit, worker_id=worker_id, ids=ids):
+    for event in claim(limit=limit, worker_id=worker_id, ids=ids, bulk_items=bulk_items):
         delivered += int(deliver(event, inline_only=inline_only))
     return delivered
+
+
+def backlog() -> dict[str, Any]:
+    """What waits in the outbox: per lane the pending rows, the events they stand for
+    (a batch counts its items) and the age of the oldest; and how many failed for good.
+
+    ``{"lanes": {"interactive": {"pending", "events", "oldest_at", "oldest_age_seconds"},
+    "bulk": {…}}, "failed": n, "pending": total rows, "events": total events}``.
+    """
+    now = timezone.now()
+    lanes: dict[str, dict[str, Any]] = {
+        lane: {"pending": 0, "events": 0, "oldest_at": None, "oldest_age_seconds": None}
+        for lane in OutboxEvent.Lane.values
+    }
+    rows = (
+        OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING)
+        .values("lane")
+        .annotate(
+            rows=Count("id"),
+            batch_rows=Count("id", filter=Q(batch_size__gt=0)),
+            items=Sum("batch_size"),
+            oldest=Min("occurred_at"),
+        )
+        .order_by()
+    )
+    for row in rows:
+        lane = lanes.setdefault(
+            row["lane"],
+            {"pending": 0, "events": 0, "oldest_at": None, "oldest_age_seconds": None},
+        )
+        lane["pending"] = row["rows"]
+        # A single row is one event, a batch row its items (single rows hold 0).
+        lane["events"] = row["rows"] - row["batch_rows"] + (row["items"] or 0)
+        lane["oldest_at"] = row["oldest"]
+        lane["oldest_age_seconds"] = (
+            round(max((now - row["oldest"]).total_seconds(), 0.0), 1) if row["oldest"] else None
+        )
+    return {
+        "lanes": lanes,
+        "pending": sum(lane["pending"] for lane in lanes.values()),
+        "events": sum(lane["events"] for lane in lanes.values()),
+        "failed": OutboxEvent.objects.filter(status=OutboxEvent.Status.FAILED).count(),
+    }
