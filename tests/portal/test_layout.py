@@ -9,7 +9,16 @@ from tests.conftest import PASSWORD, client_for
 
 def test_portal_home_renders_the_layout_and_navigation(carol):
     html = client_for(carol).get("/portal/").content.decode()
-    for label in ("Home", "My cases", "Community", "Ideas", "My groups", "Notifications", "Profile", "Log out"):
+    for label in (
+        "Home",
+        "My cases",
+        "Community",
+        "Ideas",
+        "My groups",
+        "Notifications",
+        "Profile",
+        "Log out",
+    ):
         assert f">{label}" in html, label
     assert "/static/portal/portal.css" in html
     assert "<script>" not in html  # no inline scripts (CSP)

@@ -71,14 +71,14 @@ def test_agents_and_viewers_read_only(request, web, who, pipeline, stages):
     assert _names(pipeline) == ["Lead", "Qualified", "Proposal", "Negotiation", "Won", "Lost"]
 
 
-def test_portal_users_get_404(web, carol, pipeline, stages):
+def test_portal_users_are_sent_to_the_portal(web, carol, pipeline, stages):
     c = web(carol)
-    assert c.get(reverse("sales:pipelines")).status_code == 404
-    assert (
-        c.post(reverse("sales:pipeline_edit", args=[pipeline.public_id]), {"name": "Z"}).status_code
-        == 404
-    )
-    assert c.post(reverse("sales:stage_delete", args=[stages["Lead"].public_id])).status_code == 404
+    for response in (
+        c.get(reverse("sales:pipelines")),
+        c.post(reverse("sales:pipeline_edit", args=[pipeline.public_id]), {"name": "Z"}),
+        c.post(reverse("sales:stage_delete", args=[stages["Lead"].public_id])),
+    ):
+        assert response.status_code == 302 and response["Location"] == "/portal/"
     assert Stage.objects.filter(pk=stages["Lead"].pk).exists()
 
 

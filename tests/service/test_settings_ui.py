@@ -76,7 +76,7 @@ def test_agents_and_viewers_read_only(request, who, queue, calendar, policies):
     assert SlaPolicy.objects.get(pk=policies["normal"].pk).first_response_minutes == 60
 
 
-def test_portal_user_gets_404(carol, carol_person, queue, calendar, policies):
+def test_portal_user_is_sent_to_the_portal(carol, carol_person, queue, calendar, policies):
     client = login(carol)
     for url in (
         "/service/settings/",
@@ -85,7 +85,8 @@ def test_portal_user_gets_404(carol, carol_person, queue, calendar, policies):
         f"/service/settings/calendars/{calendar.public_id}/",
         f"/service/settings/sla-policies/{policies['normal'].public_id}/",
     ):
-        assert client.get(url).status_code == 404, url
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"] == "/portal/", url
 
 
 def test_anonymous_is_sent_to_login():

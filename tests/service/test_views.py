@@ -53,7 +53,7 @@ def test_case_page_shows_conversation_and_distinguishes_notes(bob, case, ana):
     assert "First response" in html
 
 
-def test_portal_user_gets_404_everywhere(carol, carol_person, new_case, bob):
+def test_portal_user_is_sent_to_the_portal_everywhere(carol, carol_person, new_case, bob):
     case = new_case(requester=carol_person)
     services.add_message(actor=bob, case=case, kind="note", body="secret note", at=MONDAY_10)
     client = login(carol)
@@ -65,7 +65,7 @@ def test_portal_user_gets_404_everywhere(carol, carol_person, new_case, bob):
         "/service/upload/",
     ):
         response = client.get(url)
-        assert response.status_code == 404, url
+        assert response.status_code == 302 and response["Location"] == "/portal/", url
         assert b"secret note" not in response.content
 
 

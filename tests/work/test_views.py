@@ -191,7 +191,9 @@ def test_portal_and_viewer(carol, vic, ana, bob, call_type):
         f"/work/activities/{a.public_id}/",
         "/work/calendar/",
     ):
-        assert portal.get(url).status_code == 404, url
+        # Customers are sent to the portal, whatever the staff URL (nothing leaks).
+        response = portal.get(url)
+        assert response.status_code == 302 and response["Location"] == "/portal/", url
     viewer = login(vic)
     assert viewer.get("/work/").status_code == 200
     assert viewer.get(f"/work/activities/{a.public_id}/").status_code == 200

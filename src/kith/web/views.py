@@ -26,7 +26,9 @@ from kith.core.errors import NotFound, Throttled, ValidationFailed
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Staff land on the people list; nothing here is meant for portal (customer) logins."""
+    """Staff land on the people list; customers (portal logins) on the portal's home."""
+    if getattr(request.user, "is_portal", False):
+        return redirect("portal:home")
     if not request.user.is_staff_user:
         raise NotFound("This workspace is for staff accounts.")
     return redirect("people:list")
@@ -69,6 +71,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             status = exc.status
         else:
             auth_login(request, user)
+            if user.is_portal and not request.POST.get("next", "").startswith("/portal/"):
+                # A customer who used the staff form still lands in the portal.
+                return redirect("portal:home")
             return redirect(_safe_next(request))
     return render(request, "web/login.html", context, status=status)
 
