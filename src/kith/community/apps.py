@@ -5,3 +5,44 @@ class CommunityConfig(AppConfig):
     name = "kith.community"
     label = "community"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kith.core import worker
+
+        # Trust levels follow activity over a rolling window: promote and demote hourly.
+        worker.periodic("community.trust_levels", every_seconds=3600)(_recompute_trust)
+        _register_panels()
+        _register_mirrors()
+
+
+def _recompute_trust() -> None:
+    from kith.community import tasks
+
+    tasks.recompute_trust_levels.call()
+
+
+def _register_panels() -> None:
+    try:
+        from kith.community import views
+    except ImportError:  # views not there yet
+        return
+    from kith.web import panels
+
+    panels.register("party", "community.member", views.party_panel, column="side", order=60)
+
+
+def _register_mirrors() -> None:
+    """Interactions mirroring topics and posts are shown only to who may see them."""
+    from kith.interactions import access as interaction_access
+
+    register = getattr(interaction_access, "register_mirror", None)
+    if register is None:
+        return
+    from kith.community import access
+    from kith.community.models import Post
+
+    register("community.topic", lambda user: access.scope_topics(user))
+    register(
+        "community.post",
+        lambda user: Post.objects.filter(topic__in=access.scope_topics(user).values("pk")),
+    )
