@@ -23,7 +23,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from kith.core.errors import Forbidden, NotFound
 from kith.core.records import owning_app_getter
@@ -362,3 +362,127 @@ def may_join(user, group: Group) -> str | None:
         if group.kind == Group.Kind.PARTNER and not is_partner(user):
             return "Partner groups are for staff and partners only."
     return None
+
+
+# ---------------------------------------------------------------- in SQL, for mirrors
+
+
+def readable_posts(user) -> QuerySet | None:
+    """Posts ``user`` may read, as one queryset (None: all); ``can_see_post`` in SQL.
+
+    Interactions mirroring a post or comment (a customer's post, a mention on the
+    timeline of a person without a login) are shown through this (registered with
+    ``kith.interactions.access.register_mirror``). Targets of other apps are checked
+    through the same registry; a kind nobody registered is readable by admins and
+    managers only, as ``can_read_feed`` does for an app without an access getter.
+    """
+    from kith.interactions.access import registered_mirrors
+    from kith.people import access as people_access
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Post.objects.none()
+    if not is_external(user) and user.sees_everything:
+        return None
+    party_ct = ContentType.objects.get_for_model(Party)
+    group_ct = ContentType.objects.get_for_model(Group)
+    mine = Membership.objects.filter(
+        user=user, status__in=[Membership.Status.ACTIVE, Membership.Status.INVITED]
+    ).values("group_id")
+    if is_external(user):
+        invited = Follow.objects.filter(
+            target_type=OuterRef("target_type"), target_id=OuterRef("target_id"), follower=user
+        )
+        target_ok = (
+            Q(target_type=group_ct, target_id__in=mine)
+            | Q(Exists(invited))
+            | (
+                Q(target_type=party_ct, target_id=user.person_id)
+                if user.person_id
+                else Q(pk__in=[])
+            )
+        )
+    else:
+        groups = Group.objects.filter(
+            Q(privacy__in=[Group.Privacy.PUBLIC, Group.Privacy.UNLISTED]) | Q(pk__in=mine)
+        )
+        target_ok = Q(
+            target_type=party_ct, target_id__in=people_access.scope_parties(user).values("pk")
+        ) | Q(target_type=group_ct, target_id__in=groups.values("pk"))
+        for label, scope in registered_mirrors().items():
+            if label.startswith("collab."):
+                continue
+            try:
+                model = apps.get_model(label)
+            except LookupError:
+                continue
+            sources = scope(user)
+            ct = ContentType.objects.get_for_model(model)
+            if sources is None:
+                target_ok |= Q(target_type=ct)
+            else:
+                target_ok |= Q(target_type=ct, target_id__in=sources.values("pk"))
+    return scope_posts(user).filter(target_ok)
+
+
+def readable_comments(user) -> QuerySet | None:
+    """Comments on posts ``user`` may read (None: all)."""
+    from .models import Comment
+
+    posts = readable_posts(user)
+    if posts is None:
+        return None
+    return Comment.objects.filter(post__in=posts.values("pk"))
+
+
+# ---------------------------------------------------------------- mentions
+
+
+def mentionable_parties(author, parties: QuerySet) -> QuerySet:
+    """The people and organisations among ``parties`` that ``author`` may name.
+
+    Staff name who they may see (``kith.people.access``); a customer or partner only
+    themselves. A mention of anything else renders as the text typed, unlinked.
+    """
+    from kith.people import access as people_access
+
+    return people_access.scope_parties(author, parties)
+
+
+def mentionable_users(author, users: QuerySet) -> list:
+    """The logins among ``users`` that ``author`` may name (and so notify).
+
+    Staff logins are nameable by any signed-in author (staff sign their replies and
+    posts). A portal login is nameable by staff who may see its Person, and by a
+    customer or partner only when it is their own or they share an active group.
+    """
+    from kith.people import access as people_access
+
+    if not getattr(author, "is_authenticated", False) or not author.is_active:
+        return []
+    out = []
+    portal = [u for u in users if u.is_portal]
+    visible_people: set[int] = set()
+    shared: set[int] = set()
+    if portal and not is_external(author):
+        visible_people = set(
+            people_access.scope_parties(
+                author, Party.objects.filter(pk__in=[u.person_id for u in portal if u.person_id])
+            ).values_list("pk", flat=True)
+        )
+    if portal and is_external(author):
+        shared = set(
+            Membership.objects.filter(
+                group_id__in=active_group_ids(author),
+                user__in=[u.pk for u in portal],
+                status=Membership.Status.ACTIVE,
+            ).values_list("user_id", flat=True)
+        )
+    for u in users:
+        if not u.is_portal or u.pk == author.pk:
+            out.append(u)
+        elif not is_external(author):
+            if u.person_id in visible_people:
+                out.append(u)
+        elif u.pk in shared:
+            out.append(u)
+    return out

@@ -123,27 +123,32 @@ class Rendered:
     topics: list[str]
 
 
-def _render(body: str) -> Rendered:
-    """Parse mentions and topics, link them, render and sanitise."""
+def _render(body: str, *, author) -> Rendered:
+    """Parse mentions and topics, link them, render and sanitise.
+
+    Mentions resolve through ``author``'s access (``access.mentionable_*``): a record
+    or login the author may not see keeps the text they typed, shows no name, and
+    gets no mention row or notification.
+    """
     parsed = rendering.parse(body)
     users: list[User] = []
     by_name: dict[str, tuple[str, str]] = {}
     by_uid: dict[uuid.UUID, tuple[str, str]] = {}
     if parsed.usernames:
-        for u in User.objects.filter(username__in=parsed.usernames, is_active=True).select_related(
-            "person"
-        ):
+        found = User.objects.filter(username__in=parsed.usernames, is_active=True)
+        for u in access.mentionable_users(author, found.select_related("person")):
             users.append(u)
             by_name[u.username.lower()] = (u.username, _person_url(u.person))
     if parsed.user_ids:
-        for u in User.objects.filter(public_id__in=parsed.user_ids, is_active=True).select_related(
-            "person"
-        ):
+        found = User.objects.filter(public_id__in=parsed.user_ids, is_active=True)
+        for u in access.mentionable_users(author, found.select_related("person")):
             if u not in users:
                 users.append(u)
             by_uid[u.public_id] = (u.get_full_name() or u.username, _person_url(u.person))
     parties = list(
-        Party.objects.filter(public_id__in=parsed.party_ids, status=Party.Status.ACTIVE)
+        access.mentionable_parties(
+            author, Party.objects.filter(public_id__in=parsed.party_ids, status=Party.Status.ACTIVE)
+        )
         if parsed.party_ids
         else []
     )
@@ -446,7 +451,7 @@ def create_post(
     if isinstance(target, Party) and target.status != Party.Status.ACTIVE:
         raise ValidationFailed.single("target", "That record was merged or erased.")
     access.can_post_on(actor, target, visibility=visibility, group=group)
-    rendered = _render(body)
+    rendered = _render(body, author=actor)
     ct = _ct(target)
     with transaction.atomic():
         post = Post.objects.create(
@@ -638,7 +643,7 @@ def edit_post(*, actor, post: Post, body: str) -> Post:
     body = _clean_body(body)
     if body == post.body_markdown:
         return post
-    rendered = _render(body)
+    rendered = _render(body, author=actor)
     with transaction.atomic():
         PostRevision.objects.create(post=post, body_markdown=post.body_markdown, edited_by=actor)
         old = post.body_markdown
@@ -698,7 +703,7 @@ def create_comment(*, actor, post: Post, body: str) -> Comment:
         raise NotFound("No such post.")
     access.require_can_post(actor)
     target = access.target_of(post)
-    rendered = _render(body)
+    rendered = _render(body, author=actor)
     with transaction.atomic():
         comment = Comment.objects.create(
             post=post,
@@ -743,7 +748,7 @@ def edit_comment(*, actor, comment: Comment, body: str) -> Comment:
     if comment.author_id != actor.pk or comment.deleted_at:
         raise Forbidden("Only the author can edit a comment.")
     body = _clean_body(body)
-    rendered = _render(body)
+    rendered = _render(body, author=actor)
     with transaction.atomic():
         PostRevision.objects.create(
             comment=comment, body_markdown=comment.body_markdown, edited_by=actor

@@ -271,6 +271,7 @@ def _timeline(
     channels = [c for c in query.channel if c != "commerce"]
     page = queries.timeline(
         party,
+        reader=request.user,
         cursor=query.cursor,
         limit=clamp_limit(query.limit),
         channels=channels or None,

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from kith.core.errors import ValidationFailed
 from kith.core.pagination import decode_cursor, encode_cursor
+from kith.interactions import access
 from kith.interactions.models import Interaction, Transaction
 from kith.people.models import Party, Relationship
 
@@ -50,6 +51,7 @@ def organization_member_ids(org: Party, *, scope: QuerySet | None = None) -> lis
 def timeline(
     party: Party,
     *,
+    reader: Any,
     cursor: str | None = None,
     limit: int = 50,
     channels: list[str] | None = None,
@@ -58,10 +60,12 @@ def timeline(
     include_members: bool = True,
     member_scope: QuerySet | None = None,
 ) -> TimelinePage:
-    """One page of ``party``'s timeline.
+    """One page of ``party``'s timeline as ``reader`` may see it.
 
     For an organisation it includes its people's, limited to ``member_scope`` (the
-    parties the reader may see) when given.
+    parties the reader may see) when given. Interactions that mirror a record the
+    reader may not see (an internal case note, a private deal's event) are left out
+    (``kith.interactions.access.mirror_filter``).
     """
     party_ids = [party.pk]
     if party.kind == Party.Kind.ORGANIZATION and include_members:
@@ -83,6 +87,7 @@ def timeline(
     )
     if channels:
         interactions = interactions.filter(channel__in=channels)
+    interactions = access.filter_mirrors(reader, interactions)
     entries = []
     if include_interactions:
         entries += [

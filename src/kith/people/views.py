@@ -35,6 +35,7 @@ from kith.core import timezones
 from kith.core.errors import FieldError, Moved, NotFound, ValidationFailed
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
+from kith.interactions.access import filter_mirrors
 from kith.interactions.models import Channel, Interaction
 from kith.interactions.queries import organization_member_ids, timeline
 from kith.people import access, importing, merging, search, services
@@ -459,6 +460,7 @@ def _timeline_context(
     cursor = request.GET.get("cursor") or request.GET.get("tcursor") or None
     page = timeline(
         party,
+        reader=user,
         cursor=cursor,
         limit=TIMELINE_PAGE_SIZE,
         channels=channels or None,
@@ -485,7 +487,7 @@ def _timeline_context(
         else []
     )
     present = set(
-        Interaction.objects.filter(party_id__in=member_ids)
+        filter_mirrors(user, Interaction.objects.filter(party_id__in=member_ids))
         .values_list("channel", flat=True)
         .distinct()
     )

@@ -9,6 +9,7 @@ class SalesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from kith.interactions.access import register_mirror
         from kith.people.merging import party_merged
         from kith.sales import views
         from kith.web import panels
@@ -16,6 +17,15 @@ class SalesConfig(AppConfig):
         party_merged.connect(_fold_contacts, dispatch_uid="kith.sales.fold_contacts")
         # The deals of a person or organisation, on their page (kith.people owns the page).
         panels.register("party", "sales.deals", views.party_panel, column="main", order=20)
+        # "Deal won/lost" on its people's timelines shows only to who sees the deal.
+        register_mirror("sales.deal", _visible_deals)
+
+
+def _visible_deals(user):
+    """Deals ``user`` may see (None: all), for interactions mirroring a deal."""
+    from kith.sales import access
+
+    return None if access.deal_filter(user) is None else access.scope_deals(user)
 
 
 def _fold_contacts(sender, *, keep, absorb, **kwargs) -> None:

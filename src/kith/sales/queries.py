@@ -44,6 +44,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from kith.core.errors import FieldError, KithError, ValidationFailed
+from kith.interactions.access import filter_mirrors
 from kith.interactions.models import Interaction
 from kith.people import access as people_access
 from kith.sales import access
@@ -682,8 +683,9 @@ def deal_timeline(user, deal: Deal, *, limit: int = 50) -> list[Interaction]:
     condition = Q(related_type=ct, related_id=deal.pk)
     if party_ids:
         condition |= Q(party_id__in=party_ids)
+    # Interactions mirroring other records (a case note on a contact) obey those records.
     return list(
-        Interaction.objects.filter(condition)
+        filter_mirrors(user, Interaction.objects.filter(condition))
         .filter(party__in=visible)
         .select_related("party", "actor")
         .order_by("-occurred_at", "-id")[:limit]

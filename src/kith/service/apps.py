@@ -8,6 +8,7 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         from kith.core import worker
+        from kith.interactions.access import register_mirror
         from kith.people.merging import party_merged
         from kith.service import views
         from kith.web import panels
@@ -18,6 +19,15 @@ class ServiceConfig(AppConfig):
         # mailbox is read every minute when one is configured.
         worker.periodic("service.check_breaches", every_seconds=60)(_check_breaches)
         worker.periodic("service.poll_imap", every_seconds=60)(_poll_imap)
+        # A case message or rating on the requester's timeline shows only to who sees the case.
+        register_mirror("service.case", _visible_cases)
+
+
+def _visible_cases(user):
+    """Cases ``user`` may see (None: all), for interactions mirroring a case."""
+    from kith.service import access
+
+    return None if access.case_filter(user) is None else access.scope_cases(user)
 
 
 def _check_breaches() -> None:
