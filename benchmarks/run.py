@@ -438,6 +438,7 @@ class Bench:
     def timeline(self, people: list[tuple]) -> None:
         from django.db import connection
 
+        from kith.accounts.models import User
         from kith.interactions import queries
         from kith.people.models import Party
 
