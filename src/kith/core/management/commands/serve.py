@@ -1,9 +1,50 @@
-"""``kith serve``: the web UI and API under uvicorn, with an embedded worker thread."""
+"""``kith serve``: the web UI and API under uvicorn, with an embedded worker thread.
 
+Stopping (Ctrl+C, SIGTERM) is bounded by ``KITH_SHUTDOWN_TIMEOUT`` seconds: uvicorn
+stops accepting, waits that long for requests in flight, then cancels them. A request
+that was running Django code in a thread of the WSGI pool cannot be cancelled from
+the event loop, and Python joins those threads at exit, so such a request would still
+hold the process; once uvicorn has returned, the process therefore ends itself when
+threads other than daemons are still busy (their open transactions roll back).
+"""
+
+import logging
 import os
+import sys
+import threading
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+logger = logging.getLogger("kith.serve")
+
+# How long the threads still running after uvicorn returned get to finish by themselves.
+THREAD_GRACE_SECONDS = 1.0
+
+
+def busy_threads() -> list[threading.Thread]:
+    """Threads other than this one that would keep the interpreter from exiting."""
+    current = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not current and not t.daemon and t.is_alive()]
+
+
+def exit_if_requests_stuck(grace: float = THREAD_GRACE_SECONDS) -> None:
+    """End the process now when request threads outlived the graceful shutdown."""
+    deadline = time.monotonic() + grace
+    stuck = busy_threads()
+    while stuck and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stuck = busy_threads()
+    if not stuck:
+        return
+    logger.warning(
+        "%d request thread(s) still running after the shutdown timeout; exiting anyway",
+        len(stuck),
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class Command(BaseCommand):
@@ -16,14 +57,31 @@ class Command(BaseCommand):
             "--no-worker", action="store_true", help="Do not run the embedded worker thread."
         )
         parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+        parser.add_argument(
+            "--shutdown-timeout",
+            type=float,
+            default=settings.KITH_SHUTDOWN_TIMEOUT,
+            help="seconds to wait for running requests when stopping "
+            "(default: KITH_SHUTDOWN_TIMEOUT, 30)",
+        )
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        no_worker: bool,
+        workers: int,
+        shutdown_timeout: float,
+        **options,
+    ):
         import uvicorn
 
+        stop_worker = None
         if not no_worker:
             from kith.core.worker import start_in_thread
 
-            start_in_thread()
+            stop_worker = start_in_thread()
         self.stdout.write(
             f"Kith is serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)"
         )
@@ -37,4 +95,9 @@ class Command(BaseCommand):
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # uvicorn takes whole seconds here; never 0, which would cut every request.
+            timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
         )
+        if stop_worker is not None:
+            stop_worker.set()
+        exit_if_requests_stuck()
