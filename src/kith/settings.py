@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # ninja's own static files: the API docs load Swagger UI from here, not from a CDN
+    # (no network at run time, and the Content-Security-Policy allows only 'self').
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "kith.core",
@@ -72,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outside the rest: sees every error response under /api/ (kith.core.http_errors).
     "kith.core.http_errors.ApiJsonErrorsMiddleware",
+    # Content-Security-Policy (no inline script, images from self and data:) and friends.
+    "kith.core.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

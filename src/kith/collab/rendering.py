@@ -4,7 +4,11 @@ User text is hostile. It is rendered with markdown-it-py (raw HTML allowed in, s
 pasted HTML degrades gracefully) and then *always* passed through nh3 with a small
 allow-list: no script or style, no event-handler attributes, no ``javascript:``,
 ``vbscript:`` or ``data:`` URLs (also when hidden with entities, tabs or
-percent-encoding), and every link gets ``rel="nofollow noopener"``.
+percent-encoding), and every link gets ``rel="nofollow noopener"``. Images show only
+from Kith itself (a path such as ``/collab/attachments/…``): a remote image would make
+every reader's browser call its server, which tells the author who read the post and
+when. A Markdown image with a remote address becomes a plain link to it; an HTML
+``<img>`` with one loses its ``src``.
 
 Mentions are written ``@username`` or, as the UI autocompletes them,
 ``@[Display Name](person:<uuid>)`` / ``@[Name](organization:<uuid>)`` /
@@ -18,7 +22,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from html import unescape
+from html import escape, unescape
 from urllib.parse import unquote
 
 import nh3
@@ -65,6 +69,19 @@ _md = (
 )
 
 
+def _render_image(renderer, tokens, idx, options, env) -> str:
+    """``![alt](src)``: an image when ``src`` is on this site, else a link to it."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if _local_url(src):
+        return renderer.image(tokens, idx, options, env)
+    label = renderer.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escape(src)}">{escape(label)}</a>'
+
+
+_md.add_render_rule("image", _render_image)
+
+
 def _safe_url(value: str) -> bool:
     """False for a URL that is a script/data URL once entities, %-escapes and spaces go."""
     probe = value
@@ -74,8 +91,20 @@ def _safe_url(value: str) -> bool:
     return not probe.startswith(_DANGEROUS)
 
 
+def _local_url(value: str) -> bool:
+    """True for a path on this site (``/x``), never ``//host`` or ``/\\host`` (browsers
+    read both as another host) nor anything with a scheme."""
+    probe = value
+    for _ in range(3):
+        probe = unquote(unescape(probe))
+    probe = _CONTROL.sub("", unicodedata.normalize("NFKC", probe))
+    return probe.startswith("/") and not probe.startswith(("//", "/\\"))
+
+
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     if attr in ("href", "src") and not _safe_url(value):
+        return None
+    if tag == "img" and attr == "src" and not _local_url(value):
         return None
     return value
 

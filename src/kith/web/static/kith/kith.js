@@ -1,6 +1,11 @@
 /* Kith: small progressive enhancements. Every page works without this file.
    - "/" focuses the page's search box (like many web apps); Escape leaves it.
-   - Failed htmx requests (403, 404, 500…) show a short message instead of doing nothing. */
+   - Failed htmx requests (403, 404, 500…) show a short message instead of doing nothing.
+   - Behaviour that templates would otherwise write inline (the Content-Security-Policy
+     forbids on…= attributes and inline scripts), declared with data attributes:
+     data-confirm="Question?" on a form asks before submitting it;
+     data-autosubmit on a field submits its form when it changes;
+     data-select-on-focus on a field selects its text when focused. */
 (function () {
   "use strict";
 
@@ -46,6 +51,18 @@
       409: "Someone changed this at the same moment. Reload and try again."
     };
     toast(messages[status] || "Something went wrong (" + status + "). Please try again.");
+  });
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("[data-autosubmit]") && field.form) field.form.submit();
+  });
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("[data-select-on-focus]")) field.select();
   });
   document.addEventListener("htmx:sendError", function () {
     toast("Cannot reach Kith. Check your connection and try again.");
