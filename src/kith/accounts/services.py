@@ -227,8 +227,19 @@ def _clean_name(value: str, field: str) -> str:
 
 
 def portal_user_for_email(email: str) -> User | None:
-    """The active login whose address is ``email`` (normalised), staff or portal."""
-    return User.objects.filter(is_active=True).filter(models_q_email(email)).order_by("id").first()
+    """The active login that ``email`` (normalised) belongs to, staff or portal: its
+    own address or user name, or an e-mail contact point of its Person."""
+    from django.db.models import Q
+
+    from kith.people.models import ContactPoint
+
+    owner = ContactPoint.objects.filter(channel="email", normalized=email).values("party_id")
+    return (
+        User.objects.filter(is_active=True)
+        .filter(models_q_email(email) | Q(person_id__in=owner))
+        .order_by("id")
+        .first()
+    )
 
 
 def models_q_email(email: str):
@@ -413,11 +424,9 @@ def request_password_reset(*, email: str, ip: str = "") -> None:
 
     address = _clean_email(email)
     _throttle_portal("reset", email=address, ip=ip)
-    user = (
-        User.objects.filter(kind=User.Kind.PORTAL, is_active=True)
-        .filter(models_q_email(address))
-        .first()
-    )
+    user = portal_user_for_email(address)
+    if user is not None and not user.is_portal:
+        user = None  # staff reset their passwords with an admin, not through the portal
     company = settings.KITH_COMPANY_NAME
     if user is None:
         # Same work as the known branch: a token computed, one mail written.

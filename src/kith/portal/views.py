@@ -110,9 +110,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
         email = request.POST.get("email", "").strip()
         context["email"] = email
         try:
+            # Customers' user names are their sign-up address, lower-cased.
+            username = email.casefold() if "@" in email else email
             user = login_with_password(
                 request,
-                username=email,
+                username=username,
                 password=request.POST.get("password", ""),
                 ip=client_ip(request),
             )
