@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from rapidfuzz import fuzz
 
@@ -157,10 +157,15 @@ def _expression(terms: list[str], *, every: bool) -> str:
 def _condition(expression: str) -> RawSQL:
     if connection.vendor == "sqlite":
         return RawSQL(  # noqa: S611 - the expression is a bound parameter
-            f"community_topic.id IN (SELECT rowid FROM {FTS_TABLE} WHERE tokens MATCH %s)",  # noqa: S608
+            f"community_topic.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)",  # noqa: S608
             [expression],
+            output_field=BooleanField(),
         )
-    return RawSQL("community_topic.search_vector @@ to_tsquery('simple', %s)", [expression])
+    return RawSQL(
+        "community_topic.search_vector @@ to_tsquery('simple', %s)",
+        [expression],
+        output_field=BooleanField(),
+    )
 
 
 def _score(terms: list[str], query: str, topic: Topic) -> float:

@@ -1207,3 +1207,54 @@ def set_trust_level(*, actor, user, level: int, locked: bool = True) -> MemberPr
             "community.trust.changed", obj=row, actor=actor, data={"from": old, "to": level}
         )
     return row
+
+
+_RULE_INTS = (
+    "window_days",
+    "min_days_visited",
+    "min_posts_read",
+    "min_replies",
+    "min_likes_given",
+    "min_likes_received",
+    "max_flags_against",
+    "posts_per_day",
+)
+
+
+def update_trust_rule(*, actor, level: int, changes: dict) -> TrustLevelRule:
+    """Admins tune what earns a trust level and what it allows (data, not code)."""
+    access.require_admin(actor)
+    rule = TrustLevelRule.objects.filter(level=level).first()
+    if rule is None:
+        raise NotFound("No such trust level.")
+    errors = []
+    for key, value in changes.items():
+        if key in _RULE_INTS:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
+                errors.append(FieldError(key, "A whole number between 0 and 100000."))
+            elif key == "window_days" and value < 1:
+                errors.append(FieldError(key, "At least 1 day."))
+        elif key == "name":
+            if not isinstance(value, str) or not 1 <= len(value.strip()) <= 40:
+                errors.append(FieldError(key, "Between 1 and 40 characters."))
+        elif key == "links_allowed":
+            if not isinstance(value, bool):
+                errors.append(FieldError(key, "true or false."))
+        else:
+            errors.append(FieldError(key, "Unknown setting."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        row = TrustLevelRule.objects.select_for_update().get(pk=rule.pk)
+        before = {k: getattr(row, k) for k in changes}
+        for key, value in changes.items():
+            setattr(row, key, value.strip() if isinstance(value, str) else value)
+        row.save()
+        audit.record(
+            actor=actor,
+            action="community.trust_rule.changed",
+            obj=row,
+            changes=audit.diff(before, changes),
+        )
+        events.emit("community.trust_rule.changed", obj=row, actor=actor)
+    return row
