@@ -6,8 +6,6 @@ and queries, serialise. Staff get 404 here (they have the staff API); customers 
 404 from the staff API. Creating POSTs take an ``Idempotency-Key``.
 """
 
-from __future__ import annotations
-
 import uuid
 
 from django.http import HttpRequest

@@ -337,7 +337,8 @@ def new_case(request: HttpRequest) -> HttpResponse:
     already solve it (the deflection step), then the full form."""
     user = request.user
     source = request.POST if request.method == "POST" else request.GET
-    subject = " ".join(source.get("subject", "").split())[:300]
+    # Not cut short: an over-long subject is an error naming the field, not silently trimmed.
+    subject = " ".join(source.get("subject", "")[:2000].split())
     context = {
         "nav": "cases",
         "subject": subject,
