@@ -8,10 +8,12 @@ because a known secret lets anyone forge sessions and signed links.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from kith.core.secret_key import resolve_secret_key
 
@@ -72,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the client address and scheme, from X-Forwarded-* only via KITH_TRUSTED_PROXIES.
+    "kith.core.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside the rest: sees every error response under /api/ (kith.core.http_errors).
     "kith.core.http_errors.ApiJsonErrorsMiddleware",
@@ -211,8 +215,23 @@ KITH_ASYNC_PATHS = ["/collab/stream/"]
 # Seconds `kith serve` waits, once told to stop, for requests still running; then it
 # cancels them and exits, so a runaway request cannot hold a shutdown (or a deploy) forever.
 KITH_SHUTDOWN_TIMEOUT = float(os.environ.get("KITH_SHUTDOWN_TIMEOUT", "30"))
+# Login throttling (kith.accounts.login_throttle): failures slow down the address they
+# come from, never the account: this many are free, then waits double from BACKOFF up to
+# MAX_WAIT seconds.
 KITH_LOGIN_MAX_FAILURES = int(os.environ.get("KITH_LOGIN_MAX_FAILURES", "5"))
-KITH_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("KITH_LOGIN_LOCKOUT_SECONDS", "900"))
+KITH_LOGIN_BACKOFF_SECONDS = int(os.environ.get("KITH_LOGIN_BACKOFF_SECONDS", "30"))
+KITH_LOGIN_MAX_WAIT_SECONDS = int(os.environ.get("KITH_LOGIN_MAX_WAIT_SECONDS", "900"))
+# Proxies in front of Kith (addresses or networks) whose X-Forwarded-For/-Proto are
+# believed (kith.core.proxies); none by default, so clients cannot choose their address.
+KITH_TRUSTED_PROXIES = env_list("KITH_TRUSTED_PROXIES", "")
+try:
+    for _proxy in KITH_TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy, strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"KITH_TRUSTED_PROXIES: {exc}") from exc
+if KITH_TRUSTED_PROXIES:
+    # Safe only because TrustedProxyMiddleware drops the header from anyone else.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Deliver domain events right after the transaction commits, in-process, so the UI
 # shows their effects at once; the worker picks up whatever that attempt missed.
 KITH_DELIVER_EVENTS_ON_COMMIT = env_bool("KITH_DELIVER_EVENTS_ON_COMMIT", True)

@@ -47,7 +47,7 @@ def test_throttling_counters_are_shared_through_redis(rf, bob, settings):
         with pytest.raises(ValidationFailed):
             services.login_with_password(request, username="bob", password="wrong", ip="10.1.1.1")
     # Another process would see the same counters: they are in Redis, not in this process.
-    keys = redis.Redis.from_url(REDIS_URL).keys(f"kith-test-{os.getpid()}:*login-fail*")
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"kith-test-{os.getpid()}:*kith:login:*")
     assert keys
     with pytest.raises(Throttled):
         services.login_with_password(request, username="bob", password="whatever", ip="10.1.1.1")

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from kith.accounts import login_throttle
 from kith.accounts.models import ApiToken, PortalSignup, Role, Team, User
 from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, NotFound, Throttled, ValidationFailed
@@ -135,36 +136,22 @@ def revoke_token(*, actor, token: ApiToken) -> ApiToken:
 # ---------------------------------------------------------------- login throttling
 
 
-def _throttle_keys(username: str, ip: str) -> list[str]:
-    digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-    # Per account (stops guessing one password from many IPs) and per account+IP.
-    return [f"kith:login-fail:u:{digest}", f"kith:login-fail:ui:{digest}:{ip}"]
-
-
 def check_login_allowed(username: str, ip: str) -> None:
-    limit = settings.KITH_LOGIN_MAX_FAILURES
-    account_key, pair_key = _throttle_keys(username, ip)
-    if (cache.get(pair_key) or 0) >= limit or (cache.get(account_key) or 0) >= limit * 4:
-        minutes = max(1, settings.KITH_LOGIN_LOCKOUT_SECONDS // 60)
-        raise Throttled(f"Too many failed logins. Try again in {minutes} minutes.")
+    """Throttled while this client address must wait (``kith.accounts.login_throttle``)."""
+    login_throttle.check(username, ip)
 
 
 def login_with_password(request, *, username: str, password: str, ip: str) -> User:
-    """Authenticate or raise; failures count towards a temporary lock-out."""
-    check_login_allowed(username, ip)
+    """Authenticate or raise; failures make the failing address wait, never the account."""
+    login_throttle.check(username, ip)
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
-        for key in _throttle_keys(username, ip):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, timeout=settings.KITH_LOGIN_LOCKOUT_SECONDS)
+        login_throttle.record_failure(username, ip)
         raise ValidationFailed(
             "Wrong username or password.",
             errors=[FieldError("password", "Wrong username or password.")],
         )
-    for key in _throttle_keys(username, ip)[1:]:
-        cache.delete(key)
+    login_throttle.record_success(username, ip)
     return user
 
 

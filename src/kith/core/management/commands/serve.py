@@ -95,6 +95,9 @@ class Command(BaseCommand):
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS);
+            # Kith decides in one place, from KITH_TRUSTED_PROXIES (kith.core.proxies).
+            proxy_headers=False,
             # uvicorn takes whole seconds here; never 0, which would cut every request.
             timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
         )
