@@ -65,9 +65,18 @@ def suggested_answers(user, text: str, *, limit: int = 5) -> list[dict]:
         from kith.community.queries import similar_topics
     except ImportError:
         return []
-    out = []
-    for topic in similar_topics(user, text, answered_only=True, limit=limit):
-        url = _topic_url(topic)
-        if url:
-            out.append({"id": str(topic.public_id), "title": topic.title, "url": url})
-    return out
+    return [
+        {"id": str(topic.public_id), "title": topic.title, "url": _topic_url(topic)}
+        for topic in similar_topics(user, text, answered_only=True, limit=limit)
+    ]
+
+
+def suggested_answer(user, topic_id: str):
+    """The question and its best answer (accepted first) of a suggested topic, read
+    through the community's access rules: ``(topic, question, answer)``."""
+    from kith.community import access as community_access
+    from kith.community import queries as community_queries
+
+    topic = community_access.get_topic(user, topic_id)
+    page = community_queries.topic_page(user, topic, limit=5)
+    return topic, page.question, (page.answers[0] if page.answers else None)

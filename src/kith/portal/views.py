@@ -380,11 +380,25 @@ def new_case(request: HttpRequest) -> HttpResponse:
 @portal_view
 @require_GET
 def deflection_view(request: HttpRequest, public_id, topic: str) -> HttpResponse:
-    """A suggested answer was opened: count it, then go to the answer."""
+    """A suggested answer, opened from the deflection step: counted (and put on the
+    customer's timeline), then shown here with "solved" and "still need help"."""
     chosen = service_services.record_deflection_view(
         actor=request.user, deflection_id=public_id, topic_id=topic
     )
-    return redirect(chosen["url"])
+    row, question, answer = queries.suggested_answer(request.user, chosen["id"])
+    return render(
+        request,
+        "portal/suggested_answer.html",
+        {
+            "nav": "cases",
+            "deflection": public_id,
+            "topic": row,
+            "question": question,
+            "answer": answer,
+            "community_url": chosen["url"],
+            "subject": chosen["subject"],
+        },
+    )
 
 
 @portal_view

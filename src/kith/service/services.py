@@ -1584,7 +1584,7 @@ def record_deflection_shown(*, actor, subject: str, suggestions: list[dict]) -> 
     for item in suggestions[:10]:
         url = str(item.get("url") or "")
         if not url.startswith("/") or url.startswith("//"):
-            continue  # only our own pages: this is later a redirect target
+            url = ""  # only our own pages are linked
         clean.append(
             {
                 "id": str(item.get("id", ""))[:64],
@@ -1634,7 +1634,8 @@ def _own_deflection(actor, deflection_id) -> Deflection:
 
 def record_deflection_view(*, actor, deflection_id, topic_id: str) -> dict:
     """The customer opened a suggested answer: timestamped, on their timeline
-    (community channel, information-seeking). Returns the suggestion (with its url)."""
+    (community channel, information-seeking). Returns the suggestion (``id``, ``title``,
+    ``url``) and the ``subject`` the customer typed."""
     when = timezone.now()
     with transaction.atomic():
         row = _own_deflection(actor, deflection_id)
@@ -1665,7 +1666,7 @@ def record_deflection_view(*, actor, deflection_id, topic_id: str) -> dict:
                 external_id=f"deflection-view:{row.public_id}:{chosen['id']}",
                 information_role="seeking",
             )
-    return chosen
+    return {**chosen, "subject": row.subject}
 
 
 def confirm_deflection(*, actor, deflection_id) -> Deflection:
