@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from kith.collab.models import Follow
 from kith.core import events, worker
-from kith.core.models import EventDelivery, OutboxEvent
+from kith.core.models import AuditEntry, EventDelivery, OutboxEvent
 from kith.people import importing
 from kith.people.models import Party
 from tests.conftest import make_person
@@ -157,6 +157,13 @@ def test_an_import_is_followed_set_wise_in_few_queries(alice, django_assert_max_
     )
     assert followed == set(Party.objects.filter(kind="person").values_list("pk", flat=True))
     assert len(followed) == 300
+    # Each follow has its audit entry, as one by one, labelled like str(follow).
+    entries = AuditEntry.objects.filter(action="follow.created")
+    assert entries.count() == 300
+    assert set(entries.values_list("party_id", flat=True)) == followed
+    some = entries.first()
+    assert some.object_label == str(Follow.objects.get(pk=some.object_id))
+    assert OutboxEvent.objects.get(name="follow.created").batch_size == 300
     # Redelivering the batch (a worker died after the work) adds nothing.
     batch = OutboxEvent.objects.get(name="person.created")
     EventDelivery.objects.filter(event=batch).delete()

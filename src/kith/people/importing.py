@@ -67,13 +67,14 @@ from functools import lru_cache
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from kith.core import audit, events, timezones
 from kith.core.audit import jsonable
+from kith.core.bulk import insert_rows
 from kith.core.context import channel, current_channel
 from kith.core.errors import FieldError, ValidationFailed
 from kith.core.models import AuditEntry
@@ -1346,7 +1347,7 @@ class _Job:
             always=("updated_at",),
         )
 
-        _insert(
+        insert_rows(
             ContactPoint,
             [
                 {
@@ -1363,7 +1364,7 @@ class _Job:
             now,
         )
         self._write_tags(entities, now)
-        _insert(
+        insert_rows(
             Relationship,
             [
                 {
@@ -1399,7 +1400,7 @@ class _Job:
             Tag.objects.bulk_create([Tag(name=n) for n in missing], ignore_conflicts=True)
             for name, pk in Tag.objects.filter(name__in=missing).values_list("name", "pk"):
                 self.tag_ids.setdefault(name.casefold(), pk)
-        _insert(
+        insert_rows(
             Party.tags.through,
             [
                 {"party_id": e.party.pk, "tag_id": self.tag_ids[t.casefold()]}
@@ -1500,7 +1501,7 @@ class _Job:
                 data["roles"] = roles(entity)
             changes["import_job"] = [None, job_id]
             add(party, f"{noun}.updated", changes, data)
-        _insert(AuditEntry, audits, now)
+        insert_rows(AuditEntry, audits, now)
         for name, items in batches.items():
             events.emit_batch(
                 name,
@@ -1512,8 +1513,6 @@ class _Job:
 
 
 # ---------------------------------------------------------------- bulk SQL
-
-_MISSING = object()
 
 
 def _new_document(row: dict[str, Any], entity: _Entity) -> str:
@@ -1549,128 +1548,9 @@ def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
 _UPDATABLE = {*_FIELD_NAMES, "interests", "attributes"}
 
 
-def _adapter(field: models.Field, now: dt.datetime) -> Callable[[Any], Any] | None:
-    """How one column's Python value becomes what the driver takes; None: as it is.
-
-    Strings, numbers, booleans and ids need nothing. Dates, times and UUIDs go
-    through the backend's own adapters (skipping the field's generic layers), JSON
-    through the field, so the stored forms are exactly Django's.
-    """
-    ops = connection.ops
-    if isinstance(field, models.DateTimeField):
-        adapted_now = ops.adapt_datetimefield_value(now)
-        return lambda v: adapted_now if v is now else ops.adapt_datetimefield_value(v)
-    if isinstance(field, models.DateField):
-        return ops.adapt_datefield_value
-    if isinstance(field, models.UUIDField):
-        if connection.features.has_native_uuid_field:
-            return None
-        return lambda v: v.hex if isinstance(v, uuid.UUID) else v
-    if isinstance(
-        field,
-        (models.CharField, models.TextField, models.IntegerField, models.BooleanField),
-    ) or (field.is_relation and field.many_to_one):
-        return None
-    return lambda v: field.get_db_prep_save(v, connection)
-
-
-def _insert(
-    model: type[models.Model],
-    rows: list[dict[str, Any]],
-    now: dt.datetime,
-    *,
-    returning_pk: bool = False,
-) -> list[int]:
-    """INSERT ``rows`` (attname → value) into ``model``'s table in few statements.
-
-    Cheaper than ``bulk_create``: no model instances (their init signals), no SQL
-    compiler, one adapter per column. Columns a row leaves out get the field's default
-    (called per row when it is callable, such as ``uuid4`` for public ids) and
-    ``auto_now`` fields get ``now``. No signals are sent, as with ``bulk_create``.
-
-    PostgreSQL takes the rows through ``COPY``: Django binds parameters on the client,
-    so each row of an ``executemany`` was a new statement for the server to parse and
-    plan. SQLite takes them through ``executemany``.
-
-    With ``returning_pk`` it returns the new ids in the order of ``rows``. PostgreSQL
-    hands them out from the table's sequence before the ``COPY``; SQLite (3.35+) takes
-    many rows per ``INSERT … RETURNING``, matched back by ``public_id`` so it does not
-    rely on the order of the returned rows.
-    """
-    if not rows:
-        return []
-    if returning_pk:
-        for row in rows:  # callers read the public ids; SQLite also matches ids by them
-            row.setdefault("public_id", uuid.uuid4())
-    if returning_pk and connection.vendor == "postgresql":
-        ids = _reserve_ids(model, len(rows))
-        _insert(model, [{**row, "id": pk} for row, pk in zip(rows, ids, strict=True)], now)
-        return ids
-    given_pk = "id" in rows[0]
-    fields = [
-        f
-        for f in model._meta.concrete_fields
-        if given_pk or not (f.primary_key and isinstance(f, models.AutoField))
-    ]
-    # (attname, default factory, default value, set to now when empty)
-    makers: list[tuple[str, Callable[[], Any] | None, Any, bool]] = []
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            makers.append((f.attname, None, now, True))
-        elif f.has_default() and callable(f.default):
-            makers.append((f.attname, f.default, None, False))
-        else:
-            makers.append((f.attname, None, f.get_default(), False))
-    adapters = [_adapter(f, now) for f in fields]
-    params = []
-    for row in rows:
-        values = []
-        for (name, factory, default, auto), adapt in zip(makers, adapters, strict=True):
-            value = row.get(name, _MISSING)
-            if value is _MISSING or (auto and value is None):
-                value = factory() if factory else default
-            values.append(adapt(value) if adapt is not None and value is not None else value)
-        params.append(values)
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    names = ", ".join(quote(f.column) for f in fields)
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    with connection.cursor() as cursor:
-        if not returning_pk and connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for values in params:
-                    copy.write_row(values)
-            return []
-        if not returning_pk:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES {one}", params)  # noqa: S608
-            return []
-        ids: dict[uuid.UUID, int] = {}
-        per = max(1, (connection.features.max_query_params or 30000) // len(fields))
-        for start in range(0, len(params), per):
-            batch = params[start : start + per]
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))} "  # noqa: S608
-                f"RETURNING {quote('id')}, {quote('public_id')}",
-                [value for values in batch for value in values],
-            )
-            for pk, public_id in cursor.fetchall():
-                ids[public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(public_id)] = pk
-    return [ids[row["public_id"]] for row in rows]
-
-
-def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
-    """PostgreSQL: ``count`` new ids from the sequence behind ``model``'s primary key."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, count],
-        )
-        return [pk for (pk,) in cursor.fetchall()]
-
-
 def _insert_parties(rows: list[dict[str, Any]], now: dt.datetime) -> list[_Stored]:
     """Insert parties given as field values; returns them as ``_Stored`` with their ids."""
-    pks = _insert(Party, rows, now, returning_pk=True)
+    pks = insert_rows(Party, rows, now, returning_pk=True)
     return [_Stored({**row, "id": pk}) for row, pk in zip(rows, pks, strict=True)]
 
 
