@@ -7,8 +7,11 @@ with its model default instead of breaking the loader; only the columns a benchm
 cares about are generated here.
 
 Names come from pools drawn once with Faker (several locales), so 100,000 people share
-first and family names the way real contact lists do. Interactions are skewed: a few
-people have thousands, most have a handful, as with real customers.
+first and family names the way real contact lists do. A person is a realistic record:
+a work e-mail, most have a phone and a postal address, some a second e-mail and a
+social handle, a job title, notes and custom attributes (``FIELD_DEFINITIONS``).
+Interactions are skewed: a few people have thousands, most have a handful, as with
+real customers.
 """
 
 from __future__ import annotations
@@ -55,6 +58,54 @@ SUMMARIES = (
     "Renewal reminder sent",
     "Followed up on the proposal",
 )
+# Custom attributes every benchmark database defines (key, label, type, choices); the
+# loader and the benchmark's creates fill them.
+FIELD_DEFINITIONS = (
+    ("segment", "Segment", "choice", ["smb", "mid-market", "enterprise", "public"]),
+    ("employees", "Employees", "number", []),
+    ("renewal", "Renewal date", "date", []),
+    ("newsletter", "Newsletter", "boolean", []),
+)
+TITLES = ("Buyer", "CTO", "Head of Support", "Analyst", "Founder", "Office manager", "")
+NOTES = (
+    "Met at the Berlin trade fair; interested in the reporting module.",
+    "Prefers e-mail over calls. Renewal handled by procurement.",
+    "Champion for the rollout in the EMEA team.",
+    "Asked for a reference customer in retail.",
+    "",
+    "",
+)
+STREETS = ("Main Street", "Hauptstraße", "Rue de la Paix", "Via Roma", "Calle Mayor", "Kerkstraat")
+TOWNS = ("Springfield", "Berlin", "Lyon", "Milano", "Madrid", "Utrecht", "Leeds", "Porto")
+
+
+def attributes(rng: random.Random) -> dict[str, Any]:
+    """Custom attribute values for one person (most have some, a few have none)."""
+    out: dict[str, Any] = {}
+    if rng.random() < 0.7:
+        out["segment"] = rng.choice(FIELD_DEFINITIONS[0][3])
+    if rng.random() < 0.5:
+        out["employees"] = rng.choice((5, 12, 40, 250, 1200, 8000))
+    if rng.random() < 0.4:
+        out["renewal"] = (ANCHOR.date() + dt.timedelta(days=rng.randint(1, 700))).isoformat()
+    if rng.random() < 0.5:
+        out["newsletter"] = rng.random() < 0.5
+    return out
+
+
+def postal_address(rng: random.Random) -> str:
+    return (
+        f"{rng.randint(1, 200)} {rng.choice(STREETS)}, "
+        f"{rng.randint(10000, 99999)} {rng.choice(TOWNS)}"
+    )
+
+
+def phone_number(serial: int) -> tuple[str, str]:
+    """A valid, unique German mobile number for ``serial``: (as typed, E.164)."""
+    digits = f"{serial:08d}"
+    return f"+49 151 {digits}", f"+49151{digits}"
+
+
 ANCHOR = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 SPAN_SECONDS = 2 * 365 * 86400
 BATCH = 20_000
@@ -118,6 +169,9 @@ class Loader:
 
     def flag(self, value: bool) -> Any:
         return int(value) if self.vendor == "sqlite" else value
+
+    def json(self, value: Any) -> str:
+        return json.dumps(value)
 
     def columns(self, model: Any, generated: Sequence[str]) -> tuple[list[str], tuple]:
         """All columns of ``model`` but the id: the generated ones first, then the rest
@@ -197,11 +251,37 @@ def load(
             name = f"{rng.choice(companies)}"
             if i >= len(companies):
                 name = f"{name} {i}"
-            yield (new_uuid(), now, now, "organization", name, name.casefold(), "", "", name)
+            yield (
+                new_uuid(),
+                now,
+                now,
+                "organization",
+                name,
+                name.casefold(),
+                "",
+                "",
+                name,
+                "",
+                "",
+                loader.json({}),
+            )
         for _ in range(sizes.people):
             given, fam = rng.choice(first), rng.choice(family)
             name = f"{given} {fam}"
-            yield (new_uuid(), now, now, "person", name, name.casefold(), given, fam, "")
+            yield (
+                new_uuid(),
+                now,
+                now,
+                "person",
+                name,
+                name.casefold(),
+                given,
+                fam,
+                "",
+                rng.choice(TITLES),
+                rng.choice(NOTES),
+                loader.json(attributes(rng)),
+            )
 
     party_cols = (
         "public_id",
@@ -213,6 +293,9 @@ def load(
         "given_name",
         "family_name",
         "legal_name",
+        "title",
+        "notes",
+        "attributes",
     )
     stats["parties"] = loader.insert(Party, party_cols, party_rows())
     cursor = loader.raw.cursor()
@@ -224,11 +307,36 @@ def load(
     person_ids = [p[0] for p in people]
     log(f"  {len(org_ids):,} organisations, {len(people):,} people")
 
-    # -- one e-mail per person, a website per organisation
+    # -- a work e-mail per person; most have a phone and an address, some a private
+    # e-mail and a GitHub handle; a website per organisation
     def contact_rows() -> Iterator[tuple]:
+        yes = loader.flag(True)
+        no = loader.flag(False)
         for pid, given, fam in people:
             email = f"{ascii_word(given)}.{ascii_word(fam)}.{pid}@example.com"
-            yield (new_uuid(), now, now, pid, "email", email, email, "work", loader.flag(True))
+            yield (new_uuid(), now, now, pid, "email", email, email, "work", yes)
+            if rng.random() < 0.2:
+                private = f"{ascii_word(given)}{pid}@mail.example"
+                yield (new_uuid(), now, now, pid, "email", private, private, "home", no)
+            if rng.random() < 0.7:
+                shown, e164 = phone_number(pid)
+                yield (new_uuid(), now, now, pid, "phone", shown, e164, "mobile", yes)
+            if rng.random() < 0.6:
+                address = postal_address(rng)
+                yield (
+                    new_uuid(),
+                    now,
+                    now,
+                    pid,
+                    "postal",
+                    address,
+                    " ".join(address.split()).casefold(),
+                    "work",
+                    yes,
+                )
+            if rng.random() < 0.3:
+                handle = f"{ascii_word(given)[:20]}-{pid}"
+                yield (new_uuid(), now, now, pid, "github", handle, handle, "", yes)
         for oid in org_ids:
             site = f"org{oid}.example"
             yield (

@@ -1,0 +1,138 @@
+"""Profile ``POST /api/people`` and the delivery of the event it causes.
+
+    .venv/bin/python benchmarks/profile_create.py [--creates 300] [--top 30]
+        [--database-url postgres://postgres@127.0.0.1:5432/kith_profile]
+
+A fresh database (a SQLite file in a temporary folder unless ``--database-url`` names
+a PostgreSQL database, which is dropped and created again), migrated, with an admin
+and an API token. Requests go through Django's WSGI handler, the one ``kith serve``
+hands ordinary requests to (``kith.asgi``), via ``httpx.WSGITransport``: the same
+middleware, authentication, schema validation and services, without the socket. The
+payload is the benchmark's realistic person (``run.person_payload``).
+
+It prints, per create, the CPU time and queries of the request and, separately, of
+the worker delivering the events those creates queued (``kith.core.worker.run_once``
+until the outbox is drained), each followed by cProfile's top functions by
+cumulative time. The two CPU figures added up are what ``kith serve`` with its
+embedded worker spends per create (less uvicorn's share, see ``run.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--creates", type=int, default=300)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--sql", action="store_true", help="print each create's queries once")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="CPU and queries only (cProfile doubles CPU)"
+    )
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="kith-profile-")
+    os.environ.update(
+        KITH_DATA_DIR=data_dir,
+        SECRET_KEY="kith-profile-secret-not-for-production-0123456789",
+        DEBUG="false",
+        DJANGO_SETTINGS_MODULE="kith.settings",
+        KITH_LOG_LEVEL="WARNING",
+    )
+    if args.database_url:
+        import psycopg
+
+        os.environ["DATABASE_URL"] = args.database_url
+        admin_url, name = args.database_url.rsplit("/", 1)
+        with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    else:
+        os.environ.pop("DATABASE_URL", None)
+
+    import django
+
+    django.setup()
+    import httpx
+    import run
+    from django.core.management import call_command
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connection
+
+    from kith.core import worker
+    from kith.core.models import OutboxEvent
+
+    call_command("migrate", verbosity=0)
+    token = run.admin_token()
+    run.field_definitions()
+    rng = random.Random(7)
+    client = httpx.Client(
+        transport=httpx.WSGITransport(app=get_wsgi_application()),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    def create(i: int) -> None:
+        response = client.post("/api/people", json=run.person_payload(rng, f"p{i}", i))
+        if response.status_code != 201:
+            raise SystemExit(f"{response.status_code}: {response.text[:500]}")
+
+    def drain() -> None:
+        while OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).exists():
+            worker.run_once()
+
+    for i in range(30):  # warm caches, imports and the connection
+        create(i)
+    drain()
+
+    queries: Counter[str] = Counter()
+    shown: set[str] = set()
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        queries[sql.split(" ", 1)[0]] += 1
+        if args.sql and len(shown) < 40 and sql not in shown:
+            shown.add(sql)
+            print("  SQL:", sql[:300])
+        return execute(sql, params, many, context)
+
+    for phase, work in (
+        ("request", lambda: [create(1000 + i) for i in range(args.creates)]),
+        ("delivery", drain),
+    ):
+        queries.clear()
+        profiler = cProfile.Profile()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        with connection.execute_wrapper(count):
+            if not args.no_profile:
+                profiler.enable()
+            work()
+            profiler.disable()
+        cpu = (time.process_time() - cpu0) * 1000 / args.creates
+        wall = (time.perf_counter() - wall0) * 1000 / args.creates
+        per = {k: round(v / args.creates, 2) for k, v in queries.most_common()}
+        print(f"\n== {phase}: {cpu:.2f} ms CPU, {wall:.2f} ms wall per create; queries {per}")
+        if args.no_profile:
+            continue
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
