@@ -189,12 +189,16 @@ def carol(carol_person) -> User:
 
 
 class ApiClient:
-    """A JSON client for /api/ authenticated with a real bearer token of ``user``."""
+    """A JSON client for /api/ authenticated with a real bearer token of ``user``
+    (a customer, who may hold no token, through a signed-in session instead)."""
 
     def __init__(self, user: User | None):
         self.client = Client()
         self.headers = {}
-        if user is not None:
+        if user is not None and user.is_portal:
+            # Customers get no API tokens (kith.accounts.assignment): their session.
+            self.client.force_login(user)
+        elif user is not None:
             _, secret = account_services.issue_token(actor=user, user=user, name="tests")
             self.headers["Authorization"] = f"Bearer {secret}"
 

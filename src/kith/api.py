@@ -7,7 +7,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from kith.accounts.auth import api_auth
+from kith.accounts.auth import api_auth, staff_api_auth
 from kith.core.errors import KithError, Moved
 from kith.core.http_errors import api_exception
 
@@ -89,12 +89,13 @@ def _register_routers() -> None:
     api.add_router("/", accounts_router)
     # Imports first: its fixed paths (/people/export.csv, /people/imports) must be matched
     # before the people router's /people/{party_id} pattern swallows them.
-    api.add_router("/", imports_router)
-    api.add_router("/", people_router)
-    api.add_router("/", interactions_router)
-    api.add_router("/", sales_router)
-    api.add_router("/", service_router)
-    api.add_router("/", work_router)
+    # Staff-only routers: a customer's login answers 404 there before input is read.
+    api.add_router("/", imports_router, auth=staff_api_auth)
+    api.add_router("/", people_router, auth=staff_api_auth)
+    api.add_router("/", interactions_router, auth=staff_api_auth)
+    api.add_router("/", sales_router, auth=staff_api_auth)
+    api.add_router("/", service_router, auth=staff_api_auth)
+    api.add_router("/", work_router, auth=staff_api_auth)
     api.add_router("/", collab_router)
     api.add_router("/", community_router)
     api.add_router("/", ideas_router)

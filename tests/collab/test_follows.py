@@ -130,9 +130,9 @@ def test_event_types_and_mute_decide_notifications(alice, bob, dan):
     assert row.event_types == ["comment"]
 
 
-def test_portal_follower_is_external(alice, bob, carol):
+def test_portal_follower_is_external(alice, mia, carol):
     ana = make_person(alice, given="Ana", family="Lima")
-    row, _ = services.follow(actor=bob, target=ana, follower=carol)
+    row, _ = services.follow(actor=mia, target=ana, follower=carol)
     assert row.is_external
 
 

@@ -129,7 +129,7 @@ def test_invited_customer_sees_only_public_posts_on_that_record(alice, bob, caro
     internal = services.create_post(actor=bob, target=ana, body="internal")
     public = services.create_post(actor=bob, target=ana, body="shared", visibility="public")
     assert not access.can_read_feed(carol, ana)
-    services.follow(actor=bob, target=ana, follower=carol)
+    services.follow(actor=alice, target=ana, follower=carol)  # managers invite customers
     assert access.can_read_feed(carol, ana)
     assert [p.pk for p in queries.record_feed(carol, ana).items] == [public.pk]
     assert not access.can_see_post(carol, internal)

@@ -15,7 +15,7 @@ views or forms), so the API, the web UI, imports and tasks cannot differ.
 | ``organizer`` of a meeting | any active staff user | themselves only | — |
 | attendee logins of a meeting | active staff users | active staff users | — |
 | ``follower`` other than oneself (a feed invitation) | a staff colleague who may see the record, or a customer/partner (this grants them the record's public posts) | a staff colleague who may see the record; never a customer or partner | — |
-| API tokens | their own | their own | viewers their own; customers none (the staff API is not theirs) |
+| API tokens | their own (admins also for others) | their own | viewers their own; customers none: 404, the staff API is not theirs |
 
 Refusals are ``Forbidden`` (403) naming the field; a value that is not a staff user at
 all (a customer's login as an owner) is ``ValidationFailed`` (422).
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kith.core.errors import FieldError, Forbidden, ValidationFailed
+from kith.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 
 
 def _sees_everything(actor) -> bool:
@@ -159,8 +159,11 @@ def check_token_holder(actor, user) -> None:
 
     Customers (portal logins) get no tokens: the API is the staff API.
     """
-    if getattr(user, "is_portal", False) or not getattr(user, "is_active", False):
-        raise Forbidden("API tokens are for staff logins.")
+    if getattr(user, "is_portal", False):
+        # The token endpoints are part of the staff API, which a customer cannot see.
+        raise NotFound("Not found.")
+    if not getattr(user, "is_active", False):
+        raise ValidationFailed.single("user", "That login is not active.")
     if (
         actor is not None
         and getattr(actor, "pk", None) != user.pk

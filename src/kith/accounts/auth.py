@@ -9,6 +9,7 @@ from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from kith.accounts.models import ApiToken
+from kith.core.errors import NotFound
 
 
 class TokenAuth(HttpBearer):
@@ -38,7 +39,18 @@ def user_for_token(token: str):
 
 
 class KithSessionAuth(SessionAuth):
-    """Session auth that only admits active users."""
+    """Session auth that only admits active users.
+
+    The CSRF check guards a signed-in browser session; a request without one is not
+    authenticated at all, so it answers 401 (JSON), not ninja's 403 "CSRF check
+    failed" that would send a client looking for a token instead of credentials.
+    """
+
+    def __call__(self, request: HttpRequest):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, key):
         user = super().authenticate(request, key)
@@ -46,3 +58,32 @@ class KithSessionAuth(SessionAuth):
 
 
 api_auth = [TokenAuth(), KithSessionAuth()]
+
+
+def _refuse_customer(user):
+    """A customer's login on a staff-only router: not found, before any input is read."""
+    if user is not None and getattr(user, "is_portal", False):
+        raise NotFound("Not found.")
+    return user
+
+
+class StaffTokenAuth(TokenAuth):
+    """Bearer tokens for staff-only routers (a customer's token finds nothing there)."""
+
+    def authenticate(self, request: HttpRequest, token: str):
+        return _refuse_customer(super().authenticate(request, token))
+
+
+class StaffSessionAuth(KithSessionAuth):
+    """Sessions for staff-only routers: a customer gets 404 before the CSRF check."""
+
+    def __call__(self, request: HttpRequest):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            _refuse_customer(user)
+        return super().__call__(request)
+
+
+# The staff API's routers (people, timeline, sales, service, work, imports): anonymous
+# callers get 401, customers 404 whatever the body, so neither learns what is there.
+staff_api_auth = [StaffTokenAuth(), StaffSessionAuth()]

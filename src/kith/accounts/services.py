@@ -96,7 +96,14 @@ def create_team(*, actor, name: str, members: list[User] | None = None) -> Team:
 def issue_token(
     *, actor, user: User, name: str, expires_at: dt.datetime | None = None
 ) -> tuple[ApiToken, str]:
-    """Create an API token; returns the row and the secret token, shown once."""
+    """Create an API token; returns the row and the secret token, shown once.
+
+    Staff only (``kith.accounts.assignment.check_token_holder``): a customer's login
+    gets none, and nobody but an admin issues one for someone else.
+    """
+    from kith.accounts.assignment import check_token_holder
+
+    check_token_holder(actor, user)
     name = " ".join(name.split())[:120]
     if not name:
         raise ValidationFailed.single(

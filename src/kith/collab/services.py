@@ -26,6 +26,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from kith.accounts import assignment
 from kith.accounts.models import User
 from kith.core import audit, events
 from kith.core.bulk import insert_rows
@@ -215,6 +216,8 @@ def follow(
             raise ValidationFailed.single("follower", "Invite people to a group instead.")
         if not access.is_external(follower) and not access.can_read_feed(follower, target):
             raise ValidationFailed.single("follower", "That user cannot see this record.")
+        # Inviting a customer or partner opens the record's feed to them: managers only.
+        assignment.check_external_follower(actor, follower)
     elif not access.can_read_feed(follower, target):
         raise NotFound("No such record.")
     if isinstance(target, Group) and access.may_join(follower, target):

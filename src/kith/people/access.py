@@ -110,18 +110,22 @@ def get_party_for_change(user, public_id, *, kind: str | None = None) -> Party:
 
 
 def require_writer(user) -> None:
-    """Raise Forbidden unless ``user`` may create records."""
+    """Raise Forbidden unless ``user`` may create records (NotFound for non-staff:
+    a customer learns nothing of the staff API, not even that an endpoint exists)."""
+    require_staff(user)
     if not getattr(user, "can_write", False):
         raise Forbidden("Your role cannot create or change records.")
 
 
 def require_manager(user) -> None:
+    require_staff(user)
     if not getattr(user, "sees_everything", False):
         raise Forbidden("Only admins and managers can do this.")
 
 
 def require_admin(user) -> None:
-    if not (getattr(user, "is_staff_user", False) and user.role == "admin"):
+    require_staff(user)
+    if user.role != "admin":
         raise Forbidden("Only admins can do this.")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from kith.accounts import assignment
 from kith.core import audit, events, timezones
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people import search
@@ -260,6 +261,14 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
     )
     errors += attr_errors
     errors += _validate_visibility(data.visibility, data.team)
+    # Who may hand the record to whom (kith.accounts.assignment): before any write.
+    assignment.check_record_hand_over(
+        actor,
+        owner=data.owner if data.owner is not None else ...,
+        team=data.team if data.team is not None else ...,
+        visibility=data.visibility,
+        creating=True,
+    )
     interests = _clean_interests(data.interests or [], errors)
     taken = _conflicting_contacts([(c, n) for _, c, n in contacts])
     for cp in taken:
@@ -377,6 +386,17 @@ def update_party(*, actor, party: Party, data: PartyInput) -> Party:
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
         party = Party.objects.select_for_update().get(pk=party.pk)
+        # Only changes are checked: a form re-sending today's owner or team is no hand-over.
+        owner_changes = data.owner is not None and data.owner.pk != party.owner_id
+        team_changes = data.team is not None and data.team.pk != party.team_id
+        assignment.check_record_hand_over(
+            actor,
+            owner=data.owner if owner_changes else ...,
+            team=data.team if team_changes else ...,
+            visibility=data.visibility if data.visibility != party.visibility else None,
+            current_owner_id=party.owner_id,
+            creating=False,
+        )
         before = _snapshot(party)
         for key, value in cleaned.items():
             setattr(party, key, value)

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from kith.accounts import assignment
 from kith.accounts.models import Team, User
 from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, ValidationFailed
@@ -353,6 +354,34 @@ def _validate_deal_fields(data: dict[str, Any], *, creating: bool) -> DealValues
     return DealValues(values=values, present=set(data))
 
 
+def _check_hand_over(actor, values: dict[str, Any], *, current: Deal | None) -> None:
+    """Owner, team and visibility changes by the rules of ``kith.accounts.assignment``.
+
+    Only changes count: an edit form re-sending today's owner hands nothing over.
+    """
+    owner: Any = ...
+    team: Any = ...
+    visibility = values.get("visibility")
+    if "owner" in values and (
+        current is None or getattr(values["owner"], "pk", None) != current.owner_id
+    ):
+        owner = values["owner"]
+    if "team" in values and (
+        current is None or getattr(values["team"], "pk", None) != current.team_id
+    ):
+        team = values["team"]
+    if current is not None and visibility == current.visibility:
+        visibility = None
+    assignment.check_record_hand_over(
+        actor,
+        owner=owner,
+        team=team,
+        visibility=visibility,
+        current_owner_id=current.owner_id if current is not None else None,
+        creating=current is None,
+    )
+
+
 def _check_deal_state(deal: Deal, *, has_lines: bool, changed: set[str]) -> None:
     """Cross-field rules that hold whatever changed."""
     errors: list[FieldError] = []
@@ -395,6 +424,7 @@ def create_deal(
     to the stage's default.
     """
     cleaned = _validate_deal_fields(data, creating=True)
+    _check_hand_over(actor, cleaned.values, current=None)
     if stage is None:
         pipeline = pipeline or default_pipeline()
         stage = first_open_stage(pipeline) if pipeline else None
@@ -454,6 +484,7 @@ def update_deal(*, actor, deal: Deal, data: dict[str, Any]) -> Deal:
     """Change any of ``DEAL_FIELDS`` given in ``data``; moving stages is ``move_deal``."""
     cleaned = _validate_deal_fields(data, creating=False)
     before = _deal_snapshot(deal)
+    _check_hand_over(actor, cleaned.values, current=deal)
     has_lines = deal.lines.exists()
     for key, value in cleaned.values.items():
         if key in ("currency", "visibility") and value is None:

@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from kith.accounts import assignment
 from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.interactions import services as interaction_services
@@ -615,6 +616,8 @@ def create_meeting(
     organizer = data.organizer
     if organizer is None and not organizer_email and _is_staff_user(actor):
         organizer = actor
+    # Agents organise in their own name only (kith.accounts.assignment).
+    assignment.check_organizer(actor, data.organizer)
     record_type, record_id = _record_fields(data.record)
     with transaction.atomic():
         meeting = Meeting(
@@ -664,6 +667,8 @@ def update_meeting(
     values = _clean_meeting(data, errors)
     if errors:
         raise ValidationFailed(errors=errors)
+    if data.organizer is not None and data.organizer.pk != meeting.organizer_id:
+        assignment.check_organizer(actor, data.organizer)
     before = {**_meeting_snapshot(meeting), "attendees": _attendee_names(meeting)}
     with transaction.atomic():
         for name, value in values.items():

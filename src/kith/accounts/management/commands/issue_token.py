@@ -19,6 +19,8 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {username!r}.")
+        if user.is_portal:
+            raise CommandError(f"{username!r} is a customer's login; API tokens are for staff.")
         try:
             with channel("cli"):
                 _, secret = services.issue_token(actor=user, user=user, name=name)
