@@ -239,6 +239,9 @@ KITH_OUTBOX_LEASE_SECONDS = int(os.environ.get("KITH_OUTBOX_LEASE_SECONDS", "60"
 # Bulk events (imports) the worker takes per pass, a batch counting its items: interactive
 # events (mentions, notifications) wait at most one such slice behind a bulk backlog.
 KITH_OUTBOX_BULK_ITEMS_PER_PASS = int(os.environ.get("KITH_OUTBOX_BULK_ITEMS_PER_PASS", "1000"))
+# A running import whose heartbeat (saved with each chunk) is older than this lost its
+# process: it is marked stale and can be resumed or restarted.
+KITH_IMPORT_STALE_SECONDS = int(os.environ.get("KITH_IMPORT_STALE_SECONDS", "600"))
 KITH_COMPANY_NAME = os.environ.get("KITH_COMPANY_NAME", "Our company")
 KITH_PHONE_REGION = os.environ.get("KITH_PHONE_REGION", "US")
 # Where links in e-mails and calendar feeds point (the public address of this Kith).

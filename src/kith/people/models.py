@@ -333,6 +333,9 @@ class ImportJob(KithModel):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # Was running, but its process stopped beating (killed, machine lost): it can be
+        # resumed after its last committed chunk, or restarted.
+        STALE = "stale", "Stalled"
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -355,12 +358,27 @@ class ImportJob(KithModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
+    # Set when the job is claimed and in each chunk's transaction: a running job whose
+    # heartbeat is older than KITH_IMPORT_STALE_SECONDS lost its process.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Import {self.file_name or self.public_id} ({self.status})"
+
+    def is_stale(self, now=None) -> bool:
+        """Running, but no chunk committed for ``KITH_IMPORT_STALE_SECONDS`` (or marked so)."""
+        if self.status == self.Status.STALE:
+            return True
+        if self.status != self.Status.RUNNING:
+            return False
+        beat = self.heartbeat_at or self.updated_at
+        now = now or timezone.now()
+        return (
+            beat is not None and (now - beat).total_seconds() > settings.KITH_IMPORT_STALE_SECONDS
+        )
 
     @property
     def percent(self) -> int:
