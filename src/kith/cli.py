@@ -11,6 +11,8 @@ import sys
 COMMANDS = {
     "serve": "serve",
     "migrate": "migrate",
+    "backup": "backup",
+    "restore": "restore",
     "demo": "demo",
     "import": "import_people",
     "export": "export_people",
@@ -25,6 +27,8 @@ USAGE = """usage: kith COMMAND [options]
 commands:
   serve        serve the web UI and API on http://127.0.0.1:8000 (with a background worker)
   migrate      create or upgrade the database
+  backup       the database (online, while Kith runs) and the uploads in one archive
+  restore      put a backup back (stop serve and worker first), then migrate and reindex
   demo         load the deterministic demo data set (and demo logins)
   import       import people or organisations from CSV or vCard
   export       export people or organisations to CSV or vCard

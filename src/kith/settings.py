@@ -250,6 +250,12 @@ KITH_BASE_URL = os.environ.get("KITH_BASE_URL", "http://127.0.0.1:8000").rstrip(
 KITH_BASE_CURRENCY = os.environ.get("KITH_BASE_CURRENCY", "EUR").upper()
 # Inbound mail for e-mail to case: imap(s)://user:password@host[:port]/MAILBOX
 KITH_IMAP_URL = os.environ.get("KITH_IMAP_URL", "")
+# Customer portal: sign-up, password-reset and e-mail-change requests per address per
+# hour (an IP gets four times as many), and the size of each file a customer attaches.
+KITH_PORTAL_REQUESTS_PER_HOUR = int(os.environ.get("KITH_PORTAL_REQUESTS_PER_HOUR", "5"))
+KITH_PORTAL_MAX_ATTACHMENT_BYTES = int(
+    os.environ.get("KITH_PORTAL_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024))
+)
 
 # Outgoing mail: SMTP when EMAIL_HOST is set; otherwise (embedded mode) each message is
 # written to a file under the data directory so nothing is sent by surprise.

@@ -1258,3 +1258,66 @@ def update_trust_rule(*, actor, level: int, changes: dict) -> TrustLevelRule:
         )
         events.emit("community.trust_rule.changed", obj=row, actor=actor)
     return row
+
+
+# ---------------------------------------------------------------- a solved case → public Q&A
+
+
+def publish_case_as_topic(
+    *,
+    actor,
+    case,
+    space: Space,
+    title: str,
+    question: str,
+    answer: str,
+    redact: list[str] | None = None,
+) -> Topic:
+    """Publish a solved case as a question with an accepted official answer.
+
+    ``redact`` lists the personal data the agent chose to remove; e-mail addresses and
+    phone numbers that remain refuse the publication (naming the field).
+    """
+    from kith.service.models import Status as CaseStatus
+
+    from . import redaction
+
+    if not access.is_staff_writer(actor):
+        raise Forbidden("Only staff with a writing role publish cases.")
+    if case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise ValidationFailed.single("case", "Only a solved case can be published.")
+    if space.pk not in access.visible_space_ids(actor):
+        raise ValidationFailed.single("space", "No such space.")
+    values = list(redact or [])
+    title = redaction.redact(title or "", values)
+    question = redaction.redact(question or "", values)
+    answer = redaction.redact(answer or "", values)
+    errors = []
+    for field_name, text in (("title", title), ("question", question), ("answer", answer)):
+        left = [f.value for f in redaction.find_personal_data(text) if f.kind in ("email", "phone")]
+        if left:
+            errors.append(
+                FieldError(field_name, f"Still contains personal data: {', '.join(left)}.")
+            )
+    if not answer.strip():
+        errors.append(FieldError("answer", "This field is required."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        topic = create_topic(actor=actor, space=space, title=title, body=question or title)
+        post = reply(actor=actor, topic=topic, body=answer)
+        accept_answer(actor=actor, answer=post)
+        audit.record(
+            actor=actor,
+            action="community.topic.published_from_case",
+            obj=topic,
+            changes={"case": str(case.public_id), "redacted": len(values)},
+        )
+        events.emit(
+            "community.topic.published_from_case",
+            obj=topic,
+            actor=actor,
+            data={"case": str(case.public_id)},
+        )
+    topic.refresh_from_db()
+    return topic
