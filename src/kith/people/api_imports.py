@@ -150,7 +150,8 @@ def _job_out(job: ImportJob) -> dict[str, Any]:
         "kind": job.kind,
         "format": job.file_format,
         "file_name": job.file_name,
-        "status": job.status,
+        # A running job whose heartbeat stopped is stale even before the worker marks it.
+        "status": ImportJob.Status.STALE if job.is_stale() else job.status,
         "dry_run": job.dry_run,
         "mapping": job.mapping or {},
         "total_rows": job.total_rows,
@@ -319,7 +320,8 @@ def preview_import(request: HttpRequest):
 
 @router.get("/imports", response=ImportJobPage, url_name="list_imports")
 def list_imports(request: HttpRequest, query: Query[JobListQuery]):
-    """Your import jobs, newest first (admins and managers see everyone's)."""
+    """Your import jobs, newest first (admins and managers see everyone's); a job whose
+    process died shows as ``stale``."""
     page = paginate(
         _visible_jobs(request.user),
         order=("-created_at", "-id"),
@@ -333,6 +335,27 @@ def list_imports(request: HttpRequest, query: Query[JobListQuery]):
 def get_import(request: HttpRequest, public_id: uuid.UUID):
     """Status, counts, percent done and the first rejected rows of one import."""
     return _job_out(_job(request, public_id))
+
+
+@router.post("/imports/{public_id}/resume", response={202: ImportJobOut}, url_name="resume_import")
+def resume_import(request: HttpRequest, public_id: uuid.UUID):
+    """Continue a stalled or failed import after its last saved row (409 otherwise)."""
+    access.require_writer(request.user)
+    job = importing.resume_import_job(actor=request.user, job=_job(request, public_id))
+    tasks.enqueue_import(job)
+    return Status(202, _job_out(job))
+
+
+@router.post(
+    "/imports/{public_id}/restart", response={202: ImportJobOut}, url_name="restart_import"
+)
+def restart_import(request: HttpRequest, public_id: uuid.UUID):
+    """Run a stalled or failed import again from the first row (409 otherwise); rows it
+    already wrote count as unchanged."""
+    access.require_writer(request.user)
+    job = importing.restart_import_job(actor=request.user, job=_job(request, public_id))
+    tasks.enqueue_import(job)
+    return Status(202, _job_out(job))
 
 
 @router.get("/imports/{public_id}/errors.csv", url_name="import_errors_csv")

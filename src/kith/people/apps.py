@@ -11,9 +11,17 @@ class PeopleConfig(AppConfig):
         # A person's company in the search index is their *current* employer: roles that
         # began or ended with the passing of a day need the index rebuilt once a day.
         worker.periodic("people.reindex", every_seconds=24 * 3600)(_reindex)
+        # A killed `kith import` (or a dead worker) leaves its job running; mark it stale.
+        worker.periodic("people.stale_imports", every_seconds=60)(_mark_stale_imports)
 
 
 def _reindex() -> None:
     from kith.people import search
 
     search.reindex_all()
+
+
+def _mark_stale_imports() -> None:
+    from kith.people import importing
+
+    importing.mark_stale_jobs()

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -76,7 +77,7 @@ from kith.core import audit, events, timezones
 from kith.core.audit import jsonable
 from kith.core.bulk import insert_rows
 from kith.core.context import channel, current_channel
-from kith.core.errors import FieldError, ValidationFailed
+from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.core.models import AuditEntry
 from kith.people import access, search, vcard
 from kith.people.exporting import csv_safe
@@ -115,8 +116,6 @@ CHUNK_SIZE = 1000
 MAX_BYTES = 50 * 1024 * 1024
 EXTERNAL = "external"  # ContactPoint channel holding external ids
 EMPLOYEE = "employee"
-# A running job whose progress has not moved for this long lost its worker.
-STALE_AFTER = dt.timedelta(minutes=10)
 ERRORS_SAVE_LIMIT = 2000  # above this many errors, save them every few chunks only
 
 COMMON_TARGETS = (
@@ -1665,22 +1664,22 @@ def _batched(items: Iterable[_RawRow], size: int) -> Iterator[list[_RawRow]]:
 
 
 def _claim(job_id: int) -> tuple[ImportJob, bool] | None:
-    """Mark the job running; None when it is done or another worker is on it.
+    """Mark the job running; None when it is done or another process is on it.
 
-    A job left ``running`` by a worker that died (no progress for ``STALE_AFTER``) or
-    ``failed`` resumes after its last saved chunk: progress is saved in each chunk's
-    own transaction, so the counts match what was written.
+    A job left ``running`` by a process that died (its heartbeat older than
+    ``KITH_IMPORT_STALE_SECONDS``), marked ``stale``, ``failed``, or queued again by
+    ``resume_import_job`` resumes after its last saved chunk: progress is saved in each
+    chunk's own transaction, so the counts match what was written.
     """
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         now = timezone.now()
         if job.status == ImportJob.Status.DONE:
             return None
-        if job.status == ImportJob.Status.RUNNING and job.updated_at > now - STALE_AFTER:
+        if job.status == ImportJob.Status.RUNNING and not job.is_stale(now):
             return None
         resume = (
-            job.status in (ImportJob.Status.RUNNING, ImportJob.Status.FAILED)
-            and not job.dry_run
+            not job.dry_run
             and job.processed_rows > 0
             and len(job.errors) == job.error_count  # errors were saved with the progress
         )
@@ -1691,8 +1690,89 @@ def _claim(job_id: int) -> tuple[ImportJob, bool] | None:
         job.status = ImportJob.Status.RUNNING
         job.started_at = job.started_at or now
         job.finished_at = None
+        job.heartbeat_at = now
         job.save()
     return job, resume
+
+
+def mark_stale_jobs() -> int:
+    """Mark ``stale`` every running import whose heartbeat stopped; returns how many.
+
+    Run by the worker every minute and before jobs are listed, so a killed ``kith
+    import`` shows as stopped, with what to do, instead of running forever.
+    """
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.KITH_IMPORT_STALE_SECONDS)
+    marked = 0
+    candidates = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
+    )
+    for pk in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().get(pk=pk)
+            if not job.is_stale() or job.status != ImportJob.Status.RUNNING:
+                continue  # it beat again meanwhile
+            job.status = ImportJob.Status.STALE
+            job.message = (
+                f"The import stopped after {job.processed_rows} of {job.total_rows} rows "
+                "(its process no longer reports progress). Resume it to continue after the "
+                "last saved row, or restart it from the top."
+            )
+            job.save(update_fields=["status", "message", "updated_at"])
+            marked += 1
+    return marked
+
+
+RESTARTABLE = (ImportJob.Status.STALE, ImportJob.Status.FAILED)
+
+
+def _require_restartable(job: ImportJob) -> None:
+    if job.status == ImportJob.Status.RUNNING and job.is_stale():
+        return
+    if job.status not in RESTARTABLE:
+        raise Conflict(
+            f"Only a stalled or failed import can be resumed or restarted; this one is "
+            f"{job.get_status_display().lower()}.",
+            errors=[FieldError("status", f"Is {job.status}.")],
+        )
+
+
+def resume_import_job(*, actor, job: ImportJob) -> ImportJob:
+    """Queue a stalled or failed import again, to continue after its last saved chunk.
+
+    Idempotent like any import: a row written before the stop is never written twice
+    (the counts were saved with it; and re-reading it would find it unchanged).
+    """
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        _require_restartable(job)
+        job.status = ImportJob.Status.QUEUED
+        job.finished_at = None
+        job.message = f"Resumed after row {job.processed_rows} of {job.total_rows}."
+        job.save()
+        audit.record(
+            actor=actor, action="import.resumed", obj=job, changes={"from": job.processed_rows}
+        )
+    return job
+
+
+def restart_import_job(*, actor, job: ImportJob) -> ImportJob:
+    """Queue a stalled or failed import again from the first row, with fresh counts.
+
+    Rows the first attempt wrote match their records and count as unchanged, so a
+    restart creates no duplicates.
+    """
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        _require_restartable(job)
+        job.status = ImportJob.Status.QUEUED
+        job.processed_rows = job.created_count = job.updated_count = 0
+        job.unchanged_count = job.error_count = 0
+        job.errors = []
+        job.started_at = job.finished_at = None
+        job.message = "Restarted from the first row."
+        job.save()
+        audit.record(actor=actor, action="import.restarted", obj=job, changes={})
+    return job
 
 
 def _progress_fields(counts: _Counts, *, with_errors: bool) -> dict[str, Any]:
@@ -1703,6 +1783,7 @@ def _progress_fields(counts: _Counts, *, with_errors: bool) -> dict[str, Any]:
         "unchanged_count": counts.unchanged,
         "error_count": len(counts.errors),
         "updated_at": timezone.now(),
+        "heartbeat_at": timezone.now(),
     }
     if with_errors:
         fields["errors"] = counts.errors

@@ -3,9 +3,15 @@
 Runs synchronously with a progress bar, prints the counts and every rejected row,
 and exits non-zero only when the file could not be read (rejected rows are reported,
 not fatal: the good rows are in).
+
+An import that was killed (Ctrl+C twice, kill -9, a lost machine) stops beating; after
+``KITH_IMPORT_STALE_SECONDS`` it shows as stale in ``kith import --jobs``, and
+``kith import --resume ID`` continues after its last saved chunk (``--restart ID``
+runs it again from the first row; rows already in count as unchanged).
 """
 
 import sys
+import uuid
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,8 +19,9 @@ from tqdm import tqdm
 
 from kith.accounts.models import Role, User
 from kith.core.context import channel
-from kith.core.errors import ValidationFailed
+from kith.core.errors import KithError, ValidationFailed
 from kith.people import importing
+from kith.people.models import ImportJob
 
 SHOWN_ERRORS = 50
 
@@ -59,7 +66,14 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="CSV or vCard file; - reads standard input")
+        parser.add_argument("file", nargs="?", help="CSV or vCard file; - reads standard input")
+        parser.add_argument("--jobs", action="store_true", help="list recent imports and exit")
+        parser.add_argument(
+            "--resume", metavar="ID", help="continue a stalled or failed import after its last row"
+        )
+        parser.add_argument(
+            "--restart", metavar="ID", help="run a stalled or failed import again from row one"
+        )
         parser.add_argument(
             "--organizations", action="store_true", help="the rows are organisations"
         )
@@ -78,8 +92,46 @@ class Command(BaseCommand):
         parser.add_argument("--as", dest="username", help="import as this user (default: admin)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    def list_jobs(self) -> None:
+        importing.mark_stale_jobs()
+        jobs = ImportJob.objects.defer("content").order_by("-created_at")[:20]
+        if not jobs:
+            self.stdout.write("No imports yet.")
+        for job in jobs:
+            self.stdout.write(
+                f"{job.public_id}  {job.status:<8} {job.processed_rows:>7}/{job.total_rows:<7} "
+                f"{job.created_at:%Y-%m-%d %H:%M}  {job.file_name}"
+            )
+
+    def find_job(self, public_id: str) -> ImportJob:
+        try:
+            return ImportJob.objects.get(public_id=uuid.UUID(public_id))
+        except (ValueError, ImportJob.DoesNotExist) as exc:
+            raise CommandError(
+                f"No import {public_id!r}; `kith import --jobs` lists them."
+            ) from exc
+
     def handle(self, *args, **options):
+        if options["jobs"]:
+            self.list_jobs()
+            return
+        if options["resume"] or options["restart"]:
+            actor = command_user(options["username"])
+            job = self.find_job(options["resume"] or options["restart"])
+            again = (
+                importing.resume_import_job if options["resume"] else importing.restart_import_job
+            )
+            try:
+                with channel("import"):
+                    job = again(actor=actor, job=job)
+            except KithError as exc:
+                raise CommandError(exc.message) from exc
+            self.stdout.write(job.message)
+            self.run(job, options)
+            return
         name = options["file"]
+        if not name:
+            raise CommandError("Give a FILE to import (or --jobs, --resume ID, --restart ID).")
         try:
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
@@ -103,7 +155,11 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot import {name}:\n{describe(exc)}") from exc
         if job.mapping:
             self.stdout.write("Columns: " + ", ".join(f"{c} → {t}" for c, t in job.mapping.items()))
+        self.run(job, options)
+
+    def run(self, job: ImportJob, options: dict) -> None:
         bar = tqdm(
+            initial=job.processed_rows,
             total=job.total_rows,
             unit="row",
             desc="dry run" if job.dry_run else "import",
