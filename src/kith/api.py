@@ -75,6 +75,7 @@ def _register_routers() -> None:
     from kith.cmr.api import router as cmr_router
     from kith.collab.api import router as collab_router
     from kith.community.api import router as community_router
+    from kith.core.api import router as system_router
     from kith.ideas.api import router as ideas_router
     from kith.insights.api import router as insights_router
     from kith.interactions.api import router as interactions_router
@@ -96,6 +97,7 @@ def _register_routers() -> None:
     api.add_router("/", sales_router, auth=staff_api_auth)
     api.add_router("/", service_router, auth=staff_api_auth)
     api.add_router("/", work_router, auth=staff_api_auth)
+    api.add_router("/", system_router, auth=staff_api_auth)
     api.add_router("/", collab_router)
     api.add_router("/", community_router)
     api.add_router("/", ideas_router)

@@ -20,6 +20,7 @@ COMMANDS = {
     "worker": "worker",
     "token": "issue_token",
     "reindex": "reindex",
+    "status": "status",
 }
 
 USAGE = """usage: kith COMMAND [options]
@@ -36,6 +37,7 @@ commands:
   worker       deliver events and run background tasks
   token        issue an API token for a user
   reindex      rebuild the search index (after a restore; daily for roles that end)
+  status       what waits for the worker (the outbox backlog per lane)
   manage       any Django management command (kith manage help)
 
 Each command takes --help. Settings come from the environment (DATABASE_URL, SECRET_KEY, …).

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("system/", views.system_status, name="system_status"),
     path("", include("kith.people.urls")),
     path("sales/", include("kith.sales.urls")),
     path("service/", include("kith.service.urls")),

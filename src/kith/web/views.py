@@ -21,7 +21,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kith.accounts.services import login_with_password
+from kith.core import events
+from kith.core.api import require_admin
 from kith.core.errors import NotFound, Throttled, ValidationFailed
+from kith.people.models import ImportJob
+from kith.web.decorators import staff_view
 
 
 @login_required
@@ -84,3 +88,22 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     auth_logout(request)
     messages.info(request, "You are logged out.")
     return redirect("login")
+
+
+@staff_view
+def system_status(request: HttpRequest) -> HttpResponse:
+    """Admins: what waits for the worker (outbox per lane) and imports that run or stalled."""
+    require_admin(request.user)
+    jobs = (
+        ImportJob.objects.defer("content", "errors")
+        .select_related("created_by")
+        .filter(
+            status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING, ImportJob.Status.STALE]
+        )
+        .order_by("-created_at")[:50]
+    )
+    return render(
+        request,
+        "web/system.html",
+        {"nav": "system", "backlog": events.backlog(), "jobs": jobs},
+    )
