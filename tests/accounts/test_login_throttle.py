@@ -119,7 +119,7 @@ def test_forwarded_for_counts_from_a_trusted_proxy(alice, settings):
     assert other.status_code == 302
 
 
-def test_serve_turns_uvicorns_own_proxy_headers_off(monkeypatch):
+def test_serve_turns_uvicorns_own_proxy_headers_off(monkeypatch, db):
     import uvicorn
 
     seen = {}

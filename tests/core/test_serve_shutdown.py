@@ -82,7 +82,7 @@ def test_serve_exits_within_the_shutdown_timeout_despite_a_stuck_request(tmp_pat
             server.wait(timeout=10)
 
 
-def test_the_shutdown_timeout_reaches_uvicorn(monkeypatch):
+def test_the_shutdown_timeout_reaches_uvicorn(monkeypatch, db):  # db: start-up checks
     """``--shutdown-timeout`` (default ``KITH_SHUTDOWN_TIMEOUT``) is what uvicorn gets."""
     seen = {}
 

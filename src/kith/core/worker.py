@@ -17,8 +17,10 @@ from django.core.cache import cache
 from django.db import close_old_connections
 
 from kith.core import events
+from kith.core.http_errors import database_unavailable
 
 logger = logging.getLogger("kith.worker")
+MAX_BACKOFF_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,16 +101,33 @@ def run_once() -> int:
 def run_forever(*, interval: float = 1.0, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     logger.info("worker started")
+    failures = 0
     while not stop.is_set():
         # Like a request: drop connections the database closed or that grew too old.
         close_old_connections()
         try:
             delivered = run_once()
-        except Exception:
-            # A broken database connection or a bug in one subscriber must not kill the
-            # worker: log, back off, and try again.
-            logger.exception("worker pass failed")
-            delivered = 0
+        except Exception as exc:
+            # A sick database or a bug in one subscriber must not kill the worker, nor
+            # fill the log with a traceback a second: back off (doubling, up to a
+            # minute) and, while the database is unavailable, log one line now and then.
+            failures += 1
+            wait = min(interval * 2 ** min(failures - 1, 10), MAX_BACKOFF_SECONDS)
+            if database_unavailable(exc):
+                if failures == 1 or failures % 10 == 0:
+                    logger.error(
+                        "database unavailable (%s); retrying in %.0f s (%d failed passes)",
+                        exc,
+                        wait,
+                        failures,
+                    )
+            else:
+                logger.exception("worker pass failed; retrying in %.0f s", wait)
+            stop.wait(wait)
+            continue
+        if failures:
+            logger.warning("worker running again after %d failed passes", failures)
+            failures = 0
         if not delivered:
             stop.wait(interval)
     logger.info("worker stopped")

@@ -77,6 +77,11 @@ class Command(BaseCommand):
     ):
         import uvicorn
 
+        from kith.core import health
+
+        # A missing, read-only or unmigrated database or a full disk: say so and stop,
+        # rather than answer 500s and let the worker print tracebacks.
+        health.check_or_stop("serve")
         stop_worker = None
         if not no_worker:
             from kith.core.worker import start_in_thread

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from kith.core import worker
+from kith.core import health, worker
 from kith.core.context import channel
 
 
@@ -16,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Run one pass and exit.")
 
     def handle(self, *args, interval: float, once: bool, **options):
+        # A missing, read-only or unmigrated database or a full disk: say so and stop.
+        health.check_or_stop("worker")
         with channel("worker"):
             if once:
                 delivered = worker.run_once()
