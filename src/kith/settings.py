@@ -224,6 +224,8 @@ KITH_LOGIN_MAX_WAIT_SECONDS = int(os.environ.get("KITH_LOGIN_MAX_WAIT_SECONDS", 
 # Proxies in front of Kith (addresses or networks) whose X-Forwarded-For/-Proto are
 # believed (kith.core.proxies); none by default, so clients cannot choose their address.
 KITH_TRUSTED_PROXIES = env_list("KITH_TRUSTED_PROXIES", "")
+# kith serve / kith worker refuse to start with less free disk than this (kith.core.health).
+KITH_MIN_FREE_DISK_MB = int(os.environ.get("KITH_MIN_FREE_DISK_MB", "50"))
 try:
     for _proxy in KITH_TRUSTED_PROXIES:
         ipaddress.ip_network(_proxy, strict=False)
