@@ -12,16 +12,20 @@
     if (token) { evt.detail.headers["X-CSRFToken"] = token; }
   });
 
-  function refresh(el) {
+  function refresh(el, retries) {
     var url = el.dataset.liveSrc;
     if (!url) { return; }
+    var again = function () {
+      // One more try shortly after: a refresh lost to a blip must not leave the list stale.
+      if ((retries || 0) < 2) { setTimeout(function () { refresh(el, (retries || 0) + 1); }, 1000); }
+    };
     fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
-        if (html === null) { return; }
+        if (html === null) { again(); return; }
         el.innerHTML = html;
         if (window.htmx) { window.htmx.process(el); }
-      });
+      }, again);
   }
 
   function start() {
