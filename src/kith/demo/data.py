@@ -1238,7 +1238,13 @@ def _demo_audit_ids(actions: Iterable[str]) -> list[int]:
 # Apps that add to the demo (deals, cases, activities, feeds) each ship a ``demo`` module
 # with ``load(*, seed, anchor) -> str`` (a summary line) and ``wipe()``; they run after
 # the people are written, in this order, inside the same transaction.
-EXTENSIONS = ("kith.sales.demo", "kith.service.demo", "kith.work.demo", "kith.collab.demo")
+EXTENSIONS = (
+    "kith.sales.demo",
+    "kith.service.demo",
+    "kith.work.demo",
+    "kith.collab.demo",
+    "kith.community.demo",
+)
 
 
 def _extensions() -> list:
