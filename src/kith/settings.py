@@ -244,6 +244,9 @@ KITH_OUTBOX_BULK_ITEMS_PER_PASS = int(os.environ.get("KITH_OUTBOX_BULK_ITEMS_PER
 # A running import whose heartbeat (saved with each chunk) is older than this lost its
 # process: it is marked stale and can be resumed or restarted.
 KITH_IMPORT_STALE_SECONDS = int(os.environ.get("KITH_IMPORT_STALE_SECONDS", "600"))
+# Lists count their rows exactly up to this many; beyond, PostgreSQL answers with the
+# planner's estimate (flagged), since an exact count reads every row (kith.people.queries).
+KITH_EXACT_COUNT_LIMIT = int(os.environ.get("KITH_EXACT_COUNT_LIMIT", "10000"))
 KITH_COMPANY_NAME = os.environ.get("KITH_COMPANY_NAME", "Our company")
 KITH_PHONE_REGION = os.environ.get("KITH_PHONE_REGION", "US")
 # Where links in e-mails and calendar feeds point (the public address of this Kith).

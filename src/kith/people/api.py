@@ -24,7 +24,7 @@ from kith.people.models import (
     RoleType,
     SavedView,
 )
-from kith.people.queries import PartyFilters, apply_filters, with_list_data
+from kith.people.queries import PartyFilters, apply_filters, count_rows, with_list_data
 from kith.people.schemas import (
     ContactPointIn,
     ContactPointOut,
@@ -126,9 +126,21 @@ def _list(request: HttpRequest, kind: str, query: ListQuery) -> dict[str, Any]:
         rows = {p.pk: p for p in with_list_data(Party.objects.filter(pk__in=ids))}
         items = [party_out(rows[i]) for i in ids]
         more = len(found) > offset + limit
-        return {"items": items, "next_cursor": encode_cursor([offset + limit]) if more else None}
+        return {
+            "items": items,
+            "next_cursor": encode_cursor([offset + limit]) if more else None,
+            # Known only on the last page: the search stops looking once a page is full.
+            "count": None if more else offset + len(items),
+            "count_is_estimate": False,
+        }
     page = paginate(with_list_data(qs), order=("sort_name", "id"), cursor=query.cursor, limit=limit)
-    return {"items": [party_out(p) for p in page.items], "next_cursor": page.next_cursor}
+    total = count_rows(qs)
+    return {
+        "items": [party_out(p) for p in page.items],
+        "next_cursor": page.next_cursor,
+        "count": total.value,
+        "count_is_estimate": total.is_estimate,
+    }
 
 
 def _get(request: HttpRequest, public_id: uuid.UUID, kind: str) -> dict[str, Any]:

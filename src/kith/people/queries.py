@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import connections
 from django.db.models import Prefetch, QuerySet
 
 from kith.core.errors import FieldError, ValidationFailed
@@ -108,3 +111,51 @@ def people_by_current_role(org: Party) -> dict[str, list[tuple[Party, Relationsh
     for rel in rels:
         groups.setdefault(rel.role.name, []).append((rel.subject, rel))
     return groups
+
+
+# ---------------------------------------------------------------- list totals
+
+
+@dataclass(frozen=True)
+class ListCount:
+    """How many rows a list has: exact, or the database planner's estimate."""
+
+    value: int
+    is_estimate: bool
+
+
+def count_rows(qs: QuerySet) -> ListCount:
+    """The number of rows of ``qs``, at a bounded cost.
+
+    Counting is exact while there are at most ``KITH_EXACT_COUNT_LIMIT`` rows: the count
+    reads no more than that many plus one (``COUNT(*)`` over a ``LIMIT``), so a small
+    or well-filtered list pays for its own size only. Past the limit, PostgreSQL gives
+    the planner's estimate for the same query (``EXPLAIN``, from the table statistics
+    ``ANALYZE`` keeps), flagged as an estimate: an exact ``COUNT(*)`` of a large table
+    reads every row (MVCC keeps no row count). SQLite has no such estimate, and its
+    embedded databases are small: it counts exactly whatever the size.
+    """
+    limit = settings.KITH_EXACT_COUNT_LIMIT
+    unordered = qs.order_by()
+    capped = unordered[: limit + 1].count()
+    if capped <= limit:
+        return ListCount(capped, False)
+    estimate = planner_estimate(unordered)
+    if estimate is None:
+        return ListCount(unordered.count(), False)
+    # The estimate can lag behind the table; never below what was just counted.
+    return ListCount(max(estimate, capped), True)
+
+
+def planner_estimate(qs: QuerySet) -> int | None:
+    """Rows PostgreSQL's planner expects ``qs`` to return; None on other databases."""
+    connection = connections[qs.db]
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):  # the driver hands json back parsed, or not
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])

@@ -113,6 +113,20 @@ class PartyOut(Schema):
 class PartyPage(Schema):
     items: list[PartyOut]
     next_cursor: str | None
+    count: int | None = Field(
+        ...,
+        description=(
+            "How many records the list has with these filters, over all pages. Exact up "
+            "to KITH_EXACT_COUNT_LIMIT (10,000 by default); beyond that, on PostgreSQL, "
+            "the database's estimate (see count_is_estimate). For a search (q) it is "
+            "exact when this page is the last, and null while more results follow "
+            "(ranked matches are not counted in full)."
+        ),
+    )
+    count_is_estimate: bool = Field(
+        ...,
+        description="True when count is the database planner's estimate, not an exact count.",
+    )
 
 
 class RelationshipIn(Schema):
