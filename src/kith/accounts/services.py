@@ -11,7 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kith.accounts import login_throttle
@@ -323,9 +323,6 @@ def verify_signup(*, token: str) -> User:
     The Person is the one whose e-mail contact point has this (now verified) address, if
     there is one without a login; otherwise a new Person is created with it.
     """
-    from kith.people import services as people_services
-    from kith.people.models import ContactPoint, Party
-
     try:
         value = signing.TimestampSigner(salt=SIGNUP_SALT).unsign(token, max_age=SIGNUP_MAX_AGE)
     except signing.SignatureExpired:
@@ -334,6 +331,20 @@ def verify_signup(*, token: str) -> User:
         ) from None
     except signing.BadSignature:
         raise NotFound("This link is not valid.") from None
+    try:
+        return _verify_signup(value)
+    except IntegrityError:
+        # Two sign-ups of one address verified at the same moment: the unique e-mail
+        # contact point (or user name) lets only one through; the other is told so.
+        raise Conflict(
+            "This address already has an account. Log in or reset your password."
+        ) from None
+
+
+def _verify_signup(value: str) -> User:
+    from kith.people import services as people_services
+    from kith.people.models import ContactPoint, Party
+
     with transaction.atomic():
         signup = PortalSignup.objects.select_for_update().filter(public_id=value).first()
         if signup is None:
