@@ -127,3 +127,33 @@ def test_api_suggestions_and_create_with_deflection(carol, answered):
     )
     assert created.status_code == 201
     assert Deflection.objects.get().case.public_id.hex == created.json()["id"].replace("-", "")
+
+
+def test_staff_report_counts_deflections(carol, olga, alice, bob, answered):
+    # carol reads an answer and stops; olga reads it and opens a case anyway.
+    for customer in (carol, olga):
+        client = client_for(customer)
+        client.get("/portal/cases/new/", {"subject": "reset router"})
+        row = Deflection.objects.get(user=customer)
+        client.get(f"/portal/cases/suggested/{row.public_id}/{answered.public_id}/")
+    client_for(olga).post(
+        "/portal/cases/new/",
+        {
+            "subject": "reset router",
+            "body": "no luck",
+            "deflection": str(Deflection.objects.get(user=olga).public_id),
+        },
+    )
+    from tests.conftest import ApiClient
+
+    report = ApiClient(alice).get("/api/cases/deflection").json()
+    assert report == {
+        "offered": 2,
+        "viewed": 2,
+        "deflected": 1,
+        "confirmed": 0,
+        "submitted": 1,
+        "rate": 0.5,
+    }
+    assert ApiClient(bob).get("/api/cases/deflection").status_code == 403
+    assert client_for(carol).get("/api/cases/deflection").status_code == 404

@@ -4,6 +4,7 @@ Fixed paths (``/cases/email``, ``/cases/breaches``) are declared before
 ``/cases/{public_id}`` so the pattern does not swallow them.
 """
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -46,6 +47,7 @@ from kith.service.schemas import (
     CsatLinkOut,
     CsatOut,
     CsatRow,
+    DeflectionReport,
     InboundMailPage,
     IngestOut,
     MessageIn,
@@ -264,6 +266,14 @@ def case_breaches(request: HttpRequest, query: Query[BreachQuery]):
         "items": [breach_out(b) for b in page.items],
         "next_cursor": page.next_cursor,
     }
+
+
+@router.get("/cases/deflection", response=DeflectionReport, url_name="case_deflection")
+def case_deflection(request: HttpRequest, since: dt.datetime | None = None):
+    """Case deflection in the customer portal (admins and managers): suggestions
+    offered, answers viewed, cases not opened after reading one (``deflected``)."""
+    people_access.require_manager(request.user)
+    return queries.deflection_report(since=since)
 
 
 @router.get("/cases/{public_id}", response=CaseOut, url_name="get_case")

@@ -296,3 +296,30 @@ def csat_results(cases: QuerySet, *, by: str = "agent") -> list[dict]:
         }
         for r in rows
     ]
+
+
+def deflection_report(*, since: dt.datetime | None = None) -> dict:
+    """How often community answers shown before a case kept the case from being opened.
+
+    ``offered``: times suggestions were shown; ``viewed``: a suggested answer was opened;
+    ``deflected``: viewed (or confirmed) and no case followed; ``confirmed``: the customer
+    said an answer solved it; ``submitted``: a case was opened anyway. ``rate`` is
+    deflected / offered (0 when nothing was offered).
+    """
+    from kith.service.models import Deflection
+
+    rows = Deflection.objects.all()
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    no_case = Q(case__isnull=True)
+    totals = rows.aggregate(
+        offered=Count("id"),
+        viewed=Count("id", filter=Q(viewed_at__isnull=False)),
+        confirmed=Count("id", filter=Q(confirmed_at__isnull=False) & no_case),
+        deflected=Count(
+            "id", filter=no_case & (Q(viewed_at__isnull=False) | Q(confirmed_at__isnull=False))
+        ),
+        submitted=Count("id", filter=Q(case__isnull=False)),
+    )
+    totals["rate"] = round(totals["deflected"] / totals["offered"], 4) if totals["offered"] else 0.0
+    return totals

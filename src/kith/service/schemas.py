@@ -463,3 +463,12 @@ def breach_out(b) -> dict:
         "assignee": b.assignee.username if b.assignee else None,
         "notified_at": b.notified_at,
     }
+
+
+class DeflectionReport(Schema):
+    offered: int
+    viewed: int
+    deflected: int
+    confirmed: int
+    submitted: int
+    rate: float
