@@ -65,3 +65,13 @@ def test_logout_is_post_only(carol):
     assert client.get("/portal/logout/").status_code == 405
     assert client.post("/portal/logout/").status_code == 302
     assert client.get("/portal/").status_code == 302
+
+
+def test_nav_links_to_the_community_pages_and_they_use_the_portal_layout(carol):
+    client = client_for(carol)
+    html = client.get("/portal/").content.decode()
+    assert 'href="/community/"' in html
+    assert 'href="/community/mine/"' in html and "My questions and answers" in html
+    community = client.get("/community/")
+    assert community.status_code == 200
+    assert "/static/portal/portal.css" in community.content.decode()
