@@ -186,3 +186,35 @@ def test_rating_an_open_case_is_refused(carol, carol_case):
 def test_customer_messages_carry_the_customer_as_sender(carol, carol_case):
     message = CaseMessage.objects.get(case=carol_case)
     assert message.sender_id == carol.person_id and message.author_id == carol.pk
+
+
+XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_user_text_is_escaped_on_portal_pages(carol, alice):
+    client = client_for(carol)
+    _open(client, subject=f"Subject {XSS}", body=f"Body {XSS}")
+    case = Case.objects.get()
+    services.add_message(actor=alice, case=case, kind="reply", body=f"Reply {XSS}")
+    for url in ("/portal/", "/portal/cases/", f"/portal/cases/{case.public_id}/"):
+        html = client.get(url).content.decode()
+        assert "<script>alert(1)" not in html, url
+        assert "<img src=x" not in html, url
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;"
+        in client.get(f"/portal/cases/{case.public_id}/").content.decode()
+    )
+
+
+def test_openapi_lists_the_portal_api(db):
+    from django.test import Client
+
+    paths = Client().get("/api/openapi.json").json()["paths"]
+    for path in (
+        "/api/portal/cases",
+        "/api/portal/cases/{public_id}/messages",
+        "/api/portal/profile",
+        "/api/portal/notifications",
+        "/api/portal/signup",
+    ):
+        assert path in paths, path
