@@ -63,3 +63,38 @@ def test_mark_all_read_from_the_page(carol):
     assert client.post("/portal/notifications/").status_code == 302
     assert client.get("/api/portal/notifications").json()["unread"] == 0
     assert client.post("/portal/notifications/", {"id": "nope"}).status_code == 422
+
+
+def test_a_member_posts_in_the_group(carol, club):
+    client = client_for(carol)
+    assert (
+        client.post(f"/portal/groups/{club.public_id}/post/", {"body": "Hi *all*"}).status_code
+        == 302
+    )
+    page = client.get(f"/portal/groups/{club.public_id}/").content.decode()
+    assert "Hi <em>all</em>" in page
+    assert client.post(f"/portal/groups/{club.public_id}/post/", {"body": "  "}).status_code == 302
+    assert (
+        "This field is required."
+        in client.get(f"/portal/groups/{club.public_id}/").content.decode()
+    )
+
+
+def test_a_non_member_cannot_post(olga, club):
+    from kith.collab.models import Post
+
+    before = Post.objects.count()
+    assert (
+        client_for(olga).post(f"/portal/groups/{club.public_id}/post/", {"body": "x"}).status_code
+        == 404
+    )
+    assert Post.objects.count() == before
+
+
+def test_the_case_thread_fragment_follows_the_case_rules(carol, olga, alice):
+    case = services.open_case_as_customer(actor=carol, subject="Slow", body="Very slow")
+    services.add_message(actor=alice, case=case, kind="reply", body="Public answer")
+    services.add_message(actor=alice, case=case, kind="note", body="Private note")
+    fragment = client_for(carol).get(f"/portal/cases/{case.public_id}/thread/").content.decode()
+    assert "Public answer" in fragment and "Private note" not in fragment
+    assert client_for(olga).get(f"/portal/cases/{case.public_id}/thread/").status_code == 404

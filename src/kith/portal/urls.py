@@ -35,11 +35,13 @@ urlpatterns = [
     ),
     path("cases/files/<uuid:public_id>/", views.case_attachment, name="case_attachment"),
     path("cases/<uuid:public_id>/", views.case_detail, name="case"),
+    path("cases/<uuid:public_id>/thread/", views.case_thread, name="case_thread"),
     path("cases/<uuid:public_id>/reply/", views.case_reply, name="case_reply"),
     path("cases/<uuid:public_id>/close/", views.case_close, name="case_close"),
     path("cases/<uuid:public_id>/rate/", views.case_rate, name="case_rate"),
     path("groups/", views.groups, name="groups"),
     path("groups/<uuid:public_id>/", views.group, name="group"),
+    path("groups/<uuid:public_id>/post/", views.group_post, name="group_post"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/list/", views.notifications_list, name="notifications_list"),
 ]

@@ -442,6 +442,15 @@ def case_detail(request: HttpRequest, public_id) -> HttpResponse:
 
 
 @portal_view
+@require_GET
+def case_thread(request: HttpRequest, public_id) -> HttpResponse:
+    """The conversation alone, re-fetched by portal.js when a notification arrives (a
+    staff reply notifies the customer), so an open case page shows replies live."""
+    case = service_access.get_customer_case(request.user, public_id)
+    return render(request, "portal/_thread.html", _case_context(request, case))
+
+
+@portal_view
 @require_POST
 def case_reply(request: HttpRequest, public_id) -> HttpResponse:
     case = service_access.get_customer_case(request.user, public_id)
@@ -532,6 +541,22 @@ def group(request: HttpRequest, public_id) -> HttpResponse:
             "is_member": collab_access.is_member(request.user, row),
         },
     )
+
+
+@portal_view
+@require_POST
+def group_post(request: HttpRequest, public_id) -> HttpResponse:
+    """Write in a group the customer belongs to (kith.collab decides who may)."""
+    row = collab_access.get_group(request.user, public_id)
+    try:
+        collab_services.create_post(
+            actor=request.user, target=row, body=request.POST.get("body", "")
+        )
+    except ValidationFailed as exc:
+        messages.error(request, exc.errors[0].message if exc.errors else exc.message)
+    else:
+        messages.success(request, "Posted.")
+    return redirect("portal:group", public_id=row.public_id)
 
 
 @portal_view
