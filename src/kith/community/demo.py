@@ -13,6 +13,7 @@ end to end. ``wipe`` removes what ``load`` wrote.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -129,6 +130,20 @@ def _title(rng: random.Random, discussion: bool) -> tuple[str, str]:
     return title, body
 
 
+@contextlib.contextmanager
+def _keep_given_times(*models):
+    """Let ``bulk_create`` store the ``created_at`` we give (``auto_now_add`` would not)."""
+    fields = [m._meta.get_field("created_at") for m in models]
+    saved = [f.auto_now_add for f in fields]
+    for f in fields:
+        f.auto_now_add = False
+    try:
+        yield
+    finally:
+        for f, value in zip(fields, saved, strict=True):
+            f.auto_now_add = value
+
+
 def generate(
     *,
     spaces: list[Space],
@@ -147,22 +162,31 @@ def generate(
     """Bulk-write ``topics`` topics with answers, votes, acceptances and their ledger rows.
 
     ``authors`` are member user ids, ``staff`` staff user ids (they give official
-    answers); ``persons`` maps user id → person id for timeline interactions.
+    answers); ``persons`` maps user id → person id for timeline interactions. Scores,
+    counts and times are decided before the rows are written, so each row is written
+    once (the accepted answer, which needs the answer's id, is one UPDATE per topic).
     """
+    from django.db import connection
+
+    from kith.interactions.models import Interaction
+
     rng = random.Random(seed)
     persons = persons or {}
     span = (end - start).total_seconds()
-    counts = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
     ct_topic = ContentType.objects.get_for_model(Topic)
     ct_post = ContentType.objects.get_for_model(Post)
-    from kith.interactions.models import Interaction
+
+    def uid() -> uuid.UUID:
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
 
     todo = topics
     while todo > 0:
         n = min(batch, todo)
         todo -= n
         topic_rows: list[Topic] = []
-        plans = []
+        post_plan: list[list[tuple[Post, list[tuple[int, int, dt.datetime]]]]] = []
+        accepted_at: list[int | None] = []  # index into the topic's posts
         for _ in range(n):
             space = rng.choice(spaces)
             discussion = rng.random() < 0.15
@@ -170,152 +194,136 @@ def generate(
             created = start + dt.timedelta(seconds=rng.random() * span)
             author = rng.choice(staff if space.audience == Space.Audience.STAFF else authors)
             k = min(int(rng.expovariate(1 / answers_per_topic)) if answers_per_topic else 0, 40)
-            plans.append((space, title, body, created, author, k, discussion))
+            posts: list[tuple[Post, list[tuple[int, int, dt.datetime]]]] = []
+            when = created
+            for i in range(k + 1):
+                if i == 0:
+                    who, text, official, kind = author, body, False, Post.Kind.QUESTION
+                    html = f"<p>{body}</p>"
+                else:
+                    when = min(end, when + dt.timedelta(minutes=rng.randint(5, 3000)))
+                    official = rng.random() < 0.1
+                    who = rng.choice(staff) if official else rng.choice(authors)
+                    kind = Post.Kind.ANSWER
+                    text = rng.choice(ANSWERS).format(
+                        verb=rng.choice(VERBS),
+                        thing=rng.choice(THINGS),
+                        Thing=rng.choice(THINGS).capitalize(),
+                        place=rng.choice(PLACES),
+                    )
+                    html = render_markdown(text) if counts["rendered"] < 2000 else f"<p>{text}</p>"
+                    counts["rendered"] += 1
+                n_votes = int(rng.expovariate(1 / votes_per_post)) if votes_per_post else 0
+                voters = []
+                for voter in rng.sample(authors, min(len(authors), n_votes)):
+                    if voter != who:
+                        value = 1 if rng.random() < 0.9 else -1
+                        voters.append(
+                            (voter, value, when + dt.timedelta(minutes=rng.randint(1, 5000)))
+                        )
+                post = Post(
+                    public_id=uid(),
+                    kind=kind,
+                    author_id=who,
+                    body=text,
+                    body_html=html,
+                    is_official=official,
+                    score=sum(v for _, v, _ in voters),
+                    created_at=when,
+                    updated_at=when,
+                )
+                posts.append((post, voters))
+            answers = [p for p, _ in posts[1:]]
+            accepted = None
+            if answers and not discussion and rng.random() < 0.6:
+                accepted = rng.randrange(1, len(posts))
+            accepted_at.append(accepted)
+            post_plan.append(posts)
             topic_rows.append(
                 Topic(
-                    public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    public_id=uid(),
                     space=space,
                     kind=Topic.Kind.DISCUSSION if discussion else Topic.Kind.QUESTION,
                     title=title,
                     author_id=author,
-                    last_activity_at=created,
+                    created_at=created,
+                    updated_at=when,
+                    last_activity_at=when,
+                    reply_count=len(answers),
+                    answered=accepted is not None or any(a.is_official for a in answers),
+                    score=posts[0][0].score,
                     search_text=search.build_document(title=title, body=body, tags=[]),
                 )
             )
-        Topic.objects.bulk_create(topic_rows, batch_size=1000)
-        search.index_many([(t.pk, t.search_text) for t in topic_rows])
-        post_rows: list[Post] = []
-        for topic, (_space, _name, body, created, author, k, _discussion) in zip(
-            topic_rows, plans, strict=True
-        ):
-            post_rows.append(
-                Post(
-                    public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                    topic=topic,
-                    kind=Post.Kind.QUESTION,
-                    author_id=author,
-                    body=body,
-                    body_html=f"<p>{body}</p>",
-                    created_at=created,
-                )
-            )
-            when = created
-            for _ in range(k):
-                when = min(end, when + dt.timedelta(minutes=rng.randint(5, 3000)))
-                official = rng.random() < 0.1
-                who = rng.choice(staff) if official else rng.choice(authors)
-                text = rng.choice(ANSWERS).format(
-                    verb=rng.choice(VERBS),
-                    thing=rng.choice(THINGS),
-                    Thing=rng.choice(THINGS).capitalize(),
-                    place=rng.choice(PLACES),
-                )
-                post_rows.append(
-                    Post(
-                        public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                        topic=topic,
-                        kind=Post.Kind.ANSWER,
-                        author_id=who,
-                        body=text,
-                        body_html=render_markdown(text)
-                        if counts["topics"] < 2000
-                        else f"<p>{text}</p>",
-                        is_official=official,
-                        created_at=when,
-                    )
-                )
-            topic.last_activity_at = when
-            counts["topics"] += 1
-        when_of = [p.created_at for p in post_rows]
-        Post.objects.bulk_create(post_rows, batch_size=2000)
-        # auto_now_add overwrites the given time on bulk_create: put it back.
-        for post, when in zip(post_rows, when_of, strict=True):
-            post.created_at = when
-        by_topic: dict[int, list[Post]] = defaultdict(list)
-        for p in post_rows:
-            by_topic[p.topic_id].append(p)
+        with _keep_given_times(Topic, Post):
+            Topic.objects.bulk_create(topic_rows, batch_size=1000)
+            search.index_many([(t.pk, t.search_text) for t in topic_rows])
+            flat: list[Post] = []
+            for topic, posts in zip(topic_rows, post_plan, strict=True):
+                for post, _ in posts:
+                    post.topic = topic
+                    flat.append(post)
+            Post.objects.bulk_create(flat, batch_size=2000)
+        accepted_rows = []
         votes: list[Vote] = []
         ledger: list[ReputationEvent] = []
         timeline: list[Interaction] = []
-        topic_updates = []
-        for topic, (space, *_rest) in zip(topic_rows, plans, strict=True):
-            posts = by_topic[topic.pk]
-            question, answers = posts[0], posts[1:]
-            topic.reply_count = len(answers)
-            accepted = None
-            if answers and topic.kind == Topic.Kind.QUESTION and rng.random() < 0.6:
-                accepted = rng.choice(answers)
-                topic.accepted_answer = accepted
-            topic.answered = accepted is not None or any(a.is_official for a in answers)
-            for post in posts:
-                voters = rng.sample(
-                    authors,
-                    min(
-                        len(authors),
-                        int(rng.expovariate(1 / votes_per_post)) if votes_per_post else 0,
-                    ),
-                )
-                score = 0
-                for voter in voters:
-                    if voter == post.author_id:
-                        continue
-                    value = 1 if rng.random() < 0.9 else -1
-                    score += value
-                    vote_at = post.created_at + dt.timedelta(minutes=rng.randint(1, 5000))
+        for topic, posts, acc in zip(topic_rows, post_plan, accepted_at, strict=True):
+            space = topic.space
+            if acc is not None:
+                answer = posts[acc][0]
+                accepted_rows.append((answer.pk, topic.pk))
+                if answer.author_id != topic.author_id:
+                    ledger.append(
+                        ReputationEvent(
+                            user_id=answer.author_id,
+                            space=space,
+                            action="answer_accepted",
+                            points=space.point("answer_accepted"),
+                            post=answer,
+                            actor_id=topic.author_id,
+                            created_at=answer.created_at + dt.timedelta(hours=2),
+                        )
+                    )
+            for post, voters in posts:
+                for voter, value, at in voters:
                     votes.append(
                         Vote(
                             post=post,
                             voter_id=voter,
                             author_id=post.author_id,
                             value=value,
-                            created_at=vote_at,
+                            created_at=at,
                         )
                     )
-                post.score = score
-            topic.score = question.score
-            topic_updates.append(topic)
-            if accepted is not None and accepted.author_id != topic.author_id:
-                ledger.append(
-                    ReputationEvent(
-                        user_id=accepted.author_id,
-                        space=space,
-                        action="answer_accepted",
-                        points=space.point("answer_accepted"),
-                        post=accepted,
-                        actor_id=topic.author_id,
-                        created_at=accepted.created_at + dt.timedelta(hours=2),
-                    )
-                )
-            if interactions:
-                for post in posts:
-                    party = persons.get(post.author_id)
-                    if party is None:
-                        continue
+                if interactions and post.author_id in persons:
                     seeking = post.kind == Post.Kind.QUESTION and topic.kind == Topic.Kind.QUESTION
+                    question = post.kind == Post.Kind.QUESTION
                     timeline.append(
                         Interaction(
-                            public_id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                            party_id=party,
+                            public_id=uid(),
+                            party_id=persons[post.author_id],
                             channel="community",
                             direction="in",
-                            kind="community.question"
-                            if post.kind == Post.Kind.QUESTION
-                            else "community.answer",
+                            kind="community.question" if question else "community.answer",
                             occurred_at=post.created_at,
                             summary=(("Asked: " if seeking else "Answered: ") + topic.title)[:300],
                             source=SOURCE,
                             external_id=f"post:{post.public_id}",
                             actor_id=post.author_id,
-                            related_type=ct_topic if post.kind == Post.Kind.QUESTION else ct_post,
-                            related_id=topic.pk if post.kind == Post.Kind.QUESTION else post.pk,
+                            related_type=ct_topic if question else ct_post,
+                            related_id=topic.pk if question else post.pk,
                             information_role="seeking" if seeking else "contributing",
                         )
                     )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE community_topic SET accepted_answer_id = %s WHERE id = %s", accepted_rows
+            )
         Vote.objects.bulk_create(votes, batch_size=5000)
         for v in votes:
-            action = ("question" if v.post.kind == Post.Kind.QUESTION else "answer") + (
-                "_upvoted" if v.value > 0 else "_downvoted"
-            )
+            subject = "question" if v.post.kind == Post.Kind.QUESTION else "answer"
+            action = subject + ("_upvoted" if v.value > 0 else "_downvoted")
             ledger.append(
                 ReputationEvent(
                     user_id=v.author_id,
@@ -332,33 +340,26 @@ def generate(
         ReputationEvent.objects.bulk_create(ledger, batch_size=5000)
         if timeline:
             Interaction.objects.bulk_create(timeline, batch_size=5000)
-        Post.objects.bulk_update(post_rows, ["score", "created_at"], batch_size=2000)
-        Topic.objects.bulk_update(
-            topic_updates,
-            ["reply_count", "accepted_answer", "answered", "score", "last_activity_at"],
-            batch_size=2000,
-        )
-        for t, plan in zip(topic_rows, plans, strict=True):
-            t.created_at = plan[3]
-        Topic.objects.bulk_update(topic_rows, ["created_at"], batch_size=2000)
-        counts["posts"] += len(post_rows)
+        counts["topics"] += len(topic_rows)
+        counts["posts"] += len(flat)
         counts["votes"] += len(votes)
         counts["ledger"] += len(ledger)
         counts["interactions"] += len(timeline)
     # The cached totals, derived from the ledger.
+    members = set(authors) | set(staff)
     totals = dict(
-        ReputationEvent.objects.filter(user_id__in=set(authors) | set(staff))
-        .values("user_id")
+        ReputationEvent.objects.values("user_id")
         .annotate(s=Sum("points"))
         .values_list("user_id", "s")
     )
     MemberProfile.objects.bulk_create(
-        [MemberProfile(user_id=u, reputation=totals.get(u, 0)) for u in set(authors) | set(staff)],
+        [MemberProfile(user_id=u, reputation=totals.get(u, 0)) for u in members],
         update_conflicts=True,
         unique_fields=["user"],
         update_fields=["reputation"],
         batch_size=5000,
     )
+    counts.pop("rendered", None)
     return dict(counts)
 
 

@@ -22,26 +22,6 @@ from .models import (
 )
 
 TOPIC_ORDER = ("-last_activity_at", "-id")
-_LIST_FIELDS = (
-    "id",
-    "public_id",
-    "space_id",
-    "kind",
-    "title",
-    "author_id",
-    "answered",
-    "score",
-    "reply_count",
-    "view_count",
-    "last_activity_at",
-    "created_at",
-    "locked_at",
-    "closed_at",
-    "hidden_at",
-    "deleted_at",
-    "merged_into_id",
-    "accepted_answer_id",
-)
 
 
 def spaces(user) -> QuerySet[Space]:
@@ -63,11 +43,8 @@ def space_topics(
         qs = qs.filter(tags__slug=tag[:50])
     if unanswered:
         qs = qs.filter(answered=False, kind=Topic.Kind.QUESTION)
-    qs = (
-        qs.only(*_LIST_FIELDS)
-        .select_related("author")
-        .only(*_LIST_FIELDS, "author__username", "author__first_name", "author__last_name")
-    )
+    # The search document is the only large column; the page shows the author.
+    qs = qs.select_related("author").defer("search_text")
     return paginate(qs, order=TOPIC_ORDER, cursor=cursor, limit=clamp_limit(limit, 30))
 
 

@@ -182,19 +182,7 @@ def search(queryset: QuerySet[Topic], q: str, *, limit: int = 20) -> list[Topic]
     terms = list(dict.fromkeys(_meaningful(q)))[:MAX_TERMS]
     if not terms:
         return []
-    qs = queryset.defer(None).only(
-        "id",
-        "public_id",
-        "title",
-        "search_text",
-        "answered",
-        "space_id",
-        "kind",
-        "score",
-        "reply_count",
-        "last_activity_at",
-        "created_at",
-    )
+    qs = queryset
     found: dict[int, Topic] = {}
     for every in (True, False):
         if not every and (len(terms) == 1 or len(found) >= limit):
