@@ -93,26 +93,26 @@ def test_customer_signs_up_verifies_opens_a_case_and_sees_the_public_reply(new_p
     case = Case.objects.get()
     assert Deflection.objects.get().case_id == case.pk  # submitted: not a deflection
 
-    # Staff answer: a public reply and an internal note.
-    page.goto("/portal/")
+    # Staff answer while the case page is open: a public reply, then an internal note.
+    thread = page.locator("#thread")
+    expect(thread).to_contain_text("I held it; it still drops every hour.")
     badge = page.locator(".p-topbar [data-unread-count]")
     expect(badge).to_be_hidden()
     services.add_message(
         actor=shop["alice"], case=case, kind="reply", body="Please try the new firmware."
     )
-    # The page was not reloaded: the badge rises and the new row appears over the stream.
-    expect(badge).to_have_text("1", timeout=5_000)
-    expect(page.locator("#notification-list")).to_contain_text("replied on your case")
+    # The page was not reloaded: the reply and the unread badge arrive over the stream.
+    expect(thread).to_contain_text("Please try the new firmware.", timeout=5_000)
+    expect(badge).to_have_text("1")
     services.add_message(
         actor=shop["alice"], case=case, kind="note", body="INTERNAL: likely a hardware fault"
     )
-
-    page.goto(f"/portal/cases/{case.public_id}/")
-    thread = page.locator("#thread")
-    expect(thread).to_contain_text("I held it; it still drops every hour.")
-    expect(thread).to_contain_text("Please try the new firmware.")
+    page.reload()
+    expect(page.locator("#thread")).to_contain_text("Please try the new firmware.")
     expect(page.locator("body")).not_to_contain_text("INTERNAL")
     expect(page.locator("body")).not_to_contain_text("hardware fault")
+    page.goto("/portal/")
+    expect(page.locator("#notification-list")).to_contain_text("replied on your case")
     # Close the stream while the test database is still there.
     page.context.close()
     time.sleep(1)  # the next heartbeat finds the socket closed and the stream ends
