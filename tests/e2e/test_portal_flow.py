@@ -1,7 +1,7 @@
 """End to end in a real browser: a customer signs up, reads the verification e-mail from
 the sent-mail folder, verifies, opens a case (past a community answer offered first),
-and sees the staff's public reply, live in the notification badge, but never the
-internal note."""
+and sees the staff's public reply arrive live (in the open case's thread and the
+notification badge), but never the internal note."""
 
 from __future__ import annotations
 
