@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from kith.core.errors import FieldError, ValidationFailed
 from kith.people.models import ContactPoint, Party, Relationship
@@ -127,23 +127,28 @@ class ListCount:
 def count_rows(qs: QuerySet) -> ListCount:
     """The number of rows of ``qs``, at a bounded cost.
 
-    Counting is exact while there are at most ``KITH_EXACT_COUNT_LIMIT`` rows: the count
-    reads no more than that many plus one (``COUNT(*)`` over a ``LIMIT``), so a small
-    or well-filtered list pays for its own size only. Past the limit, PostgreSQL gives
-    the planner's estimate for the same query (``EXPLAIN``, from the table statistics
-    ``ANALYZE`` keeps), flagged as an estimate: an exact ``COUNT(*)`` of a large table
-    reads every row (MVCC keeps no row count). SQLite has no such estimate, and its
-    embedded databases are small: it counts exactly whatever the size.
+    An exact count reads every row (measured on SQLite at 100,000 people: 18 ms for an
+    admin, 0.5 s with an agent's visibility filter), so a list first asks for an
+    estimate: PostgreSQL's planner estimate for the same query (``EXPLAIN``, from the
+    statistics ``ANALYZE`` keeps), elsewhere :func:`sampled_estimate`. A list clearly
+    larger than ``KITH_EXACT_COUNT_LIMIT`` answers with it, flagged. Otherwise the rows
+    are counted, reading no more than the limit plus one (``COUNT(*)`` over a
+    ``LIMIT``): exact up to the limit, and just past it the estimate again (never below
+    what was counted).
     """
     limit = settings.KITH_EXACT_COUNT_LIMIT
     unordered = qs.order_by()
+    estimate = planner_estimate(unordered)
+    if estimate is None:
+        estimate = sampled_estimate(unordered, budget=min(limit, SAMPLE_BUDGET))
+        if not estimate.is_estimate:
+            return estimate
+        estimate = estimate.value
+    if estimate > 2 * limit:
+        return ListCount(estimate, True)
     capped = unordered[: limit + 1].count()
     if capped <= limit:
         return ListCount(capped, False)
-    estimate = planner_estimate(unordered)
-    if estimate is None:
-        return ListCount(unordered.count(), False)
-    # The estimate can lag behind the table; never below what was just counted.
     return ListCount(max(estimate, capped), True)
 
 
@@ -159,3 +164,36 @@ def planner_estimate(qs: QuerySet) -> int | None:
     if isinstance(plan, str):  # the driver hands json back parsed, or not
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+SAMPLE_WINDOWS = 16
+# Keys a sampled estimate reads at most: about ±2 % at 100,000 rows, a few milliseconds.
+SAMPLE_BUDGET = 2000
+
+
+def sampled_estimate(qs: QuerySet, *, budget: int) -> ListCount:
+    """``qs``'s rows estimated from a sample of at most ``budget`` primary keys.
+
+    The key range ``[min, max]`` (two index look-ups) is sampled in ``SAMPLE_WINDOWS``
+    evenly spread windows of consecutive keys; the share of keys in them that are rows
+    of ``qs`` (the filters applied, deleted keys counting as misses) times the range's
+    width is the estimate. One query, reading at most ``budget`` keys; a range no wider
+    than the budget is counted exactly instead.
+    """
+    # Two queries: SQLite reads one end of the key index for MIN() or MAX() alone, but
+    # scans the table for both in one query (25 ms at 100,000 rows).
+    keys = qs.model._default_manager.using(qs.db).order_by("pk").values_list("pk", flat=True)
+    lo = keys.first()
+    if lo is None:
+        return ListCount(0, False)
+    hi = keys.reverse().first()
+    width = hi - lo + 1
+    if width <= budget:  # the whole range fits the budget: count it
+        return ListCount(qs.count(), False)
+    size = max(1, budget // SAMPLE_WINDOWS)
+    starts = sorted({lo + (width * i) // SAMPLE_WINDOWS for i in range(SAMPLE_WINDOWS)})
+    windows = Q()
+    for start in starts:
+        windows |= Q(pk__gte=start, pk__lt=start + size)
+    hits = qs.filter(windows).count()
+    return ListCount(round(hits * width / (len(starts) * size)), True)
