@@ -242,6 +242,29 @@ def update_organization(request: HttpRequest, public_id: uuid.UUID, payload: Org
     return _fresh(party)
 
 
+class PortalSharingIn(Schema):
+    enabled: bool
+
+
+class PortalSharingOut(Schema):
+    enabled: bool
+
+
+@router.put(
+    "/organizations/{public_id}/portal-case-sharing",
+    response=PortalSharingOut,
+    url_name="organization_portal_sharing",
+)
+def set_portal_case_sharing(request: HttpRequest, public_id: uuid.UUID, payload: PortalSharingIn):
+    """Whether the organisation's contacts see all its cases in the customer portal
+    (admins and managers)."""
+    party = access.get_party_for_change(request.user, public_id, kind=Party.Kind.ORGANIZATION)
+    org = services.set_portal_case_sharing(
+        actor=request.user, organization=party, enabled=payload.enabled
+    )
+    return {"enabled": org.portal_shares_cases}
+
+
 @router.delete("/organizations/{public_id}", response={204: None}, url_name="delete_organization")
 def delete_organization(request: HttpRequest, public_id: uuid.UUID):
     party = access.get_party_for_change(request.user, public_id, kind=Party.Kind.ORGANIZATION)

@@ -827,3 +827,41 @@ def save_view(*, actor, name: str, filters: dict[str, Any], list_name: str = "pe
         user=actor, list_name=list_name, name=name, defaults={"filters": clean}
     )
     return view
+
+
+# ---------------------------------------------------------------- customer portal settings
+
+
+def set_portal_case_sharing(*, actor, organization: Party, enabled: bool) -> Party:
+    """Let (or stop letting) an organisation's contacts see all its cases in the portal.
+
+    Admins and managers only: it widens what customers see. Locked read-modify-write,
+    audited, and announced as ``organization.portal_sharing_changed``.
+    """
+    from kith.people import access
+
+    access.require_manager(actor)
+    if organization.kind != Party.Kind.ORGANIZATION:
+        raise ValidationFailed.single("organization", "Must be an organisation.")
+    if not isinstance(enabled, bool):
+        raise ValidationFailed.single("enabled", "Must be true or false.")
+    with transaction.atomic():
+        org = Party.objects.select_for_update().get(pk=organization.pk)
+        if org.portal_shares_cases == enabled:
+            return org
+        org.portal_shares_cases = enabled
+        org.save(update_fields=["portal_shares_cases", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="organization.portal_sharing_changed",
+            obj=org,
+            changes={"portal_shares_cases": [not enabled, enabled]},
+            party_id=org.pk,
+        )
+        events.emit(
+            "organization.portal_sharing_changed",
+            obj=org,
+            actor=actor,
+            data={"portal_shares_cases": enabled},
+        )
+    return org

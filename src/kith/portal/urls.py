@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kith.portal import views
+from kith.portal import staff, views
 
 app_name = "portal"
 
@@ -44,4 +44,10 @@ urlpatterns = [
     path("groups/<uuid:public_id>/post/", views.group_post, name="group_post"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/list/", views.notifications_list, name="notifications_list"),
+    # Staff only (a switch on the organisation's page).
+    path(
+        "staff/organizations/<uuid:public_id>/case-sharing/",
+        staff.set_case_sharing,
+        name="staff_case_sharing",
+    ),
 ]
