@@ -161,8 +161,10 @@ def _ledger(
         created_at=timezone.now(),
     )
     if points:
-        ensure_profile(user)
-        MemberProfile.objects.filter(user=user).update(reputation=F("reputation") + points)
+        moved = MemberProfile.objects.filter(user=user).update(reputation=F("reputation") + points)
+        if not moved:  # a member's first points: the profile row comes with them
+            ensure_profile(user)
+            MemberProfile.objects.filter(user=user).update(reputation=F("reputation") + points)
     return entry
 
 
