@@ -10,6 +10,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from kith.accounts.auth import api_auth, staff_api_auth
 from kith.core.errors import KithError, Moved
 from kith.core.http_errors import api_exception
+from kith.core.inputs import INPUT_EXCEPTIONS, guard_operations, input_exception_response
 
 api = NinjaAPI(
     title="Kith API",
@@ -62,6 +63,16 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     )
 
 
+def input_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A body too large or malformed, a value the database refuses: the caller's error
+    # (413/400/422), not a crash (kith.core.inputs).
+    return input_exception_response(request, exc) or api_exception(request, exc)
+
+
+for _exc in INPUT_EXCEPTIONS:
+    api.add_exception_handler(_exc, input_error)
+
+
 @api.exception_handler(Exception)
 def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Replaces ninja's default, which re-raises (an HTML 500 page) or, with DEBUG on,
@@ -108,3 +119,5 @@ def _register_routers() -> None:
 
 
 _register_routers()
+# Every endpoint's parameters (body, query, path, form) pass Kith's input rules.
+guard_operations(api)

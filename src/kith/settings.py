@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "kith.core.http_errors.ApiJsonErrorsMiddleware",
     # Content-Security-Policy (no inline script, images from self and data:) and friends.
     "kith.core.headers.SecurityHeadersMiddleware",
+    # Before anything reads the body: size, malformed multipart, NUL in the URL (kith.core.inputs).
+    "kith.core.inputs.InputLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -204,7 +206,10 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Bodies other than multipart (JSON, forms) above this answer 413 (kith.core.inputs);
+# multipart bodies (files included) above KITH_MAX_UPLOAD_BYTES do.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+KITH_MAX_UPLOAD_BYTES = int(os.environ.get("KITH_MAX_UPLOAD_BYTES", str(60 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Kith's own knobs.

@@ -270,13 +270,15 @@ class SlaPolicyIn(Schema):
 
 
 class SlaPolicyPatch(Schema):
-    name: str | None = Field(None, max_length=120)
-    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    # Absent means unchanged. Only organization and calendar may be cleared with null;
+    # the other fields are typed without None so an explicit null is a 422.
+    name: str = Field(None, max_length=120)
+    priority: Literal["low", "normal", "high", "urgent"] = None
     organization: uuid.UUID | None = None
     calendar: uuid.UUID | None = None
-    first_response_minutes: int | None = None
-    resolution_minutes: int | None = None
-    active: bool | None = None
+    first_response_minutes: int = None
+    resolution_minutes: int = None
+    active: bool = None
 
 
 class BreachOut(Schema):
