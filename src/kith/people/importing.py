@@ -200,6 +200,25 @@ def decode_content(data: bytes | str) -> tuple[str, str]:
         )
 
 
+def importable_text(text: str, file_format: str) -> tuple[str, str]:
+    """The part of a file's text an import keeps, and a note on what it left out.
+
+    vCards lose their pictures (``PHOTO``, ``LOGO``, ``SOUND``, ``KEY``), line by line
+    before anything decodes them: Kith keeps no pictures of people, and a 7 MB photo
+    cost hundreds of megabytes to parse. Call it before the text is stored anywhere
+    (the job, the web UI's session).
+    """
+    if file_format != "vcard":
+        return text, ""
+    text, pictures = vcard.strip_pictures(text)
+    note = (
+        "Photos and other pictures in the file are not imported (Kith keeps no pictures of people)."
+        if pictures
+        else ""
+    )
+    return text, note
+
+
 def _delimiter(text: str) -> str:
     """Guess the delimiter from the header line: Excel writes ';' in many locales."""
     first = text.split("\n", 1)[0]
@@ -1625,6 +1644,9 @@ def create_import_job(
             raise ValidationFailed.single("file", "The file has a header row but no data rows.")
     else:
         cleaned = {}
+        # Pictures are not imported: drop them before the text is stored or parsed.
+        text, left_out = importable_text(text, file_format)
+        warning = " ".join(p for p in (warning, left_out) if p)
         total = vcard.count_cards(text)
         if not total:
             raise ValidationFailed.single(
@@ -2002,6 +2024,7 @@ def preview(
     validator = _Validator(party_kind, mapping, vcard_file=file_format == "vcard")
     rows: list[dict[str, Any]] = []
     if file_format == "vcard":
+        text, _left_out = importable_text(text, file_format)
         total = vcard.count_cards(text)
         headers: list[str] = []
         for card in vcard.parse_vcards(text, kind=kind):

@@ -78,37 +78,96 @@ class VCardError(ValueError):
 # ---------------------------------------------------------------- parsing
 
 
-def split_cards(text: str) -> list[str]:
-    """Cut the text into the source of each BEGIN:VCARD … END:VCARD block.
+# Pictures and other binary payloads: Kith keeps no pictures of people, and decoding a
+# multi-megabyte PHOTO cost hundreds of megabytes, so these never reach the parser.
+BINARY_PROPERTIES = frozenset({"photo", "logo", "sound", "key"})
+# A card larger than this once its pictures are gone is rejected alone, unparsed.
+MAX_CARD_CHARS = 1_000_000
+_PROPERTY_NAME = re.compile(r"^(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)[;:]")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time, without the end-of-line characters.
+
+    ``str.splitlines()`` (and ``io.StringIO``) would copy the whole file first; this
+    slices one line at a time. Lines end in LF or CRLF, or CR for files that use
+    nothing else.
+    """
+    sep = "\n" if "\n" in text else "\r"
+    pos, size = 0, len(text)
+    while pos < size:
+        end = text.find(sep, pos)
+        if end < 0:
+            end = size
+        yield text[pos:end].rstrip("\r")
+        pos = end + 1
+
+
+def _without_pictures(lines: Iterable[str], dropped: list[int] | None = None) -> Iterator[str]:
+    """``lines`` less every binary property (``PHOTO``, ``LOGO``, ``SOUND``, ``KEY``)
+    together with its folded continuation lines; ``dropped[0]`` counts those left out."""
+    dropping = False
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if not dropping:
+                yield line
+            continue
+        match = _PROPERTY_NAME.match(line)
+        dropping = bool(match and match.group(1).casefold() in BINARY_PROPERTIES)
+        if not dropping:
+            yield line
+        elif dropped is not None:
+            dropped[0] += 1
+
+
+def strip_pictures(text: str) -> tuple[str, int]:
+    """The vCard text without its pictures, and how many properties were dropped."""
+    dropped = [0]
+    kept = list(_without_pictures(_lines(text), dropped))
+    return "\r\n".join(kept) + ("\r\n" if kept else ""), dropped[0]
+
+
+def iter_cards(text: str) -> Iterator[str]:
+    """The source of each BEGIN:VCARD … END:VCARD block, one at a time, pictures left out.
 
     Each card is parsed on its own so one broken card is reported as a rejected row
-    instead of failing the whole file.
+    instead of failing the whole file, and only one card is held at a time.
     """
-    cards: list[str] = []
     current: list[str] | None = None
-    for line in text.splitlines():
+    for line in _without_pictures(_lines(text)):
         if current is None:
             if _BEGIN.match(line):
                 current = [line]
             continue
         current.append(line)
         if _END.match(line):
-            cards.append("\r\n".join(current) + "\r\n")
+            yield "\r\n".join(current) + "\r\n"
             current = None
     if current is not None:  # a last card without END:VCARD is still reported, as broken
-        cards.append("\r\n".join(current) + "\r\n")
-    return cards
+        yield "\r\n".join(current) + "\r\n"
+
+
+def split_cards(text: str) -> list[str]:
+    """Every card's source (see ``iter_cards``), as a list."""
+    return list(iter_cards(text))
 
 
 def count_cards(text: str) -> int:
-    return sum(1 for line in text.splitlines() if _BEGIN.match(line))
+    return sum(1 for line in _lines(text) if _BEGIN.match(line))
 
 
 def parse_vcards(text: str, *, kind: str = "people") -> Iterator[ParsedCard]:
     """Yield one ``ParsedCard`` per card; ``kind`` is ``people`` or ``organizations``."""
-    for number, source in enumerate(split_cards(text), start=1):
+    for number, source in enumerate(iter_cards(text), start=1):
         if not _END.match(source.rstrip("\r\n").rsplit("\r\n", 1)[-1]):
             yield ParsedCard(number, error="The card has no END:VCARD line.")
+            continue
+        if len(source) > MAX_CARD_CHARS:
+            yield ParsedCard(
+                number,
+                error=f"The card is larger than {MAX_CARD_CHARS // 1_000_000} MB "
+                "without its pictures; split its notes or remove what it does not need.",
+            )
             continue
         try:
             card = vobject.readOne(source)

@@ -980,7 +980,8 @@ IMPORT_ERRORS_SHOWN = 200
 
 def _import_format(file_name: str, text: str) -> str:
     name = file_name.casefold()
-    if name.endswith((".vcf", ".vcard")) or text.lstrip().upper().startswith("BEGIN:VCARD"):
+    # Only the start: upper() of the whole text would copy a large file once more.
+    if name.endswith((".vcf", ".vcard")) or text[:200].lstrip().upper().startswith("BEGIN:VCARD"):
         return "vcard"
     return "csv"
 
@@ -1073,12 +1074,15 @@ def import_start(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         try:
             text, _warning = importing.decode_content(upload.read())
+            file_format = _import_format(upload.name, text)
+            # The draft waits in the session: keep only what the import reads.
+            text, _left_out = importing.importable_text(text, file_format)
             draft = {
                 "token": uuid.uuid4().hex,
                 "file_name": upload.name,
                 "content": text,
                 "kind": form.cleaned_data["kind"],
-                "format": _import_format(upload.name, text),
+                "format": file_format,
             }
             # Fail early on an unreadable file, before anything lands in the session.
             importing.preview(text, None, limit=1, kind=draft["kind"], file_format=draft["format"])
