@@ -58,7 +58,9 @@ def test_customers_only_topic_is_not_found_for_partner_and_anonymous(customer_sp
 
 
 def test_group_space_topic_is_not_found_for_non_members(group_space, carol, cyd):
-    topic = services.create_topic(actor=carol, space=group_space, title="Beta bug", body="It breaks")
+    topic = services.create_topic(
+        actor=carol, space=group_space, title="Beta bug", body="It breaks"
+    )
     with pytest.raises(NotFound):
         access.get_topic(cyd, topic.public_id)
     with pytest.raises(NotFound):
@@ -86,3 +88,15 @@ def test_group_space_needs_group(alice):
 def test_only_admins_and_managers_create_spaces(bob):
     with pytest.raises(Forbidden):
         services.create_space(actor=bob, name="Mine")
+
+
+def test_timeline_mirror_obeys_the_topic(group_space, alice, bob, carol):
+    """An interaction mirroring a group-space question is hidden from staff outside the group."""
+    from kith.interactions import access as interaction_access
+    from kith.interactions.models import Interaction
+
+    services.create_topic(actor=carol, space=group_space, title="Beta secret", body="b")
+    row = Interaction.objects.get(party=carol.person, kind="community.question")
+    assert row.information_role == "seeking"
+    assert interaction_access.scope_interactions(alice).filter(pk=row.pk).exists()
+    assert not interaction_access.scope_interactions(bob).filter(pk=row.pk).exists()

@@ -33,13 +33,9 @@ def _register_panels() -> None:
 
 def _register_mirrors() -> None:
     """Interactions mirroring topics and posts are shown only to who may see them."""
-    from kith.interactions import access as interaction_access
-
-    register = getattr(interaction_access, "register_mirror", None)
-    if register is None:
-        return
     from kith.community import access
     from kith.community.models import Post
+    from kith.interactions.access import register_mirror as register
 
     register("community.topic", lambda user: access.scope_topics(user))
     register(
