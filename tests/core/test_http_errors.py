@@ -167,3 +167,33 @@ def test_database_unavailable_classification():
     assert http_errors.database_unavailable(OperationalError("database or disk is full"))
     assert not http_errors.database_unavailable(ValueError("x"))
     assert not http_errors.database_unavailable(None)
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        ("RequestDataTooBig", 413, "too_large"),
+        ("MultiPartParserError", 400, "bad_request"),
+        ("SuspiciousOperation", 400, "bad_request"),
+        ("PermissionDenied", 403, "forbidden"),
+    ],
+)
+def test_bad_requests_raised_inside_an_endpoint_keep_their_4xx(rf, exc, status, code):
+    from django.core import exceptions
+    from django.http import multipartparser
+
+    cls = getattr(exceptions, exc, None) or getattr(multipartparser, exc)
+    response = http_errors.api_exception(rf.post("/api/people"), cls("x"))
+    _assert_api_error(response, status, code)
+
+
+def test_multipart_without_boundary_is_a_json_400(api_as, alice):
+    client = api_as(alice)
+    response = client.client.post(
+        "/api/people/imports",
+        data=b"--x\r\n",
+        content_type="multipart/form-data",
+        headers=client.headers,
+    )
+    assert response.status_code in (400, 422), response.content
+    assert response["Content-Type"].startswith("application/json")

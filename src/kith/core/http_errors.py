@@ -16,8 +16,15 @@ import json
 import logging
 import sys
 
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db import DatabaseError, InternalError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template import loader
 
@@ -101,7 +108,16 @@ def log_unavailable(request: HttpRequest, exc: BaseException) -> None:
 
 
 def api_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
-    """Any exception an API endpoint let through: 503 for the database, else a generic 500."""
+    """Any exception an API endpoint let through: what Django would answer for a bad
+    request (400/403/404/413, here as JSON), 503 for the database, else a generic 500."""
+    if isinstance(exc, RequestDataTooBig):
+        return json_error(413, "The request body is too large.")
+    if isinstance(exc, MultiPartParserError | BadRequest | SuspiciousOperation):
+        return json_error(400, "The request could not be parsed.")
+    if isinstance(exc, PermissionDenied):
+        return json_error(403)
+    if isinstance(exc, Http404):
+        return json_error(404)
     if database_unavailable(exc):
         log_unavailable(request, exc)
         return json_error(503)
