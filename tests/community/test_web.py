@@ -151,3 +151,27 @@ def test_my_questions_page(public_space, carol, cyd):
     assert "Mine Q" in client_for(carol).get("/community/mine/").content.decode()
     assert "Mine Q" in client_for(cyd).get("/community/mine/").content.decode()
     assert Client().get("/community/mine/").status_code == 302
+
+
+def test_trust_level_rules_page(alice, bob):
+    data = {
+        "level": "1",
+        "name": "Basic",
+        "window_days": "100",
+        "min_days_visited": "5",
+        "min_posts_read": "10",
+        "min_replies": "0",
+        "min_likes_given": "0",
+        "min_likes_received": "0",
+        "max_flags_against": "5",
+        "posts_per_day": "20",
+        "links_allowed": "on",
+    }
+    assert client_for(bob).post("/community/trust-levels/", data).status_code == 403
+    assert client_for(alice).post("/community/trust-levels/", data).status_code == 302
+    from kith.community.models import TrustLevelRule
+
+    assert TrustLevelRule.objects.get(level=1).min_days_visited == 5
+    r = client_for(alice).post("/community/trust-levels/", {**data, "posts_per_day": "x"})
+    assert r.status_code == 422
+    assert "min_days_visited" in client_for(bob).get("/community/trust-levels/").content.decode()

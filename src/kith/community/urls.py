@@ -12,6 +12,7 @@ urlpatterns = [
     path("similar/", views.similar, name="similar"),
     path("moderation/", views.moderation, name="moderation"),
     path("mine/", views.mine, name="mine"),
+    path("trust-levels/", views.trust_levels, name="trust_levels"),
     path("s/<slug:slug>/", views.space, name="space"),
     path("s/<slug:slug>/ask/", views.ask, name="ask"),
     path("s/<slug:slug>/rules/", views.rules, name="rules"),

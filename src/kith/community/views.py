@@ -483,3 +483,48 @@ def mine(request: HttpRequest) -> HttpResponse:
         "community/mine.html",
         _ctx(request, topics=topics, answered=answered, standing=queries.standing(user)),
     )
+
+
+_RULE_FIELDS = (
+    "name",
+    "window_days",
+    "min_days_visited",
+    "min_posts_read",
+    "min_replies",
+    "min_likes_given",
+    "min_likes_received",
+    "max_flags_against",
+    "posts_per_day",
+)
+
+
+@community_view
+def trust_levels(request: HttpRequest) -> HttpResponse:
+    """Staff see the trust-level rules; admins change what earns a level and what it allows."""
+    from .models import TrustLevelRule
+
+    _require_staff(request)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            level = int(request.POST.get("level", ""))
+        except ValueError:
+            raise ValidationFailed.single("level", "Choose a level.") from None
+        changes: dict[str, object] = {}
+        for name in _RULE_FIELDS:
+            raw = request.POST.get(name, "").strip()
+            changes[name] = raw if name == "name" else (int(raw) if raw.isdigit() else raw)
+        changes["links_allowed"] = request.POST.get("links_allowed") == "on"
+        try:
+            services.update_trust_rule(actor=request.user, level=level, changes=changes)
+        except ValidationFailed as exc:
+            errors = _errors(exc)
+        else:
+            messages.success(request, f"Trust level {level} saved.")
+            return redirect("community:trust_levels")
+    return render(
+        request,
+        "community/trust_levels.html",
+        _ctx(request, rules=TrustLevelRule.objects.all(), fields=_RULE_FIELDS, errors=errors),
+        status=422 if errors else 200,
+    )

@@ -11,3 +11,9 @@ def get_item(mapping, key):
     if not mapping:
         return None
     return mapping.get(key)
+
+
+@register.filter
+def attr(obj, name: str):
+    """``getattr(obj, name)`` in a template (the trust-level rules editor)."""
+    return getattr(obj, name, "")
