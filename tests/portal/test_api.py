@@ -23,7 +23,9 @@ def test_staff_and_anonymous_get_nothing_from_the_portal_api(bob):
 
 def test_profile_read_and_update(carol):
     client = client_for(carol)
-    assert client.get("/api/portal/profile").json()["display_name"] == "Carol Customer"
+    profile = client.get("/api/portal/profile").json()
+    assert profile["display_name"] == "Carol Customer"
+    assert profile["email"] == "carol@example.com"  # her Person's, her login has none
     response = client.patch(
         "/api/portal/profile",
         {"given_name": "Caro", "family_name": "Line", "locale": "fr", "timezone": "Europe/Paris"},

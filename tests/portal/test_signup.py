@@ -14,6 +14,7 @@ from django.core import signing
 from django.test import Client
 
 from kith.accounts.models import PortalSignup, User
+from kith.interactions.models import Interaction
 from kith.people.models import ContactPoint, Party
 from tests.conftest import PASSWORD, client_for, make_person
 
@@ -61,6 +62,8 @@ def test_signup_then_verify_creates_a_person_and_logs_in(db, mailoutbox):
     point = ContactPoint.objects.get(party=user.person, channel="email")
     assert point.verified and point.normalized == "nia.novak@example.org"
     assert client.get("/portal/").status_code == 200
+    joined = Interaction.objects.get(party=user.person, kind="portal_signup")
+    assert joined.channel == "portal"
     # The link is spent.
     assert client.post(link).status_code == 409
 

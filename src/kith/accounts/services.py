@@ -417,6 +417,19 @@ def _verify_signup(value: str) -> User:
             actor=user,
             data={"username": user.username, "kind": user.kind, "role": user.role},
         )
+        # On the person's timeline: staff see when a customer joined the portal.
+        from kith.interactions import services as interaction_services
+
+        interaction_services.log_interaction(
+            actor=user,
+            party=person,
+            channel="portal",
+            direction="in",
+            kind="portal_signup",
+            summary="Signed up to the customer portal",
+            source="kith.accounts",
+            external_id=f"portal-signup:{signup.public_id}",
+        )
     return user
 
 

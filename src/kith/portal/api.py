@@ -97,7 +97,7 @@ def password_reset(request: HttpRequest, payload: EmailIn):
 def _profile(user) -> dict:
     person = user.person
     return {
-        "email": user.email,
+        "email": queries.contact_email(user),
         "given_name": person.given_name,
         "family_name": person.family_name,
         "display_name": person.display_name,

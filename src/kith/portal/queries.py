@@ -80,3 +80,17 @@ def suggested_answer(user, topic_id: str):
     topic = community_access.get_topic(user, topic_id)
     page = community_queries.topic_page(user, topic, limit=5)
     return topic, page.question, (page.answers[0] if page.answers else None)
+
+
+def contact_email(user) -> str:
+    """Where we write to the customer: their login's address, else their Person's primary
+    e-mail (logins made by staff may carry none)."""
+    if user.email:
+        return user.email
+    return (
+        user.person.contact_points.filter(channel="email")
+        .order_by("-primary", "id")
+        .values_list("value", flat=True)
+        .first()
+        or ""
+    )

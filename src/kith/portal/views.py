@@ -269,7 +269,12 @@ def profile(request: HttpRequest) -> HttpResponse:
         "locale": request.POST.get("locale", person.locale),
         "timezone": request.POST.get("timezone", user.timezone),
     }
-    context = {"nav": "profile", "form": form, "errors": {}, "email_errors": {}}
+    context = {
+        "nav": "profile",
+        "form": form,
+        "errors": {},
+        "contact_email": queries.contact_email(user),
+    }
     status = 200
     if request.method == "POST":
         try:
