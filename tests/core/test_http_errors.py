@@ -197,3 +197,20 @@ def test_multipart_without_boundary_is_a_json_400(api_as, alice):
     )
     assert response.status_code in (400, 422), response.content
     assert response["Content-Type"].startswith("application/json")
+
+
+def test_serve_refuses_debug_on_a_reachable_address(db, settings, monkeypatch):
+    import uvicorn
+    from django.core.management import CommandError, call_command
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    monkeypatch.setattr("kith.core.management.commands.serve.exit_if_requests_stuck", lambda: None)
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="DEBUG is on"):
+        call_command("serve", "--no-worker", "--host", "0.0.0.0")
+    assert started == []
+    call_command("serve", "--no-worker", "--host", "127.0.0.1")  # the developer's machine
+    settings.DEBUG = False
+    call_command("serve", "--no-worker", "--host", "0.0.0.0")
+    assert len(started) == 2

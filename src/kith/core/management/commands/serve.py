@@ -15,12 +15,14 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 logger = logging.getLogger("kith.serve")
 
 # How long the threads still running after uvicorn returned get to finish by themselves.
 THREAD_GRACE_SECONDS = 1.0
+# DEBUG pages are for the developer's own machine only.
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 def busy_threads() -> list[threading.Thread]:
@@ -82,6 +84,11 @@ class Command(BaseCommand):
         # A missing, read-only or unmigrated database or a full disk: say so and stop,
         # rather than answer 500s and let the worker print tracebacks.
         health.check_or_stop("serve")
+        if settings.DEBUG and host not in LOOPBACK_HOSTS:
+            raise CommandError(
+                f"DEBUG is on: serving on {host} would show every URL pattern and tracebacks "
+                "to anyone who can reach it. Unset DEBUG, or serve on 127.0.0.1."
+            )
         stop_worker = None
         if not no_worker:
             from kith.core.worker import start_in_thread
