@@ -42,16 +42,21 @@ def is_staff_writer(user) -> bool:
 
 
 def _holds(user, role: str) -> bool:
-    from kith.people.models import Party
-
+    """Whether ``user``'s Person currently holds ``role`` (customer or partner), read once
+    per request for both roles."""
     if not is_logged_in(user) or not user.person_id:
         return False
-    cache_name = f"_community_holds_{role}"
-    cached = getattr(user, cache_name, None)
-    if cached is None:
-        cached = Party.objects.holding(role).filter(pk=user.person_id).exists()
-        setattr(user, cache_name, cached)
-    return cached
+    held = getattr(user, "_community_roles", None)
+    if held is None:
+        from kith.people.models import Relationship
+
+        held = set(
+            Relationship.objects.current()
+            .filter(subject_id=user.person_id, role__slug__in=("customer", "partner"))
+            .values_list("role__slug", flat=True)
+        )
+        user._community_roles = held
+    return role in held
 
 
 def _group_ids(user) -> list[int]:

@@ -617,12 +617,15 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
         raise ValidationFailed.single("post", "This topic is locked; votes are closed.")
     if post.author_id == actor.pk:
         raise ValidationFailed.single("post", "You cannot vote on your own post.")
-    voter_profile = ensure_profile(actor)
+    profiles = {
+        p.user_id: p for p in MemberProfile.objects.filter(user_id__in=[actor.pk, post.author_id])
+    }
+    voter_profile = profiles.get(actor.pk) or ensure_profile(actor)
     access.require_privilege(
         actor, space, "vote_up" if value > 0 else "vote_down", profile=voter_profile
     )
     author = post.author
-    if author is not None:
+    if author is not None and author.pk not in profiles:
         ensure_profile(author)
     with transaction.atomic():
         list(
