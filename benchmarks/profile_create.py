@@ -45,6 +45,20 @@ def main() -> None:
     parser.add_argument(
         "--no-profile", action="store_true", help="CPU and queries only (cProfile doubles CPU)"
     )
+    parser.add_argument(
+        "--trickle",
+        action="store_true",
+        help="one worker pass after each create, as the embedded worker does when it keeps "
+        "up with one client (by default all events wait and are delivered in batches)",
+    )
+    parser.add_argument(
+        "--chores-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --trickle: run the worker's task batch and periodic jobs every N passes "
+        "only (to measure what that would save; kith.core.worker runs them every pass)",
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="kith-profile-")
@@ -75,7 +89,7 @@ def main() -> None:
     from django.core.wsgi import get_wsgi_application
     from django.db import connection
 
-    from kith.core import worker
+    from kith.core import events, worker
     from kith.core.models import OutboxEvent
 
     call_command("migrate", verbosity=0)
@@ -111,9 +125,19 @@ def main() -> None:
             print("  SQL:", sql[:300])
         return execute(sql, params, many, context)
 
+    def trickle() -> None:
+        # Between creates the worker finds one event per pass, so every pass's fixed
+        # work (the task queue, the periodic jobs' claims) falls on one event.
+        for _ in range(args.creates):
+            worker.run_once()
+
     for phase, work in (
-        ("request", lambda: [create(1000 + i) for i in range(args.creates)]),
-        ("delivery", drain),
+        (
+            ("request", lambda: [create(1000 + i) for i in range(args.creates)]),
+            ("delivery", drain),
+        )
+        if not args.trickle
+        else ()
     ):
         queries.clear()
         profiler = cProfile.Profile()
@@ -132,6 +156,32 @@ def main() -> None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
         print(out.getvalue())
+    if args.trickle:
+        request_cpu = delivery_cpu = 0.0
+        for i in range(args.creates):
+            cpu0 = time.process_time()
+            create(5000 + i)
+            cpu1 = time.process_time()
+            if args.chores_every > 1:
+                # What the worker would cost if its task queue and periodic jobs ran at
+                # most once every ``--chores-every`` passes instead of on every pass.
+                events.deliver_pending(limit=200)
+                if i % args.chores_every == 0:
+                    worker.run_tasks_batch()
+                    worker.run_due_jobs()
+            else:
+                worker.run_once()
+            request_cpu += cpu1 - cpu0
+            delivery_cpu += time.process_time() - cpu1
+        n = args.creates
+        print(
+            f"== trickle: request {request_cpu * 1000 / n:.2f} ms, worker pass "
+            f"{delivery_cpu * 1000 / n:.2f} ms CPU per create"
+        )
+        with connection.execute_wrapper(count):
+            queries.clear()
+            worker.run_once()
+        print(f"   an idle worker pass: queries {dict(queries)}")
 
 
 if __name__ == "__main__":

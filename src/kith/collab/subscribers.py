@@ -107,17 +107,15 @@ def auto_follow(event: OutboxEvent) -> None:
     obj = _object(event)
     if obj is None or (isinstance(obj, Party) and obj.status != Party.Status.ACTIVE):
         return
-    users: dict[int, User] = {}
-    if event.name.endswith(".created") and event.actor_id:
-        actor = User.objects.filter(pk=event.actor_id, is_active=True).first()
-        if actor is not None:
-            users[actor.pk] = actor
+    # The actor and the owners in one query: on a create they are mostly the same user.
+    ids = {event.actor_id} if event.name.endswith(".created") and event.actor_id else set()
     for name in OWNER_FIELDS:
         uid = getattr(obj, f"{name}_id", None)
         if isinstance(uid, int):
-            found = User.objects.filter(pk=uid, is_active=True).first()
-            if found is not None:
-                users[found.pk] = found
+            ids.add(uid)
+    users: dict[int, User] = (
+        {user.pk: user for user in User.objects.filter(pk__in=ids, is_active=True)} if ids else {}
+    )
     for key in DATA_USER_KEYS:
         found = _user_from((event.data or {}).get(key))
         if found is not None:
