@@ -337,6 +337,12 @@ def serving(target: Target, *, worker: bool = False) -> Iterator[tuple[str, int]
                 raise SystemExit(f"kith serve did not answer within 300 s:\n{log_file.read()}")
             time.sleep(0.2)
         yield base, proc.pid
+    except BaseException:
+        # A phase failed: what the server logged is the first thing to read.
+        log_file.flush()
+        log_file.seek(0)
+        log(f"--- kith serve's log (end) ---\n{log_file.read()[-4000:]}")
+        raise
     finally:
         proc.terminate()
         try:
@@ -1309,6 +1315,80 @@ def _pp(s: dict[str, Any] | None) -> str:
     return f"{s['p50_ms']:.2f} / {s['p95_ms']:.2f} ms"
 
 
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The main figures of a run as a Markdown table (for benchmarks/README.md)."""
+    runs = [r for r in results if "figures" in r]
+    if not runs:
+        return "(no figures)"
+
+    def cpu(figures: dict[str, Any], name: str) -> str:
+        c = figures.get("cpu", {}).get(name)
+        if not c:
+            return ""
+        parts = [f"{c['server_ms']:.1f}"]
+        if "db_ms" in c:
+            parts.append(f"db {c['db_ms']:.1f}")
+        if "import_process_ms" in c:
+            parts.append(f"import {c['import_process_ms']:.1f}")
+        return " + ".join(parts) + " ms"
+
+    def rate(figures: dict[str, Any], name: str, key: str) -> str:
+        value = (figures.get(name) or {}).get(key)
+        return "—" if value is None else f"{value:,.0f}"
+
+    head = "| figure | " + " | ".join(f"{r['db']} worker on | {r['db']} --no-worker" for r in runs)
+    lines = [head + " | target |", "|---" * (1 + 2 * len(runs)) + "|---|"]
+
+    def row(label: str, cells: list[tuple[str, str]], target: str = "") -> None:
+        lines.append(
+            f"| {label} | " + " | ".join(f"{a} | {b}" for a, b in cells) + f" | {target} |"
+        )
+
+    f = [(r["figures"], r.get("figures_no_worker", {})) for r in runs]
+    row("`GET /api/me` p50 / p95", [(_pp(a["floor_me"]), _pp(b.get("floor_me"))) for a, b in f])
+    row("  CPU per request", [(cpu(a, "floor_me"), cpu(b, "floor_me")) for a, b in f])
+    row("timeline p50 / p95", [(_pp(a["timeline_api"]), "") for a, _ in f], "p95 ≤ 50 ms")
+    row("  CPU per request", [(cpu(a, "timeline"), "") for a, _ in f])
+    row("search p50 / p95, mixed", [(_pp(a["search"]), "") for a, _ in f], "p95 ≤ 50 ms")
+    for kind, _w in Bench.SEARCH_MIX:
+        row(f"  {kind}", [(_pp(a.get("search_by_kind", {}).get(kind)), "") for a, _ in f])
+    row("  CPU per search", [(cpu(a, "search"), "") for a, _ in f])
+    for name, label in (("create", "1 client"), (f"create_{_clients(f[0][0])}_clients", "")):
+        label = label or f"{f[0][0].get(name, {}).get('clients', '?')} clients"
+        row(
+            f"creates/s, {label}, acknowledged",
+            [
+                (rate(a, name, "acknowledged_per_s"), rate(b, name, "acknowledged_per_s"))
+                for a, b in f
+            ],
+        )
+        row(
+            f"creates/s, {label}, events delivered",
+            [(rate(a, name, "delivered_per_s"), "(left pending)") for a, _ in f],
+            "≥ 150/s" if name == "create" else "",
+        )
+        row(
+            "  CPU per create",
+            [(cpu(a, name), cpu(b, name)) for a, b in f],
+            "≤ 5 ms" if name == "create" else "",
+        )
+    for name, label in (("import_api", "API"), ("import_cli", "CLI")):
+        row(
+            f"import rows/s, {label}, imported",
+            [
+                (rate(a, name, "imported_rows_per_s"), rate(b, name, "imported_rows_per_s"))
+                for a, b in f
+            ],
+        )
+        row(
+            f"import rows/s, {label}, events delivered",
+            [(rate(a, name, "delivered_rows_per_s"), "") for a, _ in f],
+            "≥ 2,000/s",
+        )
+        row("  CPU per row", [(cpu(a, name), cpu(b, name)) for a, b in f])
+    return "\n".join(lines)
+
+
 def save(results: list[dict[str, Any]], args: argparse.Namespace) -> Path:
     RESULTS.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -1378,6 +1458,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Django settings module for every process (to measure a proposed change; "
         "put its directory on PYTHONPATH)",
     )
+    parser.add_argument(
+        "--markdown", metavar="RESULTS_JSON", help="print a saved run's figures as Markdown"
+    )
     parser.add_argument("--json-out", help=argparse.SUPPRESS)  # used by --db both
     args = parser.parse_args(argv)
     if args.quick:
@@ -1436,6 +1519,9 @@ def token_for(username: str, name: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())["results"]))
+        return
     if args.db == "both":
         results = each_database(
             __file__, argv, {"people": args.people, "interactions": args.interactions}
