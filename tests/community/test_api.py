@@ -132,3 +132,18 @@ def test_rules_edit_by_admin_only(api_as, public_space, alice, bob):
     assert r.status_code == 200 and r.json()["points"]["answer_upvoted"] == 20
     r = api_as(alice).patch("/api/community/trust-levels/0", {"posts_per_day": -1})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "posts_per_day"
+
+
+def test_openapi_lists_the_community_paths(api_as, alice):
+    spec = api_as(alice).get("/api/openapi.json").json()
+    paths = set(spec["paths"])
+    for path in (
+        "/api/community/spaces",
+        "/api/community/topics",
+        "/api/community/topics/{public_id}/accept",
+        "/api/community/posts/{public_id}/vote",
+        "/api/community/search",
+        "/api/community/similar",
+        "/api/community/moderation",
+    ):
+        assert path in paths, path
