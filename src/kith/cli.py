@@ -1,6 +1,6 @@
 """The ``kith`` command: a friendly front door to Django's management commands.
 
-kith serve | migrate | demo | import | export | createadmin | worker | token | reindex | manage …
+kith serve | migrate | demo | import | export | createadmin | worker | token | reindex | check | manage …
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ COMMANDS = {
     "token": "issue_token",
     "reindex": "reindex",
     "status": "status",
+    "check": "check_consistency",
 }
 
 USAGE = """usage: kith COMMAND [options]
@@ -38,6 +39,7 @@ commands:
   token        issue an API token for a user
   reindex      rebuild the search index (after a restore; daily for roles that end)
   status       what waits for the worker (the outbox backlog per lane)
+  check        recompute forecasts, stage histories, SLA clocks, counters; report drift (--fix)
   manage       any Django management command (kith manage help)
 
 Each command takes --help. Settings come from the environment (DATABASE_URL, SECRET_KEY, …).

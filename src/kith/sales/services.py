@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from kith.accounts import assignment
 from kith.accounts.models import Team, User
 from kith.core import audit, events
-from kith.core.errors import Conflict, FieldError, ValidationFailed
+from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
 from kith.people.models import Party, Visibility
@@ -264,12 +264,11 @@ def _refresh_cells(deal_id: int, before: dict[str, Any] | None) -> None:
     _apply(new, +1)
 
 
-def rebuild_forecast_cells() -> int:
-    """Recompute every forecast cell from the deals (after bulk loads); returns the cell count.
+def forecast_totals() -> dict[tuple, list[int]]:
+    """What every forecast cell should hold: ``{sorted key items: [deals, cents, weighted]}``.
 
     Sums in Python over the deals' rows, in integer cents, so the totals are exact
-    whatever the database does with decimals. Writes no audit entry: it derives data,
-    it does not change any record.
+    whatever the database does with decimals.
     """
     totals: dict[tuple, list[int]] = {}
     rows = (
@@ -287,9 +286,17 @@ def rebuild_forecast_cells() -> int:
         slot[0] += 1
         slot[1] += cents
         slot[2] += weighted
+    return totals
+
+
+def rebuild_forecast_cells() -> int:
+    """Recompute every forecast cell from the deals (after bulk loads); returns the cell count.
+
+    Writes no audit entry: it derives data, it does not change any record.
+    """
     cells = [
         ForecastCell(**dict(key), deals=n, amount_cents=cents, weighted_cents=weighted)
-        for key, (n, cents, weighted) in totals.items()
+        for key, (n, cents, weighted) in forecast_totals().items()
     ]
     with transaction.atomic():
         ForecastCell.objects.all().delete()
@@ -297,7 +304,38 @@ def rebuild_forecast_cells() -> int:
     return len(cells)
 
 
+def rebuild_forecast_cells_exactly() -> int:
+    """``rebuild_forecast_cells`` that stays exact while deals keep changing (``kith check --fix``).
+
+    On PostgreSQL the cell table is locked against writers first: a deal change that
+    already touched a cell has committed before the deals are read, and one that
+    has not waits, then adds its difference to the rebuilt cells. SQLite's
+    IMMEDIATE transaction already keeps writers out.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                table = connection.ops.quote_name(ForecastCell._meta.db_table)
+                cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        return rebuild_forecast_cells()
+
+
 # ---------------------------------------------------------------- deals
+
+
+def _lock_deal(deal: Deal) -> None:
+    """Reload ``deal`` from its row and lock the row until the transaction ends.
+
+    Every change that computes from a deal's current state (a stage move, an edit,
+    a line change, a delete) calls this first inside its transaction, so two requests
+    at once cannot both start from the same old state: that broke the stage-history
+    chain, recorded a win several times and made forecast cells drift. On SQLite the
+    IMMEDIATE transaction already serialises writers; the reload still matters there.
+    """
+    try:
+        deal.refresh_from_db(from_queryset=Deal.objects.select_for_update())
+    except Deal.DoesNotExist:
+        raise NotFound("No such deal.") from None
 
 
 @dataclass
@@ -483,22 +521,23 @@ def create_deal(
 def update_deal(*, actor, deal: Deal, data: dict[str, Any]) -> Deal:
     """Change any of ``DEAL_FIELDS`` given in ``data``; moving stages is ``move_deal``."""
     cleaned = _validate_deal_fields(data, creating=False)
-    before = _deal_snapshot(deal)
-    _check_hand_over(actor, cleaned.values, current=deal)
-    has_lines = deal.lines.exists()
-    for key, value in cleaned.values.items():
-        if key in ("currency", "visibility") and value is None:
-            continue
-        setattr(deal, key, value)
-    deal.refresh_derived()
-    changed = {k for k in cleaned.present if before.get(k) != _deal_snapshot(deal).get(k)}
-    if "amount" in cleaned.present and has_lines and deal.amount != before["amount"]:
-        changed.add("amount")
-    _check_deal_state(deal, has_lines=has_lines, changed=changed)
-    changes = audit.diff(before, _deal_snapshot(deal))
-    if not changes:
-        return deal
     with transaction.atomic():
+        _lock_deal(deal)
+        before = _deal_snapshot(deal)
+        _check_hand_over(actor, cleaned.values, current=deal)
+        has_lines = deal.lines.exists()
+        for key, value in cleaned.values.items():
+            if key in ("currency", "visibility") and value is None:
+                continue
+            setattr(deal, key, value)
+        deal.refresh_derived()
+        changed = {k for k in cleaned.present if before.get(k) != _deal_snapshot(deal).get(k)}
+        if "amount" in cleaned.present and has_lines and deal.amount != before["amount"]:
+            changed.add("amount")
+        _check_deal_state(deal, has_lines=has_lines, changed=changed)
+        changes = audit.diff(before, _deal_snapshot(deal))
+        if not changes:
+            return deal
         before_row = _deal_row(deal.pk)
         deal.save()
         _refresh_cells(deal.pk, before_row)
@@ -511,6 +550,7 @@ def update_deal(*, actor, deal: Deal, data: dict[str, Any]) -> Deal:
 
 def delete_deal(*, actor, deal: Deal) -> None:
     with transaction.atomic():
+        _lock_deal(deal)  # a concurrent move must not re-add what this subtracts
         audit.record(
             actor=actor,
             action="deal.deleted",
@@ -551,13 +591,35 @@ def move_deal(
     reason = _clean_text(lost_reason, "lost_reason", errors)
     if probability is not None:
         probability = clean_probability(probability, "probability", errors)
-    if stage.is_lost and not (reason or deal.lost_reason):
-        errors.append(FieldError("lost_reason", "Say why the deal was lost."))
     if errors:
         raise ValidationFailed(errors=errors)
-    if stage.pk == deal.stage_id and probability is None and not reason:
-        return deal
-    now = at or timezone.now()
+    with transaction.atomic():
+        # Everything below reads the deal as it is now, under its row lock: a move
+        # that lost the race sees the winner's stage (and may then have nothing to do).
+        _lock_deal(deal)
+        if stage.is_lost and not (reason or deal.lost_reason):
+            raise ValidationFailed.single("lost_reason", "Say why the deal was lost.")
+        if stage.pk == deal.stage_id and probability is None and not reason:
+            return deal
+        _move_locked(
+            actor=actor, deal=deal, stage=stage, reason=reason, probability=probability, at=at
+        )
+    return deal
+
+
+def _move_locked(
+    *,
+    actor,
+    deal: Deal,
+    stage: Stage,
+    reason: str,
+    probability: int | None,
+    at: dt.datetime | None,
+) -> None:
+    """The body of ``move_deal``, run inside its transaction with the deal row locked."""
+    # The clock never runs backwards for a deal: a stage is entered no earlier than
+    # the previous one was, whatever a caller's ``at`` or a slow thread's clock says.
+    now = max(at or timezone.now(), deal.stage_entered_at)
     previous = deal.stage
     seconds = max(0, int((now - deal.stage_entered_at).total_seconds()))
     was_closed = previous.is_won or previous.is_lost
@@ -580,61 +642,103 @@ def move_deal(
     if moved:
         deal.stage_entered_at = now
     deal.refresh_derived()
+    before_row = _deal_row(deal.pk)
+    deal.save()
+    _refresh_cells(deal.pk, before_row)
+    if moved:
+        StageChange.objects.create(
+            deal=deal,
+            from_stage=previous,
+            to_stage=stage,
+            changed_by=actor if getattr(actor, "is_authenticated", False) else None,
+            changed_at=now,
+            seconds_in_from_stage=seconds,
+        )
+    audit.record(
+        actor=actor,
+        action="deal.stage_changed",
+        obj=deal,
+        changes={
+            "stage": [previous.name, stage.name],
+            "probability": deal.probability,
+            "lost_reason": deal.lost_reason,
+        },
+        party_id=_party_id(deal),
+    )
+    events.emit(
+        "deal.stage_changed",
+        obj=deal,
+        actor=actor,
+        data={
+            "from": str(previous.public_id),
+            "to": str(stage.public_id),
+            "from_name": previous.name,
+            "to_name": stage.name,
+            "won": stage.is_won,
+            "lost": stage.is_lost,
+            "seconds_in_previous_stage": seconds,
+        },
+    )
+    if moved and (stage.is_won or stage.is_lost) and not was_closed:
+        outcome = "won" if stage.is_won else "lost"
+        summary = f"Deal {outcome}: {deal.title}"
+        if stage.is_lost and deal.lost_reason:
+            summary += f" ({deal.lost_reason})"
+        for person in deal_people(deal):
+            interaction_services.log_interaction(
+                actor=actor,
+                party=person,
+                channel=Channel.SYSTEM,
+                direction=Direction.INTERNAL,
+                kind=f"deal_{outcome}",
+                summary=summary[:300],
+                occurred_at=now,
+                related=deal,
+            )
+
+
+def repair_stage_history(*, actor, deal: Deal) -> list[str]:
+    """Make a deal's stage history end where the deal is (``kith check --fix``).
+
+    Adds the missing first entry, or a closing entry when the last one does not lead
+    to the deal's stage, and aligns ``stage_entered_at`` with the last entry. A break
+    in the middle of the chain is not repaired: no one knows what really happened.
+    Returns what was repaired, in words (empty: nothing to do).
+    """
+    repaired: list[str] = []
     with transaction.atomic():
-        before_row = _deal_row(deal.pk)
-        deal.save()
-        _refresh_cells(deal.pk, before_row)
-        if moved:
+        _lock_deal(deal)
+        last = StageChange.objects.filter(deal=deal).order_by("-id").first()
+        if last is None:
+            StageChange.objects.create(
+                deal=deal, from_stage=None, to_stage=deal.stage, changed_at=deal.stage_entered_at
+            )
+            repaired.append("added the missing first entry")
+        elif last.to_stage_id != deal.stage_id:
+            at = max(deal.stage_entered_at, last.changed_at)
             StageChange.objects.create(
                 deal=deal,
-                from_stage=previous,
-                to_stage=stage,
-                changed_by=actor if getattr(actor, "is_authenticated", False) else None,
-                changed_at=now,
-                seconds_in_from_stage=seconds,
+                from_stage_id=last.to_stage_id,
+                to_stage=deal.stage,
+                changed_at=at,
+                seconds_in_from_stage=int((at - last.changed_at).total_seconds()),
             )
-        audit.record(
-            actor=actor,
-            action="deal.stage_changed",
-            obj=deal,
-            changes={
-                "stage": [previous.name, stage.name],
-                "probability": deal.probability,
-                "lost_reason": deal.lost_reason,
-            },
-            party_id=_party_id(deal),
-        )
-        events.emit(
-            "deal.stage_changed",
-            obj=deal,
-            actor=actor,
-            data={
-                "from": str(previous.public_id),
-                "to": str(stage.public_id),
-                "from_name": previous.name,
-                "to_name": stage.name,
-                "won": stage.is_won,
-                "lost": stage.is_lost,
-                "seconds_in_previous_stage": seconds,
-            },
-        )
-        if moved and (stage.is_won or stage.is_lost) and not was_closed:
-            outcome = "won" if stage.is_won else "lost"
-            summary = f"Deal {outcome}: {deal.title}"
-            if stage.is_lost and deal.lost_reason:
-                summary += f" ({deal.lost_reason})"
-            for person in deal_people(deal):
-                interaction_services.log_interaction(
-                    actor=actor,
-                    party=person,
-                    channel=Channel.SYSTEM,
-                    direction=Direction.INTERNAL,
-                    kind=f"deal_{outcome}",
-                    summary=summary[:300],
-                    occurred_at=now,
-                    related=deal,
-                )
-    return deal
+            deal.stage_entered_at = at
+            deal.save(update_fields=["stage_entered_at", "updated_at"])
+            repaired.append("added an entry leading to the current stage")
+        elif deal.stage_entered_at != last.changed_at:
+            deal.stage_entered_at = last.changed_at
+            deal.save(update_fields=["stage_entered_at", "updated_at"])
+            repaired.append("set stage_entered_at to the last entry's time")
+        if repaired:
+            audit.record(
+                actor=actor,
+                action="deal.history_repaired",
+                obj=deal,
+                changes={"repaired": repaired},
+                party_id=_party_id(deal),
+            )
+    return repaired
 
 
 # ---------------------------------------------------------------- line items
@@ -724,6 +828,7 @@ def add_line(
         product_changed=True,
     )
     with transaction.atomic():
+        _lock_deal(deal)  # serialises line changes: positions and the summed amount
         position = (deal.lines.aggregate(m=Max("position"))["m"] or 0) + 1
         line = DealLine.objects.create(deal=deal, position=position, **values)
         _recompute_amount(deal)
@@ -744,20 +849,27 @@ def update_line(*, actor, line: DealLine, data: dict[str, Any]) -> DealLine:
     if unknown:
         raise ValidationFailed(errors=[FieldError(k, "Unknown field.") for k in sorted(unknown)])
     deal = line.deal
-    product = data.get("product", line.product)
-    values = _validate_line(
-        deal,
-        product=product,
-        description=data.get("description", line.description),
-        quantity=data.get("quantity", line.quantity),
-        unit_price=data.get(
-            "unit_price",
-            None if ("product" in data and product != line.product) else line.unit_price,
-        ),
-        discount=data.get("discount", line.discount),
-        product_changed="product" in data and product != line.product,
-    )
     with transaction.atomic():
+        # Lock the deal, then read the line as it is now: the values left out of
+        # ``data`` come from the line, and must not be a concurrent edit's old ones.
+        _lock_deal(deal)
+        try:
+            line.refresh_from_db()
+        except DealLine.DoesNotExist:
+            raise NotFound("No such line.") from None
+        product = data.get("product", line.product)
+        values = _validate_line(
+            deal,
+            product=product,
+            description=data.get("description", line.description),
+            quantity=data.get("quantity", line.quantity),
+            unit_price=data.get(
+                "unit_price",
+                None if ("product" in data and product != line.product) else line.unit_price,
+            ),
+            discount=data.get("discount", line.discount),
+            product_changed="product" in data and product != line.product,
+        )
         for key, value in values.items():
             setattr(line, key, value)
         line.save()
@@ -777,6 +889,7 @@ def remove_line(*, actor, line: DealLine) -> None:
     """Remove a line item; with no lines left the amount stays and becomes editable."""
     deal = line.deal
     with transaction.atomic():
+        _lock_deal(deal)
         public_id = str(line.public_id)
         line.delete()
         _recompute_amount(deal)
