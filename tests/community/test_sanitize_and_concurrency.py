@@ -11,6 +11,7 @@ from kith.community import services
 from kith.community.models import Post, ReputationEvent, Vote
 from tests.collab.test_sanitizer import PAYLOADS
 from tests.community.conftest import make_trusted
+from tests.conftest import client_for
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -27,6 +28,25 @@ def test_every_community_text_field_is_sanitised(payload, public_space, alice, c
     )
     for html in (answer.body_html, note.body_html, edited.body_html):
         _assert_safe(html)
+    # The whole page as a browser gets it: titles, bodies, comments, tags.
+    page = client_for(carol).get(f"/community/t/{topic.public_id}/").content.decode()
+    _assert_page_safe(page)
+    listing = client_for(carol).get(f"/community/s/{public_space.slug}/").content.decode()
+    _assert_page_safe(listing)
+
+
+def _assert_page_safe(page: str) -> None:
+    from tests.collab import test_sanitizer as t
+
+    parsed = t._Collect()
+    parsed.feed(page)
+    for tag, name, value in parsed.attrs:
+        assert not name.startswith("on"), (tag, name, value)
+        if name in ("href", "src", "action"):
+            assert not t._scheme(value).startswith(t.DANGEROUS_SCHEMES), (tag, name, value)
+    assert parsed.tags.count("script") == page.count('<script src="/static/'), "inline script"
+    for banned in ("iframe", "object", "embed", "svg", "math", "details open", "meta http-equiv"):
+        assert f"<{banned}" not in page.lower(), banned
 
 
 def _assert_safe(html: str) -> None:
