@@ -66,7 +66,7 @@ class TopicWithSpaceIn(TopicIn):
     space: str
 
 
-class BodyIn(Schema):
+class CommunityBodyIn(Schema):
     body: str
 
 
@@ -98,7 +98,7 @@ class TopicPatch(Schema):
     space: str | None = None
 
 
-class MergeIn(Schema):
+class TopicMergeIn(Schema):
     into: uuid.UUID
 
 
@@ -345,7 +345,7 @@ def moderate_topic(request: HttpRequest, public_id: uuid.UUID, payload: TopicPat
 
 
 @router.post("/community/topics/{public_id}/merge")
-def merge_topic(request: HttpRequest, public_id: uuid.UUID, payload: MergeIn):
+def merge_topic(request: HttpRequest, public_id: uuid.UUID, payload: TopicMergeIn):
     source = access.get_topic(request.user, public_id)
     try:
         target = access.get_topic(request.user, payload.into)
@@ -356,7 +356,7 @@ def merge_topic(request: HttpRequest, public_id: uuid.UUID, payload: MergeIn):
 
 @router.post("/community/topics/{public_id}/answers", response={201: dict})
 @idempotent
-def answer(request: HttpRequest, public_id: uuid.UUID, payload: BodyIn):
+def answer(request: HttpRequest, public_id: uuid.UUID, payload: CommunityBodyIn):
     topic = access.get_topic(request.user, public_id)
     return Status(201, post_out(services.reply(actor=request.user, topic=topic, body=payload.body)))
 
@@ -419,7 +419,7 @@ def revisions(request: HttpRequest, public_id: uuid.UUID):
 
 @router.post("/community/posts/{public_id}/comments", response={201: dict})
 @idempotent
-def add_comment(request: HttpRequest, public_id: uuid.UUID, payload: BodyIn):
+def add_comment(request: HttpRequest, public_id: uuid.UUID, payload: CommunityBodyIn):
     post = access.get_post(request.user, public_id)
     return Status(201, post_out(services.comment(actor=request.user, post=post, body=payload.body)))
 

@@ -39,7 +39,14 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.html import escape
 from ninja import Schema
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic import BaseModel as PydanticModel
 
 from kith.core.errors import ValidationFailed
@@ -297,6 +304,27 @@ SafeDateTime = Annotated[dt.datetime, AfterValidator(_safe)]
 SafeDate = Annotated[dt.date, AfterValidator(_safe)]
 Money = Annotated[
     Decimal, Field(allow_inf_nan=False, max_digits=17, decimal_places=4), AfterValidator(_safe)
+]
+
+
+def _wall_time(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("Give a wall-clock time without an offset; the zone is its own field.")
+    return value
+
+
+# A time of day in a stated zone (a deadline, opening hours): "09:30" or "09:30:00". The
+# OpenAPI "time" format means an RFC 3339 time *with* an offset, which these never carry.
+WallTime = Annotated[
+    dt.time,
+    AfterValidator(_wall_time),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "examples": ["09:30"],
+        }
+    ),
 ]
 
 

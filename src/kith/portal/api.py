@@ -29,14 +29,14 @@ from . import queries
 from .schemas import (
     AcceptedOut,
     CaseDetailOut,
-    CaseIn,
-    CaseOut,
-    CasePage,
     EmailIn,
     MarkReadIn,
     MarkReadOut,
-    MessageOut,
     NotificationPage,
+    PortalCaseIn,
+    PortalCaseOut,
+    PortalCasePage,
+    PortalMessageOut,
     ProfileIn,
     ProfileOut,
     RatingIn,
@@ -202,7 +202,7 @@ class CaseListQuery(Schema):
     limit: int | None = None
 
 
-@router.get("/portal/cases", response=CasePage, url_name="portal_cases")
+@router.get("/portal/cases", response=PortalCasePage, url_name="portal_cases")
 def list_cases(request: HttpRequest, query: Query[CaseListQuery]):
     """Your cases, newest first, and your organisation's where it shares them.
     ``status``: ``open``, ``closed`` or empty for all."""
@@ -243,7 +243,7 @@ def suggestions(request: HttpRequest, payload: SuggestionsIn):
 
 @router.post("/portal/cases", response={201: CaseDetailOut}, url_name="portal_create_case")
 @idempotent
-def create_case(request: HttpRequest, payload: CaseIn):
+def create_case(request: HttpRequest, payload: PortalCaseIn):
     user = _customer(request)
     with channel("api"):
         case = service_services.open_case_as_customer(
@@ -267,7 +267,7 @@ def get_case(request: HttpRequest, public_id: uuid.UUID):
 
 @router.post(
     "/portal/cases/{public_id}/messages",
-    response={201: MessageOut},
+    response={201: PortalMessageOut},
     url_name="portal_case_reply",
 )
 @idempotent
@@ -283,11 +283,13 @@ def reply(request: HttpRequest, public_id: uuid.UUID, payload: ReplyIn):
         .get(pk=message.pk)
     )
     return Status(
-        201, MessageOut.model_validate(_message_out(message, user)).model_dump(mode="json")
+        201, PortalMessageOut.model_validate(_message_out(message, user)).model_dump(mode="json")
     )
 
 
-@router.post("/portal/cases/{public_id}/close", response=CaseOut, url_name="portal_case_close")
+@router.post(
+    "/portal/cases/{public_id}/close", response=PortalCaseOut, url_name="portal_case_close"
+)
 def close_case(request: HttpRequest, public_id: uuid.UUID):
     user = _customer(request)
     case = service_access.get_customer_case(user, public_id)

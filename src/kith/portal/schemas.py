@@ -24,24 +24,24 @@ class ProfileIn(Schema):
     timezone: str = Field("UTC", max_length=64)
 
 
-class AttachmentOut(Schema):
+class PortalAttachmentOut(Schema):
     id: uuid.UUID
     filename: str
     size: int
     url: str
 
 
-class MessageOut(Schema):
+class PortalMessageOut(Schema):
     id: uuid.UUID
     kind: str = Field(description="inbound (from the customer) or reply (from support)")
     author: str
     mine: bool
     body: str
     occurred_at: dt.datetime
-    attachments: list[AttachmentOut]
+    attachments: list[PortalAttachmentOut]
 
 
-class CaseOut(Schema):
+class PortalCaseOut(Schema):
     id: uuid.UUID
     number: int
     reference: str
@@ -56,16 +56,16 @@ class CaseOut(Schema):
     rating: int | None
 
 
-class CaseDetailOut(CaseOut):
-    messages: list[MessageOut]
+class CaseDetailOut(PortalCaseOut):
+    messages: list[PortalMessageOut]
 
 
-class CasePage(Schema):
-    items: list[CaseOut]
+class PortalCasePage(Schema):
+    items: list[PortalCaseOut]
     next_cursor: str | None
 
 
-class CaseIn(Schema):
+class PortalCaseIn(Schema):
     subject: str = Field(..., max_length=300)
     body: str = Field(..., max_length=100_000)
     deflection: uuid.UUID | None = Field(

@@ -167,7 +167,7 @@ class ContactOut(Schema):
     role: str
 
 
-class TimelineItemOut(Schema):
+class DealTimelineItemOut(Schema):
     id: uuid.UUID
     party: Ref
     channel: str
@@ -665,7 +665,9 @@ def deal_history(request: HttpRequest, public_id: uuid.UUID):
     ]
 
 
-@router.get("/deals/{public_id}/timeline", response=list[TimelineItemOut], url_name="deal_timeline")
+@router.get(
+    "/deals/{public_id}/timeline", response=list[DealTimelineItemOut], url_name="deal_timeline"
+)
 def deal_timeline(request: HttpRequest, public_id: uuid.UUID):
     """Interactions linked to the deal and those of its people (newest first, 50 at most)."""
     deal = access.get_deal(request.user, public_id)

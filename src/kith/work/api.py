@@ -17,6 +17,7 @@ from kith.accounts.models import User
 from kith.core import timezones
 from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
+from kith.core.inputs import WallTime
 from kith.core.pagination import clamp_limit, paginate
 from kith.work import access, calendar, queries, services
 from kith.work.models import Activity, ActivityType, Meeting
@@ -55,7 +56,7 @@ class ActivityIn(Schema):
     party: uuid.UUID | None = Field(None, description="The person/organisation it concerns.")
     assignee: str | None = Field(None, description="Username (default: you).")
     deadline: dt.date | None = None
-    deadline_time: dt.time | None = None
+    deadline_time: WallTime | None = None
     timezone: str | None = Field(None, description="Zone of the deadline (default: assignee's).")
 
 
@@ -65,7 +66,7 @@ class ActivityPatch(Schema):
     note: str | None = Field(None, max_length=20000)
     assignee: str | None = None
     deadline: dt.date | None = None
-    deadline_time: dt.time | None = None
+    deadline_time: WallTime | None = None
     timezone: str | None = None
 
 
@@ -82,7 +83,7 @@ class ActivityOut(Schema):
     party_name: str | None
     assignee: str | None
     deadline: dt.date | None
-    deadline_time: dt.time | None
+    deadline_time: WallTime | None
     timezone: str
     due_at: dt.datetime | None
     done_at: dt.datetime | None
@@ -104,7 +105,7 @@ class NextIn(Schema):
     note: str = Field("", max_length=20000)
     assignee: str | None = None
     deadline: dt.date | None = None
-    deadline_time: dt.time | None = None
+    deadline_time: WallTime | None = None
 
 
 class CompleteIn(Schema):
