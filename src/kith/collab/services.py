@@ -278,9 +278,9 @@ def auto_follow_many(*, target_type: ContentType, pairs: Iterable[tuple[int, int
     target_ids = {t for t, _u in wanted}
     users = {
         pk: (username, kind == User.Kind.PORTAL)
-        for pk, username, kind in User.objects.filter(
-            pk__in={u for _t, u in wanted}
-        ).values_list("pk", "username", "kind")
+        for pk, username, kind in User.objects.filter(pk__in={u for _t, u in wanted}).values_list(
+            "pk", "username", "kind"
+        )
     }
     now = timezone.now()
     with transaction.atomic():
@@ -647,6 +647,12 @@ def _notify_followers(
     return len(notes)
 
 
+def _lock_fresh(row: models.Model) -> None:
+    """Reload ``row`` under its row lock (read-modify-write: edits keep every revision,
+    a soft delete happens once, so the comment counter moves once)."""
+    row.refresh_from_db(from_queryset=type(row).objects.select_for_update())
+
+
 def edit_post(*, actor, post: Post, body: str) -> Post:
     """Change a post's text; the old text is kept as a revision."""
     if not access.can_change_post(actor, post) or post.deleted_at:
@@ -656,6 +662,11 @@ def edit_post(*, actor, post: Post, body: str) -> Post:
         return post
     rendered = _render(body, author=actor)
     with transaction.atomic():
+        _lock_fresh(post)
+        if post.deleted_at:
+            raise Forbidden("Only the author can edit a post.")
+        if body == post.body_markdown:
+            return post
         PostRevision.objects.create(post=post, body_markdown=post.body_markdown, edited_by=actor)
         old = post.body_markdown
         post.body_markdown = body
@@ -689,6 +700,9 @@ def delete_post(*, actor, post: Post) -> Post:
     if post.deleted_at:
         return post
     with transaction.atomic():
+        _lock_fresh(post)
+        if post.deleted_at:  # a concurrent request deleted it first
+            return post
         post.deleted_at = _now()
         post.deleted_by = actor
         post.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
@@ -761,6 +775,9 @@ def edit_comment(*, actor, comment: Comment, body: str) -> Comment:
     body = _clean_body(body)
     rendered = _render(body, author=actor)
     with transaction.atomic():
+        _lock_fresh(comment)
+        if comment.deleted_at:
+            raise Forbidden("Only the author can edit a comment.")
         PostRevision.objects.create(
             comment=comment, body_markdown=comment.body_markdown, edited_by=actor
         )
@@ -782,6 +799,9 @@ def delete_comment(*, actor, comment: Comment) -> Comment:
     if comment.deleted_at:
         return comment
     with transaction.atomic():
+        _lock_fresh(comment)
+        if comment.deleted_at:  # a concurrent request deleted it first: count it once
+            return comment
         comment.deleted_at = _now()
         comment.deleted_by = actor
         comment.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
