@@ -259,3 +259,27 @@ def test_contact_email_change_needs_confirmation(carol, mailoutbox):
     carol.refresh_from_db()
     assert carol.email == "carol.new@example.com"
     assert ContactPoint.objects.get(normalized="carol.new@example.com").verified
+
+
+def test_expired_unverified_signups_are_purged(db, mailoutbox):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from kith.accounts.services import purge_expired_signups
+    from kith.core import worker
+
+    _signup(Client(), "old@example.com")
+    _signup(Client(), "new@example.com")
+    verified = Client()
+    _signup(verified, "done@example.com")
+    verified.post(_link(mailoutbox[2]))
+    PortalSignup.objects.exclude(email="new@example.com").update(
+        created_at=timezone.now() - dt.timedelta(hours=49)
+    )
+    assert purge_expired_signups() == 1
+    assert sorted(PortalSignup.objects.values_list("email", flat=True)) == [
+        "done@example.com",
+        "new@example.com",
+    ]
+    assert "accounts.purge_signups" in worker.periodic_jobs()

@@ -634,3 +634,15 @@ def confirm_email_change(*, actor: User, token: str) -> User:
             party_id=user.person_id,
         )
     return user
+
+
+def purge_expired_signups(*, now: dt.datetime | None = None) -> int:
+    """Delete sign-ups whose verification link has expired unused; returns how many.
+
+    Housekeeping, not a change anyone made: no audit entry per row; the worker's job
+    logs the count."""
+    cutoff = (now or timezone.now()) - dt.timedelta(seconds=SIGNUP_MAX_AGE)
+    deleted, _ = PortalSignup.objects.filter(
+        verified_at__isnull=True, created_at__lt=cutoff
+    ).delete()
+    return deleted
