@@ -24,7 +24,13 @@ from kith.people.models import (
     RoleType,
     SavedView,
 )
-from kith.people.queries import PartyFilters, apply_filters, count_rows, with_list_data
+from kith.people.queries import (
+    PartyFilters,
+    apply_filters,
+    count_rows,
+    list_rows_data,
+    with_list_data,
+)
 from kith.people.schemas import (
     ContactPointIn,
     ContactPointOut,
@@ -123,8 +129,9 @@ def _list(request: HttpRequest, kind: str, query: ListQuery) -> dict[str, Any]:
         found = search.search(qs, query.q, limit=offset + limit + 1)
         page = found[offset : offset + limit]
         ids = [p.pk for p in page]
-        rows = {p.pk: p for p in with_list_data(Party.objects.filter(pk__in=ids))}
-        items = [party_out(rows[i]) for i in ids]
+        rows = {p.pk: p for p in Party.objects.filter(pk__in=ids).select_related("owner")}
+        data = list_rows_data(list(rows.values()))
+        items = [party_out(rows[i], **data[i]) for i in ids]
         more = len(found) > offset + limit
         return {
             "items": items,
@@ -133,10 +140,13 @@ def _list(request: HttpRequest, kind: str, query: ListQuery) -> dict[str, Any]:
             "count": None if more else offset + len(items),
             "count_is_estimate": False,
         }
-    page = paginate(with_list_data(qs), order=("sort_name", "id"), cursor=query.cursor, limit=limit)
+    page = paginate(
+        qs.select_related("owner"), order=("sort_name", "id"), cursor=query.cursor, limit=limit
+    )
+    data = list_rows_data(page.items)
     total = count_rows(qs)
     return {
-        "items": [party_out(p) for p in page.items],
+        "items": [party_out(p, **data[p.pk]) for p in page.items],
         "next_cursor": page.next_cursor,
         "count": total.value,
         "count_is_estimate": total.is_estimate,

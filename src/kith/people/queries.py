@@ -83,6 +83,32 @@ def with_list_data(qs: QuerySet) -> QuerySet:
     )
 
 
+def list_rows_data(parties: list[Party]) -> dict[int, dict[str, list]]:
+    """What list rows show of ``parties`` (contact points, tags, current roles), keyed by
+    party id, as keyword arguments for ``schemas.party_out``: three queries for a page.
+
+    Does what ``with_list_data``'s prefetches do without their per-row cost: Django's
+    prefetch clones a queryset for each party and each relation, which for a page of
+    50 people cost more than all of its queries (measured: 60 ms of a 70 ms page).
+    """
+    ids = [p.pk for p in parties]
+    data: dict[int, dict[str, list]] = {
+        pk: {"contact_points": [], "tags": [], "relationships": []} for pk in ids
+    }
+    if not ids:
+        return data
+    for cp in ContactPoint.objects.filter(party_id__in=ids).order_by():
+        data[cp.party_id]["contact_points"].append(cp)
+    through = Party.tags.through
+    for link in through.objects.filter(party_id__in=ids).select_related("tag"):
+        data[link.party_id]["tags"].append(link.tag)
+    for rel in (
+        Relationship.objects.current().filter(subject_id__in=ids).select_related("role", "object")
+    ):
+        data[rel.subject_id]["relationships"].append(rel)
+    return data
+
+
 def current_roles(party: Party) -> list[Relationship]:
     rels = getattr(party, "current_relationships", None)
     if rels is None:
