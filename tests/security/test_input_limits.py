@@ -86,7 +86,7 @@ def test_multipart_without_boundary_is_a_400_on_every_upload_endpoint(alice, ope
     method, path = operation
     client, headers = _client(alice)
     person = make_person(alice)
-    url = "/api" + path.replace("{public_id}", str(person.public_id))
+    url = path.replace("{public_id}", str(person.public_id))
     for content_type in ("multipart/form-data", "multipart/form-data; boundary="):
         response = _send(client, headers, method, url, b"--x\r\n\r\n", content_type)
         data = _error(response, 400, "Content-Type")
@@ -303,3 +303,58 @@ def test_every_operation_of_the_api_is_guarded():
                         unguarded.append(f"{operation.methods} {path}: {model.__name__}")
     assert count > 100
     assert unguarded == []
+
+
+# ---------------------------------------------------------------- found by fuzzing
+
+
+def test_deleting_a_person_with_a_portal_login_is_a_409_not_a_500(alice, carol):
+    client, headers = _client(alice)
+    response = client.delete(f"/api/people/{carol.person.public_id}", headers=headers)
+    data = _error(response, 409)
+    assert "portal login" in data["detail"]
+    assert Party.objects.filter(pk=carol.person.pk).exists()
+
+
+# ---------------------------------------------------------------- web forms
+
+
+def test_web_forms_refuse_dates_out_of_range_on_the_field(alice):
+    person = make_person(alice)
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    response = client.post(
+        f"/parties/{person.public_id}/interactions/",
+        {
+            "channel": "call",
+            "direction": "out",
+            "summary": "far",
+            "occurred_at": "9999-12-31T23:59",
+        },
+    )
+    assert response.status_code < 500
+    assert b"Date out of range" in response.content
+    assert not Interaction.objects.filter(party=person, summary="far").exists()
+
+
+def test_every_kith_form_gets_the_input_rules():
+    import importlib
+    import pkgutil
+
+    from django import forms
+
+    import kith
+    from kith.core.inputs import CleanFormMixin
+
+    for module in pkgutil.walk_packages(kith.__path__, "kith."):
+        if module.name.endswith((".forms", ".views")):
+            importlib.import_module(module.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    kith_forms = [f for f in subclasses(forms.BaseForm) if f.__module__.startswith("kith.")]
+    assert len(kith_forms) > 20
+    assert [f.__qualname__ for f in kith_forms if not issubclass(f, CleanFormMixin)] == []

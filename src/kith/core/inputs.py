@@ -348,7 +348,8 @@ class CleanFormMixin:
             try:
                 check_value(value, name=is_name_field(field))
             except InputError as exc:
-                self.add_error(field, str(exc))  # type: ignore[attr-defined]
+                known = field in self.fields  # type: ignore[attr-defined]
+                self.add_error(field if known else None, exc.message)  # type: ignore[attr-defined]
         super()._post_clean()  # type: ignore[misc]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 
 from kith.core.errors import FieldError
+from kith.core.inputs import CleanForm
 from kith.interactions.models import Channel, Direction
 from kith.people.models import FieldDefinition, Party, Visibility
 from kith.people.services import ContactInput, PartyInput
@@ -54,7 +55,7 @@ def apply_errors(
             form.add_error(None, error.message)
 
 
-class PartyForm(forms.Form):
+class PartyForm(CleanForm):
     """Fields shared by the person and organisation forms, plus custom attributes.
 
     ``creating`` adds the first e-mail and phone; on edit, contact points are managed
@@ -233,7 +234,7 @@ class OrganizationForm(PartyForm):
     ]
 
 
-class ContactPointForm(forms.Form):
+class ContactPointForm(CleanForm):
     channel = forms.CharField(
         max_length=30, initial="email", widget=forms.TextInput(attrs={"list": "contact-channels"})
     )
@@ -251,7 +252,7 @@ class ContactPointForm(forms.Form):
         )
 
 
-class RoleForm(forms.Form):
+class RoleForm(CleanForm):
     """Add a role; ``role`` and ``organization`` are checked by access and the service."""
 
     role = forms.CharField(max_length=40)
@@ -267,13 +268,13 @@ class RoleForm(forms.Form):
     rename = {"object": "organization"}
 
 
-class EndRoleForm(forms.Form):
+class EndRoleForm(CleanForm):
     on = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
 
     rename = {"valid_to": "on", "valid_from": "on"}
 
 
-class InteractionForm(forms.Form):
+class InteractionForm(CleanForm):
     channel = forms.ChoiceField(
         choices=[c for c in Channel.choices if c[0] != Channel.SYSTEM], initial=Channel.CALL
     )
@@ -289,11 +290,11 @@ class InteractionForm(forms.Form):
     )
 
 
-class SaveViewForm(forms.Form):
+class SaveViewForm(CleanForm):
     name = forms.CharField(max_length=120, label="Name this view")
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(CleanForm):
     KINDS = (("people", "People"), ("organizations", "Organisations"))
 
     file = forms.FileField(

@@ -455,8 +455,20 @@ def update_party(*, actor, party: Party, data: PartyInput) -> Party:
 
 
 def delete_party(*, actor, party: Party) -> None:
-    """Delete a party and everything that hangs off it (admins and managers only)."""
+    """Delete a party and everything that hangs off it (admins and managers only).
+
+    A customer's portal login must have its person (a database constraint): deleting that
+    person is a 409 that says so, not a 500 from the constraint.
+    """
+    from kith.accounts.models import User
+
     with transaction.atomic():
+        login = User.objects.filter(person=party, kind=User.Kind.PORTAL).first()
+        if login is not None:
+            raise Conflict(
+                f"{party.display_name} has a portal login ({login.get_username()}); "
+                "remove or erase the login first."
+            )
         audit.record(
             actor=actor,
             action=_event_name(party, "deleted"),

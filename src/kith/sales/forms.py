@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django import forms
 
 from kith.core.errors import FieldError
+from kith.core.inputs import CleanForm
 from kith.people.models import Visibility
 from kith.sales.models import ForecastCategory
 
@@ -25,7 +26,7 @@ def apply_errors(form: forms.Form, errors: Iterable[FieldError]) -> None:
             form.add_error(None, error.message)
 
 
-class DealForm(forms.Form):
+class DealForm(CleanForm):
     """Create or edit a deal. Choices are filled by the view from what the user may see."""
 
     title = forms.CharField(max_length=200)
@@ -88,13 +89,13 @@ class DealForm(forms.Form):
             del self.fields["stage"]
 
 
-class MoveForm(forms.Form):
+class MoveForm(CleanForm):
     stage = forms.UUIDField()
     lost_reason = forms.CharField(required=False, max_length=300)
     next = forms.CharField(required=False, max_length=500)
 
 
-class LineForm(forms.Form):
+class LineForm(CleanForm):
     product = forms.ChoiceField(required=False)
     description = forms.CharField(required=False, max_length=300)
     quantity = forms.DecimalField(initial=1, max_digits=11, decimal_places=2)
@@ -118,7 +119,7 @@ class LineForm(forms.Form):
         ]
 
 
-class ContactForm(forms.Form):
+class ContactForm(CleanForm):
     person = forms.ChoiceField()
     role = forms.CharField(required=False, max_length=80)
 
@@ -129,14 +130,14 @@ class ContactForm(forms.Form):
         ]
 
 
-class ProductForm(forms.Form):
+class ProductForm(CleanForm):
     name = forms.CharField(max_length=200)
     sku = forms.CharField(max_length=64, label="SKU")
     unit_price = forms.CharField(max_length=20, label="Unit price")
     currency = forms.CharField(max_length=3)
 
 
-class RateForm(forms.Form):
+class RateForm(CleanForm):
     currency = forms.CharField(max_length=3)
     rate = forms.CharField(
         max_length=30, help_text="One unit of the currency in the base currency."
@@ -144,7 +145,7 @@ class RateForm(forms.Form):
     valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Valid from")
 
 
-class PipelineNewForm(forms.Form):
+class PipelineNewForm(CleanForm):
     """A new pipeline: its name and its first (open) stage; more stages are added after."""
 
     name = forms.CharField(max_length=120)
@@ -155,7 +156,7 @@ class PipelineNewForm(forms.Form):
     is_default = forms.BooleanField(required=False, label="Default pipeline")
 
 
-class PipelineForm(forms.Form):
+class PipelineForm(CleanForm):
     """Rename a pipeline, make it the default, or (de)activate it."""
 
     name = forms.CharField(max_length=120)
@@ -166,7 +167,7 @@ class PipelineForm(forms.Form):
 STAGE_OUTCOMES = [("open", "Open"), ("won", "Won"), ("lost", "Lost")]
 
 
-class StageForm(forms.Form):
+class StageForm(CleanForm):
     """Add or edit a stage. One outcome choice, so a stage cannot be both won and lost."""
 
     name = forms.CharField(max_length=80)

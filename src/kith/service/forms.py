@@ -8,6 +8,7 @@ from django import forms
 
 from kith.accounts.models import Role, User
 from kith.core.errors import ValidationFailed
+from kith.core.inputs import CleanForm
 from kith.people.models import Party
 from kith.service.models import BusinessCalendar, Origin, Priority, Queue
 
@@ -18,7 +19,7 @@ def staff_writers():
     ).order_by("username")
 
 
-class CaseForm(forms.Form):
+class CaseForm(CleanForm):
     subject = forms.CharField(max_length=300)
     requester_email = forms.EmailField(
         label="Requester e-mail", help_text="The person asking; they must exist in People."
@@ -53,7 +54,7 @@ class CaseForm(forms.Form):
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
 
 
-class MessageForm(forms.Form):
+class MessageForm(CleanForm):
     kind = forms.ChoiceField(
         choices=[("reply", "Public reply (e-mailed)"), ("note", "Internal note")],
         initial="reply",
@@ -62,7 +63,7 @@ class MessageForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=100_000)
 
 
-class AssignForm(forms.Form):
+class AssignForm(CleanForm):
     assignee = forms.ModelChoiceField(
         queryset=User.objects.none(),
         required=False,
@@ -75,7 +76,7 @@ class AssignForm(forms.Form):
         self.fields["assignee"].queryset = staff_writers()
 
 
-class UploadForm(forms.Form):
+class UploadForm(CleanForm):
     file = forms.FileField(
         label=".eml file", help_text="One e-mail message as saved by a mail client."
     )
@@ -84,7 +85,7 @@ class UploadForm(forms.Form):
     )
 
 
-class CsatForm(forms.Form):
+class CsatForm(CleanForm):
     rating = forms.TypedChoiceField(
         choices=[(i, str(i)) for i in range(5, 0, -1)], coerce=int, widget=forms.RadioSelect
     )
@@ -121,7 +122,7 @@ WEEKDAYS = [
 BLANK_HOLIDAY_ROWS = 3
 
 
-class QueueForm(forms.Form):
+class QueueForm(CleanForm):
     name = forms.CharField(max_length=120)
     email_address = forms.CharField(
         label="E-mail address",
@@ -150,7 +151,7 @@ class QueueForm(forms.Form):
         self.fields["agents"].queryset = staff_writers()
 
 
-class CalendarForm(forms.Form):
+class CalendarForm(CleanForm):
     """Name, time zone, one opening span per weekday and a list of holidays.
 
     Holidays come as parallel ``holiday_date``/``holiday_name`` inputs (one pair per
@@ -228,7 +229,7 @@ class CalendarForm(forms.Form):
         return data
 
 
-class SlaPolicyForm(forms.Form):
+class SlaPolicyForm(CleanForm):
     name = forms.CharField(max_length=120)
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
     organization = forms.ModelChoiceField(

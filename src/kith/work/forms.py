@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from django import forms
 
 from kith.core.errors import FieldError
+from kith.core.inputs import CleanForm
 
 
 def apply_errors(
@@ -42,7 +43,7 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
-class ActivityForm(forms.Form):
+class ActivityForm(CleanForm):
     type = forms.ChoiceField(label="Type")
     summary = forms.CharField(label="Summary", max_length=300)
     deadline = forms.DateField(label="Deadline", required=False, widget=DateInput)
@@ -59,7 +60,7 @@ class ActivityForm(forms.Form):
         ]
 
 
-class CompleteForm(forms.Form):
+class CompleteForm(CleanForm):
     outcome = forms.CharField(
         label="Outcome", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -80,7 +81,7 @@ class CompleteForm(forms.Form):
         return data
 
 
-class MeetingForm(forms.Form):
+class MeetingForm(CleanForm):
     title = forms.CharField(label="Title", max_length=300)
     start = forms.DateTimeField(
         label="Starts",
@@ -120,7 +121,7 @@ class MeetingForm(forms.Form):
         return value.replace(tzinfo=None) if value else value
 
 
-class IcsUploadForm(forms.Form):
+class IcsUploadForm(CleanForm):
     file = forms.FileField(
         label=".ics file", help_text="An iCalendar file exported from any calendar."
     )
