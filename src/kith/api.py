@@ -8,7 +8,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from kith.accounts.auth import api_auth, staff_api_auth
-from kith.core.errors import KithError, Moved
+from kith.core.errors import SAFE_METHODS, KithError, Moved
 from kith.core.http_errors import api_exception
 from kith.core.inputs import INPUT_EXCEPTIONS, guard_operations, input_exception_response
 
@@ -23,6 +23,8 @@ api = NinjaAPI(
 
 @api.exception_handler(KithError)
 def kith_error(request: HttpRequest, exc: KithError) -> HttpResponse:
+    if isinstance(exc, Moved) and request.method not in SAFE_METHODS:
+        exc = exc.as_conflict()  # a write is not redirected to the survivor: 409
     response = api.create_response(request, exc.as_dict(), status=exc.status)
     if isinstance(exc, Moved) and exc.location:
         response["Location"] = exc.location

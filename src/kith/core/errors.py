@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Reads: a merged record's id answers them with a redirect to the survivor.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -89,6 +92,34 @@ class Moved(KithError):
 
     def __init__(self, *, new_public_id: str, location: str = ""):
         super().__init__(f"This record was merged into {new_public_id}.")
+        self.new_public_id = new_public_id
+        self.location = location
+
+    def as_dict(self) -> dict:
+        data = super().as_dict()
+        data["merged_into"] = self.new_public_id
+        return data
+
+    def as_conflict(self) -> MergedConflict:
+        """The answer to a write naming this record: 409, not a redirect.
+
+        A 308 after a POST, PATCH or DELETE invites a client to re-send the same
+        request to the survivor, which may be a different change than intended (a
+        merge, a delete). Reads keep the 308 so old links and ids keep working.
+        """
+        return MergedConflict(new_public_id=self.new_public_id, location=self.location)
+
+
+class MergedConflict(Conflict):
+    """A write named a record that was merged into another (``merged_into``)."""
+
+    code = "merged"
+
+    def __init__(self, *, new_public_id: str, location: str = ""):
+        super().__init__(
+            f"This record was merged into {new_public_id}; "
+            "send the request again with that id if it still applies."
+        )
         self.new_public_id = new_public_id
         self.location = location
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpResponsePermanentRedirect
 from django.shortcuts import render
 
-from kith.core.errors import KithError, Moved
+from kith.core.errors import SAFE_METHODS, KithError, Moved
 
 
 class KithErrorMiddleware:
@@ -18,6 +18,10 @@ class KithErrorMiddleware:
     def process_exception(self, request, exception):
         if request.path.startswith("/api/") or not isinstance(exception, KithError):
             return None
-        if isinstance(exception, Moved) and exception.location:
+        if isinstance(exception, Moved) and request.method not in SAFE_METHODS:
+            # A form posted to a merged record: say so (409) rather than redirect and
+            # drop the change without a word.
+            exception = exception.as_conflict()
+        elif isinstance(exception, Moved) and exception.location:
             return HttpResponsePermanentRedirect(exception.location)
         return render(request, "web/error.html", {"error": exception}, status=exception.status)

@@ -19,7 +19,7 @@ from django.dispatch import Signal
 from rapidfuzz import fuzz
 
 from kith.core import audit, events
-from kith.core.errors import FieldError, ValidationFailed
+from kith.core.errors import FieldError, MergedConflict, ValidationFailed
 from kith.core.models import AuditEntry
 from kith.people import search
 from kith.people.models import ContactPoint, Party, Relationship
@@ -143,8 +143,24 @@ def merge(*, actor, keep: Party, absorb: Party, choices: dict[str, str] | None =
     """Merge ``absorb`` into ``keep``; ``choices`` maps field → "keep"|"absorb" for conflicts."""
     choices = choices or {}
     with transaction.atomic():
-        keep = Party.objects.select_for_update().get(pk=keep.pk)
-        absorb = Party.objects.select_for_update().get(pk=absorb.pk)
+        # Lock both rows in one order (by id): two merges of one pair in opposite
+        # directions at once must queue, not deadlock.
+        locked = {
+            p.pk: p
+            for p in Party.objects.select_for_update()
+            .filter(pk__in=[keep.pk, absorb.pk])
+            .order_by("pk")
+        }
+        keep, absorb = locked[keep.pk], locked[absorb.pk]
+        for party in (keep, absorb):
+            if party.status == Party.Status.MERGED and party.merged_into_id:
+                # A concurrent merge absorbed it first: name the survivor (409).
+                survivor = Party.objects.get(pk=party.merged_into_id)
+                seen = {party.pk}
+                while survivor.merged_into_id and survivor.pk not in seen:
+                    seen.add(survivor.pk)
+                    survivor = Party.objects.get(pk=survivor.merged_into_id)
+                raise MergedConflict(new_public_id=str(survivor.public_id))
         plan = preview(keep=keep, absorb=absorb)
         if plan.blockers:
             raise ValidationFailed(

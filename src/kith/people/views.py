@@ -32,7 +32,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from kith.accounts.models import Team
 from kith.core import timezones
-from kith.core.errors import FieldError, Moved, NotFound, ValidationFailed
+from kith.core.errors import SAFE_METHODS, FieldError, Moved, NotFound, ValidationFailed
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
 from kith.interactions.access import filter_mirrors
@@ -105,7 +105,16 @@ def _moved(request: HttpRequest, exc: Moved) -> HttpResponse:
     survivor = Party.objects.filter(public_id=exc.new_public_id).first()
     if survivor is None:  # pragma: no cover - get_party only raises Moved for a real survivor
         raise NotFound("No such person or organisation.")
-    messages.info(request, f"That record was merged into {survivor.display_name}.")
+    if request.method in SAFE_METHODS:
+        messages.info(request, f"That record was merged into {survivor.display_name}.")
+    else:
+        # A form sent to the merged record: it is not applied to the survivor (that may
+        # not be what was meant); the browser goes to the survivor's page with a GET.
+        messages.warning(
+            request,
+            f"That record was merged into {survivor.display_name}; nothing was changed. "
+            "Check this record and try again.",
+        )
     url = party_url(survivor)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
