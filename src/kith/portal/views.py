@@ -351,7 +351,7 @@ def new_case(request: HttpRequest) -> HttpResponse:
         "errors": {},
         "deflection": source.get("deflection", ""),
         "suggestions": [],
-        "max_kib": service_services.max_customer_file_bytes() // 1024,
+        "max_bytes": service_services.max_customer_file_bytes(),
         "max_files": service_services.MAX_CUSTOMER_FILES,
     }
     status = 200
@@ -433,7 +433,7 @@ def _case_context(request: HttpRequest, case) -> dict:
         and case.status in (Status.RESOLVED, Status.CLOSED)
         and rated is None,
         "rating": rated,
-        "max_kib": service_services.max_customer_file_bytes() // 1024,
+        "max_bytes": service_services.max_customer_file_bytes(),
         "max_files": service_services.MAX_CUSTOMER_FILES,
         "errors": {},
     }

@@ -1411,6 +1411,8 @@ def _check_customer(actor, case: Case | None = None) -> None:
 
 
 def _check_files(files: list | None) -> list[FieldError]:
+    from django.template.defaultfilters import filesizeformat
+
     errors: list[FieldError] = []
     files = files or []
     if len(files) > MAX_CUSTOMER_FILES:
@@ -1421,7 +1423,7 @@ def _check_files(files: list | None) -> list[FieldError]:
         if size <= 0:
             errors.append(FieldError("files", f"{upload.name}: the file is empty."))
         elif size > limit:
-            errors.append(FieldError("files", f"{upload.name}: at most {limit // 1024} KiB."))
+            errors.append(FieldError("files", f"{upload.name}: at most {filesizeformat(limit)}."))
     return errors
 
 
