@@ -300,25 +300,27 @@ def claim(
     budget = settings.KITH_OUTBOX_BULK_ITEMS_PER_PASS if bulk_items is None else bulk_items
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.KITH_OUTBOX_LEASE_SECONDS)
+    bulk_ids: list[int] = []
     with transaction.atomic():
-        chosen = list(_claimable(INTERACTIVE, now, ids).values_list("id", flat=True)[:limit])
-        room = limit - len(chosen)
-        if room > 0 and budget > 0:
+        events = list(_claimable(INTERACTIVE, now, ids)[:limit])
+        room = limit - len(events)
+        # Inline delivery names its (interactive) events: no bulk query in the request.
+        if room > 0 and budget > 0 and (ids is None or len(events) < len(ids)):
             weight = 0
+            # Ids and sizes only: a batch row carries its items, read once leased.
             for pk, size in _claimable(BULK, now, ids).values_list("id", "batch_size")[:room]:
                 if weight and weight + max(size, 1) > budget:
                     break
-                chosen.append(pk)
+                bulk_ids.append(pk)
                 weight += max(size, 1)
+        chosen = [e.id for e in events] + bulk_ids
         if chosen:
             OutboxEvent.objects.filter(id__in=chosen).update(
                 locked_until=lease_until, locked_by=worker_id, attempts=F("attempts") + 1
             )
-    if not chosen:
-        return []
-    # Read back after the lease so each carries the attempt count it is delivered under.
-    events = {e.pk: e for e in OutboxEvent.objects.filter(id__in=chosen)}
-    return [events[pk] for pk in chosen if pk in events]
+    if bulk_ids:
+        events.extend(OutboxEvent.objects.filter(id__in=bulk_ids).order_by("id"))
+    return events
 
 
 def deliver(event: OutboxEvent, *, inline_only: bool = False) -> bool:
