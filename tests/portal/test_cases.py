@@ -216,3 +216,11 @@ def test_openapi_lists_the_portal_api(db):
         "/api/portal/signup",
     ):
         assert path in paths, path
+
+
+def test_errors_render_in_the_portal_layout(olga, carol_case):
+    page = client_for(olga).get(f"/portal/cases/{carol_case.public_id}/")
+    html = page.content.decode()
+    assert page.status_code == 404
+    assert "/static/portal/portal.css" in html and "Back to the portal" in html
+    assert "Login fails" not in html

@@ -24,4 +24,7 @@ class KithErrorMiddleware:
             exception = exception.as_conflict()
         elif isinstance(exception, Moved) and exception.location:
             return HttpResponsePermanentRedirect(exception.location)
-        return render(request, "web/error.html", {"error": exception}, status=exception.status)
+        # Customers see errors in their own (portal) layout, everyone else in the staff one.
+        customer = getattr(getattr(request, "user", None), "is_portal", False)
+        template = "portal/error.html" if customer else "web/error.html"
+        return render(request, template, {"error": exception}, status=exception.status)
