@@ -209,3 +209,19 @@ def test_the_worker_drains_an_import_and_delivers_a_mention_in_between(
         worker.run_once()
         passes += 1
     assert events.backlog()["pending"] == 0 and passes == 4
+
+
+def test_inline_delivery_does_not_look_at_the_bulk_lane(alice, isolated_subscribers):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    events.subscriber("thing.created", name="test.bulk")(lambda e: None)
+    events.subscriber("person.created", name="test.live")(lambda e: None)
+    _batch(10)
+    live = make_person(alice)
+    event = OutboxEvent.objects.get(name="person.created", object_id=live.pk)
+    with CaptureQueriesContext(connection) as queries:
+        claimed = events.claim(ids=[event.pk])
+    assert [e.pk for e in claimed] == [event.pk]
+    assert not any("'bulk'" in q["sql"] for q in queries)
+    assert OutboxEvent.objects.get(lane="bulk").locked_until is None
