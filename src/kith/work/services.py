@@ -27,7 +27,7 @@ from django.utils.text import slugify
 
 from kith.accounts import assignment
 from kith.core import audit, events
-from kith.core.errors import Conflict, FieldError, ValidationFailed
+from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
 from kith.people import access as people_access
@@ -270,6 +270,43 @@ def update_activity(
     timezone_name: str = UNSET,
 ) -> Activity:
     """Change the given fields of an activity (a done one can still be annotated)."""
+    with transaction.atomic():
+        # Read-modify-write: start from the row as it is now, locked, so this save
+        # cannot undo a completion (or another edit) that committed meanwhile.
+        _lock_fresh(activity)
+        return _update_activity_locked(
+            actor=actor,
+            activity=activity,
+            type=type,
+            summary=summary,
+            note=note,
+            assignee=assignee,
+            deadline=deadline,
+            deadline_time=deadline_time,
+            timezone_name=timezone_name,
+        )
+
+
+def _lock_fresh(row: models.Model) -> None:
+    """Reload ``row`` under its row lock; call inside the service's transaction."""
+    try:
+        row.refresh_from_db(from_queryset=type(row).objects.select_for_update())
+    except type(row).DoesNotExist:
+        raise NotFound(f"No such {row._meta.verbose_name}.") from None
+
+
+def _update_activity_locked(
+    *,
+    actor,
+    activity: Activity,
+    type: ActivityType,
+    summary: str,
+    note: str,
+    assignee,
+    deadline: dt.date | None,
+    deadline_time: dt.time | None,
+    timezone_name: str,
+) -> Activity:
     errors: list[FieldError] = []
     before = _snapshot(activity)
     if type is not UNSET:
@@ -300,18 +337,15 @@ def update_activity(
     changes = audit.diff(before, _snapshot(activity))
     if not changes:
         return activity
-    with transaction.atomic():
-        activity.save()
-        audit.record(
-            actor=actor,
-            action="activity.updated",
-            obj=activity,
-            changes=changes,
-            party_id=activity.party_id,
-        )
-        events.emit(
-            "activity.updated", obj=activity, actor=actor, data={"changed": sorted(changes)}
-        )
+    activity.save()
+    audit.record(
+        actor=actor,
+        action="activity.updated",
+        obj=activity,
+        changes=changes,
+        party_id=activity.party_id,
+    )
+    events.emit("activity.updated", obj=activity, actor=actor, data={"changed": sorted(changes)})
     return activity
 
 
@@ -419,9 +453,10 @@ def complete_activity(
 
 def reopen_activity(*, actor, activity: Activity) -> Activity:
     """Undo "done" (the timeline entry stays: the timeline is append-only)."""
-    if activity.done_at is None:
-        raise Conflict("This activity is not done.")
     with transaction.atomic():
+        _lock_fresh(activity)
+        if activity.done_at is None:
+            raise Conflict("This activity is not done.")
         activity.done_at = None
         activity.done_by = None
         activity.save(update_fields=["done_at", "done_by", "updated_at"])
@@ -669,8 +704,10 @@ def update_meeting(
         raise ValidationFailed(errors=errors)
     if data.organizer is not None and data.organizer.pk != meeting.organizer_id:
         assignment.check_organizer(actor, data.organizer)
-    before = {**_meeting_snapshot(meeting), "attendees": _attendee_names(meeting)}
     with transaction.atomic():
+        # Locked and fresh: the SEQUENCE bump and the diff start from the stored row.
+        _lock_fresh(meeting)
+        before = {**_meeting_snapshot(meeting), "attendees": _attendee_names(meeting)}
         for name, value in values.items():
             setattr(meeting, name, value)
         if data.organizer is not None:
