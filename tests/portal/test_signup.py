@@ -283,3 +283,22 @@ def test_expired_unverified_signups_are_purged(db, mailoutbox):
         "new@example.com",
     ]
     assert "accounts.purge_signups" in worker.periodic_jobs()
+
+
+def test_known_and_unknown_addresses_cost_the_same_work(carol, mailoutbox, monkeypatch):
+    """The slow step (hashing the password) runs once in both branches, so response
+    times do not tell a known address from an unknown one."""
+    from django.contrib.auth import hashers
+
+    calls: list[str] = []
+    real = hashers.make_password
+
+    def counting(password, *args, **kwargs):
+        calls.append(password)
+        return real(password, *args, **kwargs)
+
+    monkeypatch.setattr(hashers, "make_password", counting)
+    _signup(Client(), "carol@example.com")
+    known = len(calls)
+    _signup(Client(), "stranger@example.com")
+    assert known == 1 and len(calls) - known == 1
