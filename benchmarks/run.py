@@ -56,6 +56,9 @@ KITH = str(VENV_BIN / "kith")
 RESULTS = Path(__file__).resolve().parent / "results"
 PG_ADMIN_URL = os.environ.get("KITH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 SECRET = "kith-benchmark-secret-not-for-production-0123456789"
+# This process turns PostgreSQL's pool off for itself (see bench_database); the server
+# and the other commands get the pool setting the user gave, as the README runs them.
+USER_DB_POOL = os.environ.get("KITH_DB_POOL")
 
 TARGETS = {
     "timeline_p95_ms": ("≤", 50.0),
@@ -143,6 +146,9 @@ class Target:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("DATABASE_URL", None)
+        env.pop("KITH_DB_POOL", None)
+        if USER_DB_POOL is not None:
+            env["KITH_DB_POOL"] = USER_DB_POOL
         env.update(
             KITH_DATA_DIR=str(self.data_dir),
             SECRET_KEY=SECRET,
@@ -697,6 +703,34 @@ class Bench:
         log(f"  timeline ORM call: {_fmt(self.figures['timeline_orm'])} (in-process)")
         log(f"  timeline raw SQL:  {_fmt(self.figures['timeline_raw_sql'])}; ratio {ratio:.1f}×")
 
+    # -- the list with its total
+
+    def list_pages(self) -> None:
+        """``GET /api/people?limit=50`` page after page (keyset cursor), each answer with
+        its total (``count``, estimated past ``KITH_EXACT_COUNT_LIMIT``)."""
+        times: list[float] = []
+        cursor = None
+        body: dict[str, Any] = {}
+        for _ in range(10):
+            self.get("/api/people", limit=50)
+        with self.measure("list") as box:
+            for _ in range(self.args.samples):
+                params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
+                ms, response = self.get("/api/people", **params)
+                times.append(ms)
+                body = response.json()
+                cursor = body["next_cursor"]
+            box["ops"] = len(times)
+        self.figures["list"] = {
+            **summary(times),
+            "count": body.get("count"),
+            "count_is_estimate": body.get("count_is_estimate"),
+        }
+        log(
+            f"  list, 50 a page:   {_fmt(self.figures['list'])}; count {body.get('count')}"
+            + (" (estimate)" if body.get("count_is_estimate") else " (exact)")
+        )
+
     # -- (c) search
 
     SEARCH_MIX = (
@@ -1099,6 +1133,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
                 bench.floor()
                 if bench.worker:
                     bench.timeline(people)
+                    bench.list_pages()
                     bench.search(people)
                 bench.creates(1)
                 bench.creates(args.clients)
@@ -1216,6 +1251,8 @@ def table(results: list[dict[str, Any]]) -> str:
                 "≤ 3×",
                 verdict("api_raw_ratio", f["api_raw_ratio"]),
             ),
+            ("list p50 / p95 (50 a page, count)", _pp(f.get("list")), "", "", ""),
+            ("", _cpu(f, "list"), "", "", ""),
             (
                 "search p50 / p95 (mixed queries)",
                 _pp(f["search"]),
@@ -1349,6 +1386,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
     row("  CPU per request", [(cpu(a, "floor_me"), cpu(b, "floor_me")) for a, b in f])
     row("timeline p50 / p95", [(_pp(a["timeline_api"]), "") for a, _ in f], "p95 ≤ 50 ms")
     row("  CPU per request", [(cpu(a, "timeline"), "") for a, _ in f])
+    if "list" in f[0][0]:
+        row("list, 50 a page, with count", [(_pp(a.get("list")), "") for a, _ in f])
+        row("  CPU per page", [(cpu(a, "list"), "") for a, _ in f])
     row("search p50 / p95, mixed", [(_pp(a["search"]), "") for a, _ in f], "p95 ≤ 50 ms")
     for kind, _w in Bench.SEARCH_MIX:
         row(f"  {kind}", [(_pp(a.get("search_by_kind", {}).get(kind)), "") for a, _ in f])
