@@ -1046,7 +1046,8 @@ def update_product(*, actor, product: Product, data: dict[str, Any]) -> Product:
         return product
     try:
         with transaction.atomic():
-            product.save()
+            # Only the fields given: a concurrent edit of other fields is not overwritten.
+            product.save(update_fields=[*values, "updated_at"])
             audit.record(actor=actor, action="product.updated", obj=product, changes=changes)
             events.emit(
                 "product.updated", obj=product, actor=actor, data={"fields": sorted(changes)}
@@ -1193,6 +1194,11 @@ def delete_pipeline(*, actor, pipeline: Pipeline) -> None:
         pipeline.delete()
 
 
+def _lock_pipeline(pipeline_id: int) -> None:
+    """Serialise changes to one pipeline's stages (their order is read, then rewritten)."""
+    Pipeline.objects.select_for_update().filter(pk=pipeline_id).first()
+
+
 def add_stage(
     *, actor, pipeline: Pipeline, stage: StageInput, position: int | None = None
 ) -> Stage:
@@ -1204,6 +1210,7 @@ def add_stage(
     if errors:
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
+        _lock_pipeline(pipeline.pk)  # the stage order is read, then rewritten
         stages = list(pipeline.stages.order_by("order", "id"))
         index = len(stages) if position is None else max(0, min(len(stages), position - 1))
         created = Stage(
@@ -1252,6 +1259,7 @@ def update_stage(*, actor, stage: Stage, data: dict[str, Any]) -> Stage:
         raise ValidationFailed(errors=errors)
     before = {"name": stage.name, "probability": stage.probability, "order": stage.order}
     with transaction.atomic():
+        _lock_pipeline(stage.pipeline_id)  # the stage order is read, then rewritten
         stage.name = name
         stage.probability = int(merged.probability)
         stage.is_won, stage.is_lost = merged.is_won, merged.is_lost
@@ -1280,17 +1288,21 @@ def update_stage(*, actor, stage: Stage, data: dict[str, Any]) -> Stage:
 
 def delete_stage(*, actor, stage: Stage) -> None:
     """Delete a stage no deal is in or ever passed through (history must stay whole)."""
-    if stage.deals.exists():
-        raise Conflict("Deals are in this stage; move them first.")
-    if (
-        StageChange.objects.filter(to_stage=stage).exists()
-        or StageChange.objects.filter(from_stage=stage).exists()
-    ):
-        raise Conflict("Deals passed through this stage; its history must stay.")
     pipeline = stage.pipeline
-    if not pipeline.stages.exclude(pk=stage.pk).filter(is_won=False, is_lost=False).exists():
-        raise ValidationFailed.single("stage", "A pipeline needs at least one open stage.")
     with transaction.atomic():
+        # Check under the locks: a deal that moved in since the page was loaded keeps
+        # the stage (its history would otherwise be deleted with it).
+        _lock_pipeline(pipeline.pk)
+        Stage.objects.select_for_update().filter(pk=stage.pk).first()
+        if stage.deals.exists():
+            raise Conflict("Deals are in this stage; move them first.")
+        if (
+            StageChange.objects.filter(to_stage=stage).exists()
+            or StageChange.objects.filter(from_stage=stage).exists()
+        ):
+            raise Conflict("Deals passed through this stage; its history must stay.")
+        if not pipeline.stages.exclude(pk=stage.pk).filter(is_won=False, is_lost=False).exists():
+            raise ValidationFailed.single("stage", "A pipeline needs at least one open stage.")
         audit.record(
             actor=actor,
             action="pipeline.stage_removed",
