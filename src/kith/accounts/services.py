@@ -131,12 +131,17 @@ def issue_token(
 
 def revoke_token(*, actor, token: ApiToken) -> ApiToken:
     with transaction.atomic():
-        if token.revoked_at is None:
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at", "updated_at"])
+        now = timezone.now()
+        # Conditional update: two revocations at once record one (the first) revocation.
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now, updated_at=now
+        ):
+            token.revoked_at = now
             audit.record(
                 actor=actor, action="api_token.revoked", obj=token, changes={"name": token.name}
             )
+        else:
+            token.refresh_from_db(fields=["revoked_at"])
     return token
 
 
