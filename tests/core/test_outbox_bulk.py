@@ -10,7 +10,7 @@ from kith.collab.models import Follow
 from kith.core import events, worker
 from kith.core.models import AuditEntry, EventDelivery, OutboxEvent
 from kith.people import importing
-from kith.people.models import Party
+from kith.people.models import ImportJob, Party
 from tests.conftest import make_person
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +225,40 @@ def test_inline_delivery_does_not_look_at_the_bulk_lane(alice, isolated_subscrib
     assert [e.pk for e in claimed] == [event.pk]
     assert not any("'bulk'" in q["sql"] for q in queries)
     assert OutboxEvent.objects.get(lane="bulk").locked_until is None
+
+
+def test_an_import_lets_interactive_events_through_between_chunks(alice, monkeypatch):
+    """In the worker an import holds the thread; a mention made meanwhile (by another
+    request: an interactive event) is delivered after the next chunk, not after the
+    whole file."""
+    monkeypatch.setattr(importing, "CHUNK_SIZE", 2)
+    events.deliver_pending()
+    seen: list[int] = []
+
+    def rows_done() -> int:
+        return ImportJob.objects.get().processed_rows
+
+    events.subscriber("mention.made", name="test.worker_only", inline=False)(
+        lambda e: seen.append(rows_done())
+    )
+    try:
+        content = "Name\n" + "".join(f"Row {i}\n" for i in range(6))
+        job = importing.create_import_job(
+            actor=alice,
+            kind="people",
+            file_format="csv",
+            file_name="slow.csv",
+            content=content,
+            mapping=None,
+            dry_run=False,
+        )
+
+        def progress(j):
+            if j.processed_rows == 2:  # a request elsewhere mentions someone
+                events.emit("mention.made", obj=alice, lane="interactive")
+
+        importing.run_import_job(job.pk, progress=progress)
+    finally:
+        events._subscriptions.pop("test.worker_only", None)
+    assert seen == [2]  # delivered right after the first chunk, mid-import
+    assert OutboxEvent.objects.get(name="mention.made").status == "done"

@@ -42,6 +42,7 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from kith.core.audit import jsonable
+from kith.core.context import channel
 from kith.core.models import EventDelivery, OutboxEvent
 
 logger = logging.getLogger("kith.events")
@@ -397,6 +398,25 @@ def deliver_pending(
     for event in claim(limit=limit, worker_id=worker_id, ids=ids, bulk_items=bulk_items):
         delivered += int(deliver(event, inline_only=inline_only))
     return delivered
+
+
+def deliver_interactive(*, limit: int = 100) -> int:
+    """Deliver the interactive events waiting now, and no bulk work; never raises.
+
+    Long bulk jobs (an import running in the worker) call it between chunks, so a
+    mention or a notification waits at most one chunk, not the whole job. Events its
+    subscribers emit are interactive again, even inside ``deferred_delivery()``.
+    """
+    previous = getattr(_local, "deferred", False)
+    _local.deferred = False
+    try:
+        with channel("worker"):
+            return deliver_pending(limit=limit, bulk_items=0)
+    except Exception:  # the bulk job must not fail for a subscriber; the worker retries
+        logger.exception("interactive delivery between bulk chunks failed")
+        return 0
+    finally:
+        _local.deferred = previous
 
 
 def backlog() -> dict[str, Any]:

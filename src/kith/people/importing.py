@@ -1852,6 +1852,9 @@ def run_import_job(
                 _sync(job, counts)
                 if progress is not None:
                     progress(job)
+                # In the worker this job holds the thread: let mentions and notifications
+                # through between chunks rather than after the whole file.
+                events.deliver_interactive()
             _finish(job, counts, runner)
     except Exception as exc:
         logger.exception("import %s failed", job.pk)
