@@ -7,7 +7,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Kith core"
 
     def ready(self) -> None:
-        from kith.core import worker
+        from django.db.backends.signals import connection_created
+
+        from kith.core import timestamps, worker
+
+        # Rows with dates Python cannot read (year 10000 on PostgreSQL) must not break lists.
+        connection_created.connect(timestamps.install, dispatch_uid="kith.timestamps")
 
         worker.periodic("core.consistency", every_seconds=24 * 3600)(_check_consistency)
 
