@@ -126,3 +126,13 @@ def test_schema_documents_the_count():
     props = PartyPage.model_json_schema()["properties"]
     assert "estimate" in props["count"]["description"]
     assert props["count_is_estimate"]["type"] == "boolean"
+
+
+def test_openapi_documents_the_count_of_people_lists(alice, api_as):
+    spec = api_as(alice).get("/api/openapi.json").json()
+    ref = spec["paths"]["/api/people"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]["$ref"]
+    page = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"count", "count_is_estimate"} <= set(page["required"])
+    assert "planner" in page["properties"]["count_is_estimate"]["description"]
