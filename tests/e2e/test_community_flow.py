@@ -61,8 +61,22 @@ def _login(page: Page, email: str) -> None:
     expect(page).to_have_url(re.compile(r"/portal/$"))
 
 
+def _csp_violations(page: Page) -> list[str]:
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda msg: (
+            found.append(f"{page.url}: {msg.text[:80]}")
+            if "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    return found
+
+
 def test_ask_answer_accept_reputation_and_timeline(new_page, community, live_server):
     a: Page = new_page(390, 844)
+    violations = _csp_violations(a)
     _login(a, "ana@example.org")
     a.goto("/community/s/lounge/ask/")
     a.get_by_label("Title").fill("How do I export invoices?")
@@ -98,3 +112,4 @@ def test_ask_answer_accept_reputation_and_timeline(new_page, community, live_ser
     staff.goto(f"/people/{ben.person.public_id}/")
     expect(staff.locator("#community-panel [data-reputation]")).to_have_text(str(points))
     expect(staff.get_by_text("Answer accepted: How do I export invoices?").first).to_be_visible()
+    assert violations == []
