@@ -157,3 +157,15 @@ def test_staff_report_counts_deflections(carol, olga, alice, bob, answered):
     }
     assert ApiClient(bob).get("/api/cases/deflection").status_code == 403
     assert client_for(carol).get("/api/cases/deflection").status_code == 404
+
+
+def test_managers_see_the_deflection_figures_on_the_csat_page(carol, alice, bob, answered):
+    client = client_for(carol)
+    client.get("/portal/cases/new/", {"subject": "reset router"})
+    row = Deflection.objects.get()
+    client.get(f"/portal/cases/suggested/{row.public_id}/{answered.public_id}/")
+    html = client_for(alice).get("/service/csat/").content.decode()
+    assert "Case deflection in the customer portal" in html
+    assert "<dt>Deflected (read, no case opened)</dt><dd>1</dd>" in html
+    assert "<dt>Deflection rate</dt><dd>100%</dd>" in html
+    assert "Case deflection" not in client_for(bob).get("/service/csat/").content.decode()

@@ -438,6 +438,8 @@ def csat_report(request: HttpRequest) -> HttpResponse:
             "nav": "service",
             "by_agent": queries.csat_results(cases, by="agent"),
             "by_queue": queries.csat_results(cases, by="queue"),
+            # Deflection counts every customer's portal visits: admins and managers only.
+            "deflection": queries.deflection_report() if request.user.sees_everything else None,
         },
     )
 
