@@ -564,7 +564,9 @@ def delete_post(*, actor, post: Post) -> None:
         return
     now = timezone.now()
     with transaction.atomic():
-        Post.objects.filter(pk=post.pk).update(deleted_at=now)
+        # Conditional: of two deletes at once, one deletes (and moves the counter).
+        if not Post.objects.filter(pk=post.pk, deleted_at__isnull=True).update(deleted_at=now):
+            return
         if post.kind == Post.Kind.QUESTION:
             Topic.objects.filter(pk=post.topic_id).update(deleted_at=now)
             search.remove_topic(post.topic_id)
