@@ -358,3 +358,27 @@ def test_every_kith_form_gets_the_input_rules():
     kith_forms = [f for f in subclasses(forms.BaseForm) if f.__module__.startswith("kith.")]
     assert len(kith_forms) > 20
     assert [f.__qualname__ for f in kith_forms if not issubclass(f, CleanFormMixin)] == []
+
+
+def test_an_ics_file_with_dates_out_of_range_is_reported_not_a_500(alice):
+    from kith.work.models import Meeting
+
+    client, headers = _client(alice)
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//test//EN",
+            "BEGIN:VEVENT",
+            "UID:far@example.org",
+            "SUMMARY:Far away",
+            "DTSTART;TZID=America/New_York:99991231T220000",
+            "DTEND;TZID=America/New_York:99991231T235959",
+            "END:VEVENT",
+            "END:VCALENDAR",
+        ]
+    )
+    response = _send(client, headers, "post", "/api/meetings/import", json.dumps({"content": ics}))
+    assert response.status_code < 500, response.content[:300]
+    assert "Date out of range" in response.content.decode()
+    assert not Meeting.objects.filter(title="Far away").exists()

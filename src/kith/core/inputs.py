@@ -84,7 +84,7 @@ class InputError(ValueError):
 
 # ---------------------------------------------------------------- value checks
 
-_RANGE = f"Date out of range: years {MIN_YEAR} to {MAX_YEAR} only."
+RANGE_MESSAGE = _RANGE = f"Date out of range: years {MIN_YEAR} to {MAX_YEAR} only."
 _NUMBER = "Number must be finite and below 10^15 in magnitude."
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from kith.core import timezones
+from kith.core import inputs, timezones
 from kith.core.errors import KithError, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import ContactPoint, Party
@@ -303,6 +303,22 @@ def _zone_name(value: dt.datetime, fallback: str, tzid: str = "") -> str:
 
 
 def _times(event, fallback_zone: str) -> tuple[dt.datetime, dt.datetime, str]:
+    """Start, end (aware) and the zone name of a VEVENT, within the dates Kith stores
+    (kith.core.inputs): a file is input like any other, and year 9999 in New York
+    overflows when converted to UTC."""
+    try:
+        start, end, zone = _times_unchecked(event, fallback_zone)
+    except OverflowError:
+        raise ValidationFailed.single("dtstart", inputs.RANGE_MESSAGE) from None
+    for name, value in (("dtstart", start), ("dtend", end)):
+        try:
+            inputs.check_value(value)
+        except inputs.InputError as exc:
+            raise ValidationFailed.single(name, exc.message) from None
+    return start, end, zone
+
+
+def _times_unchecked(event, fallback_zone: str) -> tuple[dt.datetime, dt.datetime, str]:
     """Start, end (aware) and the zone name of a VEVENT; all-day events fill their days."""
     if event.get("dtstart") is None:
         raise ValidationFailed.single("dtstart", "The event has no DTSTART.")
