@@ -269,6 +269,9 @@ KITH_PORTAL_REQUESTS_PER_HOUR = int(os.environ.get("KITH_PORTAL_REQUESTS_PER_HOU
 KITH_PORTAL_MAX_ATTACHMENT_BYTES = int(
     os.environ.get("KITH_PORTAL_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024))
 )
+# A public portal lets anonymous visitors read the idea portal (ideas and their status);
+# voting, proposing and commenting always need a login.
+KITH_PORTAL_PUBLIC = env_bool("KITH_PORTAL_PUBLIC", False)
 
 # Outgoing mail: SMTP when EMAIL_HOST is set; otherwise (embedded mode) each message is
 # written to a file under the data directory so nothing is sent by surprise.
