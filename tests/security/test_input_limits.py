@@ -382,3 +382,17 @@ def test_an_ics_file_with_dates_out_of_range_is_reported_not_a_500(alice):
     assert response.status_code < 500, response.content[:300]
     assert "Date out of range" in response.content.decode()
     assert not Meeting.objects.filter(title="Far away").exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[null, null]",
+        '"hello"',
+        '{"content": "a\\u0000b"}',
+        '{"content": "x", "mapping": {"a": "b\\u0000"}}',
+    ],
+)
+def test_an_import_body_validated_in_the_view_gets_the_same_rules(alice, body):
+    client, headers = _client(alice)
+    _error(_send(client, headers, "post", "/api/imports/preview", body), 422)

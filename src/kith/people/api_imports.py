@@ -19,6 +19,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kith.core.errors import FieldError, NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
+from kith.core.inputs import InputSchema
 from kith.core.pagination import clamp_limit, paginate
 from kith.people import access, exporting, importing, tasks
 from kith.people.models import ImportJob, Party
@@ -71,7 +72,9 @@ class ImportJobPage(Schema):
     next_cursor: str | None
 
 
-class ImportIn(Schema):
+class ImportIn(InputSchema):
+    """Validated in the view (multipart or JSON), so it carries the input rules itself."""
+
     kind: Literal["people", "organizations"] = "people"
     format: Literal["csv", "vcard"] = "csv"
     file_name: str = Field("", max_length=255)
