@@ -267,9 +267,10 @@ API_POLICY: dict[str, str] = {
     "GET /api/portal/notifications": POR,
     "POST /api/portal/notifications/read": POR,
 }
-# The community app answers for its own rules (public reads, trust levels): classified
-# here by prefix, so its new operations are covered without an entry each.
-API_PREFIX_POLICY = {"/api/community/": COM}
+# The community and idea apps answer for their own rules (public reads, trust levels,
+# triage): classified here by prefix, so their new operations are covered without an
+# entry each.
+API_PREFIX_POLICY = {"/api/community/": COM, "/api/ideas": COM}
 
 
 def _operations() -> list[tuple[str, str, dict]]:
@@ -812,7 +813,7 @@ def web_category(name: str) -> str | None:
         return W_SOCIAL
     if namespace == "portal":
         return W_PORTAL
-    if namespace == "community":
+    if namespace in ("community", "ideas"):  # their own access rules (kith.ideas.access)
         return W_COMMUNITY
     return None
 
