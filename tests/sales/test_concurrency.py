@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -161,4 +162,47 @@ def test_concurrent_line_items_sum_into_the_amount(make_deal, alice):
     assert deal.lines.count() == 10
     assert sorted(deal.lines.values_list("position", flat=True)) == list(range(1, 11))
     assert deal.amount == Decimal("100.00")
+    _assert_cells_match_recomputation()
+
+
+def test_deals_crossing_between_two_cells_do_not_deadlock(make_deal, stages, alice, monkeypatch):
+    """A win takes from the open cell and adds to the won cell, a reopening the reverse;
+    opposite moves at once must not lock the two cells in opposite orders (a deadlock,
+    a 500 for one of them)."""
+    a = make_deal(title="A", amount=Decimal("10.00"), expected_close_date="2026-10-01")
+    b = make_deal(title="B", amount=Decimal("20.00"), expected_close_date="2026-10-01")
+    services.move_deal(actor=alice, deal=b, stage=stages["Won"])  # A's cell, B's cell
+    real_apply = services._apply
+
+    def slow_apply(part, sign):  # widen the window between a move's two cell updates
+        real_apply(part, sign)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(services, "_apply", slow_apply)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            pk = a.pk if i % 2 else b.pk
+            barrier.wait(timeout=60)
+            for step in range(6):
+                deal = Deal.objects.get(pk=pk)
+                target = "Won" if (step + i) % 2 else "Negotiation"
+                services.move_deal(actor=alice, deal=deal, stage=stages[target])
+        except BaseException as exc:
+            barrier.abort()
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    connection.close()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    _assert_chain(a)
+    _assert_chain(b)
     _assert_cells_match_recomputation()

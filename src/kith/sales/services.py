@@ -260,8 +260,14 @@ def _refresh_cells(deal_id: int, before: dict[str, Any] | None) -> None:
     old, new = _contribution(before), _contribution(_deal_row(deal_id))
     if old is not None and new is not None and old == new:
         return
-    _apply(old, -1)
-    _apply(new, +1)
+    # Touch the two cells in one order (by key) whatever the direction of the move:
+    # a deal going Lead → Won while another goes Won → Lead must not deadlock.
+    changes = sorted(
+        ((part, sign) for part, sign in ((old, -1), (new, +1)) if part is not None),
+        key=lambda change: tuple(sorted(change[0][0].items())),
+    )
+    for part, sign in changes:
+        _apply(part, sign)
 
 
 def forecast_totals() -> dict[tuple, list[int]]:
