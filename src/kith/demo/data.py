@@ -1244,6 +1244,7 @@ EXTENSIONS = (
     "kith.work.demo",
     "kith.collab.demo",
     "kith.community.demo",
+    "kith.ideas.demo",
     "kith.portal.demo",
 )
 
