@@ -137,3 +137,27 @@ def test_cli_lists_stale_jobs_and_resumes_one(alice, monkeypatch):
         call_command("import_people", "--restart", "not-an-id")
     with pytest.raises(CommandError, match="Only a stalled or failed import"):
         call_command("import_people", "--restart", str(job.public_id))
+
+
+def test_web_job_page_stops_polling_and_resumes_a_stalled_import(alice, bob, monkeypatch):
+    from tests.conftest import client_for
+
+    job = _killed_job(alice, monkeypatch)
+    page = client_for(alice).get(f"/import/{job.public_id}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Stalled" in html and "stopped after row 3" in html
+    assert 'hx-trigger="every 500ms"' not in html  # no longer polls forever
+    assert "Resume after row 3" in html
+    # Another agent finds nothing to resume.
+    assert client_for(bob).post(f"/import/{job.public_id}/again/").status_code == 404
+    resumed = client_for(alice).post(f"/import/{job.public_id}/again/", {"action": "resume"})
+    assert resumed.status_code == 302
+    job.refresh_from_db()  # the test task backend ran it at once
+    assert (job.status, job.processed_rows, job.created_count) == ("done", 7, 7)
+    # Done: no second run; the page says why.
+    again = client_for(alice).post(
+        f"/import/{job.public_id}/again/", {"action": "restart"}, follow=True
+    )
+    assert "Only a stalled or failed import" in again.content.decode()
+    assert Party.objects.filter(kind="person").count() == 7

@@ -41,6 +41,7 @@ urlpatterns = [
     path("import/", views.import_start, name="import"),
     path("import/<uuid:public_id>/", views.import_job, name="import_job"),
     path("import/<uuid:public_id>/progress/", views.import_progress, name="import_progress"),
+    path("import/<uuid:public_id>/again/", views.import_again, name="import_again"),
     # Either kind
     path("parties/check/", views.check_new_party, name="check"),
     path("parties/<uuid:public_id>/timeline/", views.timeline_fragment, name="timeline"),

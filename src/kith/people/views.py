@@ -32,7 +32,14 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from kith.accounts.models import Team
 from kith.core import timezones
-from kith.core.errors import SAFE_METHODS, FieldError, Moved, NotFound, ValidationFailed
+from kith.core.errors import (
+    SAFE_METHODS,
+    Conflict,
+    FieldError,
+    Moved,
+    NotFound,
+    ValidationFailed,
+)
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
 from kith.interactions.access import filter_mirrors
@@ -1141,10 +1148,14 @@ def _import_job(request: HttpRequest, public_id: uuid.UUID) -> ImportJob:
 
 
 def _job_context(job: ImportJob) -> dict[str, Any]:
-    finished = job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED)
+    # A job whose process died stops the polling and offers to resume or restart.
+    stalled = job.is_stale()
+    finished = stalled or job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED)
     return {
         "job": job,
         "finished": finished,
+        "stalled": stalled,
+        "can_run_again": stalled or job.status == ImportJob.Status.FAILED,
         "errors_shown": job.errors[:IMPORT_ERRORS_SHOWN] if finished else [],
         "more_errors": max(0, len(job.errors) - IMPORT_ERRORS_SHOWN) if finished else 0,
         "errors_csv_url": f"/api/imports/{job.public_id}/errors.csv",
@@ -1157,6 +1168,26 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
 def import_job(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     job = _import_job(request, public_id)
     return render(request, "people/import_job.html", {**_job_context(job), "nav": "import"})
+
+
+@staff_view
+@require_POST
+def import_again(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Resume a stalled or failed import after its last saved row, or restart it."""
+    access.require_writer(request.user)
+    job = _import_job(request, public_id)
+    again = (
+        importing.restart_import_job
+        if request.POST.get("action") == "restart"
+        else importing.resume_import_job
+    )
+    try:
+        job = again(actor=request.user, job=job)
+    except Conflict as exc:
+        messages.warning(request, exc.message)
+        return redirect("people:import_job", public_id=job.public_id)
+    enqueue_import(job)
+    return redirect("people:import_job", public_id=job.public_id)
 
 
 @staff_view
