@@ -209,3 +209,18 @@ def test_value_at_stake_converts_open_deals_to_the_base_currency(alice, idea, se
     stake = queries.value_at_stake([idea.pk])[idea.pk]
     assert stake.amount == Decimal("1200.00") and stake.currency == "EUR"
     assert stake.deals == 2 and stake.missing_rates == ["JPY"]
+
+
+def test_idea_interactions_are_registered_mirrors_agents_see(idea, cyd, bob):
+    from kith.interactions.access import registered_mirrors, scope_interactions
+
+    services.vote(actor=cyd, idea=idea)
+    services.comment_on_idea(actor=cyd, idea=idea, body="Yes")
+    assert {"ideas.idea", "ideas.ideavote", "ideas.ideacomment"} <= set(registered_mirrors())
+    # Unregistered kinds are shown to admins and managers only; an agent sees these.
+    kinds = set(
+        scope_interactions(bob)
+        .filter(channel="community", kind__startswith="idea.")
+        .values_list("kind", flat=True)
+    )
+    assert kinds == {"idea.proposed", "idea.vote", "idea.comment"}
