@@ -75,3 +75,14 @@ def test_nav_links_to_the_community_pages_and_they_use_the_portal_layout(carol):
     community = client.get("/community/")
     assert community.status_code == 200
     assert "/static/portal/portal.css" in community.content.decode()
+
+
+def test_nav_links_to_the_idea_pages_and_they_use_the_portal_layout(carol):
+    client = client_for(carol)
+    html = client.get("/portal/").content.decode()
+    assert 'href="/ideas/"' in html
+    assert 'href="/ideas/mine/"' in html and "My ideas and votes" in html
+    ideas = client.get("/ideas/mine/")
+    assert ideas.status_code == 200
+    assert "/static/portal/portal.css" in ideas.content.decode()
+    assert 'href="/ideas/mine/" aria-current="page"' in ideas.content.decode()

@@ -47,9 +47,18 @@ def portal_nav(context) -> dict:
 
     user = context.get("user")
     unread = collab_queries.unread_count(user) if user is not None and user.is_authenticated else 0
+    links = portal_links()
+    nav = context.get("nav", "")
+    request = context.get("request")
+    # The community's and ideas' own "mine" pages say only "community"/"ideas": mark
+    # the sub-item they are.
+    path = getattr(request, "path", "")
+    for key in ("my_questions", "my_ideas"):
+        if links[key] and path == links[key]:
+            nav = key
     return {
-        "nav": context.get("nav", ""),
-        "links": portal_links(),
+        "nav": nav,
+        "links": links,
         "unread": unread,
         "csrf_token": context.get("csrf_token", ""),
     }
