@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kith.ideas import services
-from kith.ideas.models import Idea, IdeaVote
+from kith.ideas.models import Category, Idea, IdeaVote
 from tests.conftest import client_for, party_page
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +71,17 @@ def test_a_customer_cannot_triage_and_anonymous_is_sent_to_log_in(carol, idea, c
 def test_person_page_panel(alice, carol, idea):
     html = party_page(alice, carol.person)
     assert 'id="ideas-panel"' in html and "Export to PDF" in html
+
+
+def test_admins_edit_vote_budgets_others_cannot(alice, bob, carol, category):
+    client = client_for(alice)
+    assert b"Reporting" in client.get("/ideas/categories/").content
+    client.post("/ideas/categories/", {"category": category.slug, "vote_budget": "3"})
+    category.refresh_from_db()
+    assert category.vote_budget == 3
+    res = client.post("/ideas/categories/", {"category": category.slug, "vote_budget": "0"})
+    assert res.status_code == 422
+    client.post("/ideas/categories/", {"name": "Mobile", "vote_budget": ""})
+    assert Category.objects.filter(slug="mobile", vote_budget__isnull=True).exists()
+    assert client_for(bob).get("/ideas/categories/").status_code == 403
+    assert client_for(carol).get("/ideas/categories/").status_code == 404

@@ -11,6 +11,7 @@ urlpatterns = [
     path("new/", views.new, name="new"),
     path("mine/", views.mine, name="mine"),
     path("board/", views.board, name="board"),
+    path("categories/", views.categories, name="categories"),
     path("<uuid:public_id>/", views.idea, name="idea"),
     path("<uuid:public_id>/vote/", views.vote, name="vote"),
     path("<uuid:public_id>/follow/", views.follow, name="follow"),

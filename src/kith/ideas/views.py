@@ -353,3 +353,52 @@ def party_panel(request: HttpRequest, party) -> str | None:
     if not (found["ideas"] or found["votes"] or found["credits"]):
         return None
     return render_to_string("ideas/_party_panel.html", found, request=request)
+
+
+# ---------------------------------------------------------------- categories (admins)
+
+
+def _budget(raw: str) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationFailed.single("vote_budget", "A whole number, or empty.") from None
+
+
+@require_http_methods(["GET", "POST"])
+@ideas_view
+def categories(request: HttpRequest) -> HttpResponse:
+    """Admins create categories and set each one's vote budget (votes per person)."""
+    access.require_admin(request.user)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            if request.POST.get("category"):
+                found = access.get_category(request.user, request.POST["category"])
+                services.update_category(
+                    actor=request.user,
+                    category=found,
+                    vote_budget=_budget(request.POST.get("vote_budget", "")),
+                    archived=request.POST.get("archived") == "1",
+                )
+            else:
+                services.create_category(
+                    actor=request.user,
+                    name=request.POST.get("name", ""),
+                    description=request.POST.get("description", ""),
+                    vote_budget=_budget(request.POST.get("vote_budget", "")),
+                )
+        except ValidationFailed as exc:
+            errors = _errors(exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("ideas:categories")
+    return render(
+        request,
+        "ideas/categories.html",
+        _ctx(request, categories=list(access.scope_categories(request.user)), errors=errors),
+        status=422 if errors else 200,
+    )
