@@ -5,9 +5,10 @@
 * agents see the cases of the queues they belong to and the cases assigned to them,
   and change what they see;
 * viewers see what an agent in their queues would, and change nothing (403);
-* portal users (customers) get nothing from the staff API and UI (404). The only
-  customer-facing read of a conversation is ``customer_messages``, which never
-  returns internal notes.
+* portal users (customers) get nothing from the staff API (404) and UI (sent to the
+  portal). They see their own cases, and their organisation's when it shares them
+  (``scope_customer_cases``); the only customer-facing read of a conversation is
+  ``customer_messages``, which never returns internal notes.
 
 An invisible case is reported as not found (404), never as forbidden.
 """
