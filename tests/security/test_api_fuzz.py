@@ -4,14 +4,15 @@ answer must match its own OpenAPI schema.
 Every operation of ``/api/openapi.json`` is exercised as an admin and as an agent (real
 API tokens) over a small demo data set, with record ids from that data in the paths so
 the requests reach real records, not only 404s. Seeded and bounded: Hypothesis runs
-derandomized, ``KITH_FUZZ_EXAMPLES`` examples per operation and user (default 3), without
-shrinking; each request runs in a savepoint that is rolled back, so one example's delete
+derandomized, ``KITH_FUZZ_EXAMPLES`` examples per operation, user and mode (valid and
+invalid input; default 2), without shrinking; each request runs in a savepoint that is rolled back, so one example's delete
 does not starve the next. A failure lists every operation that failed, with a curl line to
 reproduce it. It runs with the suite (so on SQLite and on PostgreSQL in CI).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
@@ -22,6 +23,8 @@ from django.core import signals
 from django.core.management import call_command
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -32,10 +35,17 @@ from kith.people.models import Party
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("KITH_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("KITH_FUZZ_EXAMPLES", "2"))
 # For a developer chasing one failure: only the operations whose path matches this regex.
 ONLY = re.compile(os.environ.get("KITH_FUZZ_ONLY", ""))
 CHECKS = [not_a_server_error, response_schema_conformance]
+# Valid requests (reach the services) and invalid ones (reach the validation): both must
+# answer without a 5xx.
+MODES = [
+    GenerationMode(mode)
+    for mode in os.environ.get("KITH_FUZZ_MODES", "positive,negative").split(",")
+    if mode
+]
 
 # Path segments whose records are not named after their model.
 SEGMENT_MODELS = {
@@ -114,8 +124,8 @@ def demo_world(db):
     signals.request_finished.connect(close_old_connections)
 
 
-def _run_operation(operation, token: str, path_parameters: dict, app) -> None:
-    strategy = operation.as_strategy(path_parameters=path_parameters or None)
+def _run_operation(operation, token: str, path_parameters: dict, app, mode) -> None:
+    strategy = operation.as_strategy(mode, path_parameters=path_parameters or None)
 
     @given(case=strategy)
     @settings(
@@ -150,13 +160,17 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(demo_world):
         if not ONLY.search(operation.path):
             continue
         path_parameters = _real_path_parameters(operation.path)
-        for label, token in demo_world.items():
+        for (label, token), mode in itertools.product(demo_world.items(), MODES):
             try:
-                _run_operation(operation, token, path_parameters, application)
+                _run_operation(operation, token, path_parameters, application, mode)
+            except Unsatisfiable:
+                # No invalid value exists for this operation's parameters (a free-form
+                # string in the path): nothing to send in the negative mode.
+                assert mode == GenerationMode.NEGATIVE
             except (Exception, BaseExceptionGroup) as exc:  # every failure, not the first
                 first = [line for line in str(exc).strip().splitlines() if line.strip()][:40]
                 failures.append(
-                    f"{operation.method.upper()} {operation.path} as {label}:\n  "
+                    f"{operation.method.upper()} {operation.path} as {label} ({mode.value}):\n  "
                     + "\n  ".join(first)
                 )
     assert operations > 150
