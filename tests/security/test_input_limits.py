@@ -396,3 +396,13 @@ def test_an_ics_file_with_dates_out_of_range_is_reported_not_a_500(alice):
 def test_an_import_body_validated_in_the_view_gets_the_same_rules(alice, body):
     client, headers = _client(alice)
     _error(_send(client, headers, "post", "/api/imports/preview", body), 422)
+
+
+def test_an_email_date_out_of_range_counts_as_no_date():
+    from kith.service.mailparse import parse
+
+    raw = (
+        b"From: Ana <ana@example.org>\r\nTo: help@example.com\r\nSubject: Far\r\n"
+        b"Message-ID: <far@example.org>\r\nDate: Fri, 31 Dec 9999 23:59:59 -0500\r\n\r\nHello\r\n"
+    )
+    assert parse(raw).date is None

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
+from kith.core import inputs
+
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 
@@ -211,7 +213,11 @@ def parse(raw: bytes) -> ParsedMail:
         )
         if out.date is not None and out.date.tzinfo is None:
             out.date = out.date.replace(tzinfo=dt.UTC)
-    except (TypeError, ValueError, IndexError):
+        if out.date is not None:
+            # A sender's clock is input like any other: year 9999 at -05:00 overflows in
+            # UTC (kith.core.inputs). An impossible date is treated as no date.
+            inputs.check_value(out.date)
+    except (TypeError, ValueError, IndexError):  # InputError is a ValueError
         out.date = None
     out.auto_reply, out.bounce, out.reason = detect_auto(msg)
 
