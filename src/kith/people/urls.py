@@ -44,6 +44,8 @@ urlpatterns = [
     path("import/<uuid:public_id>/again/", views.import_again, name="import_again"),
     # Either kind
     path("parties/check/", views.check_new_party, name="check"),
+    path("parties/pick/", views.party_pick, name="pick"),
+    path("parties/pick/new/", views.party_pick_new, name="pick_new"),
     path("parties/<uuid:public_id>/timeline/", views.timeline_fragment, name="timeline"),
     path("parties/<uuid:public_id>/interactions/", views.interaction_add, name="interaction_add"),
     path("parties/<uuid:public_id>/contacts/", views.contact_add, name="contact_add"),

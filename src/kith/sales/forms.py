@@ -14,6 +14,7 @@ from kith.core.errors import FieldError
 from kith.core.inputs import CleanForm
 from kith.people.models import Visibility
 from kith.sales.models import ForecastCategory
+from kith.web.pickers import picker_widget
 
 
 def apply_errors(form: forms.Form, errors: Iterable[FieldError]) -> None:
@@ -30,8 +31,10 @@ class DealForm(CleanForm):
     """Create or edit a deal. Choices are filled by the view from what the user may see."""
 
     title = forms.CharField(max_length=200)
-    organization = forms.ChoiceField(required=False, label="Organisation")
-    person = forms.ChoiceField(required=False, label="Person")
+    organization = forms.ChoiceField(
+        required=False, label="Organisation", widget=picker_widget("organization")
+    )
+    person = forms.ChoiceField(required=False, label="Person", widget=picker_widget("person"))
     stage = forms.ChoiceField(required=False, help_text="On a new deal; later, move it.")
     amount = forms.CharField(
         required=False,
@@ -120,7 +123,7 @@ class LineForm(CleanForm):
 
 
 class ContactForm(CleanForm):
-    person = forms.ChoiceField()
+    person = forms.ChoiceField(widget=picker_widget("person"))
     role = forms.CharField(required=False, max_length=80)
 
     def __init__(self, *args, people=(), **kwargs):

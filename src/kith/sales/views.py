@@ -55,7 +55,6 @@ from kith.sales.models import (
 from kith.web.decorators import staff_view
 
 PAGE_SIZE = 50
-OPTIONS_LIMIT = 300
 
 
 # ---------------------------------------------------------------- plumbing
@@ -94,12 +93,22 @@ def _all_stages() -> list[Stage]:
     )
 
 
-def _visible_parties(user, kind: str, *, include: list[Party] | None = None) -> list[Party]:
-    qs = people_access.staff_scope(user).filter(kind=kind, status=Party.Status.ACTIVE)
-    found = list(qs.order_by("sort_name", "id")[:OPTIONS_LIMIT])
-    for extra in include or []:
-        if extra is not None and extra not in found:
-            found.insert(0, extra)
+def _visible_parties(
+    user, kind: str, *, include: list[Party] | None = None, posted: str = ""
+) -> list[Party]:
+    """The choices of a record picker: the records already chosen and the one posted.
+
+    Never a list of everyone: the picker finds the rest through the search service.
+    A posted id the user may not see is left out, so the form refuses it.
+    """
+    found = [p for p in include or [] if p is not None]
+    if posted:
+        try:
+            party = people_access.get_party(user, posted, kind=kind, follow_merged=False)
+        except KithError:
+            party = None
+        if party is not None and party.status == Party.Status.ACTIVE and party not in found:
+            found.append(party)
     return found
 
 
@@ -277,8 +286,18 @@ def _deal_form(request: HttpRequest, *, deal: Deal | None, data=None) -> DealFor
     return DealForm(
         data,
         initial=initial,
-        organizations=_visible_parties(user, Party.Kind.ORGANIZATION, include=include_org),
-        people=_visible_parties(user, Party.Kind.PERSON, include=include_person),
+        organizations=_visible_parties(
+            user,
+            Party.Kind.ORGANIZATION,
+            include=include_org,
+            posted=data.get("organization", "") if data is not None else "",
+        ),
+        people=_visible_parties(
+            user,
+            Party.Kind.PERSON,
+            include=include_person,
+            posted=data.get("person", "") if data is not None else "",
+        ),
         stages=_all_stages(),
         owners=User.objects.filter(kind=User.Kind.STAFF, is_active=True).order_by("username"),
         teams=Team.objects.all() if user.sees_everything else user.teams.all(),
@@ -342,7 +361,9 @@ def _save_deal(request: HttpRequest, deal: Deal | None) -> HttpResponse:
         try:
             data = _form_data(request, form, deal)
             if deal is None:
-                stage = Stage.objects.filter(public_id=form.cleaned_data["stage"]).first()
+                # An empty stage means the default pipeline's first (the service decides).
+                raw_stage = form.cleaned_data["stage"]
+                stage = Stage.objects.filter(public_id=raw_stage).first() if raw_stage else None
                 saved = services.create_deal(actor=request.user, data=data, stage=stage)
             else:
                 saved = services.update_deal(actor=request.user, deal=deal, data=data)
@@ -472,7 +493,12 @@ def line_remove(request: HttpRequest, public_id: uuid.UUID, line_id: uuid.UUID) 
 @require_POST
 def contact_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     deal = access.get_deal_for_change(request.user, public_id)
-    form = ContactForm(request.POST, people=_visible_parties(request.user, Party.Kind.PERSON))
+    form = ContactForm(
+        request.POST,
+        people=_visible_parties(
+            request.user, Party.Kind.PERSON, posted=request.POST.get("person", "")
+        ),
+    )
     if form.is_valid():
         try:
             person = people_access.get_party(

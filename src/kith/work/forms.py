@@ -13,6 +13,7 @@ from django import forms
 
 from kith.core.errors import FieldError
 from kith.core.inputs import CleanForm
+from kith.web.pickers import picker_widget
 
 
 def apply_errors(
@@ -98,7 +99,9 @@ class MeetingForm(CleanForm):
     )
     location = forms.CharField(label="Location", max_length=300, required=False)
     url = forms.CharField(label="Video link (URL)", max_length=500, required=False)
-    attendees = forms.MultipleChoiceField(label="People", required=False)
+    attendees = forms.MultipleChoiceField(
+        label="People", required=False, widget=picker_widget("person", multiple=True)
+    )
     attendee_users = forms.MultipleChoiceField(label="Colleagues", required=False)
     description = forms.CharField(
         label="Agenda", required=False, widget=forms.Textarea(attrs={"rows": 4})

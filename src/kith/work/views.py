@@ -32,7 +32,6 @@ from kith.work.forms import ActivityForm, CompleteForm, IcsUploadForm, MeetingFo
 from kith.work.models import Activity, ActivityType, Meeting
 
 LIST_LIMIT = 100
-PEOPLE_OPTIONS = 300
 
 
 def _types():
@@ -376,13 +375,8 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 
 
 def _people_options(user, selected: list[Party]) -> list[Party]:
-    options = list(
-        people_access.staff_scope(user)
-        .filter(status=Party.Status.ACTIVE)
-        .order_by("sort_name", "id")[:PEOPLE_OPTIONS]
-    )
-    known = {p.pk for p in options}
-    return [p for p in selected if p.pk not in known] + options
+    """The attendee picker's choices: only those chosen; the type-ahead finds the rest."""
+    return list(selected)
 
 
 def _meeting_page(request, form, *, meeting=None, status=200) -> HttpResponse:
