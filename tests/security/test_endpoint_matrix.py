@@ -266,6 +266,20 @@ API_POLICY: dict[str, str] = {
     "POST /api/portal/cases/{public_id}/rating": PORR,
     "GET /api/portal/notifications": POR,
     "POST /api/portal/notifications/read": POR,
+    # kith.cmr: the purposes vocabulary (any signed-in user), the customer's own
+    # consents, receipts and preferences, and staff views of one person.
+    "GET /api/cmr/purposes": SOC,
+    "GET /api/cmr/me/consents": POR,
+    "POST /api/cmr/me/consents": POR,
+    "GET /api/cmr/me/receipts": POR,
+    "GET /api/cmr/me/receipts/{receipt_id}": POR,
+    "GET /api/cmr/me/receipts/{receipt_id}/jwt": POR,
+    "GET /api/cmr/me/preferences": POR,
+    "PUT /api/cmr/me/preferences": POR,
+    "GET /api/people/{public_id}/consents": SR,
+    "POST /api/people/{public_id}/consents": SR,
+    "GET /api/people/{public_id}/consent-receipts": SR,
+    "GET /api/people/{public_id}/contact-preferences": SR,
 }
 # The community and idea apps answer for their own rules (public reads, trust levels,
 # triage): classified here by prefix, so their new operations are covered without an
@@ -774,8 +788,10 @@ WEB_RECORD_URL = {
     "collab:attach",
     "collab:delete_comment",
     "collab:group",
+    "cmr:staff_consent",
 }
 WEB_PUBLIC = {
+    "jwks",
     "home",
     "login",
     "logout",
@@ -811,7 +827,7 @@ def web_category(name: str) -> str | None:
         return W_STAFF
     if namespace == "collab":  # customers and partners use the collaboration pages too
         return W_SOCIAL
-    if namespace == "portal":
+    if namespace == "portal" or name.startswith("cmr:my_"):
         return W_PORTAL
     if namespace in ("community", "ideas"):  # their own access rules (kith.ideas.access)
         return W_COMMUNITY
@@ -861,6 +877,7 @@ WEB_TARGETS = {
     "collab/comments": "comments",
     "collab/groups": "groups",
     "portal/cases": "portal",
+    "cmr/people": "people",
 }
 
 

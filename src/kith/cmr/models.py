@@ -140,3 +140,6 @@ class SentMessage(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["person", "sent_at"], name="cmr_sent_person_at")]
+
+    def __str__(self) -> str:
+        return f"{self.sender} {self.purpose} {self.sent_at:%Y-%m-%d %H:%M}"

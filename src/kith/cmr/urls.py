@@ -1,7 +1,15 @@
-"""Web UI routes for kith.cmr."""
+"""Web UI routes for kith.cmr (the JWKS lives at the site root, see ``kith.urls``)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "cmr"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("my/", views.my_data, name="my_data"),
+    path("my/consents/", views.my_consent, name="my_consent"),
+    path("my/receipts/<str:receipt_id>.jwt", views.my_receipt, name="my_receipt"),
+    path("my/preferences/", views.my_preferences, name="my_preferences"),
+    path("people/<uuid:public_id>/consents/", views.staff_consent, name="staff_consent"),
+]

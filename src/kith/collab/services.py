@@ -1178,6 +1178,14 @@ def send_digest(*, user: User, only_ids: list[int] | None = None) -> int:
     notes = list(qs.order_by("id")[:200])
     if not notes or not user.email:
         return 0
+    # A customer's consent and contact preferences are asked right before sending, so
+    # a withdrawal stops the very next digest; refused notes stay unsent for later.
+    from kith.cmr import policy as cmr_policy
+
+    person = cmr_policy.person_of_user(user)
+    purpose = setting("KITH_CMR_DIGEST_PURPOSE", "service_messages")
+    if not cmr_policy.may_send(person=person, purpose=purpose, topic="notifications"):
+        return 0
     base = setting("KITH_BASE_URL", "")
     lines = [f"- {n.text}\n  {base}{n.url}" if n.url else f"- {n.text}" for n in notes]
     subject = notes[0].text[:120] if len(notes) == 1 else f"{len(notes)} new notifications in Kith"
@@ -1191,6 +1199,9 @@ def send_digest(*, user: User, only_ids: list[int] | None = None) -> int:
         ]
     )
     send_mail(subject, body, None, [user.email])
+    cmr_policy.record_sent(
+        person=person, purpose=purpose, sender="collab.digest", topic="notifications"
+    )
     now = _now()
     with transaction.atomic():
         Notification.objects.filter(pk__in=[n.pk for n in notes]).update(emailed_at=now)

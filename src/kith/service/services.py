@@ -1191,6 +1191,19 @@ def deliver_reply(message: CaseMessage, *, connection=None) -> bool:
         return False
     if message.sent_at is not None:
         return True
+    # The customer's consent to service messages and their channel choice are asked
+    # right before sending (a reply they wait for ignores caps and quiet hours).
+    from kith.cmr import policy as cmr_policy
+
+    requester = message.case.requester if message.case_id else None
+    decision = cmr_policy.may_send(
+        person=requester, purpose="service_messages", topic="cases", conversational=True
+    )
+    if not decision:
+        CaseMessage.objects.filter(pk=message.pk).update(
+            send_error=f"Not sent: {decision.reason}"[:500]
+        )
+        return False
     headers = {"Message-ID": message.message_id, "Auto-Submitted": "no"}
     if message.in_reply_to:
         headers["In-Reply-To"] = message.in_reply_to
@@ -1215,6 +1228,9 @@ def deliver_reply(message: CaseMessage, *, connection=None) -> bool:
     now = timezone.now()
     CaseMessage.objects.filter(pk=message.pk).update(sent_at=now, send_error="")
     message.sent_at = now
+    cmr_policy.record_sent(
+        person=requester, purpose="service_messages", sender="service.reply", topic="cases"
+    )
     return True
 
 

@@ -3,6 +3,8 @@ breach pass and the IMAP poller. Each task calls the service layer."""
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django_tasks import task
@@ -29,6 +31,18 @@ def send_csat_invite(case_pk: int) -> bool:
     to = services.requester_email(case)
     if not to:
         return False
+    # Consent and preferences are asked right before sending; in quiet hours or over a
+    # cap the invitation waits when the task backend can defer, else it is dropped.
+    from kith.cmr import policy as cmr_policy
+
+    decision = cmr_policy.may_send(
+        person=case.requester, purpose="service_messages", topic="surveys"
+    )
+    if not decision:
+        if decision.retry_at is not None:
+            with contextlib.suppress(Exception):  # backends without deferral refuse
+                send_csat_invite.using(run_after=decision.retry_at).enqueue(case_pk)
+        return False
     link = f"{settings.KITH_BASE_URL}/service/csat/{services.csat_token(case)}/"
     send_mail(
         subject=f"How did we do? {case.token} {case.subject}",
@@ -41,6 +55,9 @@ def send_csat_invite(case_pk: int) -> bool:
         )
         or settings.DEFAULT_FROM_EMAIL,
         recipient_list=[to],
+    )
+    cmr_policy.record_sent(
+        person=case.requester, purpose="service_messages", sender="service.csat", topic="surveys"
     )
     return True
 

@@ -1,0 +1,189 @@
+"""Web pages of kith.cmr (thin): the customer's "My data" page in the portal layout,
+receipt downloads, the public JWKS, and the consent panel on a person's staff page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
+
+from kith.core.errors import KithError, ValidationFailed
+from kith.people.models import Party
+from kith.portal.views import portal_view
+from kith.web.decorators import staff_view
+
+from . import access, policy, queries, receipts, services
+from .models import Channel, Source
+
+
+def _bool(value: str | None) -> bool:
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    raise ValidationFailed.single("granted", "Must be true or false.")
+
+
+def _time(value: str, field: str) -> dt.time | None:
+    if not value:
+        return None
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed.single(field, "Give a time like 22:00.") from exc
+
+
+def _int(value: str, field: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValidationFailed.single(field, "Give a whole number.") from exc
+
+
+# ---------------------------------------------------------------- public
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def jwks(request: HttpRequest) -> JsonResponse:
+    """The public key set that verifies consent receipts (RFC 7517)."""
+    return JsonResponse(receipts.jwks(), content_type="application/jwk-set+json")
+
+
+# ---------------------------------------------------------------- the customer
+
+
+def _my_context(request: HttpRequest, person: Party, errors: dict | None = None) -> dict:
+    return {
+        "nav": "my_data",
+        "person": person,
+        "consents": queries.consent_state(person),
+        "purposes": list(queries.purposes()),
+        "receipts": list(queries.receipts(person)[:100]),
+        "prefs": queries.preferences(person),
+        "channels": [c for c in Channel if c != Channel.ANY],
+        "topics": policy.TOPICS,
+        "errors": errors or {},
+    }
+
+
+@portal_view
+@require_GET
+def my_data(request: HttpRequest) -> HttpResponse:
+    person = access.own_person(request.user)
+    return render(request, "cmr/my_data.html", _my_context(request, person))
+
+
+@portal_view
+@require_POST
+def my_consent(request: HttpRequest) -> HttpResponse:
+    person = access.own_person(request.user)
+    try:
+        receipt = services.set_consent(
+            actor=request.user,
+            person=person,
+            purpose=request.POST.get("purpose", ""),
+            granted=_bool(request.POST.get("granted")),
+            channel=request.POST.get("channel", Channel.ANY),
+            source=Source.PORTAL,
+        )
+    except KithError as exc:
+        messages.error(request, exc.message)
+        return render(
+            request,
+            "cmr/my_data.html",
+            _my_context(request, person, {e.field: e.message for e in exc.errors}),
+            status=exc.status,
+        )
+    state = "granted" if receipt.granted else "withdrawn"
+    messages.success(request, f"Consent {state}: {receipt.purpose.name}. Your receipt is below.")
+    return redirect(reverse("cmr:my_data") + "#receipts")
+
+
+@portal_view
+@require_GET
+def my_receipt(request: HttpRequest, receipt_id: str) -> HttpResponse:
+    receipt = access.receipt_of(access.own_person(request.user), receipt_id)
+    response = HttpResponse(receipt.jws, content_type="application/jwt")
+    response["Content-Disposition"] = (
+        f'attachment; filename="consent-receipt-{receipt.public_id}.jwt"'
+    )
+    return response
+
+
+@portal_view
+@require_POST
+def my_preferences(request: HttpRequest) -> HttpResponse:
+    person = access.own_person(request.user)
+    post = request.POST
+    try:
+        data = services.PreferenceInput(
+            channels=post.getlist("channels"),
+            max_per_day=_int(post.get("max_per_day", ""), "max_per_day"),
+            max_per_week=_int(post.get("max_per_week", ""), "max_per_week"),
+            muted_topics=post.getlist("muted_topics"),
+            quiet_start=_time(post.get("quiet_start", ""), "quiet_start"),
+            quiet_end=_time(post.get("quiet_end", ""), "quiet_end"),
+            timezone=post.get("timezone", "")[:64],
+        )
+        services.set_preferences(actor=request.user, person=person, data=data)
+    except KithError as exc:
+        return render(
+            request,
+            "cmr/my_data.html",
+            _my_context(request, person, {e.field: e.message for e in exc.errors}),
+            status=exc.status,
+        )
+    messages.success(request, "Preferences saved.")
+    return redirect(reverse("cmr:my_data") + "#preferences")
+
+
+# ---------------------------------------------------------------- staff
+
+
+@staff_view
+@require_POST
+def staff_consent(request: HttpRequest, public_id) -> HttpResponse:
+    """Record a consent the person gave or withdrew on the phone."""
+    person = access.staff_person_for_change(request.user, public_id)
+    try:
+        services.set_consent(
+            actor=request.user,
+            person=person,
+            purpose=request.POST.get("purpose", ""),
+            granted=_bool(request.POST.get("granted")),
+            channel=request.POST.get("channel", Channel.ANY),
+            source=Source.STAFF,
+        )
+    except KithError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Consent recorded.")
+    return redirect(reverse("people:person", args=[person.public_id]) + "#cmr-consent")
+
+
+def party_panel(request: HttpRequest, party: Party) -> str | None:
+    """Consent state, preferences and consent history on a person's staff page."""
+    if not getattr(request.user, "is_staff_user", False) or party.kind != Party.Kind.PERSON:
+        return None
+    from kith.people import access as people_access
+
+    return render(
+        request,
+        "cmr/_party_panel.html",
+        {
+            "party": party,
+            "consents": queries.consent_state(party),
+            "purposes": list(queries.purposes()),
+            "history": list(queries.receipts(party)[:20]),
+            "prefs": queries.preferences(party),
+            "can_change": people_access.can_change(request.user, party),
+        },
+    ).content.decode()
