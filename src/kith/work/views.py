@@ -370,8 +370,31 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "work/meeting_list.html",
-        {"nav": "work", "meetings": meetings, "past": past, "can_write": user.can_write},
+        {
+            "nav": "work",
+            "meetings": [{"m": m, **_wall_clock(m)} for m in meetings],
+            "past": past,
+            "can_write": user.can_write,
+        },
     )
+
+
+def _naive_in(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """``moment`` as the wall clock reads in ``zone``, without a zone.
+
+    Naive on purpose: templates convert aware datetimes to the server's current zone
+    (UTC), which showed a 15:00 Europe/Paris meeting as "14:00 (Europe/Paris)".
+    """
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _wall_clock(meeting: Meeting) -> dict[str, dt.datetime]:
+    """The meeting's start and end in its own time zone, for display next to its name."""
+    zone = timezones.zone(meeting.timezone)
+    return {
+        "local_start": _naive_in(meeting.start, zone),
+        "local_end": _naive_in(meeting.end, zone),
+    }
 
 
 def _people_options(user, selected: list[Party]) -> list[Party]:
@@ -508,7 +531,6 @@ def meeting_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         }
         for a in meeting.attendees.select_related("party", "user")
     ]
-    zone = timezones.zone(meeting.timezone)
     return render(
         request,
         "work/meeting_detail.html",
@@ -516,8 +538,10 @@ def meeting_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             "nav": "work",
             "m": meeting,
             "attendees": attendees,
-            "local_start": meeting.start.astimezone(zone),
-            "local_end": meeting.end.astimezone(zone),
+            **_wall_clock(meeting),
+            "your_start": _naive_in(meeting.start, timezones.of_user(user)),
+            "your_end": _naive_in(meeting.end, timezones.of_user(user)),
+            "your_zone": user.timezone or "UTC",
             "can_write": user.can_write,
         },
     )
