@@ -81,7 +81,13 @@ def _keyset_filter(model: type[Model], order: tuple[str, ...], values: list[Any]
         for j in range(i):
             step &= Q(**{order[j].lstrip("-"): parsed[j]})
         condition |= step
-    return condition
+    # Implied by the OR above, but it gives the database a range on the first ordering
+    # field: without it SQLite answered the OR by collecting every row after the cursor
+    # and sorting them (1.8 s for a page 6,000 rows deep into 100,000 people), instead
+    # of reading the index in order up to the page's end.
+    first = order[0].lstrip("-")
+    bound = "lte" if order[0].startswith("-") else "gte"
+    return Q(**{f"{first}__{bound}": parsed[0]}) & condition
 
 
 def paginate(queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None, limit: int) -> Page:
