@@ -170,6 +170,15 @@ def _validate_preferences(data: PreferenceInput) -> None:
         raise ValidationFailed(errors=errors)
 
 
+def _snapshot(row: Preference, fields: tuple[str, ...]) -> dict:
+    # The audit log stores JSON; times of day as "HH:MM:SS".
+    out = {}
+    for name in fields:
+        value = getattr(row, name)
+        out[name] = value.isoformat() if isinstance(value, dt.time) else value
+    return out
+
+
 def set_preferences(*, actor, person: Party, data: PreferenceInput) -> Preference:
     """Replace ``person``'s contact preferences; obeyed by every sender at once."""
     _validate_preferences(data)
@@ -178,7 +187,7 @@ def set_preferences(*, actor, person: Party, data: PreferenceInput) -> Preferenc
         row = Preference.objects.filter(person=locked).first() or Preference(person=locked)
         fields = ("channels", "max_per_day", "max_per_week", "muted_topics")
         fields += ("quiet_start", "quiet_end", "timezone")
-        before = {name: getattr(row, name) for name in fields} if row.pk else {}
+        before = _snapshot(row, fields) if row.pk else {}
         row.channels = sorted(set(data.channels))
         row.max_per_day = data.max_per_day
         row.max_per_week = data.max_per_week
@@ -187,7 +196,7 @@ def set_preferences(*, actor, person: Party, data: PreferenceInput) -> Preferenc
         row.quiet_end = data.quiet_end
         row.timezone = data.timezone
         row.save()
-        after = {name: getattr(row, name) for name in fields}
+        after = _snapshot(row, fields)
         audit.record(
             actor=actor,
             action="preferences.updated",
