@@ -122,7 +122,9 @@ def compute_influence(
     membership = np.asarray(community)
     neighbour_communities = []
     for v, neighbours in enumerate(undirected.get_adjlist()):
-        neighbour_communities.append(len({int(membership[v])} | set(membership[neighbours].tolist())))
+        neighbour_communities.append(
+            len({int(membership[v])} | set(membership[neighbours].tolist()))
+        )
 
     report(100, "Done")
     return InfluenceResult(

@@ -1,7 +1,13 @@
 """Web UI routes for kith.insights."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from kith.insights import views
 
 app_name = "insights"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", views.home, name="home"),
+    path("influence/progress/", views.progress, name="progress"),
+    path("influence/recompute/", views.recompute, name="recompute"),
+]
