@@ -12,6 +12,7 @@ from django import forms
 
 from kith.core.errors import FieldError
 from kith.core.inputs import CleanForm
+from kith.core.locales import parse_amount
 from kith.people.models import Visibility
 from kith.sales.models import ForecastCategory
 from kith.web.pickers import picker_widget
@@ -72,9 +73,11 @@ class DealForm(CleanForm):
         owners=(),
         teams=(),
         creating: bool = True,
+        locale: str = "en",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.locale = locale
         self.fields["organization"].choices = [("", "—")] + [
             (str(o.public_id), o.display_name) for o in organizations
         ]
@@ -90,6 +93,16 @@ class DealForm(CleanForm):
         self.fields["team"].choices = [("", "—")] + [(t.name, t.name) for t in teams]
         if not creating:
             del self.fields["stage"]
+
+    def clean_amount(self) -> str:
+        """The amount as typed in the user's locale ("24,000", "24.000,50"), as plain digits."""
+        raw = self.cleaned_data.get("amount", "")
+        if not raw.strip():
+            return ""
+        try:
+            return str(parse_amount(raw, self.locale))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class MoveForm(CleanForm):

@@ -27,6 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from kith.accounts.models import Team, User
 from kith.core.errors import Conflict, FieldError, KithError, NotFound, ValidationFailed
+from kith.core.locales import user_locale
 from kith.core.pagination import paginate
 from kith.people import access as people_access
 from kith.people.models import Party
@@ -302,6 +303,7 @@ def _deal_form(request: HttpRequest, *, deal: Deal | None, data=None) -> DealFor
         owners=User.objects.filter(kind=User.Kind.STAFF, is_active=True).order_by("username"),
         teams=Team.objects.all() if user.sees_everything else user.teams.all(),
         creating=deal is None,
+        locale=user_locale(user),
     )
 
 
