@@ -406,3 +406,46 @@ def test_an_email_date_out_of_range_counts_as_no_date():
         b"Message-ID: <far@example.org>\r\nDate: Fri, 31 Dec 9999 23:59:59 -0500\r\n\r\nHello\r\n"
     )
     assert parse(raw).date is None
+
+
+def _traced_lines(func, *args) -> int:
+    """Python lines executed by ``func(*args)``: a count of work that does not depend on
+    the machine's speed (no timing in tests)."""
+    import sys
+
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        func(*args)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+@pytest.mark.parametrize(
+    "check",
+    ["tags", "interests", "union"],
+)
+def test_duplicate_checks_are_linear(check):
+    from kith.people import merging
+    from kith.people import services as people_services
+
+    def run(n: int) -> None:
+        values = [f"value {i}" for i in range(n)]
+        if check == "tags":
+            people_services._validate_tags(values)
+        elif check == "interests":
+            people_services._clean_interests(values, [])
+        else:
+            merging._union(values[: n // 2], values)
+
+    small, large = _traced_lines(run, 200), _traced_lines(run, 800)
+    # Linear work grows 4x for 4x the input; the old set-per-item checks grew 16x.
+    assert large < 6 * small

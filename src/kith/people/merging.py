@@ -133,8 +133,10 @@ def _has_user(party: Party) -> bool:
 
 def _union(a: list, b: list) -> list:
     out = list(a)
+    seen = {str(x).casefold() for x in out}
     for item in b:
-        if str(item).casefold() not in {str(x).casefold() for x in out}:
+        if str(item).casefold() not in seen:
+            seen.add(str(item).casefold())
             out.append(item)
     return out
 

@@ -154,6 +154,7 @@ def _field_definitions() -> dict[str, FieldDefinition]:
 
 def _validate_tags(tags: Iterable[str]) -> tuple[list[str], list[FieldError]]:
     names, errors = [], []
+    seen: set[str] = set()  # linear: a set kept as we go, not rebuilt per tag
     for tag in tags:
         name = " ".join(str(tag).split())
         if not name:
@@ -161,7 +162,8 @@ def _validate_tags(tags: Iterable[str]) -> tuple[list[str], list[FieldError]]:
         if len(name) > 60:
             errors.append(FieldError("tags", f"Tag '{name[:20]}…' is longer than 60 characters."))
             continue
-        if name.casefold() not in {n.casefold() for n in names}:
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
             names.append(name)
     return names, errors
 
@@ -325,11 +327,13 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
 
 def _clean_interests(raw: Iterable[str], errors: list[FieldError]) -> list[str]:
     interests: list[str] = []
+    seen: set[str] = set()
     for item in raw:
         text = " ".join(str(item).split())
         if len(text) > 80:
             errors.append(FieldError("interests", "Each interest is at most 80 characters."))
-        elif text and text.casefold() not in {i.casefold() for i in interests}:
+        elif text and text.casefold() not in seen:
+            seen.add(text.casefold())
             interests.append(text)
     return interests
 
