@@ -280,6 +280,10 @@ API_POLICY: dict[str, str] = {
     "POST /api/people/{public_id}/consents": SR,
     "GET /api/people/{public_id}/consent-receipts": SR,
     "GET /api/people/{public_id}/contact-preferences": SR,
+    "GET /api/people/{public_id}/export": SR,
+    "GET /api/cmr/me/export": POR,
+    "GET /api/cmr/me/vcard": POR,
+    "GET /api/cmr/export-schema": SOC,
 }
 # The community and idea apps answer for their own rules (public reads, trust levels,
 # triage): classified here by prefix, so their new operations are covered without an

@@ -173,6 +173,34 @@ def set_my_preferences(request: HttpRequest, body: PreferencesIO):
     return queries.preferences(person)
 
 
+@router.get("/cmr/me/export", response=dict)
+def my_export(request: HttpRequest):
+    """Everything Kith holds about you, as the versioned JSON of ``/api/cmr/export-schema``."""
+    person = access.own_person(request.user)
+    with audit_channel("api"):
+        return services.export_person(actor=request.user, person=person)
+
+
+@router.get("/cmr/me/vcard")
+def my_vcard(request: HttpRequest):
+    """Your name and contact points as a vCard."""
+    return _vcard_response(access.own_person(request.user))
+
+
+@router.get("/cmr/export-schema", response=dict)
+def export_schema(request: HttpRequest):
+    """The JSON Schema of the export document (versioned by its ``$id``)."""
+    return queries.export_schema()
+
+
+def _vcard_response(person) -> HttpResponse:
+    from . import export
+
+    response = HttpResponse(export.vcard(person), content_type="text/vcard; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{person.public_id}.vcf"'
+    return response
+
+
 # ---------------------------------------------------------------- staff
 
 
@@ -211,3 +239,11 @@ def person_receipts(request: HttpRequest, public_id: str):
 @router.get("/people/{public_id}/contact-preferences", response=PreferencesIO)
 def person_preferences(request: HttpRequest, public_id: str):
     return queries.preferences(access.staff_person(request.user, public_id))
+
+
+@router.get("/people/{public_id}/export", response=dict)
+def person_export(request: HttpRequest, public_id: str):
+    """Everything held about one person (staff; the export is audited)."""
+    person = access.staff_person(request.user, public_id)
+    with audit_channel("api"):
+        return services.export_person(actor=request.user, person=person)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 from django.db.models import QuerySet
 
 from kith.people.models import Party
@@ -84,3 +88,10 @@ def preferences(person: Party) -> dict:
         "quiet_end": row.quiet_end,
         "timezone": row.timezone,
     }
+
+
+@functools.cache
+def export_schema() -> dict:
+    """The export's JSON Schema (shipped with the code)."""
+    path = Path(__file__).parent / "schemas" / "export-v1.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -208,3 +208,24 @@ def set_preferences(*, actor, person: Party, data: PreferenceInput) -> Preferenc
             "preferences.updated", obj=row, actor=actor, data={"person": str(locked.public_id)}
         )
     return row
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_person(*, actor, person: Party) -> dict:
+    """Everything held about ``person`` (``kith.cmr.export``); the export is audited and
+    announced, so the person can see who exported their data."""
+    from . import export
+
+    document = export.build(person)
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="person.exported",
+            obj=person,
+            changes={"sections": [None, len(document["sections"])]},
+            party_id=person.pk,
+        )
+        events.emit("person.exported", obj=person, actor=actor, data={"format": "json"})
+    return document

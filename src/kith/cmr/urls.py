@@ -10,6 +10,8 @@ urlpatterns = [
     path("my/", views.my_data, name="my_data"),
     path("my/consents/", views.my_consent, name="my_consent"),
     path("my/receipts/<str:receipt_id>.jwt", views.my_receipt, name="my_receipt"),
+    path("my/export.json", views.my_export, name="my_export"),
+    path("my/card.vcf", views.my_vcard, name="my_vcard"),
     path("my/preferences/", views.my_preferences, name="my_preferences"),
     path("people/<uuid:public_id>/consents/", views.staff_consent, name="staff_consent"),
 ]

@@ -61,7 +61,11 @@ def jwks(request: HttpRequest) -> JsonResponse:
 
 
 def _my_context(request: HttpRequest, person: Party, errors: dict | None = None) -> dict:
+    from . import export
+
     return {
+        "held": export.counts(person),
+        "contact_points": list(person.contact_points.order_by("-primary", "id")),
         "nav": "my_data",
         "person": person,
         "consents": queries.consent_state(person),
@@ -115,6 +119,32 @@ def my_receipt(request: HttpRequest, receipt_id: str) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="consent-receipt-{receipt.public_id}.jwt"'
     )
+    return response
+
+
+@portal_view
+@require_GET
+def my_export(request: HttpRequest) -> HttpResponse:
+    """The JSON export as a download."""
+    import json
+
+    person = access.own_person(request.user)
+    document = services.export_person(actor=request.user, person=person)
+    response = HttpResponse(
+        json.dumps(document, indent=1, ensure_ascii=False), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="my-data-{person.public_id}.json"'
+    return response
+
+
+@portal_view
+@require_GET
+def my_vcard(request: HttpRequest) -> HttpResponse:
+    from . import export
+
+    person = access.own_person(request.user)
+    response = HttpResponse(export.vcard(person), content_type="text/vcard; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{person.public_id}.vcf"'
     return response
 
 
