@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 import phonenumbers
+from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -60,15 +61,44 @@ def normalize_email(value: str) -> str:
     return info.normalized.casefold()
 
 
-def normalize_phone(value: str, region: str | None = None) -> str:
+def region_of_locale(locale: str | None) -> str | None:
+    """The country of a locale such as ``en-GB`` or ``pt_BR`` (``GB``, ``BR``), if it names one."""
+    if not locale:
+        return None
     try:
-        number = phonenumbers.parse(value.strip(), region or default_region())
+        territory = Locale.parse(locale.strip().replace("-", "_")).territory
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+    return territory if territory in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def phone_region(*locales: str | None) -> str | None:
+    """The region national phone numbers are read in: the first locale naming a
+    country (the record's, then the user's), else ``KITH_PHONE_REGION``."""
+    for locale in locales:
+        if region := region_of_locale(locale):
+            return region
+    return default_region()
+
+
+def _country_hint(value: str, region: str | None) -> str:
+    if value.strip().startswith(("+", "00")):
+        return ""
+    where = f" as a number in {region}" if region else ""
+    return f" It was read{where}; add the country code, e.g. +44 20 7946 0958."
+
+
+def normalize_phone(value: str, region: str | None = None) -> str:
+    region = region or default_region()
+    try:
+        number = phonenumbers.parse(value.strip(), region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidContactPoint(
             "Not a phone number; use international format such as +44 20 7946 0958."
         ) from exc
     if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
-        raise InvalidContactPoint("Not a valid phone number.")
+        # A national number under the wrong region is the usual cause: say how to fix it.
+        raise InvalidContactPoint("Not a valid phone number." + _country_hint(value, region))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -111,8 +141,10 @@ def normalize_handle(channel: str, value: str) -> str:
     return handle
 
 
-def normalize_contact(channel: str, value: str) -> tuple[str, str]:
-    """Return ``(channel, normalized)`` or raise ``InvalidContactPoint``."""
+def normalize_contact(channel: str, value: str, *, region: str | None = None) -> tuple[str, str]:
+    """Return ``(channel, normalized)`` or raise ``InvalidContactPoint``.
+
+    ``region`` reads national phone numbers (see :func:`phone_region`)."""
     channel = (channel or "").strip().casefold()
     if not CHANNEL_RE.match(channel):
         raise InvalidContactPoint(
@@ -125,7 +157,7 @@ def normalize_contact(channel: str, value: str) -> tuple[str, str]:
     if channel == "email":
         return channel, normalize_email(value)
     if channel == "phone":
-        return channel, normalize_phone(value)
+        return channel, normalize_phone(value, region)
     if channel == "website":
         return channel, normalize_website(value)
     if channel == "postal":

@@ -34,6 +34,7 @@ from kith.people.normalize import (
     clean_attributes,
     display_value,
     normalize_contact,
+    phone_region,
 )
 
 PERSON_FIELDS = (
@@ -129,15 +130,23 @@ def _validate_fields(
     return cleaned, errors
 
 
+def _actor_locale(actor) -> str:
+    person = getattr(actor, "person", None) if actor is not None else None
+    return getattr(person, "locale", "") or ""
+
+
 def _validate_contacts(
-    contacts: Iterable[ContactInput], *, prefix: str = "contact_points"
+    contacts: Iterable[ContactInput],
+    *,
+    prefix: str = "contact_points",
+    region: str | None = None,
 ) -> tuple[list[tuple[ContactInput, str, str]], list[FieldError]]:
     out: list[tuple[ContactInput, str, str]] = []
     errors: list[FieldError] = []
     seen: set[tuple[str, str]] = set()
     for index, contact in enumerate(contacts):
         try:
-            channel, normalized = normalize_contact(contact.channel, contact.value)
+            channel, normalized = normalize_contact(contact.channel, contact.value, region=region)
         except InvalidContactPoint as exc:
             errors.append(FieldError(f"{prefix}[{index}].value", str(exc)))
             continue
@@ -258,7 +267,9 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
     if data.kind not in Party.Kind.values:
         raise ValidationFailed.single("kind", "Must be person or organization.")
     cleaned, errors = _validate_fields(data.kind, data.fields, creating=True)
-    contacts, contact_errors = _validate_contacts(data.contact_points)
+    # National numbers read in the record's country, else the user's (their locales).
+    region = phone_region(data.fields.get("locale"), _actor_locale(actor))
+    contacts, contact_errors = _validate_contacts(data.contact_points, region=region)
     errors += contact_errors
     tags, tag_errors = _validate_tags(data.tags or [])
     errors += tag_errors
@@ -494,7 +505,8 @@ def delete_party(*, actor, party: Party) -> None:
 
 
 def add_contact_point(*, actor, party: Party, contact: ContactInput) -> ContactPoint:
-    contacts, errors = _validate_contacts([contact], prefix="contact")
+    region = phone_region(party.locale, _actor_locale(actor))
+    contacts, errors = _validate_contacts([contact], prefix="contact", region=region)
     if errors:
         raise ValidationFailed(errors=[FieldError("value", e.message) for e in errors])
     _, channel, normalized = contacts[0]
@@ -545,7 +557,11 @@ def update_contact_point(
         }
         if value is not None:
             try:
-                _, normalized = normalize_contact(point.channel, value)
+                _, normalized = normalize_contact(
+                    point.channel,
+                    value,
+                    region=phone_region(point.party.locale, _actor_locale(actor)),
+                )
             except InvalidContactPoint as exc:
                 raise ValidationFailed.single("value", str(exc)) from exc
             if normalized != point.normalized:
