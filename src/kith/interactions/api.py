@@ -196,15 +196,22 @@ def _filtered(qs, query: ListQuery, request: HttpRequest):
 
 @router.get("/interactions", response=InteractionPage, url_name="list_interactions")
 def list_interactions(request: HttpRequest, query: Query[ListQuery]):
-    qs = _filtered(access.scope_interactions(request.user).select_related("party"), query, request)
+    qs = _filtered(
+        access.scope_party_interactions(request.user).select_related("party"), query, request
+    )
     if query.channel:
         if query.channel not in Channel.values:
             raise ValidationFailed.single(
                 "channel", f"Must be one of: {', '.join(Channel.values)}."
             )
         qs = qs.filter(channel=query.channel)
-    page = paginate(
-        qs, order=("-occurred_at", "-id"), cursor=query.cursor, limit=clamp_limit(query.limit)
+    # Mirrors of records the caller may not see are left out (a mirror obeys its source).
+    page = access.take_visible(
+        request.user,
+        qs,
+        order=("-occurred_at", "-id"),
+        cursor=query.cursor,
+        limit=clamp_limit(query.limit),
     )
     return {"items": [interaction_out(i) for i in page.items], "next_cursor": page.next_cursor}
 

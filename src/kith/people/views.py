@@ -42,7 +42,7 @@ from kith.core.errors import (
 )
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
-from kith.interactions.access import filter_mirrors
+from kith.interactions.access import visible_refs
 from kith.interactions.models import Channel, Interaction
 from kith.interactions.queries import organization_member_ids, timeline
 from kith.people import access, importing, merging, search, services
@@ -560,11 +560,7 @@ def _timeline_context(
         if party.kind == ORGANIZATION
         else []
     )
-    present = set(
-        filter_mirrors(user, Interaction.objects.filter(party_id__in=member_ids))
-        .values_list("channel", flat=True)
-        .distinct()
-    )
+    present = _present_channels(user, member_ids)
     labels = dict(Channel.choices)
     chips = []
     for value in [c for c in Channel.values if c in present or c in selected] + [MONEY]:
@@ -594,6 +590,24 @@ def _timeline_context(
         "all_url": _timeline_url(party, []),
         "interaction_form": form or InteractionForm(),
     }
+
+
+def _present_channels(user, party_ids: list[int]) -> set[str]:
+    """The channels the reader has something in: a channel whose only interactions
+    mirror records they may not see (internal case notes) gets no chip."""
+    rows = Interaction.objects.filter(party_id__in=party_ids)
+    present = set(
+        rows.filter(related_type__isnull=True).values_list("channel", flat=True).distinct()
+    )
+    # Bounded: a few hundred distinct sources decide the remaining chips.
+    mirrored = list(
+        rows.filter(related_type__isnull=False)
+        .exclude(channel__in=present)
+        .values_list("channel", "related_type_id", "related_id")
+        .distinct()[:500]
+    )
+    allowed = visible_refs(user, [(ct, i) for _c, ct, i in mirrored])
+    return present | {c for c, ct, i in mirrored if (ct, i) in allowed}
 
 
 def _query(params: list[tuple[str, str]]) -> str:

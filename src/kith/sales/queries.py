@@ -44,7 +44,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from kith.core.errors import FieldError, KithError, ValidationFailed
-from kith.interactions.access import filter_mirrors
+from kith.interactions.access import take_visible
 from kith.interactions.models import Interaction
 from kith.people import access as people_access
 from kith.sales import access
@@ -684,12 +684,14 @@ def deal_timeline(user, deal: Deal, *, limit: int = 50) -> list[Interaction]:
     if party_ids:
         condition |= Q(party_id__in=party_ids)
     # Interactions mirroring other records (a case note on a contact) obey those records.
-    return list(
-        filter_mirrors(user, Interaction.objects.filter(condition))
-        .filter(party__in=visible)
-        .select_related("party", "actor")
-        .order_by("-occurred_at", "-id")[:limit]
-    )
+    qs = Interaction.objects.filter(condition).filter(party__in=visible)
+    return take_visible(
+        user,
+        qs.select_related("party", "actor"),
+        order=("-occurred_at", "-id"),
+        cursor=None,
+        limit=limit,
+    ).items
 
 
 def format_duration(seconds: float | None) -> str:
