@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connections
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from kith.core.errors import FieldError, ValidationFailed
 from kith.people.models import ContactPoint, Party, Relationship
@@ -22,6 +24,7 @@ class PartyFilters:
     tag: str = ""
     owner: str = ""  # username, or "me"
     kind: str = ""
+    as_of: str = ""  # YYYY-MM-DD: role and organisation filters on that day, not today
 
     @classmethod
     def from_mapping(cls, data) -> PartyFilters:
@@ -29,6 +32,31 @@ class PartyFilters:
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
+
+
+FORMER_PREFIX = "former-"
+
+
+def _holding_role(slug: str, day: dt.date | None) -> QuerySet:
+    """Subject ids holding ``slug`` on ``day`` (default today).
+
+    "Former customer" is also anyone whose customer role has ended and who holds
+    none today: people end a role rather than record a second one, so the
+    vocabulary's former-customer rows alone found nobody.
+    """
+    held = Relationship.objects.current(day).filter(role__slug=slug).values("subject_id")
+    if not slug.startswith(FORMER_PREFIX):
+        return held
+    base = slug.removeprefix(FORMER_PREFIX)
+    on = day or timezone.localdate()
+    ended = Relationship.objects.filter(role__slug=base, valid_to__lt=on).exclude(
+        subject_id__in=Relationship.objects.current(day)
+        .filter(role__slug=base)
+        .values("subject_id")
+    )
+    return Relationship.objects.filter(
+        Q(pk__in=held.values("pk")) | Q(pk__in=ended.values("pk"))
+    ).values("subject_id")
 
 
 def apply_filters(qs: QuerySet, filters: PartyFilters, *, user=None) -> QuerySet:
@@ -39,12 +67,14 @@ def apply_filters(qs: QuerySet, filters: PartyFilters, *, user=None) -> QuerySet
             errors.append(FieldError("kind", "Must be person or organization."))
         else:
             qs = qs.filter(kind=filters.kind)
+    day = None
+    if filters.as_of:
+        try:
+            day = dt.date.fromisoformat(filters.as_of)
+        except ValueError:
+            errors.append(FieldError("as_of", "Must be a date such as 2024-12-31."))
     if filters.role:
-        qs = qs.filter(
-            pk__in=Relationship.objects.current()
-            .filter(role__slug=filters.role)
-            .values("subject_id")
-        )
+        qs = qs.filter(pk__in=_holding_role(filters.role, day))
     if filters.organization:
         try:
             org_id = uuid.UUID(filters.organization)
@@ -52,7 +82,7 @@ def apply_filters(qs: QuerySet, filters: PartyFilters, *, user=None) -> QuerySet
             errors.append(FieldError("organization", "Must be an organisation id."))
         else:
             qs = qs.filter(
-                pk__in=Relationship.objects.current()
+                pk__in=Relationship.objects.current(day)
                 .filter(object__public_id=org_id)
                 .values("subject_id")
             )
