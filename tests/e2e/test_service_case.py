@@ -59,7 +59,7 @@ def test_reply_to_case_and_see_it_on_requester_timeline(new_page, desk):
     page.get_by_role("link", name="Printer shows error E-42").click()
     expect(page.get_by_role("heading", name="Printer shows error E-42")).to_be_visible()
 
-    page.get_by_label("Public reply (e-mailed)").check()
+    page.get_by_label("Public reply — e-mailed to the customer").check()
     page.get_by_label("Body").fill("Please switch it off and on again.")
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_text("Reply sent.")).to_be_visible()
@@ -72,3 +72,34 @@ def test_reply_to_case_and_see_it_on_requester_timeline(new_page, desk):
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Reply on [#CASE-")
     expect(timeline).to_contain_text("Please switch it off and on again.")
+
+
+def test_the_reply_box_keeps_an_internal_note_and_looks_different(new_page, desk):
+    """After an internal note the box stays on "Internal note" (it fell back to the
+    e-mailed public reply), and the two kinds differ in colour, banner and button."""
+    page = new_page()
+    log_in(page, "bob")
+    page.goto("/service/")
+    page.get_by_role("link", name="Printer shows error E-42").click()
+    public = page.get_by_label("Public reply — e-mailed to the customer")
+    internal = page.get_by_label("Internal note — only staff see it")
+    expect(public).to_be_checked()
+    expect(page.get_by_role("button", name="Send reply to customer")).to_be_visible()
+    public_background = page.locator(".reply-form").evaluate(
+        "el => getComputedStyle(el).backgroundColor"
+    )
+
+    internal.check()
+    expect(page.get_by_text("Internal: the customer never sees this note.")).to_be_visible()
+    expect(page.get_by_role("button", name="Add internal note")).to_be_visible()
+    expect(page.get_by_role("button", name="Send reply to customer")).to_be_hidden()
+    note_background = page.locator(".reply-form").evaluate(
+        "el => getComputedStyle(el).backgroundColor"
+    )
+    assert note_background != public_background
+
+    page.get_by_label("Body").fill("Checked the printer logs.")
+    page.get_by_role("button", name="Add internal note").click()
+    expect(page.get_by_text("Note added.")).to_be_visible()
+    expect(page.get_by_label("Internal note — only staff see it")).to_be_checked()
+    expect(page.get_by_role("button", name="Add internal note")).to_be_visible()

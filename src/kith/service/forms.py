@@ -56,7 +56,10 @@ class CaseForm(CleanForm):
 
 class MessageForm(CleanForm):
     kind = forms.ChoiceField(
-        choices=[("reply", "Public reply (e-mailed)"), ("note", "Internal note")],
+        choices=[
+            ("reply", "Public reply — e-mailed to the customer"),
+            ("note", "Internal note — only staff see it"),
+        ],
         initial="reply",
         widget=forms.RadioSelect,
     )

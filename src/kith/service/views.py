@@ -266,7 +266,9 @@ def _case_context(request: HttpRequest, case: Case, **extra) -> dict:
         "transitions": sorted(services.ALLOWED_TRANSITIONS[case.status]),
         "status_labels": dict(Status.choices),
         "can_change": access.can_change(request.user, case),
-        "message_form": extra.pop("message_form", None) or MessageForm(),
+        # The reply box keeps the kind last used, so a second internal note is not e-mailed.
+        "message_form": extra.pop("message_form", None)
+        or MessageForm(initial={"kind": request.session.get(REPLY_KIND_KEY, "reply")}),
         "assign_form": AssignForm(initial={"assignee": case.assignee}),
         "breaches": case.breaches.all(),
         "history": case.status_changes.select_related("actor"),
@@ -286,6 +288,9 @@ def case_detail(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "service/case_detail.html", _case_context(request, case))
 
 
+REPLY_KIND_KEY = "service.reply_kind"
+
+
 @staff_view
 @require_POST
 def case_message(request: HttpRequest, public_id) -> HttpResponse:
@@ -302,6 +307,7 @@ def case_message(request: HttpRequest, public_id) -> HttpResponse:
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
+            request.session[REPLY_KIND_KEY] = form.cleaned_data["kind"]
             label = "Reply sent." if form.cleaned_data["kind"] == "reply" else "Note added."
             messages.success(request, label)
             return redirect("service:case", public_id=case.public_id)
