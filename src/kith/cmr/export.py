@@ -64,6 +64,16 @@ def _condition(person: Party, spec: registry.ExportSpec) -> Q:
     return condition
 
 
+def _owned(model: type[models.Model], spec: registry.ExportSpec, condition: Q):
+    """The person's rows, each once. A lookup through a relation may repeat a row; a
+    ``pk IN (subquery)`` removes repeats without DISTINCT over wide text columns
+    (which made PostgreSQL sort 10,000 interaction bodies)."""
+    manager = model._default_manager
+    if all("__" not in lookup for lookup in spec.lookups):
+        return manager.filter(condition)
+    return manager.filter(pk__in=manager.filter(condition).values("pk"))
+
+
 def counts(person: Party) -> list[tuple[str, int]]:
     """(model label, rows held) for every exported model with rows for ``person``."""
     out = []
@@ -73,7 +83,7 @@ def counts(person: Party) -> list[tuple[str, int]]:
         except LookupError:
             continue
         spec = registry.EXPORTS[label]
-        n = model._default_manager.filter(_condition(person, spec)).distinct().count()
+        n = _owned(model, spec, _condition(person, spec)).count()
         if n:
             out.append((label, n))
     return out
@@ -84,12 +94,7 @@ def section_rows(person: Party, spec: registry.ExportSpec) -> list[dict[str, Any
     model = apps.get_model(spec.label)
     condition = _condition(person, spec)
     columns = _columns(model, spec)
-    rows = (
-        model._default_manager.filter(condition)
-        .order_by("pk")
-        .distinct()
-        .values_list(*columns.values())
-    )
+    rows = _owned(model, spec, condition).order_by("pk").values_list(*columns.values())
     names = list(columns)
     return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
