@@ -264,6 +264,10 @@ API_POLICY: dict[str, str] = {
     "POST /api/portal/cases/{public_id}/messages": PORR,
     "POST /api/portal/cases/{public_id}/close": PORR,
     "POST /api/portal/cases/{public_id}/rating": PORR,
+    "GET /api/insights/influence": S,
+    "GET /api/insights/influence/runs/latest": S,
+    "POST /api/insights/influence/runs": S,
+    "GET /api/insights/influence/people/{person_id}": SR,
     "GET /api/portal/notifications": POR,
     "POST /api/portal/notifications/read": POR,
     # kith.cmr: the purposes vocabulary (any signed-in user), the customer's own
@@ -586,6 +590,7 @@ def _fill(path: str, world: World, variant: int = 0) -> str:
         target = target[variant]
     values = {
         "public_id": str(target or uuid.uuid4()),
+        "person_id": str(world.ids["people"]),
         "kind": "person",
         "username": "dan",
         "emoji": "+1",
@@ -827,7 +832,7 @@ def web_category(name: str) -> str | None:
     if name == "system_status":
         return W_STAFF
     namespace = name.split(":")[0] if ":" in name else ""
-    if namespace in ("people", "sales", "service", "work"):
+    if namespace in ("people", "sales", "service", "work", "insights"):
         return W_STAFF
     if namespace == "collab":  # customers and partners use the collaboration pages too
         return W_SOCIAL
