@@ -23,6 +23,12 @@ DAMPING = 0.85
 # Leiden is randomised; a fixed seed keeps communities stable between identical runs,
 # so a person's community does not flicker on a page between two nightly runs.
 LEIDEN_SEED = 42
+# Exact betweenness costs O(nodes x edges): 100,000 ties among 10,000 people took 140 s
+# here, a million would take hours. Above this many ties only paths up to
+# BETWEENNESS_CUTOFF long (in distance units, 1 = one full-weight tie) are counted —
+# igraph's range-limited betweenness, which still finds the local brokers.
+BETWEENNESS_EXACT_LIMIT = 20_000
+BETWEENNESS_CUTOFF = 2.0
 
 
 @dataclass
@@ -112,7 +118,8 @@ def compute_influence(
         report(60, "Betweenness (bridges)")
         # Strong ties are short: the distance of an edge is the inverse of its weight.
         distances = [1.0 / x for x in undirected.es["weight"]]
-        between = undirected.betweenness(weights=distances, directed=False)
+        cutoff = None if undirected.ecount() <= BETWEENNESS_EXACT_LIMIT else BETWEENNESS_CUTOFF
+        between = undirected.betweenness(weights=distances, directed=False, cutoff=cutoff)
         pairs = (n - 1) * (n - 2) / 2
         between = [b / pairs for b in between] if pairs > 0 else [0.0] * n
     else:
