@@ -132,3 +132,19 @@ def display(value) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """``given_name`` → "First name", ``attr:nps`` → the custom field's label."""
+    from kith.people.labels import field_label as label  # the UI layer reads people's labels
+
+    return label(str(name))
+
+
+@register.filter
+def target_choices(targets) -> list[tuple[str, str]]:
+    """Import targets as (value, label) pairs for a mapping menu (one query)."""
+    from kith.people.labels import target_choices as choices
+
+    return choices(list(targets or []))
