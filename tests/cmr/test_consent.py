@@ -313,3 +313,17 @@ def test_staff_panel_shows_history_and_records_phone_consent(alice, vic, carol):
         .status_code
         == 403
     )
+
+
+def test_withdrawal_stops_immediate_notification_mail(
+    carol_mail, django_capture_on_commit_callbacks
+):
+    carol = carol_mail
+    collab_services.set_email_digest(actor=carol, mode="immediate")
+    with django_capture_on_commit_callbacks(execute=True):
+        collab_services.notify(user=carol, verb="system", text="First", url="")
+    assert [m.subject for m in mail.outbox] == ["First"]
+    _withdraw(carol)
+    with django_capture_on_commit_callbacks(execute=True):
+        collab_services.notify(user=carol, verb="system", text="Second", url="")
+    assert [m.subject for m in mail.outbox] == ["First"]
