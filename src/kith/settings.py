@@ -273,6 +273,16 @@ KITH_PORTAL_MAX_ATTACHMENT_BYTES = int(
 # voting, proposing and commenting always need a login.
 KITH_PORTAL_PUBLIC = env_bool("KITH_PORTAL_PUBLIC", False)
 
+# Consent receipts (kith.cmr): who the controller is, under which law, and the policy
+# the receipts point to; the purpose that governs notification e-mails to customers.
+KITH_CMR_JURISDICTION = os.environ.get("KITH_CMR_JURISDICTION", "EU")
+KITH_CMR_POLICY_URL = os.environ.get("KITH_CMR_POLICY_URL", "")
+KITH_CMR_CONTROLLER_CONTACT = os.environ.get("KITH_CMR_CONTROLLER_CONTACT", "")
+KITH_CMR_CONTROLLER_ADDRESS = os.environ.get("KITH_CMR_CONTROLLER_ADDRESS", "")
+KITH_CMR_CONTROLLER_EMAIL = os.environ.get("KITH_CMR_CONTROLLER_EMAIL", "")
+KITH_CMR_CONTROLLER_PHONE = os.environ.get("KITH_CMR_CONTROLLER_PHONE", "")
+KITH_CMR_DIGEST_PURPOSE = os.environ.get("KITH_CMR_DIGEST_PURPOSE", "service_messages")
+
 # Outgoing mail: SMTP when EMAIL_HOST is set; otherwise (embedded mode) each message is
 # written to a file under the data directory so nothing is sent by surprise.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

@@ -144,7 +144,7 @@ def build(
         "piiControllers": [
             {
                 "piiController": company,
-                "contact": getattr(settings, "KITH_CMR_CONTROLLER_CONTACT", company),
+                "contact": getattr(settings, "KITH_CMR_CONTROLLER_CONTACT", "") or company,
                 "address": getattr(settings, "KITH_CMR_CONTROLLER_ADDRESS", ""),
                 "email": getattr(settings, "KITH_CMR_CONTROLLER_EMAIL", "")
                 or getattr(settings, "DEFAULT_FROM_EMAIL", ""),
