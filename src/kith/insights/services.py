@@ -12,7 +12,8 @@ between two people, gathered from the apps that record them:
   topic, an idea, a meeting…): co-participation, both ways, 0.5 shared among the others
   so a crowded thread does not outweigh a conversation between two.
 
-Each edge's weight halves every ``half_life_days`` of age. The mathematics is in
+Each edge's weight halves every ``half_life_days`` of age. People who may not be
+profiled (``kith.cmr`` consent for "profiling") are not in the graph at all. The mathematics is in
 ``kith.insights.graph``; this module turns rows into arrays and scores back into rows.
 """
 
@@ -144,6 +145,36 @@ def _pair_up(edges: EdgeList, groups, times, base: float, kind: str, w) -> None:
                 edges.add(b, a, share, kind)
 
 
+PROFILING_PURPOSE = "profiling"
+
+
+def profiling_allowed(person_ids: set[int]) -> set[int]:
+    """The people of ``person_ids`` who may be profiled, by the consents of ``kith.cmr``.
+
+    Same rule as ``kith.cmr.policy.has_consent``: a person's latest answer for the
+    "profiling" purpose (on any channel or e-mail), else the purpose's default. Someone
+    who may not be profiled is left out of the graph altogether — not analysed, and no
+    score. Where the purpose does not exist (consents not set up) everyone is kept.
+    """
+    try:
+        from kith.cmr.models import Channel, Consent, Purpose
+    except ImportError:  # kith.cmr not installed
+        return person_ids
+    purpose = Purpose.objects.filter(key=PROFILING_PURPOSE).first()
+    if purpose is None:
+        return person_ids
+    if not purpose.active:
+        return set()
+    latest: dict[int, bool] = {}
+    for person, granted in (
+        Consent.objects.filter(purpose=purpose, channel__in=[Channel.ANY, Channel.EMAIL])
+        .order_by("person_id", "changed_at", "id")
+        .values_list("person_id", "granted")
+    ):
+        latest[person] = granted  # oldest first: the latest answer (any or e-mail) wins
+    return {p for p in person_ids if latest.get(p, purpose.default_granted)}
+
+
 def request_influence_run(
     *, actor, half_life_days: float = 180.0, resolution: float = 1.0
 ) -> InfluenceRun:
@@ -216,7 +247,7 @@ def run_influence(*, run_id: int) -> InfluenceRun:
             .order_by("id")
             .values_list("id", flat=True)
         )
-        person_set = set(people)
+        person_set = profiling_allowed(set(people))
         _set_progress(run_id, 5, "Reading interactions between people")
         edges = gather_edges(person_ids=person_set, half_life_days=run.half_life_days)
         # Only people with at least one edge are nodes: an isolated person has no place
