@@ -156,3 +156,38 @@ def test_the_command_loads_once_and_then_says_so():
     call_command("demo", stdout=out, reset=True, **options)
     assert "Deleted the demo data" in out.getvalue()
     assert Party.objects.people().count() == 40
+
+
+def test_no_organisation_employs_most_people_and_competitors_few():
+    """The demo had 211 of 346 people at one company, itself a competitor."""
+    dataset = data.build_dataset(
+        people=346, organizations=40, interactions=0, seed=data.DEFAULT_SEED, anchor=DAY
+    )
+    parties = {p.key: p for p in dataset.parties}
+    employees: dict[int, int] = {}
+    competitors = set()
+    for rel in dataset.relationships:
+        if rel.role == "employee" and (rel.valid_to is None or rel.valid_to >= DAY):
+            employees[rel.object] = employees.get(rel.object, 0) + 1
+        if rel.role == "competitor":
+            competitors.add(rel.subject)
+    people = sum(1 for p in parties.values() if p.kind == "person")
+    assert max(employees.values()) <= people * 0.15
+    assert sum(employees.get(k, 0) for k in competitors) <= people * 0.05
+
+
+def test_the_command_anchors_on_today_by_default(db, monkeypatch):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    seen = {}
+
+    def fake_load(**kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(data, "demo_loaded", lambda: False)
+    monkeypatch.setattr(data, "load", fake_load)
+    with pytest.raises(Exception, match="stop here"):
+        call_command("demo", "--no-progress")
+    assert seen["anchor"] == timezone.localdate()

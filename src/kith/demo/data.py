@@ -6,7 +6,9 @@ Two steps, so the interesting part can be tested without a database:
   (organisations, people, contact points, roles over time, interactions, transactions).
   It draws every name and value from seeded generators (one ``random.Random`` and one
   seeded Faker per locale), never from the clock, so the same arguments always give
-  the same data: the dates are relative to ``ANCHOR`` (1 November 2026), not to today.
+  the same data: the dates are relative to an anchor day. ``kith demo`` anchors on
+  today, so "My day" and forecasts are current; ``--anchor`` (or ``ANCHOR`` in tests)
+  pins it for a reproducible data set.
 * ``load`` writes a data set in one transaction with ``bulk_create`` (the row-by-row
   services would take minutes for 5,000 interactions), creates the demo logins through
   the accounts services, writes one audit entry per party on the ``demo`` channel and
@@ -36,7 +38,7 @@ from typing import Any
 import phonenumbers
 from faker import Faker
 
-# Dates are relative to this day, so every run gives the same data whatever today is.
+# A fixed anchor for reproducible data sets (tests, benchmarks); the command uses today.
 ANCHOR = dt.date(2026, 11, 1)
 DEFAULT_SEED = 2026
 DEFAULT_PEOPLE = 300
@@ -47,6 +49,7 @@ DEMO_PASSWORD = "kith-demo-2026"
 DEMO_CHANNEL = "demo"
 DEMO_SOURCE = "demo"
 TEAM_NAME = "Key Accounts"
+MAX_EMPLOYER_WEIGHT = 5.0  # the largest organisation employs a few times the median's people
 WINDOW_DAYS = 730  # interactions and transactions cover the two years before the anchor
 
 
@@ -701,7 +704,9 @@ class _Builder:
             self.add(spec)
             self.domains[key] = domain
             self.org_keys.append(key)
-            self.org_weights.append(size)
+            # Sizes follow a long tail, but one organisation must not employ most of
+            # the contacts (it did: 211 of 346 people at one company): cap the weight.
+            self.org_weights.append(min(size, MAX_EMPLOYER_WEIGHT))
         self.organization_roles()
 
     def organization_roles(self) -> None:
@@ -718,6 +723,10 @@ class _Builder:
         }
         for role, members in plan.items():
             for key in members:
+                if role == "competitor":
+                    # Few of our contacts work at a competitor.
+                    index = self.org_keys.index(key)
+                    self.org_weights[index] = min(self.org_weights[index], 0.3)
                 if role == "customer" and self.rng.random() < 0.4:
                     since = self.days_ago(60, 1500)
                     self.relate(key, "prospect", None, since - dt.timedelta(days=90), since)

@@ -11,6 +11,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.utils import timezone
 
 from kith.demo import data
 
@@ -38,9 +39,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--anchor",
             type=dt.date.fromisoformat,
-            default=data.ANCHOR,
-            help=f"The day the data ends (YYYY-MM-DD; default {data.ANCHOR}). Dates are "
-            "relative to it, not to today, so every run gives the same data.",
+            default=None,
+            help="The day the data ends (YYYY-MM-DD; default today, so the demo is current). "
+            f"Pass one (e.g. {data.ANCHOR}) to get the same data on every run.",
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
@@ -77,7 +78,8 @@ class Command(BaseCommand):
                 organizations=options["organizations"],
                 interactions=options["interactions"],
                 seed=options["seed"],
-                anchor=options["anchor"],
+                # Today by default: the demo is a living CRM (tasks due now, forecasts ahead).
+                anchor=options["anchor"] or timezone.localdate(),
                 progress=progress,
             )
         except ValueError as exc:
