@@ -67,6 +67,7 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _NAME_FIELD = re.compile(r"(^|_)(name|username|title|subject|handle)$")
 
 _T = TypeVar("_T")
+_WRAPPER_ARGS = frozenset({"body", "query", "path", "header", "payload", "form"})
 
 
 class InputError(ValueError):
@@ -246,7 +247,9 @@ def _guarded(model: type[PydanticModel]) -> type[PydanticModel]:
                 try:
                     check_value(getattr(self, field), name=is_name_field(field))
                 except InputError as exc:
-                    if field != single:
+                    # An argument named like its location (``query: FilterIn``) is a
+                    # wrapper, not a field the caller knows; the API's own errors drop it too.
+                    if field != single and not (exc.path and field in _WRAPPER_ARGS):
                         exc.path.insert(0, field)
                     raise ValidationFailed.single(exc.field or "request", exc.message) from None
             return self
