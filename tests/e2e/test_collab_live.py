@@ -74,3 +74,26 @@ def test_mention_appears_live_in_the_other_browser(new_page, people):
     alice_page.context.close()
     bob_page.context.close()
     time.sleep(1)  # the next heartbeat finds the sockets closed and the streams end
+
+
+def test_a_new_notification_row_arrives_on_the_open_list(new_page, people):
+    """The notification list itself updates live (before, only the badge did)."""
+    bob_page = new_page()
+    log_in(bob_page, "bob")
+    bob_page.goto("/collab/notifications/")
+    expect(bob_page.locator("body[data-collab-live='1']")).to_have_count(1)
+    expect(bob_page.get_by_text("No notifications.")).to_be_visible()
+
+    alice_page = new_page()
+    log_in(alice_page, "alice")
+    alice_page.goto(f"/collab/records/person/{people['ana'].public_id}/")
+    alice_page.get_by_label("Write a post").fill("Please look at this, @bob")
+    alice_page.get_by_role("button", name="Post", exact=True).click()
+
+    rows = bob_page.locator("[data-collab-notifications] li.card")
+    expect(rows).to_have_count(1, timeout=3000)
+    expect(rows.first).to_contain_text("mentioned you")
+    expect(rows.first).not_to_contain_text("**")
+    alice_page.context.close()
+    bob_page.context.close()
+    time.sleep(1)

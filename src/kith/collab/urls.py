@@ -26,4 +26,5 @@ urlpatterns = [
     path("topics/<slug:slug>/", views.topic, name="topic"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/badge/", views.badge, name="badge"),
+    path("notifications/list/", views.notification_list, name="notification_list"),
 ]

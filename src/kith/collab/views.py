@@ -510,6 +510,15 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @collab_view
 @require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The newest notifications as the list fragment: the page swaps it in live when
+    the stream says a notification arrived."""
+    page = queries.notifications(request.user, cursor=None, limit=50)
+    return render(request, "collab/_notification_list.html", {"items": page.items})
+
+
+@collab_view
+@require_GET
 def badge(request: HttpRequest) -> HttpResponse:
     return render(request, "collab/_badge.html", {"unread": queries.unread_count(request.user)})
 

@@ -1,9 +1,13 @@
-"""Template tags: the unread-notifications badge for the main navigation."""
+"""Template tags: the unread-notifications badge for the main navigation, and
+notification texts (Markdown) as inline HTML."""
 
+import nh3
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from kith.collab import queries
+from kith.collab.rendering import render_markdown
 
 register = template.Library()
 
@@ -28,3 +32,15 @@ def collab_feed_url(target) -> str:
     from kith.collab.access import kind_of
 
     return reverse("collab:feed", args=[kind_of(target), target.public_id])
+
+
+# A notification's text sits inside the link to its record: keep emphasis and code,
+# drop blocks and nested links (their words stay).
+_INLINE_TAGS = {"strong", "em", "code", "del", "b", "i"}
+
+
+@register.filter
+def notification_html(text: str) -> SafeString:
+    """A notification's Markdown ("**Alice** mentioned you") as safe inline HTML."""
+    html = nh3.clean(render_markdown(text or ""), tags=_INLINE_TAGS, attributes={})
+    return mark_safe(html.strip())

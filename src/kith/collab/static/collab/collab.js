@@ -43,6 +43,18 @@
     activate(el);
   }
 
+  // The notifications page: new rows arrive without a reload (the list is re-read).
+  function refreshNotifications() {
+    var list = document.querySelector("[data-collab-notifications]");
+    if (!list) { return; }
+    fetch(list.getAttribute("data-collab-notifications"), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        var fresh = html && fragment(html);
+        if (fresh) { list.replaceWith(fresh); }
+      });
+  }
+
   function connect() {
     var holder = document.querySelector("[data-collab-stream]");
     if (!holder || source || !window.EventSource) { return; }
@@ -51,7 +63,10 @@
       document.body.setAttribute("data-collab-live", "1");
       setUnread(JSON.parse(e.data).unread);
     });
-    source.addEventListener("notification", function (e) { setUnread(JSON.parse(e.data).unread); });
+    source.addEventListener("notification", function (e) {
+      setUnread(JSON.parse(e.data).unread);
+      refreshNotifications();
+    });
     source.addEventListener("post", function (e) { onPost(e, false); });
     source.addEventListener("post_edited", function (e) { onPost(e, true); });
     source.addEventListener("comment", function (e) { onPost(e, true); });
