@@ -8,8 +8,10 @@ import re
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from kith.cmr.models import Consent, Purpose
 from kith.collab.models import Mention, Post
 from kith.people.models import Party
 from tests.conftest import PASSWORD, make_person
@@ -30,6 +32,17 @@ def mentions(alice):
             body_html="<p>@Stella</p>",
         )
         Mention.objects.create(post=post, party=star)
+    # Everyone here agreed to profiling (the seeded purpose asks for explicit consent).
+    profiling = Purpose.objects.filter(key="profiling").first()
+    for person in Party.objects.filter(kind="person") if profiling else []:
+        Consent.objects.create(
+            person=person,
+            purpose=profiling,
+            channel="any",
+            granted=True,
+            changed_at=timezone.now(),
+            source="portal",
+        )
     return star
 
 
