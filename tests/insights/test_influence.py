@@ -187,3 +187,15 @@ def test_recompute_from_the_page_runs_and_shows_progress(town, alice):
     fragment = client.get("/insights/influence/progress/").content.decode()
     assert "7 people" in fragment
     assert client_for(alice).get("/insights/?community=abc").status_code == 200
+
+
+def test_the_worker_recomputes_daily_and_skips_while_one_runs(town):
+    from kith.core import worker
+
+    job = worker.periodic_jobs()["insights.influence"]
+    assert job.every_seconds == 24 * 3600
+    job.func()
+    assert InfluenceRun.objects.get().status == "done"
+    InfluenceRun.objects.create(status="queued")
+    job.func()  # a conflict, swallowed: no third run
+    assert InfluenceRun.objects.count() == 2

@@ -1,4 +1,6 @@
-"""Insights app: registers the influence panel on the person page."""
+"""Insights app: the influence panel on the person page and the nightly recomputation."""
+
+import contextlib
 
 from django.apps import AppConfig
 
@@ -9,7 +11,18 @@ class InsightsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from kith.core import worker
         from kith.insights import views
         from kith.web import panels
 
         panels.register("party", "insights.influence", views.party_panel, column="side", order=70)
+        # Ties decay by the day: recompute the graph once a day.
+        worker.periodic("insights.influence", every_seconds=24 * 3600)(_nightly_influence)
+
+
+def _nightly_influence() -> None:
+    from kith.core.errors import Conflict
+    from kith.insights import services
+
+    with contextlib.suppress(Conflict):  # one is already queued or running
+        services.request_influence_run(actor=None)
