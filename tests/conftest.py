@@ -33,23 +33,24 @@ def migration_seed(django_db_setup, django_db_blocker) -> str:
         return connection.creation.serialize_db_to_string()
 
 
-@pytest.fixture
-def restore_migration_seed(transactional_db, migration_seed) -> None:
-    """For transactional tests: the migration-seeded rows, back if a flush removed them."""
+def _restore_seed(migration_seed: str) -> None:
+    """Put back every migration-seeded table a flush left empty.
+
+    Checked table by table: a test may have recreated some seeded rows (a role type)
+    while others (consent purposes, pipelines) are still missing.
+    """
     from django.contrib.contenttypes.models import ContentType
     from django.core import serializers
     from django.core.management.color import no_style
     from django.db import connection, transaction
 
-    from kith.people.models import RoleType
-
-    if RoleType.objects.exists():
-        return
     # The flush's post_migrate signal recreated content types and permissions already
     # (under new ids); put back only the tables it left empty.
     rows = list(serializers.deserialize("json", migration_seed))
     models = {row.object.__class__ for row in rows}
     empty = {model for model in models if not model.objects.exists()}
+    if not empty:
+        return
     with transaction.atomic():
         for row in rows:
             if row.object.__class__ in empty:
@@ -60,12 +61,55 @@ def restore_migration_seed(transactional_db, migration_seed) -> None:
     ContentType.objects.clear_cache()
 
 
+@pytest.fixture
+def restore_migration_seed(transactional_db, migration_seed) -> None:
+    """For transactional tests: the migration-seeded rows, back if a flush removed them."""
+    _restore_seed(migration_seed)
+
+
+def _flushes(item) -> bool:
+    """Whether a test item empties the database when it ends (a transactional test)."""
+    names = item.fixturenames
+    if any(name in names for name in ("transactional_db", "live_server", "restore_migration_seed")):
+        return True
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _snapshot_before_any_flush(request) -> None:
     # Take the snapshot at the start of the session, before a transactional test can
-    # empty the database; only sessions that will need it (they use the live server).
-    if any("restore_migration_seed" in item.fixturenames for item in request.session.items):
+    # empty the database; only sessions that will need it (they flush the database).
+    if any(_flushes(item) for item in request.session.items):
         request.getfixturevalue("migration_seed")
+
+
+_flushed = {"since_restore": False}
+
+
+def _uses_db(item) -> bool:
+    return "db" in item.fixturenames or item.get_closest_marker("django_db") is not None
+
+
+@pytest.fixture(autouse=True)
+def _reseed_after_flush(request):
+    """Before a database test that follows a transactional one, put the seeded rows back.
+
+    A transactional test's flush empties every table; with xdist a plain ``db`` test may
+    run after it in the same worker and must still find the migration-seeded rows
+    (purposes, roles, pipelines). In a plain test the restore is rolled back with the
+    test, so it happens again for the next one; a transactional test commits it.
+    """
+    node = request.node
+    flushing = _flushes(node)
+    if _flushed["since_restore"] and (flushing or _uses_db(node)):
+        request.getfixturevalue("transactional_db" if flushing else "db")
+        _restore_seed(request.getfixturevalue("migration_seed"))
+        if flushing:
+            _flushed["since_restore"] = False
+    yield
+    if flushing:
+        _flushed["since_restore"] = True
 
 
 @pytest.fixture(autouse=True)
