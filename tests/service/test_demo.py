@@ -59,11 +59,10 @@ def test_demo_cases_with_sla_history(demo):
 
 def test_demo_is_deterministic_and_wipes(demo):
     """Only the service part is wiped and reloaded (the people stay), to keep this fast."""
-    from kith.service import demo as service_demo
-
     # The portal's demo opens carol's cases through the customer services; the service
     # demo's wipe removes them too but its reload does not make them again.
     from kith.portal import demo as portal_demo
+    from kith.service import demo as service_demo
 
     first = list(Case.objects.order_by("number").values_list("subject", "priority", "status"))
     service_demo.wipe()
