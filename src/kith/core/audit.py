@@ -64,4 +64,3 @@ def record(
         party_id=party_id,
         changes=jsonable(changes or {}),
     )
-

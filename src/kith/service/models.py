@@ -455,4 +455,6 @@ class Deflection(KithModel):
 
     @property
     def deflected(self) -> bool:
-        return self.case_id is None and (self.viewed_at is not None or self.confirmed_at is not None)
+        return self.case_id is None and (
+            self.viewed_at is not None or self.confirmed_at is not None
+        )
