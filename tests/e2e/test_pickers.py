@@ -57,6 +57,11 @@ def test_pick_a_person_created_a_second_ago_among_10000(new_page):
     expect(create).to_be_visible()
     create.dispatch_event("mousedown")
     expect(org).to_have_value("Quintero Trading")
+    # The text is the typed name at once; the organisation exists, and is chosen in the
+    # form's hidden select, only when the create request has answered.
+    expect(page.locator("select[name=organization] option:checked")).to_have_text(
+        "Quintero Trading"
+    )
 
     page.get_by_role("button", name="Create deal").click()
     expect(page.get_by_role("heading", name="Picked in the browser")).to_be_visible()
