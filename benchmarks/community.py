@@ -354,11 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             Path(args.json_out).write_text(dataset.dumps(results[0]))
             return
     print(table(results))
-    out_dir = run.RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"community-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.json"
-    path.write_text(dataset.dumps(results))
-    print(f"\nResults written to {path.relative_to(run.ROOT)}")
+    run.save_results("community", results)
 
 
 if __name__ == "__main__":

@@ -1554,6 +1554,15 @@ def each_database(
     return results
 
 
+def save_results(name: str, results: list[dict[str, Any]]) -> Path:
+    """Write one benchmark run's results under ``benchmarks/results/`` and say where."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.json"
+    path.write_text(dataset.dumps(results))
+    print(f"\nResults written to {path.relative_to(ROOT)}")
+    return path
+
+
 def measure_get(client: Any, path: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
     """``runs`` timed GETs after three warm-ups; fails loudly on a non-200."""
     for _ in range(3):

@@ -432,11 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in results:
         if r.get("forecast_totals"):
             print(f"{r['db']}: forecast totals (EUR) {r['forecast_totals']}")
-    out_dir = run.RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"sales-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.json"
-    path.write_text(dataset.dumps(results))
-    print(f"\nResults written to {path.relative_to(run.ROOT)}")
+    run.save_results("sales", results)
 
 
 if __name__ == "__main__":
