@@ -72,7 +72,7 @@ def load(target: CommunityTarget, args: argparse.Namespace) -> dict[str, Any]:
     from kith.accounts import services as accounts
     from kith.accounts.models import Role, User
     from kith.community import demo, services
-    from kith.community.models import MemberProfile, Post, Topic
+    from kith.community.models import MemberProfile
     from kith.people import services as people_services
     from kith.people.models import Party
 
@@ -134,26 +134,6 @@ def load(target: CommunityTarget, args: argparse.Namespace) -> dict[str, Any]:
     )
     MemberProfile.objects.filter(user__in=users[:VOTERS]).update(trust_level=2, reputation=5000)
     MemberProfile.objects.filter(user__in=users[:VOTERS]).update(trust_locked=True)
-    rng = random.Random(args.seed)
-    space_id = spaces[1].pk
-    max_topic = Topic.objects.order_by("-id").values_list("id", flat=True).first()
-    sample_topics = [
-        str(p)
-        for p in Topic.objects.filter(
-            id__in=[rng.randint(1, max_topic) for _ in range(args.runs * 4)],
-            space_id__in=[spaces[0].pk, spaces[1].pk],
-        ).values_list("public_id", flat=True)[: args.runs]
-    ]
-    voter_ids = {u.pk for u in users[:VOTERS]}
-    answer_ids = list(
-        Post.objects.filter(
-            kind="answer",
-            topic__space_id=space_id,
-            id__in=[rng.randint(1, max_topic * 6) for _ in range(args.runs * 20)],
-        )
-        .exclude(author_id__in=voter_ids)
-        .values_list("public_id", flat=True)[: args.runs * 2]
-    )
     connection.close()
     raw = target.raw_connection()
     if target.db == "sqlite":
@@ -162,13 +142,52 @@ def load(target: CommunityTarget, args: argparse.Namespace) -> dict[str, Any]:
         raw.autocommit = True  # VACUUM cannot run inside a transaction
         raw.execute("VACUUM ANALYZE")
     raw.close()
+    loaded = {**counts, "load_seconds": round(time.perf_counter() - t0, 1)}
+    target.marker.write_text(dataset.dumps(loaded))
+    return loaded
+
+
+def sample(args: argparse.Namespace) -> dict[str, Any]:
+    """What the measurements use: random topics, answers to vote on, the voters' names.
+
+    Answers some voter already voted on are left out, so a re-run on a kept database
+    (``--reuse``) measures real votes, not the "same vote again" shortcut.
+    """
+    from kith.accounts.models import User
+    from kith.community.models import Post, Space, Topic
+
+    rng = random.Random(args.seed + int(time.time()))
+    spaces = {s.slug: s.pk for s in Space.objects.filter(slug__in=["help", "customers"])}
+    users = list(
+        User.objects.filter(username__startswith="bench-member-")
+        .order_by("id")
+        .values_list("pk", "username")[:VOTERS]
+    )
+    voter_ids = [pk for pk, _ in users]
+    max_topic = Topic.objects.order_by("-id").values_list("id", flat=True).first()
+    max_post = Post.objects.order_by("-id").values_list("id", flat=True).first()
+    sample_topics = [
+        str(p)
+        for p in Topic.objects.filter(
+            id__in=[rng.randint(1, max_topic) for _ in range(args.runs * 4)],
+            space_id__in=list(spaces.values()),
+        ).values_list("public_id", flat=True)[: args.runs]
+    ]
+    answer_ids = list(
+        Post.objects.filter(
+            kind="answer",
+            topic__space_id=spaces["customers"],
+            id__in=[rng.randint(1, max_post) for _ in range(args.runs * 20)],
+        )
+        .exclude(author_id__in=voter_ids)
+        .exclude(votes__voter_id__in=voter_ids)
+        .values_list("public_id", flat=True)[: args.runs * 2]
+    )
     return {
-        **counts,
-        "load_seconds": round(time.perf_counter() - t0, 1),
         "topics_sample": sample_topics,
         "answers_sample": [str(a) for a in answer_ids],
-        "voters": [u.username for u in users[:VOTERS]],
-        "customer": users[0].username,
+        "voters": [name for _, name in users],
+        "customer": users[0][1],
     }
 
 
@@ -236,17 +255,29 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     import django
 
     django.setup()
-    log(f"Creating the {db} database ({target.database_url})")
-    target.create()
+    kept = target.loaded_sizes() if args.reuse else None
+    if kept is not None and kept.get("topics") != args.topics:
+        raise SystemExit(
+            f"The kept {db} database holds {kept.get('topics')} topics, not {args.topics}."
+        )
+    if kept is None:
+        log(f"Creating the {db} database ({target.database_url})")
+        target.create()
     migrated = run.kith(target, "migrate", "-v0")
     if migrated.returncode:
         raise SystemExit(f"kith migrate failed:\n{migrated.stdout}\n{migrated.stderr}")
-    loaded = load(target, args)
-    result["load"] = {k: v for k, v in loaded.items() if not isinstance(v, list)}
+    if kept is None:
+        result["load"] = load(target, args)
+        verb = "loaded in"
+    else:
+        result["load"] = {**kept, "reused": True}
+        verb = "kept from a run that loaded them in"
+    counts = result["load"]
     log(
-        f"  {loaded.get('topics', 0):,} topics, {loaded.get('posts', 0):,} posts, "
-        f"{loaded.get('votes', 0):,} votes loaded in {loaded['load_seconds']} s"
+        f"  {counts.get('topics', 0):,} topics, {counts.get('posts', 0):,} posts, "
+        f"{counts.get('votes', 0):,} votes {verb} {counts['load_seconds']} s"
     )
+    loaded = sample(args)
     customer = session_for(loaded["customer"])
     voters = [session_for(name) for name in loaded["voters"]]
     from django.db import connection
@@ -290,7 +321,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
                 times.append(ms)
             figures["vote"] = run.summary(times)
     result["figures"] = figures
-    if args.keep:
+    if args.keep or args.reuse:
         log(f"Kept the {db} database ({target.database_url}).")
     else:
         target.drop()
@@ -334,6 +365,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure a database kept (--keep) by an earlier run of the same size",
+    )
     parser.add_argument(
         "--base-dir", default=os.environ.get("KITH_BENCH_DIR", "/tmp/kith-benchmarks")
     )
