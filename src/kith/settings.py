@@ -282,6 +282,19 @@ KITH_CMR_CONTROLLER_ADDRESS = os.environ.get("KITH_CMR_CONTROLLER_ADDRESS", "")
 KITH_CMR_CONTROLLER_EMAIL = os.environ.get("KITH_CMR_CONTROLLER_EMAIL", "")
 KITH_CMR_CONTROLLER_PHONE = os.environ.get("KITH_CMR_CONTROLLER_PHONE", "")
 KITH_CMR_DIGEST_PURPOSE = os.environ.get("KITH_CMR_DIGEST_PURPOSE", "service_messages")
+# Transparency log: staff reads of a person, coalesced per (staff, person, channel) and
+# window; the roles that must give a reason; how staff are named to the customer
+# ("name" or "team"). Off only for benchmarks that compare with and without it.
+KITH_CMR_TRANSPARENCY = env_bool("KITH_CMR_TRANSPARENCY", True)
+KITH_CMR_TRANSPARENCY_WINDOW_MINUTES = int(os.environ.get("KITH_CMR_TRANSPARENCY_WINDOW_MINUTES", "15"))
+KITH_CMR_PURPOSE_REQUIRED_ROLES = env_list("KITH_CMR_PURPOSE_REQUIRED_ROLES", "")
+KITH_CMR_STAFF_NAMES = os.environ.get("KITH_CMR_STAFF_NAMES", "name")
+# Correction and erasure: profile fields a customer edits without review; roles that may
+# erase a person; retention periods (days) that hold an erasure back.
+KITH_CMR_CUSTOMER_EDITABLE_FIELDS = env_list("KITH_CMR_CUSTOMER_EDITABLE_FIELDS", "locale,timezone")
+KITH_CMR_ERASURE_ROLES = env_list("KITH_CMR_ERASURE_ROLES", "admin")
+KITH_CMR_RETAIN_TRANSACTIONS_DAYS = int(os.environ.get("KITH_CMR_RETAIN_TRANSACTIONS_DAYS", "0"))
+KITH_CMR_RETAIN_CASES_DAYS = int(os.environ.get("KITH_CMR_RETAIN_CASES_DAYS", "0"))
 
 # Outgoing mail: SMTP when EMAIL_HOST is set; otherwise (embedded mode) each message is
 # written to a file under the data directory so nothing is sent by surprise.
