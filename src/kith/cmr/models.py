@@ -143,3 +143,125 @@ class SentMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender} {self.purpose} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------- transparency, correction, erasure
+
+
+class ReadChannel(models.TextChoices):
+    """How a member of staff came to read a person's record."""
+
+    WEB = "web", "Person page"
+    API = "api", "API"
+    EXPORT = "export", "Export"
+    SEARCH = "search", "Search result"
+
+
+class AccessLogEntry(models.Model):
+    """Staff read a person's record (``kith.cmr.transparency``): who, when, how, why.
+
+    Append-only and coalesced: one row per (staff, person, channel) per window of
+    ``KITH_CMR_TRANSPARENCY_WINDOW_MINUTES`` (``window`` numbers it), written in one
+    ``INSERT … ON CONFLICT DO NOTHING`` after the response. Changes are not here: the
+    audit log (``core.AuditEntry``) already holds them and both are shown together.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    person = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=ReadChannel.choices)
+    purpose = models.CharField(max_length=200, blank=True)
+    window = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "actor", "channel", "window"], name="cmr_access_once_per_window"
+            )
+        ]
+        indexes = [models.Index(fields=["person", "-occurred_at"], name="cmr_access_person_at")]
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.channel} read of party {self.person_id}"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a decision"
+    ACCEPTED = "accepted", "Accepted"
+    APPLIED = "applied", "Applied directly"
+    REJECTED = "rejected", "Rejected"
+    REFUSED = "refused", "Refused (legal hold)"
+    ERASED = "erased", "Erased"
+
+
+class CorrectionRequest(KithModel):
+    """A customer proposes a new value for one field of their profile or a contact point.
+
+    ``field`` is a profile field name (``given_name``…) or ``contact_point``; then
+    ``contact_point`` names which one. Fields the company lets customers edit directly
+    (``KITH_CMR_CUSTOMER_EDITABLE_FIELDS``) are applied at once (status ``applied``).
+    """
+
+    person = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="correction_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    field = models.CharField(max_length=40)
+    contact_point = models.ForeignKey(
+        "people.ContactPoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    current_value = models.TextField(blank=True)
+    proposed_value = models.TextField()
+    note = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="cmr_correction_status")]
+
+    def __str__(self) -> str:
+        return f"correction of {self.field} ({self.status})"
+
+
+class ErasureRequest(KithModel):
+    """A request to erase a person: refused with the legal holds explained, or carried out.
+
+    ``holds`` lists ``{"code", "message"}`` as shown to the customer; after an erasure
+    the row keeps only that it happened (no erased value is stored here).
+    """
+
+    person = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="erasure_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    holds = models.JSONField(default=list, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)  # rows touched per model
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"erasure request ({self.status})"
