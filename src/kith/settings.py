@@ -296,6 +296,17 @@ KITH_CMR_ERASURE_ROLES = env_list("KITH_CMR_ERASURE_ROLES", "admin")
 KITH_CMR_RETAIN_TRANSACTIONS_DAYS = int(os.environ.get("KITH_CMR_RETAIN_TRANSACTIONS_DAYS", "0"))
 KITH_CMR_RETAIN_CASES_DAYS = int(os.environ.get("KITH_CMR_RETAIN_CASES_DAYS", "0"))
 
+# Listening sources (kith.listening.sources): feeds and Mastodon are fetched from URLs
+# staff type in, so private, loopback and link-local addresses are refused unless this is
+# set (an intranet feed; the tests' local fixture server). Timeout and size cap per fetch;
+# a longer item is truncated to KITH_LISTENING_MAX_ITEM_CHARS characters.
+KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES = env_bool("KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES", False)
+KITH_LISTENING_HTTP_TIMEOUT = float(os.environ.get("KITH_LISTENING_HTTP_TIMEOUT", "15"))
+KITH_LISTENING_MAX_FETCH_BYTES = int(
+    os.environ.get("KITH_LISTENING_MAX_FETCH_BYTES", str(20 * 1024 * 1024))
+)
+KITH_LISTENING_MAX_ITEM_CHARS = int(os.environ.get("KITH_LISTENING_MAX_ITEM_CHARS", "20000"))
+
 # Outgoing mail: SMTP when EMAIL_HOST is set; otherwise (embedded mode) each message is
 # written to a file under the data directory so nothing is sent by surprise.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
