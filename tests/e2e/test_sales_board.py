@@ -95,6 +95,9 @@ def test_move_deals_on_the_board_and_see_the_forecast_change(new_page, sales_dat
     expect(won).to_contain_text("Acme platform")
     expect(lead).not_to_contain_text("Acme platform")
     expect(won.locator("[data-testid=total]")).to_have_text("10,000.00 EUR")
+    # A visible confirmation, and the keyboard user's focus stays on the moved card.
+    expect(page.get_by_test_id("board-status")).to_have_text("Moved “Acme platform” to Won.")
+    expect(won.get_by_role("link", name="Acme platform")).to_be_focused()
 
     # Drag and drop: the other card onto the Proposal column.
     proposal = board.locator(

@@ -200,3 +200,59 @@ def test_managers_record_rates_and_products_in_the_ui(web, mia, bob):
         url, {"form": "rate", "currency": "GBP", "rate": "1.1", "valid_from": "2026-01-01"}
     )
     assert r.status_code == 403
+
+
+def test_board_collapses_won_and_lost_to_totals_until_shown(web, alice, make_deal, stages):
+    make_deal(title="Open one")
+    won = make_deal(title="Won long ago", amount="500")
+    services.move_deal(actor=alice, deal=won, stage=stages["Won"])
+    lost = make_deal(title="Lost long ago", amount="700")
+    services.move_deal(actor=alice, deal=lost, stage=stages["Lost"], lost_reason="Price")
+    c = web(alice)
+    body = c.get(reverse("sales:board")).content.decode()
+    assert "Open one" in body
+    # Closed deals are counted and totalled, not drawn.
+    assert "Won long ago" not in body and "Lost long ago" not in body
+    assert "Show 1 won deal" in body and "Show 1 lost deal" in body
+    assert "500.00 EUR" in body and "700.00 EUR" in body
+    shown = c.get(reverse("sales:board"), {"closed": "show"}).content.decode()
+    assert "Won long ago" in shown and "Lost long ago" in shown and "Show 1 won" not in shown
+
+
+def test_a_deal_moved_into_a_collapsed_column_stays_in_sight_with_a_confirmation(
+    web, alice, make_deal, stages
+):
+    deal = make_deal(title="Closing now")
+    other = make_deal(title="Won before")
+    services.move_deal(actor=alice, deal=other, stage=stages["Won"])
+    r = web(alice).post(
+        reverse("sales:deal_move", args=[deal.public_id]),
+        {"stage": str(stages["Won"].public_id)},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="board",
+    )
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert "Moved “Closing now” to Won." in body
+    assert "Closing now" in body.split('data-testid="board-status"')[1]
+    assert "Won before" not in body  # the rest of the column stays collapsed
+    assert f'data-moved="{deal.public_id}"' in body
+
+
+def test_board_flags_overdue_open_deals_and_totals_in_the_base_currency(
+    web, alice, make_deal, stages
+):
+    from kith.sales.models import ExchangeRate
+
+    today = dt.date.today()
+    make_deal(title="Late", amount="100", expected_close_date=today - dt.timedelta(days=3))
+    make_deal(title="Soon", amount="100", currency="USD", expected_close_date=today)
+    body = web(alice).get(reverse("sales:board")).content.decode()
+    late = body.split("Late</a>")[1].split("</li>")[0]
+    soon = body.split("Soon</a>")[1].split("</li>")[0]
+    assert 'data-testid="overdue"' in late and "overdue" not in soon
+    # USD without a rate: the base total is refused honestly, not guessed.
+    assert "no EUR rate for every currency" in body
+    ExchangeRate.objects.create(currency="USD", rate=Decimal("0.5"), valid_from=today)
+    body = web(alice).get(reverse("sales:board")).content.decode()
+    assert "≈ 150.00 EUR" in body

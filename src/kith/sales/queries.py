@@ -211,13 +211,36 @@ class Column:
     count: int
     totals: dict[str, Decimal]  # currency → amount
     weighted: dict[str, Decimal]
+    # The column's total in the base currency; None when a currency has no rate on file.
+    base_total: Decimal | None = None
+    # Won and lost columns show totals only until asked ("show"): on a living pipeline
+    # they hold most deals ever made, and drawing them made the board slow.
+    collapsed: bool = False
+    # True when the totals hold a currency other than the base: then the base total is shown.
+    foreign_currency: bool = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage.is_won or self.stage.is_lost
 
 
 BOARD_CARDS_PER_COLUMN = 50
 
 
-def board(user, pipeline: Pipeline, *, filters: DealFilters | None = None) -> list[Column]:
-    """One column per stage: the first cards, how many deals, totals per currency."""
+def board(
+    user,
+    pipeline: Pipeline,
+    *,
+    filters: DealFilters | None = None,
+    show_closed: bool = False,
+    as_of: dt.date | None = None,
+) -> list[Column]:
+    """One column per stage: the first cards, how many deals, totals per currency.
+
+    Closed (won and lost) columns carry their count and totals but no cards unless
+    ``show_closed``; every column's total is also given in the base currency, at the
+    rates on file for ``as_of`` (today by default).
+    """
     qs = access.scope_deals(user).filter(pipeline=pipeline)
     if filters is not None:
         qs = apply_filters(qs, filters)
@@ -233,18 +256,27 @@ def board(user, pipeline: Pipeline, *, filters: DealFilters | None = None) -> li
         slot["n"] += row["n"]
         slot["totals"][row["currency"]] = _dec(row["total"])
         slot["weighted"][row["currency"]] = (_dec(row["weighted"]) / 100).quantize(CENT)
+    currencies = {cur for slot in per_stage.values() for cur in slot["totals"]}
+    rates, _missing = rates_on(currencies, as_of or dt.date.today())
     columns = []
     for stage in pipeline.stages.order_by("order", "id"):
         slot = per_stage.get(stage.pk, {"n": 0, "totals": {}, "weighted": {}})
+        collapsed = (stage.is_won or stage.is_lost) and not show_closed
         deals = (
             list(
                 with_list_data(qs.filter(stage=stage)).order_by(
                     "expected_close_date", "-amount", "id"
                 )[:BOARD_CARDS_PER_COLUMN]
             )
-            if slot["n"]
+            if slot["n"] and not collapsed
             else []
         )
+        base_total: Decimal | None = Decimal(0)
+        for cur, amount in slot["totals"].items():
+            if cur not in rates:
+                base_total = None
+                break
+            base_total += amount * rates[cur]
         columns.append(
             Column(
                 stage=stage,
@@ -252,6 +284,9 @@ def board(user, pipeline: Pipeline, *, filters: DealFilters | None = None) -> li
                 count=slot["n"],
                 totals=dict(sorted(slot["totals"].items())),
                 weighted=dict(sorted(slot["weighted"].items())),
+                base_total=base_total.quantize(CENT) if base_total is not None else None,
+                collapsed=collapsed,
+                foreign_currency=any(cur != base_currency() for cur in slot["totals"]),
             )
         )
     return columns

@@ -120,9 +120,18 @@ def _nav(active: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- board
 
 
-def _board_context(request: HttpRequest, pipeline: Pipeline | None, **extra) -> dict[str, Any]:
-    columns = queries.board(request.user, pipeline) if pipeline else []
+def _board_context(
+    request: HttpRequest, pipeline: Pipeline | None, *, moved: Deal | None = None, **extra
+) -> dict[str, Any]:
+    show_closed = request.GET.get("closed") == "show"
+    columns = queries.board(request.user, pipeline, show_closed=show_closed) if pipeline else []
+    if moved is not None:
+        # A deal just moved into a collapsed column stays in sight, so the move is seen.
+        for column in columns:
+            if column.collapsed and column.stage.pk == moved.stage_id:
+                column.deals = list(queries.with_list_data(Deal.objects.filter(pk=moved.pk)))
     deals = [d for c in columns for d in c.deals]
+    board_url = reverse("sales:board") + (f"?pipeline={pipeline.public_id}" if pipeline else "")
     return {
         "visible_parties": access.visible_party_ids(request.user, deals),
         **_nav("board"),
@@ -131,8 +140,13 @@ def _board_context(request: HttpRequest, pipeline: Pipeline | None, **extra) -> 
         "columns": columns,
         "stages": [c.stage for c in columns],
         "can_write": request.user.can_write,
-        "board_url": reverse("sales:board")
-        + (f"?pipeline={pipeline.public_id}" if pipeline else ""),
+        "board_url": board_url,
+        "show_closed_url": board_url + ("&" if pipeline else "?") + "closed=show",
+        "show_closed": show_closed,
+        "base_currency": base_currency(),
+        "today": timezone.localdate(),
+        "moved": moved.public_id if moved is not None else None,
+        "moved_deal": moved,
         **extra,
     }
 
@@ -176,7 +190,7 @@ def deal_move(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             request,
             pipeline,
             move_errors={deal.public_id: errors} if errors else {},
-            moved=deal.public_id if not errors else None,
+            moved=Deal.objects.select_related("stage").get(pk=deal.pk) if not errors else None,
         )
         return render(request, "sales/_board.html", context, status=422 if errors else 200)
     if errors:

@@ -28,6 +28,14 @@
     document.querySelectorAll(".board-col.is-drop").forEach(function (c) { if (c !== col) c.classList.remove("is-drop"); });
     col.classList.add("is-drop");
   });
+  // After a move the board is redrawn: keep keyboard focus on the moved card (its title
+  // link), without scrolling the page, so a keyboard or phone user stays where they were.
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var board = document.getElementById("board");
+    if (!board || !board.dataset.moved) return;
+    var card = board.querySelector(".deal-card[data-deal='" + board.dataset.moved + "'] .deal-card-title");
+    if (card) card.focus({ preventScroll: true });
+  });
   document.addEventListener("drop", function (event) {
     var col = column(event.target);
     if (!dragged || !col) return;
