@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from kith.accounts.models import Team, User
+from kith.cmr import transparency
 from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.models import AuditEntry
@@ -195,8 +196,13 @@ def create_person(request: HttpRequest, payload: PersonIn):
 
 @router.get("/people/{public_id}", response=PartyOut, url_name="get_person")
 def get_person(request: HttpRequest, public_id: uuid.UUID):
-    """A person with contact points and roles over time. A merged id answers 308 to the survivor."""
-    return _get(request, public_id, Party.Kind.PERSON)
+    """A person with contact points and roles over time. A merged id answers 308 to the survivor.
+
+    The read is in the person's transparency log; roles that must say why
+    (``KITH_CMR_PURPOSE_REQUIRED_ROLES``) send ``X-Kith-Purpose`` or ``purpose``."""
+    party = access.get_party(request.user, public_id, kind=Party.Kind.PERSON)
+    transparency.record_read(request, party, "api")
+    return party_out(with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True)
 
 
 @router.patch("/people/{public_id}", response=PartyOut, url_name="update_person")

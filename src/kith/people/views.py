@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from kith.accounts.models import Team
+from kith.cmr import transparency
 from kith.core import timezones
 from kith.core.errors import (
     SAFE_METHODS,
@@ -405,7 +406,10 @@ def party_pick_new(request: HttpRequest) -> JsonResponse:
 @require_GET
 def person_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     party = access.get_party(request.user, public_id, kind=PERSON)
-    return _render_detail(request, party)
+    # The transparency log (kith.cmr): noted now, written after the response.
+    channel = "search" if request.GET.get("via") == "search" else "web"
+    asked = transparency.web_gate(request, party, channel)
+    return asked or _render_detail(request, party)
 
 
 @staff_view
@@ -620,6 +624,9 @@ def _query(params: list[tuple[str, str]]) -> str:
 def timeline_fragment(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The timeline section, or with ``cursor`` just the next entries (for "Load more")."""
     party = access.get_party(request.user, public_id)
+    asked = transparency.web_gate(request, party, "web")
+    if asked:
+        return asked
     context = _timeline_context(request, party)
     if request.GET.get("cursor"):
         return render(request, "people/_timeline_entries.html", context)
