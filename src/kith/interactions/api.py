@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from kith.cmr import transparency
 from kith.core.errors import ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.pagination import clamp_limit, paginate
@@ -272,6 +273,7 @@ def _timeline(
     request: HttpRequest, public_id: uuid.UUID, query: TimelineQuery, kind: str | None
 ) -> dict[str, Any]:
     party = people_access.get_party(request.user, public_id, kind=kind)
+    transparency.record_read(request, party, "api")  # kith.cmr: the person's read log
     bad = [c for c in query.channel if c not in Channel.values and c != "commerce"]
     if bad:
         raise ValidationFailed.single("channel", f"Unknown channel {bad[0]!r}.")
