@@ -240,3 +240,51 @@ class Mention(KithModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+class SpikeAlert(KithModel):
+    """One spike in volume or negative share on a source or keyword (``kith.listening.alerts``).
+
+    A spike that lasts several hours stays one row: each hourly check that still sees it
+    moves ``last_window_start`` on instead of notifying again, so followers hear about it
+    once. ``(scope, metric, window_start)`` is unique, so two workers checking the same
+    hour cannot both notify.
+    """
+
+    class Scope(models.TextChoices):
+        SOURCE = "source", "Source"
+        KEYWORD = "keyword", "Keyword"
+
+    class Metric(models.TextChoices):
+        VOLUME = "volume", "Volume"
+        NEGATIVE_SHARE = "negative_share", "Negative share"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    keyword = models.ForeignKey(
+        Keyword, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    window_start = models.DateTimeField()  # the first hour that spiked
+    last_window_start = models.DateTimeField()  # the latest hour still spiking
+    observed = models.FloatField()
+    baseline_mean = models.FloatField()
+    baseline_sd = models.FloatField()
+    threshold = models.FloatField()
+    count = models.PositiveIntegerField()  # mentions in the window that spiked
+    notified = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "source", "keyword", "metric", "window_start"],
+                name="uniq_listening_spike",
+            ),
+        ]
+        indexes = [models.Index(fields=["-window_start"], name="lst_spike_recent")]
+        ordering = ["-window_start", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.metric} spike on {self.source or self.keyword} at {self.window_start}"
