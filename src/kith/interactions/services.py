@@ -363,3 +363,40 @@ def record_transaction(
 def iso_currencies() -> frozenset[str]:
     """Active ISO 4217 currency codes."""
     return ISO_4217
+
+
+def mirror_interaction(
+    *,
+    actor,
+    party: Party,
+    channel: str,
+    kind: str,
+    summary: str,
+    related: models.Model,
+    information_role: str = "",
+    direction: str = Direction.INBOUND,
+    body: str = "",
+) -> Interaction:
+    """Append the interaction that mirrors a write the caller is making (a community
+    vote), inside the caller's transaction, in one INSERT.
+
+    Unlike ``log_interaction`` it writes no audit entry or event of its own: the
+    caller's audit entry and event describe the act and name this interaction, so a
+    hot path (a vote) pays for one record of it, not two. Arguments are the caller's
+    own (no user input reaches ``channel``/``kind``); the summary is trimmed to fit.
+    """
+    if party.status != Party.Status.ACTIVE:
+        raise ValidationFailed.single("party", "That record was merged or erased.")
+    return Interaction.objects.create(
+        party=party,
+        channel=channel,
+        direction=direction,
+        kind=kind[:40],
+        occurred_at=timezone.now(),
+        summary=" ".join(summary.split())[:300],
+        body=body,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        related_type=ContentType.objects.get_for_model(related),
+        related_id=related.pk,
+        information_role=information_role,
+    )
