@@ -247,7 +247,7 @@ class SpikeAlert(KithModel):
 
     A spike that lasts several hours stays one row: each hourly check that still sees it
     moves ``last_window_start`` on instead of notifying again, so followers hear about it
-    once. ``(scope, metric, window_start)`` is unique, so two workers checking the same
+    once. ``(source or keyword, metric, window_start)`` is unique, so two workers checking the same
     hour cannot both notify.
     """
 
@@ -278,9 +278,17 @@ class SpikeAlert(KithModel):
 
     class Meta:
         constraints = [
+            # Two partial constraints, not one over both nullable columns: NULLs are
+            # distinct in a unique index, so that one would hold nothing.
             models.UniqueConstraint(
-                fields=["scope", "source", "keyword", "metric", "window_start"],
-                name="uniq_listening_spike",
+                fields=["source", "metric", "window_start"],
+                condition=Q(source__isnull=False),
+                name="uniq_listening_spike_source",
+            ),
+            models.UniqueConstraint(
+                fields=["keyword", "metric", "window_start"],
+                condition=Q(keyword__isnull=False),
+                name="uniq_listening_spike_keyword",
             ),
         ]
         indexes = [models.Index(fields=["-window_start"], name="lst_spike_recent")]
