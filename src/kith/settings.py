@@ -254,6 +254,18 @@ KITH_OUTBOX_BULK_ITEMS_PER_PASS = int(os.environ.get("KITH_OUTBOX_BULK_ITEMS_PER
 # A running import whose heartbeat (saved with each chunk) is older than this lost its
 # process: it is marked stale and can be resumed or restarted.
 KITH_IMPORT_STALE_SECONDS = int(os.environ.get("KITH_IMPORT_STALE_SECONDS", "600"))
+# Identity resolution (kith.people.identity): a pair at or above SUGGEST is shown to staff
+# as a likely duplicate; at or above AUTO_LINK it is merged by the worker (set above 1 to
+# never merge without a person). The custom field holding a customer/national number, if
+# any, and the custom fields whose text may name a social handle (signatures, bios).
+KITH_IDENTITY_SUGGEST_THRESHOLD = float(os.environ.get("KITH_IDENTITY_SUGGEST_THRESHOLD", "0.5"))
+KITH_IDENTITY_AUTO_LINK_THRESHOLD = float(
+    os.environ.get("KITH_IDENTITY_AUTO_LINK_THRESHOLD", "1.01")
+)
+KITH_IDENTITY_ID_ATTRIBUTE = os.environ.get("KITH_IDENTITY_ID_ATTRIBUTE", "customer_number")
+KITH_IDENTITY_EVIDENCE_ATTRIBUTES = tuple(
+    k for k in os.environ.get("KITH_IDENTITY_EVIDENCE_ATTRIBUTES", "signature,bio").split(",") if k
+)
 # Lists count their rows exactly up to this many; beyond, PostgreSQL answers with the
 # planner's estimate (flagged), since an exact count reads every row (kith.people.queries).
 KITH_EXACT_COUNT_LIMIT = int(os.environ.get("KITH_EXACT_COUNT_LIMIT", "10000"))
