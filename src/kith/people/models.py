@@ -387,3 +387,9 @@ class ImportJob(KithModel):
             if self.total_rows
             else (100 if self.status == "done" else 0)
         )
+
+
+# Identity resolution rows (trained models, match suggestions) live in their own module.
+from kith.people.identity.models import IdentityModel, MatchSuggestion  # noqa: E402
+
+__all__ = ["IdentityModel", "MatchSuggestion"]

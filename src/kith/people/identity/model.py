@@ -1,0 +1,527 @@
+"""The linkage model: Splink settings, training, prediction, clustering, explanations.
+
+Fellegi–Sunter as Splink implements it. Each comparison below turns a pair of people
+into one level per field (exact, nickname, typo, swapped, different, unknown); each
+level has *m* (how often true matches land there) and *u* (how often two random people
+do), and log2(m/u) is the level's match weight. Training follows Splink's own recipe:
+the prior from deterministic rules, *u* by random sampling, *m* by expectation
+maximisation over several blocking rules (each rule trains the fields it does not block
+on). Every level also carries a prior m and u, so a field too sparse to train (phones in
+a table where few have one) still counts, with a conservative weight.
+
+This is the only module that imports Splink (and DuckDB). Import it lazily — from the
+worker, the CLI or the benchmark — never on a web request: the web reads predictions the
+worker stored. DuckDB runs embedded by default; to run the same model on Spark when the
+people table outgrows one machine, build the rows as a Spark DataFrame and pass
+``backend="spark"`` with a ``spark`` session to :func:`train` and :func:`predict`
+(``pip install pyspark``; Splink's SparkAPI takes the same settings JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kith.people.identity.features import FIELDS
+
+Progress = Callable[[int, str], None]
+
+# Settings version: a stored model with another version is retrained, not read.
+MODEL_VERSION = 1
+# Below this many people there is nothing to learn from: the exact rules are used.
+MIN_TRAINING_RECORDS = 50
+# Random pairs sampled to estimate u. Measured on FEBRL2 (5,000 people): 3e5 pairs give
+# the same F1 as 1e6 in a third of the time; u of rare levels (same e-mail) keep priors.
+U_SAMPLE_PAIRS = 3e5
+
+_LABELS = {
+    "given_name": "First name",
+    "family_name": "Last name",
+    "birthday": "Date of birth",
+    "postcode": "Postcode",
+    "street_number": "Street number",
+    "street": "Street",
+    "locality": "Town",
+    "email": "E-mail",
+    "phone": "Phone",
+    "handle": "Social handle",
+    "organisation": "Organisation",
+    "id_number": "Customer number",
+}
+assert set(FIELDS) <= {*_LABELS, "postal"}  # every field the features make is compared
+
+
+@dataclass
+class Reason:
+    """One field's part of a match: the level reached and its weight (log2 of m/u)."""
+
+    field: str
+    label: str
+    level: str
+    weight: float
+
+
+@dataclass
+class ScoredPair:
+    left: str
+    right: str
+    probability: float
+    weight: float
+    reasons: list[Reason] = field(default_factory=list)
+
+
+class TooLittleData(Exception):
+    """The people table is too small (or too empty) to train a model on."""
+
+
+def _splink():
+    # Imported here so that importing this module costs nothing until it is used.
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import block_on
+
+    return cll, cl, block_on
+
+
+def _lvl(level, label: str, m: float, u: float):
+    return level.configure(label_for_charts=label, m_probability=m, u_probability=u)
+
+
+def comparisons() -> list[Any]:
+    """The comparison of each field, strongest level first, with prior m and u."""
+    cll, cl, _ = _splink()
+    custom = cll.CustomLevel
+    return [
+        cl.CustomComparison(
+            output_column_name="given_name",
+            comparison_levels=[
+                cll.NullLevel("given_name"),
+                _lvl(cll.ExactMatchLevel("given_name"), "same", 0.85, 0.01),
+                _lvl(
+                    custom("given_canon_l = given_canon_r", base_dialect_str="duckdb"),
+                    "nickname of the same name",
+                    0.03,
+                    0.001,
+                ),
+                _lvl(
+                    custom("given_name_l = family_name_r", base_dialect_str="duckdb"),
+                    "swapped with the last name",
+                    0.02,
+                    0.0002,
+                ),
+                _lvl(cll.DamerauLevenshteinLevel("given_name", 1), "one typo", 0.05, 0.002),
+                _lvl(cll.JaroWinklerLevel("given_name", 0.88), "similar", 0.03, 0.01),
+                _lvl(cll.ElseLevel(), "different", 0.02, 0.977),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="family_name",
+            comparison_levels=[
+                cll.NullLevel("family_name"),
+                _lvl(cll.ExactMatchLevel("family_name"), "same", 0.85, 0.005),
+                _lvl(
+                    custom("family_name_l = given_name_r", base_dialect_str="duckdb"),
+                    "swapped with the first name",
+                    0.02,
+                    0.0002,
+                ),
+                _lvl(cll.DamerauLevenshteinLevel("family_name", 1), "one typo", 0.06, 0.002),
+                _lvl(cll.JaroWinklerLevel("family_name", 0.88), "similar", 0.04, 0.01),
+                _lvl(cll.ElseLevel(), "different", 0.03, 0.983),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="birthday",
+            comparison_levels=[
+                cll.NullLevel("birthday"),
+                _lvl(cll.ExactMatchLevel("birthday"), "same", 0.85, 0.0001),
+                _lvl(cll.DamerauLevenshteinLevel("birthday", 1), "one digit off", 0.08, 0.005),
+                _lvl(
+                    custom(
+                        "substr(birthday_l, 1, 4) = substr(birthday_r, 1, 4)",
+                        base_dialect_str="duckdb",
+                    ),
+                    "same year",
+                    0.03,
+                    0.01,
+                ),
+                _lvl(cll.ElseLevel(), "different", 0.04, 0.985),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="postcode",
+            comparison_levels=[
+                cll.NullLevel("postcode"),
+                _lvl(cll.ExactMatchLevel("postcode"), "same", 0.85, 0.005),
+                _lvl(cll.DamerauLevenshteinLevel("postcode", 1), "one digit off", 0.07, 0.02),
+                _lvl(cll.ElseLevel(), "different", 0.08, 0.975),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="street_number",
+            comparison_levels=[
+                cll.NullLevel("street_number"),
+                _lvl(cll.ExactMatchLevel("street_number"), "same", 0.85, 0.02),
+                _lvl(cll.ElseLevel(), "different", 0.15, 0.98),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="street",
+            comparison_levels=[
+                cll.NullLevel("street"),
+                _lvl(cll.ExactMatchLevel("street"), "same", 0.8, 0.002),
+                _lvl(cll.JaroWinklerLevel("street", 0.9), "similar", 0.12, 0.01),
+                _lvl(cll.ElseLevel(), "different", 0.08, 0.988),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="locality",
+            comparison_levels=[
+                cll.NullLevel("locality"),
+                _lvl(cll.ExactMatchLevel("locality"), "same", 0.8, 0.005),
+                _lvl(cll.JaroWinklerLevel("locality", 0.9), "similar", 0.12, 0.01),
+                _lvl(cll.ElseLevel(), "different", 0.08, 0.985),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="email",
+            comparison_levels=[
+                custom("emails_l IS NULL OR emails_r IS NULL", base_dialect_str="duckdb").configure(
+                    is_null_level=True
+                ),
+                _lvl(cll.ArrayIntersectLevel("emails", 1), "same address", 0.6, 0.00001),
+                _lvl(
+                    cll.ArrayIntersectLevel("email_users", 1),
+                    "same name before the @",
+                    0.2,
+                    0.0005,
+                ),
+                _lvl(cll.ElseLevel(), "different", 0.2, 0.9995),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="phone",
+            comparison_levels=[
+                cll.NullLevel("phones"),
+                _lvl(cll.ArrayIntersectLevel("phones", 1), "same number", 0.6, 0.00001),
+                _lvl(cll.ElseLevel(), "different", 0.4, 0.99999),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="handle",
+            comparison_levels=[
+                custom(
+                    "(handles_l IS NULL AND seen_handles_l IS NULL)"
+                    " OR (handles_r IS NULL AND seen_handles_r IS NULL)",
+                    base_dialect_str="duckdb",
+                ).configure(is_null_level=True),
+                _lvl(cll.ArrayIntersectLevel("handles", 1), "same handle", 0.6, 0.00001),
+                _lvl(
+                    custom(
+                        "len(list_intersect(coalesce(handles_l, []), coalesce(seen_handles_r, [])))"
+                        " + len(list_intersect(coalesce(seen_handles_l, []),"
+                        " coalesce(handles_r, []))) > 0",
+                        base_dialect_str="duckdb",
+                    ),
+                    "handle named in the other's signature or profile",
+                    0.3,
+                    0.00005,
+                ),
+                _lvl(cll.ElseLevel(), "different", 0.1, 0.99994),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="organisation",
+            comparison_levels=[
+                cll.NullLevel("organisations"),
+                _lvl(cll.ArrayIntersectLevel("organisations", 1), "same", 0.7, 0.01),
+                _lvl(cll.ElseLevel(), "different", 0.3, 0.99),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="id_number",
+            comparison_levels=[
+                cll.NullLevel("id_number"),
+                _lvl(cll.ExactMatchLevel("id_number"), "same", 0.85, 0.00001),
+                _lvl(cll.DamerauLevenshteinLevel("id_number", 2), "nearly the same", 0.1, 0.0005),
+                _lvl(cll.ElseLevel(), "different", 0.05, 0.99949),
+            ],
+        ),
+    ]
+
+
+def blocking_rules() -> list[Any]:
+    """Which pairs are compared at all: pairs sharing any one of these keys.
+
+    Each rule is an equi-join, so the number of pairs grows with the duplicates, not with
+    the square of the table. Together they keep a pair that agrees on any strong field
+    (a contact point, the customer number, a name with a date of birth or a postcode).
+    """
+    _, _, block_on = _splink()
+    return [
+        block_on("emails", arrays_to_explode=["emails"]),
+        block_on("phones", arrays_to_explode=["phones"]),
+        block_on("handles", arrays_to_explode=["handles"]),
+        block_on("id_number"),
+        block_on("family_name", "given_canon"),
+        block_on("family_name", "birthday"),
+        block_on("given_name", "birthday"),
+        block_on("given_name", "postcode"),
+        block_on("family_name", "postcode"),
+        block_on("birthday", "postcode"),
+        block_on("family_name", "street"),
+        block_on("given_name", "street"),
+        block_on("street_number", "postcode"),
+        block_on("birthday", "street_number"),
+        block_on("family_name", "street_number"),
+        block_on("street", "postcode"),
+        block_on("birthday", "street"),
+        "l.given_name = r.family_name AND l.postcode = r.postcode",
+        block_on("given_name", "family_name"),
+        # Names swapped between the fields.
+        "l.given_name = r.family_name AND l.family_name = r.given_name",
+        block_on("email_users", arrays_to_explode=["email_users"]),
+    ]
+
+
+def _em_rules() -> list[Any]:
+    """EM sessions: each estimates m for the fields its rule does not block on."""
+    _, _, block_on = _splink()
+    return [
+        block_on("birthday"),
+        block_on("postcode", "street_number"),
+        block_on("family_name", "given_name"),
+    ]
+
+
+def _deterministic_rules() -> list[str]:
+    return [
+        "l.id_number = r.id_number",
+        "l.given_name = r.given_name AND l.family_name = r.family_name AND l.birthday = r.birthday",
+        "l.given_name = r.family_name AND l.family_name = r.given_name AND l.birthday = r.birthday",
+    ]
+
+
+def settings_creator():
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        unique_id_column_name="unique_id",
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=blocking_rules(),
+        comparisons=comparisons(),
+        # bf_* and gamma_* columns: the per-field weights shown as "why".
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+        probability_two_random_records_match=0.0001,
+        additional_columns_to_retain=[],
+    )
+
+
+def _linker(rows: Sequence[dict[str, Any]], settings, *, backend: str = "duckdb", spark=None):
+    from splink import Linker
+
+    if isinstance(settings, dict):
+        # Kith's own keys (the model version) are not Splink settings.
+        settings = {k: v for k, v in settings.items() if not k.startswith("kith_")}
+    # Splink warns about every level a data set cannot train; the priors cover those.
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    if backend == "spark":  # pragma: no cover - needs pyspark and a cluster
+        from splink import SparkAPI
+
+        db_api = SparkAPI(spark_session=spark)
+        frame = rows if not isinstance(rows, list) else spark.createDataFrame(rows)
+    else:
+        import duckdb
+        import pyarrow as pa
+        from splink import DuckDBAPI
+
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        db_api = DuckDBAPI(connection=con)
+        frame = con.from_arrow(pa.Table.from_pylist(list(rows), schema=_schema()))
+    return Linker(db_api.register(frame), settings, log_level=None)
+
+
+def _schema():
+    import pyarrow as pa
+
+    text = pa.string()
+    texts = pa.list_(pa.string())
+    return pa.schema(
+        [
+            ("unique_id", text),
+            ("given_name", text),
+            ("given_canon", text),
+            ("family_name", text),
+            ("birthday", text),
+            ("street_number", text),
+            ("street", text),
+            ("locality", text),
+            ("postcode", text),
+            ("emails", texts),
+            ("email_users", texts),
+            ("phones", texts),
+            ("handles", texts),
+            ("seen_handles", texts),
+            ("organisations", texts),
+            ("id_number", text),
+        ]
+    )
+
+
+def train(
+    rows: Sequence[dict[str, Any]],
+    *,
+    match_pairs: Sequence[tuple[str, str]] = (),
+    progress: Progress | None = None,
+    seed: int = 7,
+    backend: str = "duckdb",
+    spark=None,
+) -> dict[str, Any]:
+    """Train the model on ``rows`` (from :func:`features.to_row`); returns its JSON.
+
+    ``match_pairs`` are pairs of row ids staff confirmed as the same person: with enough
+    of them, m is re-estimated from these labels after EM (Splink's
+    ``estimate_m_from_pairwise_labels``).
+    """
+    report = progress or (lambda _pct, _msg: None)
+    if len(rows) < MIN_TRAINING_RECORDS:
+        raise TooLittleData(
+            f"{len(rows)} people is too few to learn from (at least {MIN_TRAINING_RECORDS} "
+            "are needed); duplicates are found by the exact rules until then."
+        )
+    report(5, "loading people")
+    linker = _linker(rows, settings_creator(), backend=backend, spark=spark)
+    report(15, "estimating how often two people are the same")
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            _deterministic_rules(), recall=0.9
+        )
+    except Exception:
+        logging.getLogger("kith.identity").info("no deterministic matches; prior kept")
+    report(30, "estimating u by random sampling")
+    max_pairs = min(U_SAMPLE_PAIRS, max(1e4, len(rows) * (len(rows) - 1) / 2))
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=max_pairs, seed=seed, num_chunks=1, min_count_per_level=None
+    )
+    rules = _em_rules()
+    for index, rule in enumerate(rules):
+        report(45 + 40 * index // len(rules), f"expectation maximisation {index + 1}/{len(rules)}")
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        except Exception:
+            logging.getLogger("kith.identity").info("EM session %s skipped", index + 1)
+    if len(match_pairs) >= 20:
+        report(88, "m from staff decisions")
+        _train_from_labels(linker, match_pairs)
+    report(95, "saving the model")
+    model = linker.misc.save_model_to_json()
+    model["kith_version"] = MODEL_VERSION
+    return model
+
+
+def _train_from_labels(linker, match_pairs: Sequence[tuple[str, str]]) -> None:
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(
+        [
+            {
+                "source_dataset_l": "__splink__input_table_0",
+                "unique_id_l": a,
+                "source_dataset_r": "__splink__input_table_0",
+                "unique_id_r": b,
+                "clerical_match_score": 1.0,
+            }
+            for a, b in match_pairs
+        ]
+    )
+    try:
+        labels = linker.table_management.register_labels_table(table)
+        linker.training.estimate_m_from_pairwise_labels(labels)
+    except Exception:
+        logging.getLogger("kith.identity").info("m from labels skipped")
+
+
+def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """gamma value → level label, per comparison (Splink numbers levels from the top)."""
+    out: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        non_null = [lv for lv in levels if not lv.get("is_null_level")]
+        mapping = {-1: "unknown"}
+        for index, level in enumerate(non_null):
+            mapping[len(non_null) - 1 - index] = level.get("label_for_charts") or ""
+        out[comparison["output_column_name"]] = mapping
+    return out
+
+
+def _scored(model: dict[str, Any], records: list[dict[str, Any]]) -> list[ScoredPair]:
+    labels = _level_labels(model)
+    out = []
+    for rec in records:
+        reasons = []
+        for name, levels in labels.items():
+            gamma = rec.get(f"gamma_{name}")
+            bf = rec.get(f"bf_{name}")
+            if gamma is None or gamma == -1 or not bf:
+                continue
+            reasons.append(
+                Reason(
+                    field=name,
+                    label=_LABELS.get(name, name),
+                    level=levels.get(int(gamma), ""),
+                    weight=round(math.log2(bf), 2),
+                )
+            )
+        reasons.sort(key=lambda r: -abs(r.weight))
+        left, right = str(rec["unique_id_l"]), str(rec["unique_id_r"])
+        if right < left:
+            left, right = right, left
+        out.append(
+            ScoredPair(
+                left=left,
+                right=right,
+                probability=float(rec["match_probability"]),
+                weight=round(float(rec["match_weight"]), 2),
+                reasons=reasons,
+            )
+        )
+    return out
+
+
+def predict(
+    model: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    *,
+    threshold: float,
+    backend: str = "duckdb",
+    spark=None,
+) -> tuple[list[ScoredPair], dict[str, str]]:
+    """Pairs at or above ``threshold`` probability, and the cluster of every row id.
+
+    Clusters are the connected components of the pairs at ``threshold``: a person who
+    matches two others puts all three in one entity.
+    """
+    linker = _linker(rows, model, backend=backend, spark=spark)
+    frame = linker.inference.predict(threshold_match_probability=threshold)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        frame, threshold_match_probability=threshold
+    )
+    pairs = _scored(model, frame.as_record_list())
+    cluster_of = {str(r["unique_id"]): str(r["cluster_id"]) for r in clusters.as_record_list()}
+    return pairs, cluster_of
+
+
+def score(
+    model: dict[str, Any], new: dict[str, Any], candidates: Sequence[dict[str, Any]]
+) -> list[ScoredPair]:
+    """Score one new record against each candidate (no blocking: candidates are few)."""
+    if not candidates:
+        return []
+    linker = _linker(list(candidates), model)
+    frame = linker.inference.score_pairs([new], list(candidates))
+    return _scored(model, frame.as_record_list())
