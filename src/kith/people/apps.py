@@ -13,6 +13,11 @@ class PeopleConfig(AppConfig):
         worker.periodic("people.reindex", every_seconds=24 * 3600)(_reindex)
         # A killed `kith import` (or a dead worker) leaves its job running; mark it stale.
         worker.periodic("people.stale_imports", every_seconds=60)(_mark_stale_imports)
+        # Identity resolution: its worker subscribers and the merge receiver (no Splink
+        # import here), and a weekly retrain on the grown table and new staff decisions.
+        from kith.people.identity import tasks as _identity_tasks  # noqa: F401
+
+        worker.periodic("people.identity_retrain", every_seconds=7 * 24 * 3600)(_retrain)
 
 
 def _reindex() -> None:
@@ -25,3 +30,14 @@ def _mark_stale_imports() -> None:
     from kith.people import importing
 
     importing.mark_stale_jobs()
+
+
+def _retrain() -> None:
+    import contextlib
+
+    from kith.core.errors import Conflict
+    from kith.people.identity import service
+
+    # One already queued or running is enough.
+    with contextlib.suppress(Conflict):
+        service.request_training(actor=None)
