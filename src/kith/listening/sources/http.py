@@ -1,0 +1,234 @@
+"""The one HTTP client every polled source fetches through.
+
+Source URLs are typed in by staff, so a fetch is a request Kith makes on someone's say-so
+into whatever network the worker sits in. ``GuardedSession`` (a ``requests.Session``,
+which Mastodon.py accepts as its transport too) therefore:
+
+* refuses any URL whose host resolves to a private, loopback, link-local, multicast or
+  reserved address, on the first request and on every redirect, unless
+  ``KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES`` is set (an intranet feed; the tests);
+* bounds redirects (5), applies a timeout when the caller gave none, and caps the bytes
+  read from one response (``KITH_LISTENING_MAX_FETCH_BYTES``), so a hostile or broken
+  server can neither hang the worker nor exhaust its memory;
+* remembers the last response's headers, so a caller behind a library (Mastodon.py
+  does not surface ``Retry-After``) can still honour them.
+
+Known limit: the address check resolves the name before requests resolves it again to
+connect, so a DNS answer that changes in between (rebinding) is not caught. Closing that
+needs pinning the checked address into the connection; a proxy that enforces egress
+rules is the sturdier answer in a hostile network.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+from kith.listening.incoming import SourceError
+
+MAX_REDIRECTS = 5
+USER_AGENT = "Kith-Listening/1.0"
+_CHUNK = 64 * 1024
+
+
+def host_is_private(host: str) -> bool:
+    """Whether ``host`` (a name or a literal address) is or resolves to a non-public address.
+
+    A name that does not resolve is not private (the fetch fails on its own with a clear
+    ``unreachable``); any one non-public address among those it resolves to is enough.
+    """
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return any(not _is_public(address) for address in addresses)
+
+
+def literal_is_private(host: str) -> bool:
+    """Like ``host_is_private`` without a DNS lookup: literal addresses and localhost only.
+
+    Used when validating a configuration (no network in a request handler); the fetch
+    checks the resolved addresses again.
+    """
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return not _is_public(ipaddress.ip_address(host))
+    except ValueError:
+        return False
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+def private_allowed() -> bool:
+    return bool(getattr(settings, "KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES", False))
+
+
+class GuardedSession(requests.Session):
+    """A ``requests.Session`` with the address guard, a default timeout and a size cap."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        allow_private: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout if timeout is not None else settings.KITH_LISTENING_HTTP_TIMEOUT
+        self.max_bytes = (
+            max_bytes if max_bytes is not None else settings.KITH_LISTENING_MAX_FETCH_BYTES
+        )
+        self.allow_private = private_allowed() if allow_private is None else allow_private
+        self.max_redirects = MAX_REDIRECTS
+        # No proxies, .netrc or CA bundles from the worker's environment: what a source
+        # reaches must not depend on the shell the worker was started from.
+        self.trust_env = False
+        self.headers["User-Agent"] = USER_AGENT
+        self.last_headers: Mapping[str, str] = {}
+        self.last_status: int | None = None
+
+    def check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise SourceError(
+                "bad_url", f"Only http and https URLs can be fetched, not {parts.scheme!r}."
+            )
+        host = parts.hostname or ""
+        if not host:
+            raise SourceError("bad_url", "The URL has no host.")
+        if not self.allow_private and host_is_private(host):
+            raise SourceError(
+                "private_address",
+                f"{host} is a private or local address; set KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES to allow it.",
+            )
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        # Called for the first request and again for each redirect (resolve_redirects).
+        self.check_url(request.url or "")
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        stream = kwargs.pop("stream", False)
+        response = super().send(request, stream=True, **kwargs)
+        self.last_headers = response.headers
+        self.last_status = response.status_code
+        if not stream:
+            read_capped(response, self.max_bytes)
+        return response
+
+
+def read_capped(response: requests.Response, max_bytes: int) -> bytes:
+    """Read the body, refusing more than ``max_bytes``; the body is then ``response.content``.
+
+    ``requests`` has no size limit of its own, so the body is read by chunks here and
+    handed back as if ``requests`` had read it (``_content``), for the callers (Mastodon.py)
+    that use ``response.content`` / ``.json()``.
+    """
+    if response._content_consumed:
+        return response.content
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise SourceError(
+            "too_large", f"The response is {int(declared):,} bytes; the limit is {max_bytes:,}."
+        )
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise SourceError(
+                    "too_large", f"The response is over the {max_bytes:,} byte limit."
+                )
+            chunks.append(chunk)
+    finally:
+        response.close()
+    body = b"".join(chunks)
+    response._content = body
+    response._content_consumed = True
+    return body
+
+
+def make_http(**kwargs: Any) -> GuardedSession:
+    """The session a poll uses; one per poll so no cookies or state leak between sources."""
+    return GuardedSession(**kwargs)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def network_error(exc: Exception) -> SourceError:
+    """A ``requests`` failure as the source error the poller shows."""
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, requests.Timeout):
+        return SourceError("timeout", "The server did not answer in time.")
+    if isinstance(exc, requests.TooManyRedirects):
+        return SourceError("too_many_redirects", f"More than {MAX_REDIRECTS} redirects.")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return SourceError("tls_error", "The server's TLS certificate could not be verified.")
+    if isinstance(exc, requests.ConnectionError):
+        return SourceError("unreachable", "The server could not be reached.")
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return SourceError("bad_url", "The URL is not valid.")
+    return SourceError("fetch_failed", f"The fetch failed ({type(exc).__name__}).")
+
+
+def status_error(status: int, headers: Mapping[str, str]) -> SourceError:
+    """An HTTP error status as a source error, with ``Retry-After`` where it matters."""
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if status == 429:
+        return SourceError(
+            "rate_limited", "The server asks to slow down (429).", retry_after=retry_after
+        )
+    if status in (401, 403):
+        return SourceError("forbidden", f"The server refused access ({status}).")
+    if status in (404, 410):
+        return SourceError("not_found", f"Nothing at this URL ({status}).")
+    if status >= 500:
+        return SourceError(
+            "server_error", f"The server failed ({status}).", retry_after=retry_after
+        )
+    return SourceError("http_error", f"The server answered {status}.")
