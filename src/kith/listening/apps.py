@@ -1,7 +1,32 @@
 from django.apps import AppConfig
 
 
+def _refresh_priorities() -> None:
+    from kith.listening import services
+
+    services.refresh_priorities()
+
+
+def _consume_stream() -> None:
+    from kith.listening import streams
+
+    if streams.enabled():
+        streams.consume_available(consumer=streams.default_consumer_name())
+
+
 class ListeningConfig(AppConfig):
     name = "kith.listening"
     label = "listening"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kith.core import worker
+        from kith.interactions.access import register_mirror
+        from kith.listening import access
+
+        # A mention on a person's timeline is shown to whoever may see the mention.
+        register_mirror("listening.mention", access.mirror_scope)
+        worker.periodic("listening.refresh_priorities", every_seconds=600)(_refresh_priorities)
+        # With REDIS_URL set, each worker also drains the ingest stream (a consumer of
+        # the group); without it the job does nothing and ingest runs where it is called.
+        worker.periodic("listening.consume_stream", every_seconds=5)(_consume_stream)
