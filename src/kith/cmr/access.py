@@ -53,3 +53,37 @@ def receipt_of(person: Party, public_id) -> ConsentReceipt:
     if found is None:
         raise NotFound("No such receipt.")
     return found
+
+
+def correction_for_staff(user, public_id, *, change: bool = False):
+    """A correction request whose person ``user`` may see (404), and change when
+    ``change`` (403 for a read-only role)."""
+    from .models import CorrectionRequest
+
+    people_access.require_staff(user)
+    try:
+        pid = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("No such request.") from exc
+    found = CorrectionRequest.objects.select_related("person").filter(public_id=pid).first()
+    if found is None:
+        raise NotFound("No such request.")
+    getter = staff_person_for_change if change else staff_person
+    getter(user, found.person.public_id)
+    return found
+
+
+def erasure_for_staff(user, public_id):
+    """An erasure request whose person ``user`` may see (404 otherwise)."""
+    from .models import ErasureRequest
+
+    people_access.require_staff(user)
+    try:
+        pid = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound("No such request.") from exc
+    found = ErasureRequest.objects.select_related("person").filter(public_id=pid).first()
+    if found is None:
+        raise NotFound("No such request.")
+    people_access.get_party(user, found.person.public_id, kind=Party.Kind.PERSON)
+    return found

@@ -68,6 +68,9 @@ register_export("cmr.Consent", "person")
 register_export("cmr.ConsentReceipt", "person")
 register_export("cmr.Preference", "person")
 register_export("cmr.SentMessage", "person")
+register_export("cmr.AccessLogEntry", "person")
+register_export("cmr.CorrectionRequest", "person")
+register_export("cmr.ErasureRequest", "person")
 
 # ---------------------------------------------------------------- interactions, sales, service
 register_export("interactions.Interaction", "party")
