@@ -12,3 +12,4 @@ class CmrConfig(AppConfig):
         from . import views
 
         panels.register("party", "cmr.consent", views.party_panel, column="side", order=75)
+        panels.register("party", "cmr.trust", views.trust_panel, column="side", order=76)

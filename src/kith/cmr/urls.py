@@ -14,4 +14,12 @@ urlpatterns = [
     path("my/card.vcf", views.my_vcard, name="my_vcard"),
     path("my/preferences/", views.my_preferences, name="my_preferences"),
     path("people/<uuid:public_id>/consents/", views.staff_consent, name="staff_consent"),
+    path("my/corrections/", views.my_correction, name="my_correction"),
+    path("my/erasure/", views.my_erasure, name="my_erasure"),
+    path(
+        "people/<uuid:public_id>/corrections/<uuid:request_id>/",
+        views.staff_correction,
+        name="staff_correction",
+    ),
+    path("people/<uuid:public_id>/erasure/", views.staff_erase, name="staff_erase"),
 ]

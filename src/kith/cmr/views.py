@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -75,6 +76,28 @@ def _my_context(request: HttpRequest, person: Party, errors: dict | None = None)
         "channels": [c for c in Channel if c != Channel.ANY],
         "topics": policy.TOPICS,
         "errors": errors or {},
+        **_trust_context(request, person),
+    }
+
+
+def _trust_context(request: HttpRequest, person: Party) -> dict:
+    """My data: the transparency log, correction requests, erasure and its holds."""
+    from . import correction, erasure, transparency
+    from .models import CorrectionRequest, ErasureRequest, RequestStatus
+
+    erasures = list(ErasureRequest.objects.filter(person=person)[:20])
+    return {
+        "log": transparency.entries_for(person, viewer=request.user, limit=100),
+        "corrections": list(CorrectionRequest.objects.filter(person=person)[:50]),
+        "correction_fields": correction.field_choices(),
+        "editable": [
+            correction.field_choices()[f]
+            for f in settings.KITH_CMR_CUSTOMER_EDITABLE_FIELDS
+            if f in correction.field_choices()
+        ],
+        "erasures": erasures,
+        "pending_erasure": any(r.status == RequestStatus.PENDING for r in erasures),
+        "holds": [h.as_dict() for h in erasure.holds_for(person)],
     }
 
 
@@ -215,5 +238,122 @@ def party_panel(request: HttpRequest, party: Party) -> str | None:
             "history": list(queries.receipts(party)[:20]),
             "prefs": queries.preferences(party),
             "can_change": people_access.can_change(request.user, party),
+        },
+    ).content.decode()
+
+
+# ---------------------------------------------------------------- correction and erasure
+
+
+@portal_view
+@require_POST
+def my_correction(request: HttpRequest) -> HttpResponse:
+    """The customer proposes a correction (applied at once for fields they may edit)."""
+    from . import correction
+
+    person = access.own_person(request.user)
+    try:
+        req = correction.propose(
+            actor=request.user,
+            person=person,
+            field=request.POST.get("field", ""),
+            value=request.POST.get("value", ""),
+            contact_point=request.POST.get("contact_point") or None,
+            note=request.POST.get("note", ""),
+        )
+    except KithError as exc:
+        return render(
+            request,
+            "cmr/my_data.html",
+            _my_context(request, person, {e.field: e.message for e in exc.errors}),
+            status=exc.status,
+        )
+    done = "Changed." if req.status == "applied" else "Sent: our staff will check it."
+    messages.success(request, done)
+    return redirect(reverse("cmr:my_data") + "#corrections")
+
+
+@portal_view
+@require_POST
+def my_erasure(request: HttpRequest) -> HttpResponse:
+    from . import erasure
+
+    person = access.own_person(request.user)
+    req = erasure.request_erasure(actor=request.user, person=person)
+    if req.holds:
+        messages.info(request, "Request filed. Some data must be kept for now; see why below.")
+    else:
+        messages.success(request, "Request filed. We will erase your data and confirm it.")
+    return redirect(reverse("cmr:my_data") + "#erasure")
+
+
+def _back_to_person(person: Party) -> HttpResponse:
+    return redirect(reverse("people:person", args=[person.public_id]) + "#cmr-trust")
+
+
+@staff_view
+@require_POST
+def staff_correction(request: HttpRequest, public_id, request_id) -> HttpResponse:
+    """Accept or reject a correction request from the person page."""
+    from . import correction
+
+    req = access.correction_for_staff(request.user, request_id, change=True)
+    if str(req.person.public_id) != str(public_id):
+        from kith.core.errors import NotFound
+
+        raise NotFound("No such request.")
+    try:
+        correction.decide(
+            actor=request.user,
+            request=req,
+            accept=_bool(request.POST.get("accept")),
+            reason=request.POST.get("reason", ""),
+        )
+    except KithError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Correction decided.")
+    return _back_to_person(req.person)
+
+
+@staff_view
+@require_POST
+def staff_erase(request: HttpRequest, public_id) -> HttpResponse:
+    """Erase the person (roles allowed to erase), or refuse with the holds."""
+    from . import erasure
+
+    person = access.staff_person(request.user, public_id)
+    erasure.require_eraser(request.user)
+    if request.POST.get("confirm") != "yes":
+        raise ValidationFailed.single("confirm", "Confirm that the erasure cannot be undone.")
+    req = erasure.erase_now(actor=request.user, person=person)
+    if req.status == "erased":
+        messages.success(request, "The person was erased.")
+    else:
+        messages.error(request, req.reason)
+    return _back_to_person(person)
+
+
+def trust_panel(request: HttpRequest, party: Party) -> str | None:
+    """Transparency log, correction inbox and erasure on a person's staff page."""
+    if not getattr(request.user, "is_staff_user", False) or party.kind != Party.Kind.PERSON:
+        return None
+    from kith.people import access as people_access
+
+    from . import erasure, transparency
+    from .models import CorrectionRequest, ErasureRequest
+
+    can_erase = erasure.can_erase(request.user)
+    return render(
+        request,
+        "cmr/_trust_panel.html",
+        {
+            "party": party,
+            "log": transparency.entries_for(party, viewer=request.user, limit=20),
+            "corrections": list(CorrectionRequest.objects.filter(person=party)[:20]),
+            "erasures": list(ErasureRequest.objects.filter(person=party)[:5]),
+            "can_change": people_access.can_change(request.user, party),
+            "can_erase": can_erase,
+            "holds": [h.as_dict() for h in erasure.holds_for(party)] if can_erase else [],
         },
     ).content.decode()
