@@ -75,7 +75,10 @@ def enabled() -> bool:
 
 def purpose_required(user) -> bool:
     """Whether ``user``'s role must give a purpose to read a person."""
-    return getattr(user, "role", None) in settings.KITH_CMR_PURPOSE_REQUIRED_ROLES
+    return (
+        getattr(user, "is_staff_user", False)
+        and getattr(user, "role", None) in settings.KITH_CMR_PURPOSE_REQUIRED_ROLES
+    )
 
 
 def _clean(value: Any) -> str:
