@@ -167,7 +167,9 @@ def fetch(config: dict[str, Any], state: dict[str, Any], *, http: requests.Sessi
         new_state["warnings"] = [
             f"truncated: {truncated} status(es) were cut to {limit:,} characters"
         ]
-    items.sort(key=lambda m: m.published_at or dt.datetime.min.replace(tzinfo=dt.UTC))
+    # Oldest first (ids break ties: several statuses can share a second).
+    earliest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    items.sort(key=lambda m: (m.published_at or earliest, _id_key(m.external_id)))
     return FetchResult(items=items, state=new_state)
 
 
