@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from kith.core.errors import Forbidden, NotAuthenticated, NotFound
 
@@ -41,48 +41,48 @@ def is_staff_writer(user) -> bool:
     return is_staff(user) and user.can_write
 
 
-def _holds(user, role: str) -> bool:
-    """Whether ``user``'s Person currently holds ``role`` (customer or partner), read once
-    per request for both roles."""
-    if not is_logged_in(user) or not user.person_id:
-        return False
+def _role_condition(user, role: str, audience: str) -> Q:
+    """Spaces of ``audience`` when ``user``'s Person holds ``role`` today: the roles read
+    earlier in the request when there, else a subquery of the same statement."""
     held = getattr(user, "_community_roles", None)
-    if held is None:
-        from kith.people.models import Relationship
+    if held is not None:
+        return Q(audience=audience) if role in held else Q(pk__in=[])
+    from kith.people.models import Relationship
 
-        held = set(
-            Relationship.objects.current()
-            .filter(subject_id=user.person_id, role__slug__in=("customer", "partner"))
-            .values_list("role__slug", flat=True)
-        )
-        user._community_roles = held
-    return role in held
+    holds = Exists(
+        Relationship.objects.current().filter(subject_id=user.person_id, role__slug=role)
+    )
+    return Q(audience=audience) & Q(holds)
 
 
-def _group_ids(user) -> list[int]:
-    from kith.collab.access import active_group_ids
+def _group_condition(user) -> Q:
+    cached = getattr(user, "_collab_group_ids", None)
+    if cached is not None:
+        return Q(audience=Space.Audience.GROUP, group_id__in=cached) if cached else Q(pk__in=[])
+    from kith.collab.models import Membership
 
-    return active_group_ids(user) if is_logged_in(user) else []
+    active = Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
+    return Q(audience=Space.Audience.GROUP, group_id__in=active.values("group_id"))
 
 
 def space_filter(user) -> Q | None:
-    """A Q limiting spaces to those ``user`` may see; None means every space."""
+    """A Q limiting spaces to those ``user`` may see; None means every space.
+
+    Roles and group memberships are subqueries, so the visible spaces are one
+    statement (a vote or a topic page reads them on every request)."""
     if is_staff(user) and user.sees_everything:
         return None
     condition = Q(audience=Space.Audience.PUBLIC)
+    if not is_logged_in(user):
+        return condition
     if is_staff(user):
         condition |= Q(
             audience__in=[Space.Audience.CUSTOMERS, Space.Audience.PARTNERS, Space.Audience.STAFF]
         )
-    else:
-        if _holds(user, "customer"):
-            condition |= Q(audience=Space.Audience.CUSTOMERS)
-        if _holds(user, "partner"):
-            condition |= Q(audience=Space.Audience.PARTNERS)
-    groups = _group_ids(user)
-    if groups:
-        condition |= Q(audience=Space.Audience.GROUP, group_id__in=groups)
-    return condition
+    elif user.person_id:
+        condition |= _role_condition(user, "customer", Space.Audience.CUSTOMERS)
+        condition |= _role_condition(user, "partner", Space.Audience.PARTNERS)
+    return condition | _group_condition(user)
 
 
 def scope_spaces(user, qs: QuerySet | None = None) -> QuerySet:

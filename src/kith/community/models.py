@@ -321,9 +321,39 @@ class MemberProfile(models.Model):
     # A moderator may pin a level; the periodic task then leaves it alone.
     trust_locked = models.BooleanField(default=False)
     last_seen_on = models.DateField(null=True, blank=True)
+    # Points earned from votes on ``vote_points_on`` (a UTC day), for the daily cap: a
+    # vote holds this row's lock, so it reads and moves the pair without summing the
+    # ledger. Null until the first vote point (then summed from the ledger once).
+    vote_points_on = models.DateField(null=True, blank=True)
+    vote_points = models.IntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.reputation} rep, TL{self.trust_level}"
+
+
+class SpaceReputation(models.Model):
+    """A member's reputation in one space: the ledger's rows of that space, summed.
+
+    A cache like ``MemberProfile.reputation`` (the global total), moved in the same
+    statement batch as each ledger row, so a space can show its own standing and
+    leaders without summing the ledger.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    reputation = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "space"], name="uniq_community_space_rep")
+        ]
+        indexes = [
+            models.Index(fields=["space", "-reputation", "user"], name="community_space_rep_top")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.reputation} rep in space {self.space_id}"
 
 
 class Visit(models.Model):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.text import slugify
@@ -38,6 +39,7 @@ from .models import (
     PostRevision,
     ReputationEvent,
     Space,
+    SpaceReputation,
     Tag,
     Topic,
     TrustLevelRule,
@@ -133,10 +135,10 @@ def _timeline(*, user, kind: str, summary: str, role: str, related, external_id:
     )
 
 
-def _ledger(
+def _entry(
     *,
     user,
-    space: Space,
+    space: Space | None,
     action: str,
     points: int,
     post: Post | None = None,
@@ -146,9 +148,10 @@ def _ledger(
     reason: str = "",
     reverses: ReputationEvent | None = None,
 ) -> ReputationEvent:
-    """Append one ledger row and move the cached total with it (same transaction)."""
-    entry = ReputationEvent.objects.create(
-        user=user,
+    """One unsaved ledger row (``_write_ledger`` writes a batch of them)."""
+    user_id = user if isinstance(user, int) else user.pk
+    return ReputationEvent(
+        user_id=user_id,
         space=space,
         action=action,
         points=points,
@@ -160,35 +163,91 @@ def _ledger(
         reverses=reverses,
         created_at=timezone.now(),
     )
-    if points:
-        moved = MemberProfile.objects.filter(user=user).update(reputation=F("reputation") + points)
+
+
+def _write_ledger(
+    entries: list[ReputationEvent], *, also: dict[int, dict[str, Any]] | None = None
+) -> list[ReputationEvent]:
+    """Append ledger rows in one INSERT and move the cached totals with them (same
+    transaction): each member's global total with an F() expression, and the per-space
+    totals with one upsert. ``also`` sets more profile fields per user id in the same
+    UPDATE (the vote's daily tally)."""
+    if not entries:
+        return entries
+    ReputationEvent.objects.bulk_create(entries)
+    per_user: dict[int, int] = {}
+    per_space: dict[tuple[int, int], int] = {}
+    for e in entries:
+        if e.points:
+            per_user[e.user_id] = per_user.get(e.user_id, 0) + e.points
+            if e.space_id is not None:
+                key = (e.user_id, e.space_id)
+                per_space[key] = per_space.get(key, 0) + e.points
+    for user_id in (also or {}).keys() - per_user.keys():
+        per_user[user_id] = 0
+    for user_id, points in per_user.items():
+        fields = {**(also or {}).get(user_id, {}), "reputation": F("reputation") + points}
+        moved = MemberProfile.objects.filter(user_id=user_id).update(**fields)
         if not moved:  # a member's first points: the profile row comes with them
-            ensure_profile(user)
-            MemberProfile.objects.filter(user=user).update(reputation=F("reputation") + points)
-    return entry
+            MemberProfile.objects.bulk_create(
+                [MemberProfile(user_id=user_id)], ignore_conflicts=True
+            )
+            MemberProfile.objects.filter(user_id=user_id).update(**fields)
+    if per_space:
+        _add_space_reputation(per_space)
+    return entries
+
+
+def _add_space_reputation(points: dict[tuple[int, int], int]) -> None:
+    """Upsert ``{(user id, space id): points}`` into the per-space totals in one statement."""
+    table = connection.ops.quote_name(SpaceReputation._meta.db_table)
+    values = ", ".join(["(%s, %s, %s)"] * len(points))
+    params: list[int] = []
+    for (user_id, space_id), moved in points.items():
+        params += [user_id, space_id, moved]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, space_id, reputation) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (user_id, space_id) DO UPDATE "
+            f"SET reputation = {table}.reputation + excluded.reputation",
+            params,
+        )
+
+
+def _ledger(**kwargs) -> ReputationEvent:
+    """Append one ledger row and move the cached totals with it (same transaction)."""
+    return _write_ledger([_entry(**kwargs)])[0]
 
 
 def _reverse(entries, *, actor=None, reason: str) -> int:
-    """Write the compensating row of each not-yet-reversed ledger entry; returns points moved."""
-    moved = 0
+    """Write the compensating row of each not-yet-reversed ledger entry (one INSERT for
+    all of them) and mark the originals reversed; returns points moved."""
+    rows = []
+    originals = []
     for entry in entries:
         if entry.reversed or entry.reverses_id is not None:
             continue
-        _ledger(
-            user=entry.user,
-            space=entry.space,
-            action=f"{entry.action}_reversed",
-            points=-entry.points,
-            post=entry.post,
-            vote=entry.vote,
-            actor=actor,
-            from_vote=entry.from_vote,
-            reason=reason,
-            reverses=entry,
+        originals.append(entry.pk)
+        rows.append(
+            ReputationEvent(
+                user_id=entry.user_id,
+                space_id=entry.space_id,
+                action=f"{entry.action}_reversed",
+                points=-entry.points,
+                post_id=entry.post_id,
+                vote_id=entry.vote_id,
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                from_vote=entry.from_vote,
+                reason=reason,
+                reverses=entry,
+                created_at=timezone.now(),
+            )
         )
-        ReputationEvent.objects.filter(pk=entry.pk).update(reversed=True)
-        moved -= entry.points
-    return moved
+    if not rows:
+        return 0
+    ReputationEvent.objects.filter(pk__in=originals).update(reversed=True)
+    _write_ledger(rows)
+    return sum(r.points for r in rows)
 
 
 def reputation_from_ledger(user) -> int:
@@ -606,8 +665,86 @@ class VoteResult:
     score: int
 
 
+def _lock_profiles(*user_ids: int) -> dict[int, MemberProfile]:
+    """Lock the members' profiles (in user id order: no deadlock between two members voting
+    on each other) and return them with their users and Persons, in one statement; rows
+    missing are created first. Call inside the transaction."""
+    ids = sorted(set(user_ids))
+
+    def locked() -> dict[int, MemberProfile]:
+        rows = (
+            MemberProfile.objects.select_for_update(of=("self",))
+            .select_related("user__person")
+            .filter(user_id__in=ids)
+            .order_by("user_id")
+        )
+        return {p.user_id: p for p in rows}
+
+    profiles = locked()
+    if len(profiles) < len(ids):
+        MemberProfile.objects.bulk_create(
+            [MemberProfile(user_id=i) for i in ids if i not in profiles], ignore_conflicts=True
+        )
+        profiles = locked()
+    return profiles
+
+
+def _insert_vote(
+    *, post: Post, voter_id: int, author_id: int | None, value: int, now
+) -> int | None:
+    """INSERT the vote unless (post, voter) has one: its id, or None when one exists.
+
+    One conditional statement (``ON CONFLICT DO NOTHING``) replaces read-then-insert: the
+    unique constraint decides, so two concurrent votes by one person make one vote."""
+    table = connection.ops.quote_name(Vote._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (post_id, voter_id, author_id, value, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (post_id, voter_id) DO NOTHING RETURNING id",
+            [post.pk, voter_id, author_id, value, connection.ops.adapt_datetimefield_value(now)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _move_score(post: Post, by: int) -> int:
+    """Add ``by`` to the post's score (and its topic's, for the opening post); the new score."""
+    table = connection.ops.quote_name(Post._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET score = score + %s WHERE id = %s RETURNING score",  # noqa: S608
+            [by, post.pk],
+        )
+        score = cursor.fetchone()[0]
+    if post.kind == Post.Kind.QUESTION:
+        Topic.objects.filter(pk=post.topic_id).update(score=F("score") + by)
+    return score
+
+
+def _capped(profile: MemberProfile, points: int, cap: int, today: dt.date) -> int:
+    """The part of ``points`` (from a vote) under the author's daily cap; moves the day's
+    tally on the locked ``profile`` (saved by the caller's ledger update)."""
+    if points <= 0:
+        return points
+    if profile.vote_points_on != today:
+        # First vote points today (or ever: then the ledger says what today holds).
+        earned = _earned_from_votes_today(profile.user_id) if profile.vote_points_on is None else 0
+    else:
+        earned = profile.vote_points
+    points = max(0, min(points, cap - earned))
+    profile.vote_points_on = today
+    profile.vote_points = earned + points
+    return points
+
+
 def vote(*, actor, post: Post, value: int) -> VoteResult:
-    """Cast (or change) ``actor``'s vote on ``post``: +1 or -1. One vote per person per post."""
+    """Cast (or change) ``actor``'s vote on ``post``: +1 or -1. One vote per person per post.
+
+    The common case — a new vote — is a handful of statements: lock both profiles (read
+    with them), insert the vote conditionally, move the score (read back by RETURNING),
+    the ledger row(s) in one INSERT, the totals, serial-vote detection, one audit entry,
+    one outbox event and the voter's timeline interaction.
+    """
     access.require_participant(actor)
     if value not in (1, -1):
         raise ValidationFailed.single("value", "Either 1 or -1.")
@@ -619,119 +756,171 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
         raise ValidationFailed.single("post", "This topic is locked; votes are closed.")
     if post.author_id == actor.pk:
         raise ValidationFailed.single("post", "You cannot vote on your own post.")
-    profiles = {
-        p.user_id: p for p in MemberProfile.objects.filter(user_id__in=[actor.pk, post.author_id])
-    }
-    voter_profile = profiles.get(actor.pk) or ensure_profile(actor)
-    access.require_privilege(
-        actor, space, "vote_up" if value > 0 else "vote_down", profile=voter_profile
-    )
-    author = post.author
-    if author is not None and author.pk not in profiles:
-        ensure_profile(author)
+    author_id = post.author_id
     with transaction.atomic():
-        list(
-            MemberProfile.objects.select_for_update()
-            .filter(user_id__in=sorted({actor.pk, post.author_id or actor.pk}))
-            .order_by("user_id")
-            .values_list("pk", flat=True)
+        profiles = _lock_profiles(actor.pk, *([author_id] if author_id else []))
+        voter_profile = profiles[actor.pk]
+        access.require_privilege(
+            actor, space, "vote_up" if value > 0 else "vote_down", profile=voter_profile
         )
-        existing = Vote.objects.filter(post=post, voter=actor).first()
-        if existing is not None and existing.value == value:
-            return VoteResult(post, value, Post.objects.get(pk=post.pk).score)
-        if existing is not None:
-            _undo_vote(actor=actor, vote_row=existing, post=post, space=space)
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                row = Vote.objects.create(
-                    post=post, voter=actor, author=author, value=value, created_at=now
-                )
-        except IntegrityError as exc:  # only without the profile lock (defensive)
-            raise Conflict("You already voted on this post.") from exc
-        Post.objects.filter(pk=post.pk).update(score=F("score") + value)
-        if post.kind == Post.Kind.QUESTION:
-            Topic.objects.filter(pk=topic.pk).update(score=F("score") + value)
-        earned = _vote_points(space, post, value)
-        if earned and author is not None:
-            action, points = earned
-            if points > 0:
-                cap = space.point("daily_vote_cap")
-                points = max(0, min(points, cap - _earned_from_votes_today(author.pk)))
-            _ledger(
-                user=author,
-                space=space,
-                action=action,
-                points=points,
-                post=post,
-                vote=row,
-                actor=actor,
-                from_vote=True,
-                reason="" if points or not earned[1] else "daily cap reached",
+        vote_id = _insert_vote(
+            post=post, voter_id=actor.pk, author_id=author_id, value=value, now=now
+        )
+        score = None
+        if vote_id is None:  # a vote exists: the same (nothing to do) or the other way
+            existing = Vote.objects.get(post=post, voter=actor)
+            if existing.value == value:
+                score = Post.objects.values_list("score", flat=True).get(pk=post.pk)
+                return VoteResult(post, value, score)
+            _undo_vote(actor=actor, vote_row=existing, post=post, space=space)
+            vote_id = _insert_vote(
+                post=post, voter_id=actor.pk, author_id=author_id, value=value, now=now
             )
-            if value < 0 and post.kind == Post.Kind.ANSWER:
-                _ledger(
-                    user=actor,
+        row = Vote(
+            pk=vote_id, post=post, voter=actor, author_id=author_id, value=value, created_at=now
+        )
+        score = _move_score(post, value)
+        earned = _vote_points(space, post, value)
+        entries: list[ReputationEvent] = []
+        author_profile = profiles.get(author_id) if author_id else None
+        if earned and author_profile is not None:
+            action, points = earned
+            full = points
+            points = _capped(author_profile, points, space.point("daily_vote_cap"), now.date())
+            entries.append(
+                _entry(
+                    user=author_id,
                     space=space,
-                    action="downvote_cast",
-                    points=space.point("downvote_cast"),
+                    action=action,
+                    points=points,
                     post=post,
                     vote=row,
                     actor=actor,
+                    from_vote=True,
+                    reason="" if points or not full else "daily cap reached",
                 )
-            _detect_serial_votes(actor=actor, author=author, space=space, now=now)
-        score = Post.objects.values_list("score", flat=True).get(pk=post.pk)
-        audit.record(actor=actor, action="community.vote.cast", obj=post, changes={"value": value})
+            )
+            if value < 0 and post.kind == Post.Kind.ANSWER:
+                entries.append(
+                    _entry(
+                        user=actor.pk,
+                        space=space,
+                        action="downvote_cast",
+                        points=space.point("downvote_cast"),
+                        post=post,
+                        vote=row,
+                        actor=actor,
+                    )
+                )
+            tally = None
+            if author_profile.vote_points_on == now.date():
+                tally = {
+                    author_id: {
+                        "vote_points_on": author_profile.vote_points_on,
+                        "vote_points": author_profile.vote_points,
+                    }
+                }
+            _write_ledger(entries, also=tally)
+            _detect_serial_votes(actor=actor, author=author_profile.user, space=space, now=now)
+        voter_party = _party_of(voter_profile.user)
+        interaction = None
+        if voter_party is not None:
+            from kith.interactions import services as interaction_services
+
+            interaction = interaction_services.mirror_interaction(
+                actor=actor,
+                party=voter_party,
+                channel="community",
+                kind="community.vote",
+                summary=f"Voted {'up' if value > 0 else 'down'} on: {topic.title}",
+                related=post,
+                information_role="contributing",
+            )
+        audit.record(
+            actor=actor,
+            action="community.vote.cast",
+            obj=post,
+            changes={"value": value},
+            party_id=getattr(voter_party, "pk", None),
+        )
         events.emit(
             "community.vote.cast",
             obj=post,
             actor=actor,
-            data={"value": value, "topic": str(topic.public_id)},
+            data={
+                "value": value,
+                "topic": str(topic.public_id),
+                "points": sum(e.points for e in entries),
+                "interaction": str(interaction.public_id) if interaction else None,
+            },
         )
-        _timeline(
-            user=actor,
-            kind="community.vote",
-            summary=f"Voted {'up' if value > 0 else 'down'} on: {topic.title}",
-            role="contributing",
-            related=post,
-        )
-        if post.kind == Post.Kind.ANSWER and score >= 10 and author is not None:
-            award_badge(user=author, slug="good-answer")
+        if post.kind == Post.Kind.ANSWER and score >= 10 and author_profile is not None:
+            award_badge(user=author_profile.user, slug="good-answer")
     return VoteResult(post, value, score)
 
 
 def _undo_vote(*, actor, vote_row: Vote, post: Post, space: Space, reason: str = "vote undone"):
-    _reverse(
-        ReputationEvent.objects.filter(vote=vote_row, reverses__isnull=True, reversed=False),
-        actor=actor,
-        reason=reason,
+    """Reverse a vote's ledger rows, take it off the score and delete it; the points the
+    post's author lost (or got back) by it."""
+    entries = list(
+        ReputationEvent.objects.filter(vote=vote_row, reverses__isnull=True, reversed=False)
     )
-    Post.objects.filter(pk=post.pk).update(score=F("score") - vote_row.value)
-    if post.kind == Post.Kind.QUESTION:
-        Topic.objects.filter(pk=post.topic_id).update(score=F("score") - vote_row.value)
+    _reverse(entries, actor=actor, reason=reason)
+    _move_score(post, -vote_row.value)
     vote_row.delete()
+    return -sum(e.points for e in entries if e.user_id == post.author_id)
 
 
 def retract_vote(*, actor, post: Post) -> VoteResult:
-    """Withdraw ``actor``'s vote: its points are reversed in the ledger."""
+    """Withdraw ``actor``'s vote: its points are reversed in the ledger, and the
+    withdrawal (with the points it undid) lands on the voter's timeline."""
     access.require_participant(actor)
     topic = post.topic
     with transaction.atomic():
-        list(
-            MemberProfile.objects.select_for_update()
-            .filter(user_id__in=sorted({actor.pk, post.author_id or actor.pk}))
-            .order_by("user_id")
-            .values_list("pk", flat=True)
-        )
+        profiles = _lock_profiles(actor.pk, *([post.author_id] if post.author_id else []))
         existing = Vote.objects.filter(post=post, voter=actor).first()
         if existing is None:
             raise NotFound("You have not voted on this post.")
         if topic.locked_at is not None:
             raise ValidationFailed.single("post", "This topic is locked; votes are closed.")
-        _undo_vote(actor=actor, vote_row=existing, post=post, space=topic.space)
-        audit.record(actor=actor, action="community.vote.retracted", obj=post)
-        events.emit("community.vote.retracted", obj=post, actor=actor)
+        value = existing.value
+        moved = _undo_vote(actor=actor, vote_row=existing, post=post, space=topic.space)
         score = Post.objects.values_list("score", flat=True).get(pk=post.pk)
+        voter_party = _party_of(profiles[actor.pk].user)
+        direction = "up" if value > 0 else "down"
+        points = f" ({moved:+d} reputation to its author)" if moved else ""
+        interaction = None
+        if voter_party is not None:
+            from kith.interactions import services as interaction_services
+
+            interaction = interaction_services.mirror_interaction(
+                actor=actor,
+                party=voter_party,
+                channel="community",
+                kind="community.vote_retracted",
+                summary=f"Withdrew {direction}-vote on: {topic.title}{points}",
+                related=post,
+                information_role="contributing",
+            )
+        audit.record(
+            actor=actor,
+            action="community.vote.retracted",
+            obj=post,
+            changes={"value": value, "points": moved},
+            party_id=getattr(voter_party, "pk", None),
+        )
+        events.emit(
+            "community.vote.retracted",
+            obj=post,
+            actor=actor,
+            data={
+                "value": value,
+                "points": moved,
+                "topic": str(topic.public_id),
+                "interaction": str(interaction.public_id) if interaction else None,
+            },
+        )
     return VoteResult(post, 0, score)
 
 

@@ -1,0 +1,105 @@
+"""A vote's cost in statements (the benchmark's ≤ 30 ms target rests on it), and what a
+vote and its withdrawal leave on the ledger, the per-space totals and the timeline."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kith.community import services
+from kith.community.models import MemberProfile, ReputationEvent, SpaceReputation, Vote
+from kith.interactions.models import Interaction
+from tests.community.conftest import make_trusted, portal_user
+from tests.conftest import client_for
+
+# session, user, the post (with topic and space), the visible spaces, the profiles (locked,
+# with users and Persons), the vote (conditional INSERT), the score (UPDATE … RETURNING),
+# the ledger row, the author's totals, the per-space total, serial-vote detection, the
+# timeline interaction, the audit entry, the outbox event.
+VOTE_STATEMENTS = 14
+
+
+def _statements(ctx) -> list[str]:
+    """What the application ran (the test's own SAVEPOINT / RELEASE left out)."""
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+@pytest.fixture
+def answers(public_space, carol, cyd):
+    topic = services.create_topic(actor=carol, space=public_space, title="Export?", body="How?")
+    return topic, [
+        services.reply(actor=cyd, topic=topic, body=f"Answer {i}: use the button.") for i in (1, 2)
+    ]
+
+
+def _put_vote(client, post, value=1):
+    return client.put(
+        f"/api/community/posts/{post.public_id}/vote",
+        data={"value": value},
+        content_type="application/json",
+    )
+
+
+def test_a_vote_through_the_api_is_a_bounded_number_of_statements(answers, cyd):
+    _topic, (first, second) = answers
+    voter = portal_user("vera")
+    make_trusted(voter)
+    client = client_for(voter)
+    assert _put_vote(client, first).status_code == 200  # the author's tally for today exists
+    with CaptureQueriesContext(connection) as ctx:
+        r = _put_vote(client, second)
+    assert r.status_code == 200, r.content
+    assert r.json()["score"] == 1
+    ran = _statements(ctx)
+    assert len(ran) <= VOTE_STATEMENTS, "\n".join(s[:150] for s in ran)
+    # What the statements wrote: the vote, the ledger row, both totals, the timeline.
+    assert Vote.objects.filter(voter=voter).count() == 2
+    assert MemberProfile.objects.get(user=cyd).reputation == 20
+    assert services.reputation_from_ledger(cyd) == 20
+    assert Interaction.objects.filter(kind="community.vote", party=voter.person).count() == 2
+
+
+def test_voting_again_the_same_way_changes_nothing(answers, cyd):
+    _topic, (first, _second) = answers
+    voter = portal_user("vera")
+    make_trusted(voter)
+    client = client_for(voter)
+    assert _put_vote(client, first).json()["score"] == 1
+    r = _put_vote(client, first)
+    assert r.status_code == 200 and r.json()["score"] == 1
+    assert ReputationEvent.objects.filter(user=cyd).count() == 1
+
+
+def test_the_daily_cap_counts_across_votes(answers, public_space, cyd):
+    _topic, (first, second) = answers
+    public_space.points = {**public_space.points, "daily_vote_cap": 15}
+    public_space.save()
+    voters = [portal_user(f"v{i}") for i in range(2)]
+    for v in voters:
+        make_trusted(v)
+    services.vote(actor=voters[0], post=first, value=1)
+    services.vote(actor=voters[1], post=second, value=1)
+    rows = list(ReputationEvent.objects.filter(user=cyd).order_by("id"))
+    assert [r.points for r in rows] == [10, 5]
+    assert rows[1].reason == ""
+    assert MemberProfile.objects.get(user=cyd).reputation == 15
+
+
+def test_a_retracted_vote_is_on_the_timeline_with_its_points_undone(answers, public_space, cyd):
+    topic, (first, _second) = answers
+    voter = portal_user("vera")
+    make_trusted(voter)
+    services.vote(actor=voter, post=first, value=1)
+    assert SpaceReputation.objects.get(user=cyd, space=public_space).reputation == 10
+    services.retract_vote(actor=voter, post=first)
+    retracted = Interaction.objects.get(kind="community.vote_retracted", party=voter.person)
+    assert retracted.summary == f"Withdrew up-vote on: {topic.title} (-10 reputation to its author)"
+    assert retracted.information_role == "contributing"
+    assert MemberProfile.objects.get(user=cyd).reputation == 0
+    assert SpaceReputation.objects.get(user=cyd, space=public_space).reputation == 0
+    assert services.reputation_from_ledger(cyd) == 0
