@@ -19,8 +19,8 @@ people table outgrows one machine, build the rows as a Spark DataFrame and pass
 
 from __future__ import annotations
 
+import copy
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +33,9 @@ Progress = Callable[[int, str], None]
 MODEL_VERSION = 1
 # Below this many people there is nothing to learn from: the exact rules are used.
 MIN_TRAINING_RECORDS = 50
+# A pair agreeing on nothing but the name never scores above this.
+NAME_ONLY_CAP = 0.2
+NAME_FIELDS = frozenset({"given_name", "family_name"})
 # Random pairs sampled to estimate u. Measured on FEBRL2 (5,000 people): 3e5 pairs give
 # the same F1 as 1e6 in a third of the time; u of rare levels (same e-mail) keep priors.
 U_SAMPLE_PAIRS = 3e5
@@ -313,9 +316,9 @@ def settings_creator():
         link_type="dedupe_only",
         blocking_rules_to_generate_predictions=blocking_rules(),
         comparisons=comparisons(),
-        # bf_* and gamma_* columns: the per-field weights shown as "why".
+        # gamma_* (the level reached) and mw_* (its weight) columns: the "why" shown.
         retain_intermediate_calculation_columns=True,
-        retain_matching_columns=False,
+        retain_matching_columns=True,
         probability_two_random_records_match=0.0001,
         additional_columns_to_retain=[],
     )
@@ -411,10 +414,16 @@ def train(
     rules = _em_rules()
     for index, rule in enumerate(rules):
         report(45 + 40 * index // len(rules), f"expectation maximisation {index + 1}/{len(rules)}")
+        # A session that fails midway (too few pairs in its block) has already taken
+        # its blocked fields out of the model: put the model back as it was.
+        before = copy.deepcopy(linker._settings_obj.comparisons)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        except Exception:
-            logging.getLogger("kith.identity").info("EM session %s skipped", index + 1)
+        except Exception as exc:
+            linker._settings_obj.comparisons = before
+            logging.getLogger("kith.identity").info(
+                "EM session %s skipped: %s", index + 1, str(exc)[:200]
+            )
     if len(match_pairs) >= 20:
         report(88, "m from staff decisions")
         _train_from_labels(linker, match_pairs)
@@ -466,18 +475,24 @@ def _scored(model: dict[str, Any], records: list[dict[str, Any]]) -> list[Scored
         reasons = []
         for name, levels in labels.items():
             gamma = rec.get(f"gamma_{name}")
-            bf = rec.get(f"bf_{name}")
-            if gamma is None or gamma == -1 or not bf:
+            weight = rec.get(f"mw_{name}")
+            if gamma is None or gamma == -1 or weight is None:
                 continue
             reasons.append(
                 Reason(
                     field=name,
                     label=_LABELS.get(name, name),
                     level=levels.get(int(gamma), ""),
-                    weight=round(math.log2(bf), 2),
+                    weight=round(float(weight), 2),
                 )
             )
         reasons.sort(key=lambda r: -abs(r.weight))
+        probability = float(rec["match_probability"])
+        if not any(r.weight > 0 and r.field not in NAME_FIELDS for r in reasons):
+            # Never a match on the name alone, however rare the name: without one more
+            # agreeing field (birth date, address, contact, handle, organisation) the
+            # pair is capped below any sensible suggest threshold.
+            probability = min(probability, NAME_ONLY_CAP)
         left, right = str(rec["unique_id_l"]), str(rec["unique_id_r"])
         if right < left:
             left, right = right, left
@@ -485,7 +500,7 @@ def _scored(model: dict[str, Any], records: list[dict[str, Any]]) -> list[Scored
             ScoredPair(
                 left=left,
                 right=right,
-                probability=float(rec["match_probability"]),
+                probability=probability,
                 weight=round(float(rec["match_weight"]), 2),
                 reasons=reasons,
             )
