@@ -95,6 +95,7 @@ API_POLICY: dict[str, str] = {
     "GET /api/people/export.vcf": S,
     "GET /api/organizations/export.vcf": S,
     "GET /api/people": S,
+    "GET /api/search": S,
     "POST /api/people": S,
     "GET /api/people/{public_id}": SR,
     "PATCH /api/people/{public_id}": SR,
@@ -829,10 +830,10 @@ def web_category(name: str) -> str | None:
         return W_PUBLIC
     if name in WEB_PORTAL_RECORD:
         return W_PORTAL_RECORD
-    if name == "system_status":
+    if name in ("system_status", "search"):
         return W_STAFF
     namespace = name.split(":")[0] if ":" in name else ""
-    if namespace in ("people", "sales", "service", "work", "insights"):
+    if namespace in ("people", "sales", "service", "work", "insights", "listening"):
         return W_STAFF
     if namespace == "collab":  # customers and partners use the collaboration pages too
         return W_SOCIAL

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("system/", views.system_status, name="system_status"),
+    path("search/", views.search, name="search"),
     path("", include("kith.people.urls")),
     path("sales/", include("kith.sales.urls")),
     path("service/", include("kith.service.urls")),

@@ -25,6 +25,7 @@ from kith.core import events
 from kith.core.api import require_admin
 from kith.core.errors import NotFound, Throttled, ValidationFailed
 from kith.people.models import ImportJob
+from kith.web import global_search
 from kith.web.decorators import staff_view
 
 
@@ -107,3 +108,15 @@ def system_status(request: HttpRequest) -> HttpResponse:
         "web/system.html",
         {"nav": "system", "backlog": events.backlog(), "jobs": jobs},
     )
+
+
+@staff_view
+@require_http_methods(["GET"])
+def search(request: HttpRequest) -> HttpResponse:
+    """Search everything the user may see: the palette's results (htmx) or a full page."""
+    q = request.GET.get("q", "")
+    groups = global_search.search_everything(request.user, q)
+    context = {"q": q.strip()[: global_search.MAX_QUERY], "groups": groups}
+    if getattr(request, "htmx", False):
+        return render(request, "web/_search_results.html", context)
+    return render(request, "web/search.html", context)

@@ -1,5 +1,6 @@
 /* Kith: small progressive enhancements. Every page works without this file.
-   - "/" focuses the page's search box (like many web apps); Escape leaves it.
+   - Ctrl-K (or "/" on a page without a search box of its own) opens the command palette,
+     which searches everything; "/" focuses the page's own search box; Escape leaves it.
    - Failed htmx requests (403, 404, 500…) show a short message instead of doing nothing.
    - Behaviour that templates would otherwise write inline (the Content-Security-Policy
      forbids on…= attributes and inline scripts), declared with data attributes:
@@ -18,11 +19,68 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
   }
 
+  // The command palette (#palette, a <dialog>): Ctrl-K / Cmd-K anywhere, "/" where the
+  // page has no search box of its own; arrow keys walk the results, Enter opens one.
+  function palette() { return document.getElementById("palette"); }
+  function openPalette() {
+    var dialog = palette();
+    if (!dialog) return false;
+    if (!dialog.open) dialog.showModal();
+    var input = dialog.querySelector("input[type=search]");
+    if (input) { input.focus(); input.select(); }
+    return true;
+  }
+  function paletteHits() {
+    var dialog = palette();
+    return dialog ? Array.prototype.slice.call(dialog.querySelectorAll(".palette-hit")) : [];
+  }
+  // The header's search box hands over to the palette (it stays a plain GET form
+  // to the search page without JavaScript).
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-palette-focus]") && palette()) {
+      var typed = event.target.value;
+      event.target.value = "";
+      event.target.blur();
+      openPalette();
+      if (typed) {
+        var input = palette().querySelector("input[type=search]");
+        input.value = typed;
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[data-palette-open]");
+    if (opener && openPalette()) event.preventDefault();
+    var dialog = palette();
+    // A click on the backdrop (the dialog element itself, outside its box) closes it.
+    if (dialog && dialog.open && event.target === dialog) dialog.close();
+  });
   document.addEventListener("keydown", function (event) {
+    var dialog = palette();
+    if (dialog && dialog.open && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      var hits = paletteHits();
+      if (!hits.length) return;
+      event.preventDefault();
+      var at = hits.indexOf(document.activeElement);
+      var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+      if (next < 0) { dialog.querySelector("input[type=search]").focus(); return; }
+      hits[Math.min(next, hits.length - 1)].focus();
+      return;
+    }
+    if (dialog && dialog.open && event.key === "Enter" && document.activeElement && document.activeElement.id === "palette-q") {
+      var first = paletteHits()[0];
+      if (first) { event.preventDefault(); first.click(); }
+      return;
+    }
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && (event.key === "k" || event.key === "K")) {
+      if (openPalette()) event.preventDefault();
+      return;
+    }
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "/" && !isTyping(document.activeElement)) {
-      var boxes = document.querySelectorAll("[data-search-shortcut]");
-      // The page's own search box comes after the header's; prefer a visible one.
+      // The page's own search box (inside <main>) first; otherwise the palette.
+      var boxes = document.querySelectorAll("#main [data-search-shortcut]");
       for (var i = boxes.length - 1; i >= 0; i--) {
         if (boxes[i].offsetParent !== null) {
           event.preventDefault();
@@ -31,6 +89,7 @@
           return;
         }
       }
+      if (openPalette()) event.preventDefault();
     } else if (event.key === "Escape" && document.activeElement && document.activeElement.matches("[data-search-shortcut]")) {
       document.activeElement.blur();
     }
