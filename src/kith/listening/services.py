@@ -937,3 +937,57 @@ def submit(source: Source, items: Sequence[IncomingMention]) -> IngestResult | s
     if streams.enabled():
         return streams.publish(source.pk, list(items))
     return ingest(source, items)
+
+
+# ---------------------------------------------------------------- pushed mentions
+
+
+def receive_webhook(
+    source: Source, *, timestamp: str | None, signature: str | None, body: bytes
+) -> IngestResult | str:
+    """A signed inbound webhook call: verify, parse, submit (see kith.listening.payloads).
+
+    Raises SignatureRejected/StaleRequest (401) and BadPayload (400, every field named);
+    answers the counts, or the stream entry id when ingest runs on the Redis Stream.
+    """
+    from kith.listening import payloads
+
+    payloads.verify(webhook_secret(source), timestamp=timestamp, signature=signature, body=body)
+    items = payloads.parse_webhook(body, default_channel="webhook")
+    return submit(source, items)
+
+
+class UploadRejected(ValidationFailed):
+    code = "upload_rejected"
+    default_message = "Some rows were rejected; nothing was stored."
+
+
+def upload(*, actor, source: Source, data: bytes, filename: str) -> IngestResult:
+    """Bulk upload of JSON Lines or CSV into ``source``: all rows or none.
+
+    Every row is checked (format, then the pipeline's own refusals) before anything is
+    written; any rejection answers every rejected row with its reason and stores
+    nothing. Rows already stored (same id) count as duplicates, so an upload can be
+    repeated safely.
+    """
+    from kith.listening import payloads
+
+    access.require_configure(actor)
+    items, errors, where = payloads.parse_upload(data, filename=filename, default_channel="upload")
+    _, rejected = pipeline.normalise(items)
+    errors += [FieldError(f"{where[r.index]}: {r.field}", r.reason) for r in rejected]
+    if errors:
+        raise UploadRejected(
+            f"{len(errors)} problem(s); nothing was stored. First: "
+            f"{errors[0].field}: {errors[0].message}",
+            errors=errors,
+        )
+    with transaction.atomic():
+        result = ingest(source, items)
+        audit.record(
+            actor=actor,
+            action="listening.uploaded",
+            obj=source,
+            changes={"file": filename[:200], "rows": len(items), "created": result.created},
+        )
+    return result

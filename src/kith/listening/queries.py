@@ -1,0 +1,104 @@
+"""Read side of listening: the engagement queue and the mention list with filters.
+
+The queue is the open mentions (new, assigned) in ``rank`` order, newest id breaking
+ties: the index ``lst_mention_queue`` (status, -rank, -id) serves it, so a page costs an
+index range scan whatever the table's size (benchmarks/listening.py measures it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from kith.core.errors import ValidationFailed
+from kith.listening import access
+from kith.listening.models import OPEN_STATUSES, MentionStatus, Sentiment
+
+QUEUE_ORDER = ("-rank", "-id")
+ORDERS = {
+    "priority": QUEUE_ORDER,
+    "-published": ("-published_at", "-id"),
+    "published": ("published_at", "id"),
+    "-received": ("-id",),
+}
+
+
+@dataclass
+class MentionFilters:
+    status: list[str] | None = None  # None: every status
+    source: str = ""
+    sentiment: str = ""
+    language: str = ""
+    topic: str = ""
+    keyword: str = ""
+    person: str = ""
+    assignee: str = ""  # a username, "me" or "none"
+    channel: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    q: str = ""
+
+
+def _uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationFailed.single(field, "Not a valid id.") from None
+
+
+def apply_filters(qs: QuerySet, f: MentionFilters, *, user) -> QuerySet:
+    if f.status is not None:
+        bad = [s for s in f.status if s not in MentionStatus.values]
+        if bad:
+            raise ValidationFailed.single(
+                "status", f"Unknown status {bad[0]!r}; one of: {', '.join(MentionStatus.values)}."
+            )
+        qs = qs.filter(status__in=f.status)
+    if f.source:
+        qs = qs.filter(source__public_id=_uuid(f.source, "source"))
+    if f.sentiment:
+        if f.sentiment not in Sentiment.values:
+            raise ValidationFailed.single("sentiment", f"One of: {', '.join(Sentiment.values)}.")
+        qs = qs.filter(sentiment_label=f.sentiment)
+    if f.language:
+        qs = qs.filter(language=f.language.lower()[:8])
+    if f.topic:
+        qs = qs.filter(topic=f.topic[:60])
+    if f.channel:
+        qs = qs.filter(channel=f.channel.lower()[:20])
+    if f.keyword:
+        # JSON containment is not portable to SQLite; the term is quoted inside the list.
+        term = " ".join(f.keyword.casefold().split())[:100]
+        qs = qs.filter(keywords__icontains=f'"{term}"')
+    if f.person:
+        qs = qs.filter(person__public_id=_uuid(f.person, "person"))
+    if f.assignee == "me":
+        qs = qs.filter(assignee_id=user.pk)
+    elif f.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif f.assignee:
+        qs = qs.filter(assignee__username=f.assignee)
+    if f.since:
+        qs = qs.filter(published_at__gte=f.since)
+    if f.until:
+        qs = qs.filter(published_at__lt=f.until)
+    if f.q:
+        qs = qs.filter(Q(text__icontains=f.q[:200]) | Q(author_handle__icontains=f.q[:200]))
+    return qs
+
+
+def mentions(user, filters: MentionFilters) -> QuerySet:
+    qs = access.scope_mentions(user).select_related("source", "person", "assignee")
+    return apply_filters(qs, filters, user=user)
+
+
+def queue(user, filters: MentionFilters | None = None) -> QuerySet:
+    """The engagement queue: open mentions ``user`` may see, to be ordered by QUEUE_ORDER."""
+    filters = filters or MentionFilters()
+    filters.status = list(filters.status or OPEN_STATUSES)
+    if any(s not in OPEN_STATUSES for s in filters.status):
+        raise ValidationFailed.single("status", "The queue holds new and assigned mentions.")
+    return mentions(user, filters)
