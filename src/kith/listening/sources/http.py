@@ -141,12 +141,16 @@ class GuardedSession(requests.Session):
         self.last_headers = response.headers
         self.last_status = response.status_code
         if not stream:
-            read_capped(response, self.max_bytes)
+            read_capped(response, self.max_bytes, deadline=self.timeout * 2)
         return response
 
 
-def read_capped(response: requests.Response, max_bytes: int) -> bytes:
-    """Read the body, refusing more than ``max_bytes``; the body is then ``response.content``.
+def read_capped(
+    response: requests.Response, max_bytes: int, *, deadline: float | None = None
+) -> bytes:
+    """Read the body, refusing more than ``max_bytes`` or more than ``deadline`` seconds
+    in all (a server dripping bytes defeats a per-read timeout); the body is then
+    ``response.content``.
 
     ``requests`` has no size limit of its own, so the body is read by chunks here and
     handed back as if ``requests`` had read it (``_content``), for the callers (Mastodon.py)
@@ -162,8 +166,11 @@ def read_capped(response: requests.Response, max_bytes: int) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
+    started = time.monotonic()
     try:
         for chunk in response.iter_content(_CHUNK):
+            if deadline is not None and time.monotonic() - started > deadline:
+                raise SourceError("timeout", "The server sent its answer too slowly.")
             size += len(chunk)
             if size > max_bytes:
                 raise SourceError(

@@ -129,7 +129,10 @@ def fetch_community(
                 raw=raw,
             )
         )
-    return FetchResult(items=items, state={**state, "last_id": rows[-1].id})
+    # A full batch: there is more to read, the poller comes back at once.
+    return FetchResult(
+        items=items, state={**state, "last_id": rows[-1].id, "more": len(rows) == BATCH}
+    )
 
 
 def _question_public_id(topic: Any) -> str:
@@ -213,7 +216,10 @@ def fetch_case_mail(
                 raw=raw,
             )
         )
-    return FetchResult(items=items, state={**state, "last_id": rows[-1].id})
+    # A full batch: there is more to read, the poller comes back at once.
+    return FetchResult(
+        items=items, state={**state, "last_id": rows[-1].id, "more": len(rows) == BATCH}
+    )
 
 
 KINDS = (

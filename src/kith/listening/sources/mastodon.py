@@ -145,7 +145,7 @@ def fetch(config: dict[str, Any], state: dict[str, Any], *, http: requests.Sessi
             def page(**kw: Any) -> list[Any]:
                 return api.notifications(types=["mention"], **kw)
 
-        rows, since_id = _walk(page, new_state.get("since_id"))
+        rows, since_id, more = _walk(page, new_state.get("since_id"))
     except Exception as exc:
         raise _error(exc, api, http) from exc
 
@@ -163,6 +163,7 @@ def fetch(config: dict[str, Any], state: dict[str, Any], *, http: requests.Sessi
         items.append(mention)
     if since_id:
         new_state["since_id"] = since_id
+    new_state["more"] = more  # the poller comes back at once for the rest
     if truncated:
         new_state["warnings"] = [
             f"truncated: {truncated} status(es) were cut to {limit:,} characters"
@@ -173,25 +174,30 @@ def fetch(config: dict[str, Any], state: dict[str, Any], *, http: requests.Sessi
     return FetchResult(items=items, state=new_state)
 
 
-def _walk(page: Any, since_id: str | None) -> tuple[list[Any], str | None]:
-    """Rows after ``since_id`` (up to ``MAX_PAGES`` pages) and the new cursor."""
+def _walk(page: Any, since_id: str | None) -> tuple[list[Any], str | None, bool]:
+    """Rows after ``since_id`` (up to ``MAX_PAGES`` pages), the new cursor, and whether
+    the server probably has more (the last page read was full)."""
     if not since_id:
         rows = list(page(limit=PAGE_SIZE))
-        return rows, _newest(rows, None)
+        return rows, _newest(rows, None), False
     rows: list[Any] = []
     cursor = since_id
+    more = False
     for _ in range(MAX_PAGES):
         batch = list(page(min_id=cursor, limit=PAGE_SIZE))
         if not batch:
+            more = False
             break
         rows.extend(batch)
         newest = _newest(batch, cursor)
         if newest == cursor:
+            more = False
             break  # a server that ignores min_id: stop rather than loop
         cursor = newest
-        if len(batch) < PAGE_SIZE:
+        more = len(batch) >= PAGE_SIZE
+        if not more:
             break
-    return rows, cursor
+    return rows, cursor, more
 
 
 def _id_key(value: str) -> tuple[int, str]:
