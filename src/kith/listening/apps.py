@@ -7,6 +7,12 @@ def _refresh_priorities() -> None:
     services.refresh_priorities()
 
 
+def _poll_sources() -> None:
+    from kith.listening import polling
+
+    polling.run_periodic()
+
+
 def _consume_stream() -> None:
     from kith.listening import streams
 
@@ -30,3 +36,6 @@ class ListeningConfig(AppConfig):
         # With REDIS_URL set, each worker also drains the ingest stream (a consumer of
         # the group); without it the job does nothing and ingest runs where it is called.
         worker.periodic("listening.consume_stream", every_seconds=5)(_consume_stream)
+        # Feeds, Mastodon and the internal kinds: each source on its own schedule
+        # (kith.listening.polling); the job only looks for sources that are due.
+        worker.periodic("listening.poll_sources", every_seconds=15)(_poll_sources)
