@@ -20,6 +20,12 @@ def _consume_stream() -> None:
         streams.consume_available(consumer=streams.default_consumer_name())
 
 
+def _check_spikes() -> None:
+    from kith.listening import alerts
+
+    alerts.check_spikes()
+
+
 class ListeningConfig(AppConfig):
     name = "kith.listening"
     label = "listening"
@@ -39,3 +45,11 @@ class ListeningConfig(AppConfig):
         # Feeds, Mastodon and the internal kinds: each source on its own schedule
         # (kith.listening.polling); the job only looks for sources that are due.
         worker.periodic("listening.poll_sources", every_seconds=15)(_poll_sources)
+        # Spike alerts look at the last full hour; a run every 10 minutes notices a spike
+        # soon after its hour ends, and a second run in the same hour finds it recorded.
+        worker.periodic("listening.alerts", every_seconds=600)(_check_spikes)
+
+        from kith.listening import live, views  # noqa: F401 - live registers the queue's subscriber
+        from kith.web import panels
+
+        panels.register("party", "listening.mentions", views.party_panel, order=60)
