@@ -608,3 +608,7 @@ def party_audit(
         ],
         "next_cursor": page.next_cursor,
     }
+
+
+# Identity resolution endpoints register on this router (kept in their own module).
+from kith.people.identity import api as _identity_api  # noqa: E402, F401

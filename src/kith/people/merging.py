@@ -82,6 +82,10 @@ def _party_relations() -> list[models.ForeignKey]:
             continue
         if fk.model is Party and fk.name == "merged_into":
             continue
+        # Rows about the pair itself (identity match suggestions) stay where they are:
+        # the merge is what they record.
+        if getattr(fk.model, "MERGE_KEEPS_REFERENCES", False):
+            continue
         out.append(fk)
     return out
 

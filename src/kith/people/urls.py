@@ -59,6 +59,11 @@ urlpatterns = [
         views.contact_remove,
         name="contact_remove",
     ),
+    path(
+        "parties/<uuid:public_id>/not-duplicate/<uuid:other_id>/",
+        views.not_duplicate,
+        name="not_duplicate",
+    ),
     path("parties/<uuid:public_id>/roles/", views.role_add, name="role_add"),
     path("parties/<uuid:public_id>/roles/<uuid:rel_id>/end/", views.role_end, name="role_end"),
 ]

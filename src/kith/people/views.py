@@ -60,6 +60,7 @@ from kith.people.forms import (
     SaveViewForm,
     apply_errors,
 )
+from kith.people.identity import service as identity_service
 from kith.people.models import (
     ContactPoint,
     FieldDefinition,
@@ -446,8 +447,12 @@ def _profile_context(request: HttpRequest, party: Party) -> dict[str, Any]:
         "can_change": can_change,
         "tags": list(party.tags.all()),
         "attributes": [(labels.get(k, k), v) for k, v in sorted(party.attributes.items())],
+        # Stored identity-resolution suggestions (with per-field weights), else the exact
+        # rules; read from the database only (the model runs in the worker).
         "duplicates": (
-            merging.duplicates_of(party, scope=access.staff_scope(user)) if can_change else []
+            identity_service.suggestions_for(party, scope=access.staff_scope(user))
+            if can_change
+            else []
         ),
         "company_name": settings.KITH_COMPANY_NAME,
     }
@@ -1061,8 +1066,23 @@ def _merge(
         "moves": [(_move_label(key), count) for key, count in plan.moves.items()],
         "keep_contacts": list(keep.contact_points.all()),
         "absorb_contacts": list(absorb.contact_points.all()),
+        # "Why we think these are the same": the model's per-field weights for this pair.
+        "match": identity_service.explain(keep, absorb),
     }
     return render(request, "people/merge.html", context, status=status)
+
+
+@staff_view
+@require_POST
+def not_duplicate(request: HttpRequest, public_id: uuid.UUID, other_id: uuid.UUID) -> HttpResponse:
+    """Staff say two records are different people: remembered, never suggested again."""
+    party = access.get_party_for_change(request.user, public_id)
+    other = access.get_party_for_change(request.user, other_id)
+    identity_service.reject(actor=request.user, a=party, b=other)
+    messages.success(
+        request, f"Noted: {other.display_name} is not the same as {party.display_name}."
+    )
+    return redirect(party_url(party))
 
 
 # ---------------------------------------------------------------- import

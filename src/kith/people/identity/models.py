@@ -61,6 +61,10 @@ class MatchSuggestion(KithModel):
     later model scores; an accepted one is a labelled match (and the two are merged).
     """
 
+    # A merge does not move these rows to the survivor (kith.people.merging): they are
+    # the record of the pair, and the merge marks them accepted instead.
+    MERGE_KEEPS_REFERENCES = True
+
     class Status(models.TextChoices):
         OPEN = "open", "Suggested"
         ACCEPTED = "accepted", "Accepted (merged)"
