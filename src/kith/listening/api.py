@@ -6,8 +6,6 @@ managers configure sources and keywords; customers and strangers get 404 (see
 is authenticated by its HMAC signature (``kith.listening.payloads``).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import uuid
 from typing import Any
@@ -333,7 +331,7 @@ def delete_source(request: HttpRequest, source_id: str):
     source = access.get_source_for_change(request.user, source_id)
     with channel("api"):
         services.delete_source(actor=request.user, source=source)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -459,7 +457,7 @@ def delete_keyword(request: HttpRequest, keyword_id: str):
     k = access.get_keyword(request.user, keyword_id)
     with channel("api"):
         services.delete_keyword(actor=request.user, keyword=k)
-    return 204, None
+    return Status(204, None)
 
 
 # ---------------------------------------------------------------- mentions
