@@ -167,10 +167,9 @@ class Mention(KithModel):
     keywords = models.JSONField(default=list, blank=True)  # normalised tracked terms
     hashtags = models.JSONField(default=list, blank=True)
     topic = models.CharField(max_length=60, blank=True)
-    # Near-duplicate detection: a hash of the normalised text (reposts) and a 64-bit
-    # SimHash of its word shingles (quote-copies), see kith.listening.pipeline.
+    # Near-duplicate detection: a hash of the normalised text, looked up through its
+    # index for reposts and quote-copies (see kith.listening.pipeline).
     fingerprint = models.CharField(max_length=40, blank=True)
-    simhash = models.BigIntegerField(default=0)
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
