@@ -114,7 +114,7 @@ def test_web_404_is_the_kith_page_without_url_patterns(alice):
 def test_web_500_is_the_kith_page(alice, settings):
     client = Client(raise_request_exception=False)
     client.force_login(alice)
-    with mock.patch("kith.web.views.redirect", side_effect=RuntimeError("secret internals")):
+    with mock.patch("kith.web.dashboard.build", side_effect=RuntimeError("secret internals")):
         response = client.get("/")
     assert response.status_code == 500
     html = response.content.decode()

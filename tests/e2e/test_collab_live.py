@@ -37,7 +37,7 @@ def log_in(page: Page, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/people/$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # staff land on their dashboard
 
 
 def test_mention_appears_live_in_the_other_browser(new_page, people):

@@ -52,12 +52,13 @@ def log_in(page: Page, username: str = "alice") -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/people/$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # staff land on their dashboard
 
 
 def test_find_person_add_role_and_see_it_on_the_timeline(new_page, people):
     page = new_page()
     log_in(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="People").click()
     expect(page.get_by_role("heading", name="People")).to_be_visible()
     results = page.locator("#results")
     expect(results).to_contain_text("Ana Lima")
@@ -128,10 +129,16 @@ def no_horizontal_overflow(page: Page) -> bool:
 def test_usable_on_a_phone(new_page, people):
     page = new_page(width=375, height=740)
     log_in(page)
+    # The dashboard fits a phone; every navigation link is on screen, none off to the side.
+    expect(page.get_by_role("heading", name="My day")).to_be_visible()
+    assert no_horizontal_overflow(page)
+    page.screenshot(path="/tmp/kith-mobile-dashboard.png", full_page=True)
     nav = page.get_by_role("navigation", name="Main")
     expect(nav).to_be_visible()
-    for name in ("People", "Organisations", "Import"):
-        expect(nav.get_by_role("link", name=name)).to_be_visible()
+    for name in ("People", "Organisations", "Sales", "Feed", "My day", "Import"):
+        link = nav.get_by_role("link", name=name)
+        expect(link).to_be_in_viewport()
+    page.goto("/people/")
     expect(page.locator("#q")).to_be_visible()
     assert no_horizontal_overflow(page)
     page.screenshot(path="/tmp/kith-mobile-list.png", full_page=True)

@@ -47,7 +47,7 @@ def log_in(page: Page, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/people/$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # staff land on their dashboard
 
 
 def test_complete_from_my_day_lands_on_timeline(new_page, work):

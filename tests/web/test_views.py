@@ -41,7 +41,8 @@ def test_login_page_and_successful_login(alice):
     assert r.status_code == 302
     r = client.get(r["Location"], follow=True)
     assert r.status_code == 200
-    assert r.request["PATH_INFO"] == "/people/"
+    # Staff land on their dashboard.
+    assert r.request["PATH_INFO"] == "/" and b"My day" in r.content
 
 
 def test_login_keeps_a_safe_next_and_drops_an_external_one(alice):

@@ -25,18 +25,23 @@ from kith.core import events
 from kith.core.api import require_admin
 from kith.core.errors import NotFound, Throttled, ValidationFailed
 from kith.people.models import ImportJob
-from kith.web import global_search
+from kith.web import dashboard, global_search
 from kith.web.decorators import staff_view
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Staff land on the people list; customers (portal logins) on the portal's home."""
+    """Staff land on their dashboard; customers (portal logins) on the portal's home."""
     if getattr(request.user, "is_portal", False):
         return redirect("portal:home")
     if not request.user.is_staff_user:
         raise NotFound("This workspace is for staff accounts.")
-    return redirect("people:list")
+    return _dashboard(request)
+
+
+@staff_view
+def _dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html", {"board": dashboard.build(request.user), "nav": "home"})
 
 
 def _safe_next(request: HttpRequest) -> str:
