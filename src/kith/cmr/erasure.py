@@ -224,6 +224,12 @@ register_erasure(
     scrub=("text", "author_handle", "author_name", "author_url", "url", "raw", "in_reply_to"),
 )
 register_kept("listening.Source", "A staff-configured source; the sweep redacts the person in it.")
+register_kept(
+    "listening.Keyword", "A tracked term set by staff; the sweep redacts the person in it."
+)
+register_kept("listening.SpikeAlert", "A volume alert on a source or keyword: figures only.")
+register_kept("people.IdentityModel", "A trained identity-resolution model: weights, not records.")
+register_erasure("people.MatchSuggestion", "left", "right", delete=True)
 
 
 def _text_field(f: models.Field) -> bool:
@@ -609,7 +615,30 @@ def _erase_audit(person: Party) -> None:
     from kith.core.models import AuditEntry
 
     AuditEntry.objects.filter(party_id=person.pk).update(changes={}, object_label="")
-    AuditEntry.objects.filter(actor__person=person).update(actor_label=" ".join(FORMER_MEMBER))
+    # What they did themselves: the labels and changes are their own words.
+    AuditEntry.objects.filter(actor__person=person).update(
+        actor_label=" ".join(FORMER_MEMBER), changes={}, object_label=""
+    )
+
+
+def _forget_objects(model: type[models.Model], pks: list[int]) -> None:
+    """Audit entries and outbox events about rows being erased lose their labels,
+    recorded changes and payloads (what was written there is the person's text)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from kith.core.models import AuditEntry, OutboxEvent
+
+    if not pks:
+        return
+    content_type = ContentType.objects.get_for_model(model)
+    for start in range(0, len(pks), 500):
+        chunk = pks[start : start + 500]
+        AuditEntry.objects.filter(object_type=content_type, object_id__in=chunk).update(
+            changes={}, object_label=""
+        )
+        OutboxEvent.objects.filter(object_type=model._meta.label_lower, object_id__in=chunk).update(
+            data={}
+        )
 
 
 def _erase_outbox(person: Party) -> None:
@@ -702,6 +731,7 @@ def erase(*, actor, person: Party) -> dict[str, int]:
             except LookupError:  # an app this installation does not run
                 continue
             rows = _owned(model, rule.lookups, person.pk)
+            _forget_objects(model, list(rows.values_list("pk", flat=True)))
             if rule.delete:
                 files += _files_of(rows)
                 count, _ = rows.delete()
