@@ -58,10 +58,22 @@ def run_due_jobs() -> list[str]:
     The claim is a cache key that lives one period: the shared cache (database or Redis)
     makes one worker among many take it.
     """
+    return _run_jobs(list(_jobs.values()))
+
+
+def _run_jobs(jobs: list[PeriodicJob], clock: _Clock | None = None) -> list[str]:
     ran = []
-    for job in list(_jobs.values()):
-        if not cache.add(f"kith:periodic:{job.name}", time.time(), timeout=job.every_seconds):
+    for job in jobs:
+        key = f"kith:periodic:{job.name}"
+        if not cache.add(key, time.time(), timeout=job.every_seconds):
+            if clock is not None:
+                # Another worker holds this period: ask again when its claim runs out.
+                claimed_at = cache.get(key)
+                start = claimed_at if isinstance(claimed_at, (int, float)) else time.time()
+                clock.job_due[job.name] = max(start + job.every_seconds, time.time() + 1.0)
             continue
+        if clock is not None:
+            clock.job_due[job.name] = time.time() + job.every_seconds
         try:
             job.func()
             ran.append(job.name)
@@ -90,17 +102,105 @@ def run_tasks_batch(max_tasks: int = 20) -> None:
     ).run()
 
 
+BATCH = 200  # outbox rows claimed per pass
+# After a wake-up the worker waits this long for more events, so a steady stream of
+# creates is delivered a few dozen at a time (one pass, a few statements) rather than
+# one pass per event. Worker-only subscribers are effects nobody waits for on the next
+# page; inline ones ran in the request already.
+COALESCE_SECONDS = 0.1
+
+
+class _Clock:
+    """What the worker loop of ``run_forever`` has due, so an idle pass asks nothing.
+
+    * The outbox: read when an event committed in this process signals it
+      (``events.arrived``), and at least once every ``interval`` for the events other
+      processes write (``kith import``, a second server).
+    * The task queue: read when a task is enqueued in this process, and once every
+      ``interval`` otherwise.
+    * Each periodic job: claimed when its period has run out by this worker's own
+      record (its claim, or another worker's claim read from the cache), not on every
+      pass: the claims are database queries with the database cache.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.poll_at = 0.0  # time.monotonic() of the next outbox and task poll
+        self.tasks_signalled = False
+        self.job_due: dict[str, float] = {}  # job name -> time.time() it may be due
+
+    def seconds_to_next(self) -> float:
+        return max(self.poll_at - time.monotonic(), 0.0)
+
+
+_loop = threading.local()
+_tasks_enqueued = threading.Event()
+
+
+def _on_task_enqueued(**kwargs: object) -> None:
+    # Before the commit, like events.arrived(): the worker gathers for COALESCE_SECONDS
+    # first, and a task row not yet visible then is found by the next periodic poll.
+    _tasks_enqueued.set()
+    events.arrived().set()  # what the idle worker waits on
+
+
+def _connect_task_signal() -> None:
+    from django_tasks.signals import task_enqueued
+
+    task_enqueued.connect(_on_task_enqueued, dispatch_uid="kith.worker.task_enqueued")
+
+
 def run_once() -> int:
-    """One pass: deliver a batch of events and run a batch of tasks. Returns events delivered."""
-    delivered = events.deliver_pending(limit=200)
-    run_tasks_batch()
-    run_due_jobs()
+    """One pass: deliver a batch of events and run a batch of tasks. Returns events delivered.
+
+    Called directly (``kith worker --once``, tests) it does everything. Inside
+    ``run_forever`` it does only what is due by the loop's ``_Clock``: with nothing
+    signalled and nothing due it sends no query.
+    """
+    clock: _Clock | None = getattr(_loop, "clock", None)
+    if clock is None:
+        delivered = events.deliver_pending(limit=BATCH)
+        run_tasks_batch()
+        run_due_jobs()
+        return delivered
+    now = time.monotonic()
+    poll = now >= clock.poll_at
+    signalled = events.arrived().is_set()
+    tasks = _tasks_enqueued.is_set()
+    events.arrived().clear()
+    _tasks_enqueued.clear()
+    delivered = events.deliver_pending(limit=BATCH) if poll or signalled else 0
+    if poll or tasks:
+        run_tasks_batch()
+    wall = time.time()
+    due = [job for job in list(_jobs.values()) if clock.job_due.get(job.name, 0.0) <= wall]
+    if due:
+        _run_jobs(due, clock)
+    if poll:
+        clock.poll_at = now + clock.interval
     return delivered
 
 
 def run_forever(*, interval: float = 1.0, stop: threading.Event | None = None) -> None:
+    """Deliver events, run tasks and periodic jobs until ``stop`` is set.
+
+    Events committed in this process wake it at once (then it gathers for
+    ``COALESCE_SECONDS``); otherwise it polls every ``interval`` seconds, which is how
+    another process's events and tasks are picked up.
+    """
     stop = stop or threading.Event()
     logger.info("worker started")
+    _connect_task_signal()
+    clock = _Clock(interval)
+    _loop.clock = clock
+    try:
+        _loop_until(stop, clock, interval)
+    finally:
+        _loop.clock = None
+    logger.info("worker stopped")
+
+
+def _loop_until(stop: threading.Event, clock: _Clock, interval: float) -> None:
     failures = 0
     while not stop.is_set():
         # Like a request: drop connections the database closed or that grew too old.
@@ -128,9 +228,11 @@ def run_forever(*, interval: float = 1.0, stop: threading.Event | None = None) -
         if failures:
             logger.warning("worker running again after %d failed passes", failures)
             failures = 0
-        if not delivered:
-            stop.wait(interval)
-    logger.info("worker stopped")
+        if delivered >= BATCH:
+            continue  # a backlog: the next batch at once
+        woke = events.arrived().wait(clock.seconds_to_next()) or _tasks_enqueued.is_set()
+        if woke and not stop.is_set():
+            stop.wait(COALESCE_SECONDS)
 
 
 def start_in_thread(interval: float = 1.0) -> threading.Event:
