@@ -261,3 +261,31 @@ def test_an_unreachable_server_is_a_coded_error(allow_loopback):
     with pytest.raises(SourceError) as err:
         fetch(f"http://127.0.0.1:{port}/feed.xml")
     assert err.value.code == "unreachable"
+
+
+def test_the_connection_itself_refuses_a_private_address(server, settings, monkeypatch):
+    # As if the name had resolved to a public address for the URL check and to a private
+    # one a moment later (DNS rebinding): the connection checks what it connects to.
+    server.route("/feed.xml", Reply.file("rss20.xml", content_type=RSS))
+    settings.KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES = False
+    with make_http() as http:
+        monkeypatch.setattr(http, "check_url", lambda url: None)
+        with pytest.raises(SourceError) as err:
+            feeds.fetch({"url": server.url("/feed.xml")}, {}, http=http)
+    assert err.value.code == "private_address"
+    assert server.requests == []
+
+
+def test_the_pinned_connection_fetches_by_name(server, settings, monkeypatch):
+    from kith.listening.sources import http as http_module
+
+    # Treat loopback as public so the guarded path is taken end to end here.
+    monkeypatch.setattr(http_module, "_is_public", lambda address: True)
+    settings.KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES = False
+    server.route("/feed.xml", Reply.file("rss20.xml", content_type=RSS))
+    port = server.httpd.server_address[1]
+    with make_http() as http:
+        monkeypatch.setattr(http, "check_url", lambda url: None)  # "localhost" by name
+        result = feeds.fetch({"url": f"http://localhost:{port}/feed.xml"}, {}, http=http)
+    assert len(result.items) == 3
+    assert server.requests[0].headers["host"] == f"localhost:{port}"  # the name, not the address

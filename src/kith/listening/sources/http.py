@@ -13,10 +13,11 @@ which Mastodon.py accepts as its transport too) therefore:
 * remembers the last response's headers, so a caller behind a library (Mastodon.py
   does not surface ``Retry-After``) can still honour them.
 
-Known limit: the address check resolves the name before requests resolves it again to
-connect, so a DNS answer that changes in between (rebinding) is not caught. Closing that
-needs pinning the checked address into the connection; a proxy that enforces egress
-rules is the sturdier answer in a hostile network.
+The check runs twice: on the URL before anything is sent (a clear error, no connection),
+and again inside the connection itself (``_GuardedAdapter``), which resolves the name
+once, refuses any non-public answer and connects to exactly the addresses it checked. A
+DNS answer that changes between the two (rebinding) therefore cannot slip a private
+address in. TLS still verifies the certificate against the URL's host name.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from kith.listening.incoming import SourceError
 
@@ -88,6 +93,66 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+class _PinnedConnection:
+    """Mixin for urllib3 connections: resolve once, refuse non-public addresses, connect
+    only to the addresses checked (``_dns_host`` is what urllib3 connects to; ``host``
+    stays the name, for the Host header and TLS)."""
+
+    def _new_conn(self):  # type: ignore[no-untyped-def]
+        name = self._dns_host
+        try:
+            infos = socket.getaddrinfo(name, self.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        for address in addresses:
+            if not _is_public(ipaddress.ip_address(address.split("%", 1)[0])):
+                raise SourceError(
+                    "private_address",
+                    f"{self.host} resolves to a private or local address; "
+                    "set KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES to allow it.",
+                )
+        last: Exception | None = None
+        try:
+            for address in addresses:
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except (NewConnectionError, ConnectTimeoutError) as exc:
+                    last = exc
+        finally:
+            self._dns_host = name
+        assert last is not None
+        raise last
+
+
+class _PinnedHTTPConnection(_PinnedConnection, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnection, HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections check and pin the addresses they connect to."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PinnedHTTPPool,
+            "https": _PinnedHTTPSPool,
+        }
+
+
 def private_allowed() -> bool:
     return bool(getattr(settings, "KITH_LISTENING_ALLOW_PRIVATE_ADDRESSES", False))
 
@@ -112,6 +177,10 @@ class GuardedSession(requests.Session):
         # No proxies, .netrc or CA bundles from the worker's environment: what a source
         # reaches must not depend on the shell the worker was started from.
         self.trust_env = False
+        if not self.allow_private:
+            adapter = _GuardedAdapter(max_retries=0)
+            self.mount("http://", adapter)
+            self.mount("https://", adapter)
         self.headers["User-Agent"] = USER_AGENT
         self.last_headers: Mapping[str, str] = {}
         self.last_status: int | None = None
