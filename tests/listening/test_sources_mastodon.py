@@ -207,6 +207,15 @@ def test_server_errors_are_coded(server, status):
     assert err.value.code == "server_error"
 
 
+def test_a_timeline_closed_to_visitors_asks_for_a_token(server):
+    server.route(
+        TAG, Reply.json({"error": "This method requires an authenticated user"}, status=422)
+    )
+    with pytest.raises(SourceError) as err:
+        fetch(config(server))
+    assert err.value.code == "forbidden" and "access token" in err.value.message
+
+
 def test_a_non_json_answer_is_a_coded_error(server):
     server.route(TAG, Reply(body="<html>maintenance</html>", content_type="text/html"))
     with pytest.raises(SourceError) as err:

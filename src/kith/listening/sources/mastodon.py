@@ -304,6 +304,14 @@ def _error(exc: Exception, api: Any, http: requests.Session) -> SourceError:
         )
     if isinstance(exc, MastodonUnauthorizedError) or status == 403:
         return SourceError("forbidden", f"The Mastodon server refused the access token ({status}).")
+    if status == 422:
+        # Servers that close their public timelines to visitors answer 422
+        # ("This method requires an authenticated user").
+        return SourceError(
+            "forbidden",
+            "The Mastodon server requires a logged-in account for this timeline (422); "
+            "add an access token.",
+        )
     if isinstance(exc, MastodonNotFoundError):
         return SourceError(
             "not_found", "The Mastodon server knows no such account or timeline (404)."
