@@ -198,6 +198,25 @@ def test_match_authors_by_exact_handle_per_channel():
     assert sorted(c[0] for c in calls) == ["email", "mastodon", "twitter"]  # one per channel
 
 
+def test_unmatched_authors_go_to_the_resolver_once_each():
+    prepared = [
+        Prepared(item=item("1", channel="twitter", author_handle="@ana", author_name="Ana")),
+        Prepared(item=item("2", channel="twitter", author_handle="@Ana")),
+        Prepared(item=item("3", channel="twitter", author_handle="@known")),
+        Prepared(item=item("4", channel="twitter", author_handle="@nobody")),
+    ]
+    asked = []
+
+    def resolve(channel, value, name):
+        asked.append((channel, value, name))
+        return 5 if value == "ana" else None
+
+    lookup = lambda channel, values: {"known": 3} if "known" in values else {}  # noqa: E731
+    assert pipeline.match_authors(prepared, lookup, resolve) == 3
+    assert [p.person_id for p in prepared] == [5, 5, 3, None]
+    assert asked == [("twitter", "ana", "Ana"), ("twitter", "nobody", "")]
+
+
 # ---------------------------------------------------------------- priority
 
 

@@ -502,32 +502,16 @@ def author_key(channel: str, handle: str) -> tuple[str, str] | None:
     return channel, bare
 
 
-def _identity_resolver() -> Callable | None:
-    """kith.people's identity-resolution entry point, when that service exists."""
-    for module_name, attr in (
-        ("kith.people.resolution", "resolve_handle"),
-        ("kith.people.identity", "resolve_handle"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        func = getattr(module, attr, None)
-        if callable(func):
-            return func
-    return None
-
-
 def match_authors(
     prepared: list[Prepared],
     lookup: Callable[[str, list[str]], dict[str, int]],
+    resolve: Callable[[str, str, str], int | None] | None = None,
 ) -> int:
     """Set ``person_id`` from exact handles on the channel (e-mail for mail channels).
 
     ``lookup(channel, values)`` answers {normalised value: party id} for active persons.
-    Authors still unmatched go to the identity-resolution service when it exists.
+    Authors still unmatched go to ``resolve(channel, value, author name)`` (the
+    identity-resolution service, when there is one), once per distinct author.
     Returns how many were matched.
     """
     wanted: dict[str, set[str]] = {}
@@ -537,24 +521,17 @@ def match_authors(
         keys.append(key)
         if key:
             wanted.setdefault(key[0], set()).add(key[1])
-    found: dict[tuple[str, str], int] = {}
+    found: dict[tuple[str, str], int | None] = {}
     for channel, values in wanted.items():
         for value, party_id in lookup(channel, sorted(values)).items():
             found[(channel, value)] = party_id
-    resolver = None
     for p, key in zip(prepared, keys, strict=True):
-        if key and key in found:
-            p.person_id = found[key]
-            continue
         if key is None:
             continue
-        if resolver is None:
-            resolver = _identity_resolver() or (lambda **_: None)
-        party_id = resolver(
-            channel=key[0], handle=key[1], name=p.item.author_name, url=p.item.author_url
-        )
-        if party_id:
-            p.person_id = int(getattr(party_id, "pk", party_id))
+        if key not in found and resolve is not None:
+            found[key] = resolve(key[0], key[1], p.item.author_name)
+        if found.get(key):
+            p.person_id = found[key]
     return sum(1 for p in prepared if p.person_id)
 
 

@@ -339,6 +339,41 @@ def _contact_lookup(channel: str, values: list[str]) -> dict[str, int]:
     return dict(rows)
 
 
+# The identity-resolution service scores one author per call (Splink): ask it about at
+# most this many distinct unmatched authors per batch, and believe it only when sure.
+IDENTITY_MAX_PER_BATCH = 20
+IDENTITY_MIN_PROBABILITY = 0.95
+
+
+def _identity_resolver():
+    """A resolve(channel, value, name) over kith.people's identity resolution, or None.
+
+    None when that service is absent or has no trained model yet: without a model it
+    only repeats the exact contact match ``_contact_lookup`` already made.
+    """
+    try:
+        from kith.people.identity import service as identity
+    except ImportError:
+        return None
+    if identity.active_model() is None:
+        return None
+    budget = [IDENTITY_MAX_PER_BATCH]
+
+    def resolve(channel: str, value: str, name: str) -> int | None:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        if channel == "email":
+            found = identity.match_candidates(email=value, name=name, limit=1)
+        else:
+            found = identity.match_candidates(handle=value, name=name, limit=1)
+        if found and found[0].probability >= IDENTITY_MIN_PROBABILITY:
+            return found[0].party.pk
+        return None
+
+    return resolve
+
+
 def _influence_scores(person_ids: Iterable[int]) -> dict[int, float]:
     """kith.insights' influence score per person, when that app answers it."""
     ids = [i for i in person_ids if i]
@@ -384,7 +419,7 @@ def enrich(
         p.language = lang
         p.sentiment_label, p.sentiment_confidence = label, conf
     pipeline.tag_keywords_and_topics(prepared, _keyword_matcher())
-    result.matched = pipeline.match_authors(prepared, _contact_lookup)
+    result.matched = pipeline.match_authors(prepared, _contact_lookup, _identity_resolver())
     return prepared, result
 
 
