@@ -162,16 +162,17 @@ def test_training_stores_suggestions_with_weights_and_rejections_are_remembered(
     assert MatchSuggestion.objects.get(pk=accept.pk).status == "accepted"
 
 
-def _trained_model(db) -> IdentityModel:
+@pytest.fixture(scope="session")
+def trained_json() -> dict:
+    """One model trained on generated people (no database), shared by the tests."""
     from kith.people.identity import model as engine
 
     gen = synthetic.generate(150, seed=9)
-    rows = [features.to_row(r) for r in gen.records]
-    return IdentityModel.objects.create(status="done", model=engine.train(rows), finished_at=None)
+    return engine.train([features.to_row(r) for r in gen.records])
 
 
-def test_cross_channel_link_needs_evidence_not_just_the_name(db):
-    _trained_model(db)
+def test_cross_channel_link_needs_evidence_not_just_the_name(db, trained_json):
+    IdentityModel.objects.create(status="done", model=trained_json)
     acme = Party.objects.create(kind="organization", display_name="Acme Ltd")
     role, _ = RoleType.objects.get_or_create(slug="employee", defaults={"name": "Employee"})
     ana = Party.objects.create(

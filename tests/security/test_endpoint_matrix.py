@@ -124,6 +124,10 @@ API_POLICY: dict[str, str] = {
     "GET /api/parties/{public_id}/duplicates": SR,
     "GET /api/parties/{public_id}/merge-preview": SR,
     "POST /api/parties/{public_id}/merge": SR,
+    "GET /api/parties/{public_id}/identity-matches": SR,
+    "POST /api/parties/{public_id}/identity-matches/reject": SR,
+    "POST /api/identity/models": S,
+    "GET /api/identity/models/latest": S,
     "GET /api/parties/{public_id}/audit": SR,
     "GET /api/interactions": S,
     "GET /api/interactions/{public_id}": SR,
@@ -733,7 +737,10 @@ def _judge(response, expected, world: World, label: str) -> None:
 
 # Bodies the spec cannot describe: two request schemas named MergeIn (people and
 # community) share one OpenAPI component, so the generated body lacks ``absorb``.
-BODY_OVERRIDES = {"POST /api/parties/{public_id}/merge": {"absorb": str(uuid.uuid4())}}
+BODY_OVERRIDES = {
+    "POST /api/parties/{public_id}/merge": {"absorb": str(uuid.uuid4())},
+    "POST /api/parties/{public_id}/identity-matches/reject": {"other": str(uuid.uuid4())},
+}
 
 
 @pytest.mark.parametrize("method,path,variant", _api_cases())
@@ -781,6 +788,7 @@ WEB_RECORD_URL = {
     "people:person",
     "people:person_edit",
     "people:person_merge",
+    "people:not_duplicate",
     "people:organization",
     "people:organization_edit",
     "people:organization_merge",
