@@ -220,8 +220,14 @@ class Mention(KithModel):
             ),
         ]
         indexes = [
-            # The engagement queue: open mentions, highest rank first (keyset on rank, id).
-            models.Index(fields=["status", "-rank", "-id"], name="lst_mention_queue"),
+            # The engagement queue: open mentions, highest rank first (keyset on rank,
+            # id). Partial, so "status IN (new, assigned) ORDER BY rank DESC" walks it in
+            # order and stops after a page, on PostgreSQL and SQLite alike.
+            models.Index(
+                fields=["-rank", "-id"],
+                condition=Q(status__in=["new", "assigned"]),
+                name="lst_mention_queue_open",
+            ),
             models.Index(fields=["assignee", "status", "-rank"], name="lst_mention_mine"),
             # Dashboards: volume and sentiment over time, per source, per topic.
             models.Index(fields=["published_at"], name="lst_mention_published"),
