@@ -242,6 +242,13 @@ def test_the_periodic_job_is_registered_and_survives_anything(monkeypatch):
     polling.run_periodic()  # logs, does not raise
 
 
+def test_the_worker_job_polls_due_sources(server):
+    server.route("/feed.xml", Reply.file("rss20.xml", content_type=RSS))
+    source = feed_source(server)
+    worker.periodic_jobs()["listening.poll_sources"].func()
+    assert Mention.objects.filter(source=source).count() == 3
+
+
 def test_an_ingest_failure_keeps_the_state_so_the_items_come_again(server, monkeypatch):
     server.route("/feed.xml", Reply.file("rss20.xml", content_type=RSS, headers={"ETag": '"v1"'}))
     source = feed_source(server)
