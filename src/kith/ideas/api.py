@@ -54,6 +54,11 @@ class IdeaCommentIn(Schema):
     body: str
 
 
+class IdeaPatch(Schema):
+    title: str | None = None
+    body: str | None = None
+
+
 class IdeaStatusIn(Schema):
     status: str
     note: str = ""
@@ -134,6 +139,7 @@ def idea_public_out(idea: Idea, *, voted: bool = False) -> dict[str, Any]:
         "voted": voted,
         "merged_into": str(idea.merged_into.public_id) if idea.merged_into_id else None,
         "created_at": idea.created_at,
+        "edited_at": idea.edited_at,
         "url": idea_url(idea),
     }
 
@@ -207,6 +213,7 @@ def comment_out(comment: IdeaComment) -> dict[str, Any]:
         "body": comment.body,
         "body_html": comment.body_html,
         "created_at": comment.created_at,
+        "edited_at": comment.edited_at,
     }
 
 
@@ -364,6 +371,27 @@ def add_comment(request: HttpRequest, public_id: uuid.UUID, payload: IdeaComment
     idea = _idea(request, public_id)
     comment = services.comment_on_idea(actor=request.user, idea=idea, body=payload.body)
     return Status(201, comment_out(comment))
+
+
+@router.patch("/ideas/{public_id}")
+def edit_idea(request: HttpRequest, public_id: uuid.UUID, payload: IdeaPatch):
+    """The author (or a moderator) edits the title and/or body; history is kept."""
+    idea = _idea(request, public_id)
+    services.edit_idea(actor=request.user, idea=idea, title=payload.title, body=payload.body)
+    return idea_detail_out(request.user, _idea(request, public_id))
+
+
+@router.patch("/ideas/{public_id}/comments/{comment_id}")
+def edit_comment(
+    request: HttpRequest, public_id: uuid.UUID, comment_id: uuid.UUID, payload: IdeaCommentIn
+):
+    idea = _idea(request, public_id)
+    comment = IdeaComment.objects.filter(idea=idea, public_id=comment_id).first()
+    if comment is None:
+        raise NotFound("No such comment.")
+    return comment_out(
+        services.edit_comment(actor=request.user, comment=comment, body=payload.body)
+    )
 
 
 # ---------------------------------------------------------------- triage (staff)

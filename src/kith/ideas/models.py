@@ -88,6 +88,7 @@ class Idea(KithModel):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_ideas"
     )
     merged_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)  # the "edited" marker
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -134,12 +135,45 @@ class IdeaComment(KithModel):
     )
     body = models.TextField()
     body_html = models.TextField()
+    edited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"comment on {self.idea_id}"
+
+
+class IdeaRevision(models.Model):
+    """The text of an idea (title and body) or of a comment before an edit: the edit
+    history. Exactly one of ``idea`` / ``comment`` is set."""
+
+    id = models.BigAutoField(primary_key=True)
+    idea = models.ForeignKey(
+        Idea, null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
+    )
+    comment = models.ForeignKey(
+        IdeaComment, null=True, blank=True, on_delete=models.CASCADE, related_name="revisions"
+    )
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=TITLE_MAX, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(idea__isnull=False, comment__isnull=True)
+                | Q(idea__isnull=True, comment__isnull=False),
+                name="ideas_revision_of_one",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"revision of {'idea ' + str(self.idea_id) if self.idea_id else 'comment ' + str(self.comment_id)}"
 
 
 class IdeaStatusChange(KithModel):

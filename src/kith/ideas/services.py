@@ -21,7 +21,7 @@ from django.utils.text import slugify
 
 from kith.collab.rendering import render_markdown
 from kith.core import audit, events
-from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kith.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 
 from . import access
 from .models import (
@@ -37,6 +37,7 @@ from .models import (
     IdeaContributor,
     IdeaFollow,
     IdeaLink,
+    IdeaRevision,
     IdeaStatusChange,
     IdeaVote,
     Status,
@@ -286,6 +287,85 @@ def comment_on_idea(*, actor, idea: Idea, body: str) -> IdeaComment:
             related=comment,
         )
     return comment
+
+
+def _require_editor(actor, author_id: int | None, what: str) -> None:
+    """The author edits their own text; staff with a writing role (the ideas'
+    moderators) edit anyone's."""
+    access.require_participant(actor)
+    if author_id == actor.pk:
+        return
+    if access.is_staff_writer(actor):
+        return
+    raise Forbidden(f"Only its author or a moderator can edit this {what}.")
+
+
+def edit_idea(*, actor, idea: Idea, title: str | None = None, body: str | None = None) -> Idea:
+    """Change an idea's title and/or body; the old text is kept as a revision, the idea
+    is marked edited, and the change is audited."""
+    _require_editor(actor, idea.author_id, "idea")
+    errors: list[FieldError] = []
+    if title is None and body is None:
+        errors.append(FieldError("body", "Give a new title or body."))
+    new_title = _title(title, errors) if title is not None else None
+    new_body = _text(body, "body", BODY_MAX, errors) if body is not None else None
+    if idea.merged_into_id is not None:
+        errors.append(FieldError("idea", "This idea was merged into another one."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        row = _lock(idea)
+        before = {"title": row.title, "body": row.body}
+        after = {"title": new_title or row.title, "body": new_body or row.body}
+        changes = audit.diff(before, after)
+        if not changes:
+            return row
+        IdeaRevision.objects.create(idea=row, editor=actor, title=row.title, body=row.body)
+        row.title, row.body = after["title"], after["body"]
+        row.body_html = render_markdown(row.body)
+        row.edited_at = timezone.now()
+        row.save(update_fields=["title", "body", "body_html", "edited_at", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="idea.edited",
+            obj=row,
+            changes=changes,
+            party_id=getattr(_party_of(row.author), "pk", None),
+        )
+        events.emit("idea.edited", obj=row, actor=actor, data={"fields": sorted(changes)})
+    return row
+
+
+def edit_comment(*, actor, comment: IdeaComment, body: str) -> IdeaComment:
+    """Change a comment's text (its author or a moderator); history kept, audited."""
+    _require_editor(actor, comment.author_id, "comment")
+    errors: list[FieldError] = []
+    body = _text(body, "body", COMMENT_MAX, errors)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        row = IdeaComment.objects.select_for_update().get(pk=comment.pk)
+        if row.body == body:
+            return row
+        IdeaRevision.objects.create(comment=row, editor=actor, body=row.body)
+        changes = audit.diff({"body": row.body}, {"body": body})
+        row.body, row.body_html = body, render_markdown(body)
+        row.edited_at = timezone.now()
+        row.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="idea.comment_edited",
+            obj=row,
+            changes=changes,
+            party_id=getattr(_party_of(row.author), "pk", None),
+        )
+        events.emit(
+            "idea.comment_edited",
+            obj=row,
+            actor=actor,
+            data={"idea": str(row.idea.public_id)},
+        )
+    return row
 
 
 # ---------------------------------------------------------------- votes

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kith.core import timezones
 from kith.core.context import channel as audit_channel
-from kith.core.errors import KithError, NotFound, ValidationFailed
+from kith.core.errors import Forbidden, KithError, NotFound, ValidationFailed
 
 from . import access, queries, ranking, services
 from .models import TRANSITIONS, Status
@@ -129,6 +129,7 @@ def idea(request: HttpRequest, public_id) -> HttpResponse:
             request,
             idea=found,
             page=page,
+            can_edit_idea=can_edit(request.user, found.author_id),
             next_statuses=[(s, Status(s).label) for s in TRANSITIONS[found.status]],
             errors={},
         ),
@@ -190,6 +191,48 @@ def new(request: HttpRequest) -> HttpResponse:
         request,
         "ideas/new.html",
         _ctx(request, categories=categories, form=form, errors=errors),
+        status=422 if errors else 200,
+    )
+
+
+def can_edit(user, author_id: int | None) -> bool:
+    """Whether to offer "Edit" (the service decides again)."""
+    return access.is_logged_in(user) and (author_id == user.pk or access.is_staff_writer(user))
+
+
+@require_http_methods(["GET", "POST"])
+@ideas_view
+def edit(request: HttpRequest, public_id, comment_id=None) -> HttpResponse:
+    """Edit an idea (title, body) or one of its comments: the author or a moderator."""
+    found = access.get_idea(request.user, public_id)
+    comment = None
+    if comment_id is not None:
+        comment = found.comments.filter(public_id=comment_id).first()
+        if comment is None:
+            raise NotFound("No such comment.")
+    author_id = comment.author_id if comment else found.author_id
+    if not can_edit(request.user, author_id):
+        raise Forbidden("Only its author or a moderator can edit this.")
+    errors: dict[str, str] = {}
+    form = {"title": found.title, "body": comment.body if comment else found.body}
+    if request.method == "POST":
+        form = {"title": request.POST.get("title", ""), "body": request.POST.get("body", "")}
+        try:
+            if comment is not None:
+                services.edit_comment(actor=request.user, comment=comment, body=form["body"])
+            else:
+                services.edit_idea(
+                    actor=request.user, idea=found, title=form["title"], body=form["body"]
+                )
+        except ValidationFailed as exc:
+            errors = _errors(exc)
+        else:
+            messages.success(request, "Saved.")
+            return _back(found.public_id)
+    return render(
+        request,
+        "ideas/edit.html",
+        _ctx(request, idea=found, comment=comment, form=form, errors=errors),
         status=422 if errors else 200,
     )
 
