@@ -22,6 +22,7 @@ COMMANDS = {
     "reindex": "reindex",
     "status": "status",
     "check": "check_consistency",
+    "identity": "identity",
 }
 
 USAGE = """usage: kith COMMAND [options]
@@ -39,6 +40,7 @@ commands:
   token        issue an API token for a user
   reindex      rebuild the search index (after a restore; daily for roles that end)
   status       what waits for the worker (the outbox backlog per lane)
+  identity     train the identity-resolution model (train [--queue]) or show its status
   check        recompute forecasts, stage histories, SLA clocks, counters; report drift (--fix)
   manage       any Django management command (kith manage help)
 
