@@ -264,3 +264,20 @@ def test_person_page_shows_weights_and_a_not_the_same_button(db, alice):
     assert MatchSuggestion.objects.get(left=low, right=high).status == "rejected"
     page = client_for(alice).get(f"/people/{ana.public_id}/").content.decode()
     assert "Why we think these are the same" not in page
+
+
+def test_cli_trains_and_reports_status(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("identity", "status", stdout=out)
+    assert "No identity model" in out.getvalue()
+    make_person(given="Ana", family="Lima")
+    out = StringIO()
+    call_command("identity", "train", stdout=out)
+    assert "done: 1 people" in out.getvalue() and "too few to learn from" in out.getvalue()
+    out = StringIO()
+    call_command("identity", "train", "--queue", stdout=out)
+    assert "Queued identity training" in out.getvalue()
