@@ -212,6 +212,15 @@ def test_a_response_over_the_size_cap_is_refused(server):
     assert err.value.code == "too_large"
 
 
+def test_a_huge_redirect_body_is_capped_too(server):
+    server.route("/old", Reply(status=301, headers={"Location": "/feed.xml"}, body=b"x" * 5000))
+    server.route("/feed.xml", Reply.file("rss20.xml", content_type=RSS))
+    with pytest.raises(SourceError) as err:
+        fetch(server.url("/old"), max_bytes=4000)
+    assert err.value.code == "too_large"
+    assert server.hits("/feed.xml") == []
+
+
 def test_redirects_are_followed_and_bounded(server):
     server.route("/old", Reply(status=301, headers={"Location": "/feed.xml"}))
     server.route("/feed.xml", Reply.file("rss20.xml", content_type=RSS))

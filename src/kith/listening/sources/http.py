@@ -182,8 +182,16 @@ class GuardedSession(requests.Session):
             self.mount("http://", adapter)
             self.mount("https://", adapter)
         self.headers["User-Agent"] = USER_AGENT
+        # requests reads a redirect's body itself (to free the connection) with no
+        # limit, before our send() sees the response: a response hook runs first.
+        self.hooks["response"].append(self._cap_redirect_body)
         self.last_headers: Mapping[str, str] = {}
         self.last_status: int | None = None
+
+    def _cap_redirect_body(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if response.is_redirect:
+            read_capped(response, self.max_bytes, deadline=self.timeout * 2)
+        return response
 
     def check_url(self, url: str) -> None:
         parts = urlsplit(url)
