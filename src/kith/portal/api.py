@@ -10,7 +10,7 @@ import uuid
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Query, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 
 from kith.accounts import services as account_services
 from kith.collab import queries as collab_queries
@@ -276,6 +276,42 @@ def reply(request: HttpRequest, public_id: uuid.UUID, payload: ReplyIn):
     case = service_access.get_customer_case(user, public_id)
     with channel("api"):
         message = service_services.reply_as_customer(actor=user, case=case, body=payload.body)
+    message = (
+        service_access.customer_messages(user, case)
+        .select_related("author", "sender")
+        .prefetch_related("attachments")
+        .get(pk=message.pk)
+    )
+    return Status(
+        201, PortalMessageOut.model_validate(_message_out(message, user)).model_dump(mode="json")
+    )
+
+
+@router.post(
+    "/portal/cases/{public_id}/attachments",
+    response={201: PortalMessageOut},
+    url_name="portal_case_attach",
+)
+# Not @idempotent: its key is bound to the raw body, which a multipart parse has
+# consumed (like collab's attachment upload).
+def attach(
+    request: HttpRequest,
+    public_id: uuid.UUID,
+    body: Form[str],
+    files: File[list[UploadedFile]],
+):
+    """A message with files on the customer's own case (multipart: ``body``, ``files``).
+
+    The same service as the portal's reply form, so the same checks: at most
+    ``MAX_CUSTOMER_FILES`` files, none empty or over the size limit (each a 422 naming
+    ``files``); the stored type is guessed from the file name, never the client's, and
+    files are only ever served as downloads."""
+    user = _customer(request)
+    case = service_access.get_customer_case(user, public_id)
+    with channel("api"):
+        message = service_services.reply_as_customer(
+            actor=user, case=case, body=body, files=list(files)
+        )
     message = (
         service_access.customer_messages(user, case)
         .select_related("author", "sender")
