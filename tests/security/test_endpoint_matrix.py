@@ -267,6 +267,7 @@ API_POLICY: dict[str, str] = {
     "POST /api/portal/suggestions": POR,
     "GET /api/portal/cases/{public_id}": PORR,
     "POST /api/portal/cases/{public_id}/messages": PORR,
+    "POST /api/portal/cases/{public_id}/attachments": PORR,
     "POST /api/portal/cases/{public_id}/close": PORR,
     "POST /api/portal/cases/{public_id}/rating": PORR,
     "GET /api/insights/influence": S,
@@ -293,6 +294,22 @@ API_POLICY: dict[str, str] = {
     "GET /api/cmr/me/export": POR,
     "GET /api/cmr/me/vcard": POR,
     "GET /api/cmr/export-schema": SOC,
+    # kith.cmr transparency, correction and erasure: the customer's own log and requests
+    # (portal), staff views of one person, the inbox and decisions by request id (staff).
+    "GET /api/cmr/me/transparency": POR,
+    "GET /api/cmr/me/corrections": POR,
+    "POST /api/cmr/me/corrections": POR,
+    "GET /api/cmr/me/corrections/{request_id}": POR,
+    "GET /api/cmr/me/erasure": POR,
+    "POST /api/cmr/me/erasure": POR,
+    "GET /api/people/{public_id}/transparency": SR,
+    "GET /api/people/{public_id}/corrections": SR,
+    "GET /api/people/{public_id}/erasure-requests": SR,
+    "POST /api/people/{public_id}/erasure": SR,
+    "GET /api/cmr/corrections": S,
+    "POST /api/cmr/corrections/{request_id}/decision": S,
+    "POST /api/cmr/erasure-requests/{request_id}/process": S,
+    "POST /api/cmr/erasure-requests/{request_id}/refuse": S,
     # kith.listening: staff read, writers work the queue, admins/managers configure;
     # customers 404. The webhook needs no login: its HMAC signature authenticates it.
     "GET /api/listening/sources": S,
@@ -831,6 +848,8 @@ WEB_RECORD_URL = {
     "collab:delete_comment",
     "collab:group",
     "cmr:staff_consent",
+    "cmr:staff_correction",
+    "cmr:staff_erase",
 }
 WEB_PUBLIC = {
     "jwks",
