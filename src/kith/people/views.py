@@ -73,8 +73,10 @@ from kith.people.models import (
 )
 from kith.people.normalize import InvalidContactPoint, normalize_contact
 from kith.people.queries import (
+    ListCount,
     PartyFilters,
     apply_filters,
+    count_rows,
     current_roles,
     people_by_current_role,
     primary_contact,
@@ -261,6 +263,10 @@ def _party_list(
         "applied": applied,
         "filter_errors": errors,
         "rows": _list_rows(user, parties),
+        "total": _list_total(qs, filters, errors),
+        "can_bulk": user.can_write,
+        "can_delete": user.sees_everything and user.can_write,
+        "owners": _bulk_owners(user),
         "next_cursor": next_cursor,
         "is_first_page": not cursor,
         "list_url": reverse("people:list" if kind == PERSON else "people:organizations"),
@@ -289,6 +295,32 @@ def _party_list(
         can_create=user.can_write,
     )
     return render(request, "people/party_list.html", context, status=status)
+
+
+def _list_total(qs: QuerySet, filters: PartyFilters, errors: list) -> ListCount | None:
+    """How many records the list holds (what "all matching" acts on); None after errors."""
+    if errors:
+        return None
+    if filters.q:
+        # Counted through the search, bounded: a few pages' worth, not every match.
+        cap = LIST_PAGE_SIZE * 4
+        found = len(search.search(qs, filters.q, limit=cap + 1))
+        return ListCount(min(found, cap), found > cap)
+    return count_rows(qs)
+
+
+def _bulk_owners(user) -> list:
+    """Who the bulk "assign owner" offers: active staff (the service checks each hand-over)."""
+    from kith.accounts.models import User
+
+    if not user.can_write:
+        return []
+    return list(
+        User.objects.filter(is_active=True)
+        .exclude(kind=User.Kind.PORTAL)
+        .order_by("username")
+        .only("username", "first_name", "last_name")[:200]
+    )
 
 
 @staff_view
@@ -1295,3 +1327,71 @@ def import_progress(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The progress panel; it polls itself every 500 ms until the job has finished."""
     job = _import_job(request, public_id)
     return render(request, "people/_import_progress.html", _job_context(job))
+
+
+# ---------------------------------------------------------------- bulk actions
+
+
+@staff_view
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Act on the ticked rows of a list, or on every row matching its filters.
+
+    Export streams the selection as CSV; the other actions go through
+    :mod:`kith.people.bulk_edit` and come back to the list with what was done and, for
+    each record refused, why.
+    """
+    from django.http import StreamingHttpResponse
+
+    from kith.accounts.models import User
+    from kith.people import bulk_edit, exporting
+
+    kind = ORGANIZATION if request.POST.get("kind") == ORGANIZATION else PERSON
+    list_url = reverse("people:list" if kind == PERSON else "people:organizations")
+    action = request.POST.get("action", "")
+    matching = None
+    if request.POST.get("scope") == "matching":
+        filters = PartyFilters.from_mapping(request.POST)
+        matching = exporting.export_queryset(request.user, filters, kind=kind)
+    try:
+        parties = bulk_edit.selection(
+            request.user, ids=request.POST.getlist("ids"), kind=kind, matching=matching
+        )
+        if action == "export":
+            ids = [p.pk for p in parties]
+            qs = Party.objects.filter(pk__in=ids).order_by("sort_name", "id")
+            response = StreamingHttpResponse(
+                exporting.iter_csv(qs, kind=kind), content_type="text/csv; charset=utf-8"
+            )
+            stamp = timezone.localdate().isoformat()
+            response["Content-Disposition"] = f'attachment; filename="{kind}-selection-{stamp}.csv"'
+            response["Cache-Control"] = "no-store"
+            return response
+        value: Any = None
+        if action == "assign_owner":
+            # Named bulk_*: the list's own filters (tag, owner) travel in the same form.
+            username = request.POST.get("bulk_owner", "").strip()
+            value = (
+                User.objects.filter(username=username, is_active=True).first() if username else None
+            )
+            if username and value is None:
+                raise ValidationFailed.single("owner", f"No active user called {username}.")
+        elif action in ("add_tag", "remove_tag"):
+            value = request.POST.get("bulk_tag", "")
+        result = bulk_edit.apply(request.user, action, parties, value=value)
+    except ValidationFailed as exc:
+        for error in exc.errors:
+            messages.error(request, error.message)
+        return redirect(list_url)
+    verb = {
+        "assign_owner": "Owner changed on",
+        "add_tag": "Tag added to",
+        "remove_tag": "Tag removed from",
+        "delete": "Deleted",
+    }[action]
+    messages.success(request, f"{verb} {result.done} record{'s' if result.done != 1 else ''}.")
+    for name, reason in result.failed[:20]:
+        messages.error(request, f"{name}: {reason}")
+    if len(result.failed) > 20:
+        messages.error(request, f"…and {len(result.failed) - 20} more not changed.")
+    return redirect(list_url)

@@ -332,4 +332,43 @@
   document.addEventListener("htmx:sendError", function () {
     toast("Cannot reach Kith. Check your connection and try again.");
   });
+
+  // Bulk actions on a list (#bulk-form): row checkboxes live in the results (they belong
+  // to the form through form="bulk-form"), "Select this page" ticks them all, the action
+  // shows its own field, and deleting asks first.
+  function bulkCount() {
+    var counter = document.querySelector("[data-bulk-count]");
+    if (!counter) return;
+    counter.textContent = document.querySelectorAll("[data-bulk-row]:checked").length;
+  }
+  function bulkArgs() {
+    var select = document.querySelector("[data-bulk-action]");
+    if (!select) return;
+    document.querySelectorAll("[data-bulk-arg]").forEach(function (field) {
+      field.hidden = field.getAttribute("data-bulk-arg").split(" ").indexOf(select.value) < 0;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("[data-bulk-all]")) {
+      document.querySelectorAll("[data-bulk-row]").forEach(function (box) { box.checked = el.checked; });
+    }
+    if (el.matches && (el.matches("[data-bulk-row]") || el.matches("[data-bulk-all]"))) {
+      var selected = document.querySelector("#bulk-form input[name=scope][value=selected]");
+      if (selected) selected.checked = true;
+      bulkCount();
+    }
+    if (el.matches && el.matches("[data-bulk-action]")) bulkArgs();
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id !== "bulk-form") return;
+    var action = form.querySelector("[data-bulk-action]");
+    var button = form.querySelector("[data-confirm-delete]");
+    if (action && action.value === "delete" && button && !window.confirm(button.getAttribute("data-confirm-delete"))) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("htmx:afterSwap", bulkCount);
+  bulkArgs();
 })();
