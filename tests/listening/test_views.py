@@ -137,7 +137,9 @@ def test_assign_reply_dismiss_spam_from_the_queue(src, bob, vic):
     assert client_for(vic).post(f"/listening/mentions/{m0.public_id}/dismiss/").status_code == 403
 
 
-def test_convert_to_case_goes_to_the_case_and_links_back(src, alice, bob):
+def test_convert_to_case_goes_to_the_case_and_links_back(
+    src, alice, bob, django_capture_on_commit_callbacks
+):
     ana = make_person(alice, given="Ana", family="Lima")
     ContactPoint.objects.create(
         party=ana, channel="mastodon", value="@ana@m.social", normalized="ana@m.social"
@@ -146,7 +148,10 @@ def test_convert_to_case_goes_to_the_case_and_links_back(src, alice, bob):
     mention = Mention.objects.get()
     html = client_for(bob).get("/listening/").content.decode()
     assert f'href="/people/{ana.public_id}/"' in html  # the matched person, linked
-    r = client_for(bob).post(f"/listening/mentions/{mention.public_id}/convert/", {"kind": "case"})
+    with django_capture_on_commit_callbacks(execute=True):  # events delivered inline
+        r = client_for(bob).post(
+            f"/listening/mentions/{mention.public_id}/convert/", {"kind": "case"}
+        )
     mention.refresh_from_db()
     assert mention.status == "converted" and mention.converted_kind == "case"
     assert r.status_code == 302 and r["Location"] == mention.converted_url
@@ -166,6 +171,19 @@ def test_convert_to_case_goes_to_the_case_and_links_back(src, alice, bob):
     page = party_page(bob, ana)
     assert 'id="listening-panel"' in page and "the app is broken" in page
     assert mention.converted_url in page
+    # The case is on the person's timeline too (for those who may see the case: bob did
+    # not take the mention, so the case is not his), once however often the event comes.
+    assert "Case opened from a mention" not in page
+    page = party_page(alice, ana)
+    assert "Case opened from a mention on Hook: @ana@m.social: the app is broken" in page
+    from kith.core.events import subscriptions
+    from kith.core.models import OutboxEvent
+    from kith.interactions.models import Interaction
+
+    event = OutboxEvent.objects.filter(name="mention.converted").get()
+    subscriptions()["listening.converted_on_timeline"].handler(event)
+    entries = Interaction.objects.filter(party=ana, kind="mention_to_case")
+    assert entries.count() == 1 and entries.get().related_id == mention.converted_id
 
 
 def test_bulk_actions(src, bob, alice):

@@ -49,7 +49,8 @@ class ListeningConfig(AppConfig):
         # soon after its hour ends, and a second run in the same hour finds it recorded.
         worker.periodic("listening.alerts", every_seconds=600)(_check_spikes)
 
-        from kith.listening import live, views  # noqa: F401 - live registers the queue's subscriber
+        # live and subscribers register their event subscribers on import.
+        from kith.listening import live, subscribers, views  # noqa: F401
         from kith.web import panels
 
         panels.register("party", "listening.mentions", views.party_panel, order=60)
