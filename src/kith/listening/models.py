@@ -192,6 +192,15 @@ class Mention(KithModel):
         related_name="listening_mentions",
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # Derived by the database from ``status``: the queue's leading index column.
+    is_open = models.GeneratedField(
+        expression=models.Case(
+            models.When(status__in=["new", "assigned"], then=models.Value(True)),
+            default=models.Value(False),
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     # Engagement priority 0–100 as of ``priority_at``; ``rank`` orders the queue (module doc).
     priority = models.FloatField(default=0.0)
     priority_at = models.DateTimeField(null=True, blank=True)
@@ -221,14 +230,11 @@ class Mention(KithModel):
         ]
         indexes = [
             # The engagement queue: open mentions, highest rank first (keyset on rank,
-            # id). Partial, so "status IN (new, assigned) ORDER BY rank DESC" walks it in
-            # order and stops after a page, on PostgreSQL and SQLite alike.
-            models.Index(
-                fields=["-rank", "-id"],
-                condition=Q(status__in=["new", "assigned"]),
-                name="lst_mention_queue_open",
-            ),
-            models.Index(fields=["assignee", "status", "-rank"], name="lst_mention_mine"),
+            # id). "is_open = true ORDER BY rank DESC, id DESC" walks it in order and
+            # stops after a page; "status IN (new, assigned)" could not (two ranges, a
+            # sort), and a partial index is not used by SQLite with bound parameters.
+            models.Index(fields=["is_open", "-rank", "-id"], name="lst_mention_queue"),
+            models.Index(fields=["assignee", "is_open", "-rank", "-id"], name="lst_mention_mine"),
             # Dashboards: volume and sentiment over time, per source, per topic.
             models.Index(fields=["published_at"], name="lst_mention_published"),
             models.Index(fields=["source", "published_at"], name="lst_mention_src_pub"),
@@ -241,10 +247,6 @@ class Mention(KithModel):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.external_id}: {self.text[:60]}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
 
 
 class SpikeAlert(KithModel):

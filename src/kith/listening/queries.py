@@ -1,7 +1,7 @@
 """Read side of listening: the engagement queue and the mention list with filters.
 
 The queue is the open mentions (new, assigned) in ``rank`` order, newest id breaking
-ties: the index ``lst_mention_queue`` (status, -rank, -id) serves it, so a page costs an
+ties: the index ``lst_mention_queue`` (is_open, -rank, -id) serves it, so a page costs an
 index range scan whatever the table's size (benchmarks/listening.py measures it).
 """
 
@@ -98,7 +98,9 @@ def mentions(user, filters: MentionFilters) -> QuerySet:
 def queue(user, filters: MentionFilters | None = None) -> QuerySet:
     """The engagement queue: open mentions ``user`` may see, to be ordered by QUEUE_ORDER."""
     filters = filters or MentionFilters()
-    filters.status = list(filters.status or OPEN_STATUSES)
-    if any(s not in OPEN_STATUSES for s in filters.status):
+    if filters.status is not None and any(s not in OPEN_STATUSES for s in filters.status):
         raise ValidationFailed.single("status", "The queue holds new and assigned mentions.")
-    return mentions(user, filters)
+    if filters.status is not None and set(filters.status) >= set(OPEN_STATUSES):
+        filters.status = None  # both open statuses: is_open says it, through the index
+    # ``is_open`` (generated from status) leads the queue's index: one range in order.
+    return mentions(user, filters).filter(is_open=True)
