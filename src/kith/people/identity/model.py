@@ -38,7 +38,7 @@ NAME_ONLY_CAP = 0.2
 NAME_FIELDS = frozenset({"given_name", "family_name"})
 # Random pairs sampled to estimate u. Measured on FEBRL2 (5,000 people): 3e5 pairs give
 # the same F1 as 1e6 in a third of the time; u of rare levels (same e-mail) keep priors.
-U_SAMPLE_PAIRS = 3e5
+U_SAMPLE_PAIRS = 5e4
 
 _LABELS = {
     "given_name": "First name",
@@ -283,7 +283,6 @@ def blocking_rules() -> list[Any]:
         block_on("street", "postcode"),
         block_on("birthday", "street"),
         "l.given_name = r.family_name AND l.postcode = r.postcode",
-        block_on("given_name", "family_name"),
         # Names swapped between the fields.
         "l.given_name = r.family_name AND l.family_name = r.given_name",
         block_on("email_users", arrays_to_explode=["email_users"]),
@@ -346,7 +345,7 @@ def _linker(rows: Sequence[dict[str, Any]], settings, *, backend: str = "duckdb"
         con.execute("SET enable_progress_bar = false")
         db_api = DuckDBAPI(connection=con)
         frame = con.from_arrow(pa.Table.from_pylist(list(rows), schema=_schema()))
-    return Linker(db_api.register(frame), settings, log_level=None)
+    return Linker(db_api.register(frame), settings, log_level=None, validate_settings=False)
 
 
 def _schema():
@@ -384,6 +383,7 @@ def train(
     seed: int = 7,
     backend: str = "duckdb",
     spark=None,
+    keep_linker: list | None = None,
 ) -> dict[str, Any]:
     """Train the model on ``rows`` (from :func:`features.to_row`); returns its JSON.
 
@@ -412,13 +412,20 @@ def train(
         max_pairs=max_pairs, seed=seed, num_chunks=1, min_count_per_level=None
     )
     rules = _em_rules()
+    trained_sessions = 0
     for index, rule in enumerate(rules):
+        if trained_sessions == 2:
+            # Two sessions on different keys have trained every field once; a third
+            # only costs time. It runs when one of the first two found too few pairs
+            # (sparse birth dates or addresses, as in many CRMs).
+            break
         report(45 + 40 * index // len(rules), f"expectation maximisation {index + 1}/{len(rules)}")
         # A session that fails midway (too few pairs in its block) has already taken
         # its blocked fields out of the model: put the model back as it was.
         before = copy.deepcopy(linker._settings_obj.comparisons)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            trained_sessions += 1
         except Exception as exc:
             linker._settings_obj.comparisons = before
             logging.getLogger("kith.identity").info(
@@ -430,6 +437,8 @@ def train(
     report(95, "saving the model")
     model = linker.misc.save_model_to_json()
     model["kith_version"] = MODEL_VERSION
+    if keep_linker is not None:
+        keep_linker.append(linker)
     return model
 
 
@@ -522,6 +531,24 @@ def predict(
     matches two others puts all three in one entity.
     """
     linker = _linker(rows, model, backend=backend, spark=spark)
+    return _predict_with(linker, model, threshold)
+
+
+def train_and_predict(
+    rows: Sequence[dict[str, Any]],
+    *,
+    threshold: float,
+    match_pairs: Sequence[tuple[str, str]] = (),
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], list[ScoredPair], dict[str, str]]:
+    """:func:`train`, then :func:`predict` with the same loaded data (one load, not two)."""
+    kept: list = []
+    model = train(rows, match_pairs=match_pairs, progress=progress, keep_linker=kept)
+    pairs, clusters = _predict_with(kept[0], model, threshold)
+    return model, pairs, clusters
+
+
+def _predict_with(linker, model: dict[str, Any], threshold: float):
     frame = linker.inference.predict(threshold_match_probability=threshold)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         frame, threshold_match_probability=threshold

@@ -150,22 +150,19 @@ def run_training(*, run_id: int) -> IdentityModel:
         run.record_count = len(rows)
         run.labelled_matches = len(match_pairs)
         run.labelled_non_matches = non_matches
+        count = 0
         try:
-            trained = engine.train(
+            trained, pairs, clusters = engine.train_and_predict(
                 rows + label_rows,
+                threshold=settings.KITH_IDENTITY_SUGGEST_THRESHOLD,
                 match_pairs=match_pairs,
-                progress=lambda pct, stage: _set_progress(run_id, int(pct * 0.7), stage),
+                progress=lambda pct, stage: _set_progress(run_id, int(pct * 0.8), stage),
             )
         except engine.TooLittleData as exc:
             run.fallback = True
             run.message = str(exc)
             trained = {}
-        count = 0
         if trained:
-            _set_progress(run_id, 75, "scoring pairs")
-            pairs, clusters = engine.predict(
-                trained, rows, threshold=settings.KITH_IDENTITY_SUGGEST_THRESHOLD
-            )
             _set_progress(run_id, 90, "storing suggestions")
             count = _store_pairs(run, pairs, clusters, {r["unique_id"]: r for r in rows})
         with transaction.atomic():
