@@ -162,7 +162,8 @@ def poll_source(
             rng,
         )
 
-    digest = config_hash(config)
+    # A new access token is the same source; a new URL, hashtag or account is not.
+    digest = config_hash({k: v for k, v in config.items() if k not in kind.secret_fields})
     state = dict(source.state or {})
     if state.get("config_hash") != digest:
         state = {}
