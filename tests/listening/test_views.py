@@ -386,3 +386,44 @@ def test_dashboard_errors_name_the_field(bob):
     r = c.get("/listening/dashboards/volume.csv?to=nope")
     assert r.status_code == 422
     assert c.get("/listening/dashboards/nothing.csv").status_code == 404
+
+
+def test_bulk_upload_reports_rejected_rows_and_stores_nothing_then_all(alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    src = Source.objects.create(kind="upload", name="Export")
+    c = client_for(alice)
+    assert 'name="file"' in c.get("/listening/sources/").content.decode()
+    bad = b"id,text,published_at\n1,fine post,2026-11-01T10:00:00Z\n2,,2026-11-01T10:00:00Z\n"
+    r = c.post(
+        f"/listening/sources/{src.public_id}/upload/",
+        {"file": SimpleUploadedFile("export.csv", bad, content_type="text/csv")},
+    )
+    assert r.status_code == 422
+    html = r.content.decode()
+    assert "Nothing was stored" in html and "Rejected rows (1)" in html and "row 3" in html
+    assert not Mention.objects.exists()
+    good = b"id,text\n1,fine post\n2,another fine post\n"
+    r = c.post(
+        f"/listening/sources/{src.public_id}/upload/",
+        {"file": SimpleUploadedFile("export.csv", good, content_type="text/csv")},
+    )
+    assert r.status_code == 200 and "2 new mentions" in r.content.decode()
+    assert Mention.objects.filter(source=src).count() == 2
+    r = c.post(f"/listening/sources/{src.public_id}/upload/", {})
+    assert r.status_code == 422 and "file: Choose a JSON Lines or CSV file." in r.content.decode()
+
+
+def test_queue_pages_without_counting(src, bob, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    services.ingest(src, [incoming(f"paged {i}") for i in range(5)])
+    c = client_for(bob)
+    first = c.get("/listening/").content.decode()
+    assert len(rows_in(first)) == 2 and "page=2" in first and "Previous" not in first
+    last = c.get("/listening/?page=3").content.decode()
+    assert len(rows_in(last)) == 1 and "Next</a>" not in last and "page=2" in last
+    seen = set()
+    for n in (1, 2, 3):
+        seen |= set(rows_in(c.get(f"/listening/?page={n}").content.decode()))
+    assert len(seen) == 5
+    assert len(rows_in(c.get("/listening/?page=99999").content.decode())) == 2  # out of range: 1
