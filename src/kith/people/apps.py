@@ -18,6 +18,15 @@ class PeopleConfig(AppConfig):
         from kith.people.identity import tasks as _identity_tasks  # noqa: F401
 
         worker.periodic("people.identity_retrain", every_seconds=7 * 24 * 3600)(_retrain)
+        # A merge's undo record copies rows of both people: erased with them, not exported
+        # twice (the rows themselves are in the export).
+        from kith.cmr import erasure, registry
+
+        registry.register_excluded(
+            "people.MergeRecord",
+            "A copy of rows already in the export, kept only to undo a recent merge.",
+        )
+        erasure.register_erasure("people.MergeRecord", "keep", "absorb", delete=True)
 
 
 def _reindex() -> None:

@@ -22,7 +22,7 @@ from kith.core import audit, events
 from kith.core.errors import FieldError, MergedConflict, ValidationFailed
 from kith.core.models import AuditEntry
 from kith.people import search
-from kith.people.models import ContactPoint, Party, Relationship
+from kith.people.models import ContactPoint, MergeRecord, Party, Relationship
 from kith.people.services import ORGANIZATION_FIELDS, PERSON_FIELDS
 
 # Sent inside the merge transaction; receivers move generic references (content type + id).
@@ -128,6 +128,19 @@ def preview(*, keep: Party, absorb: Party) -> MergePreview:
     )
 
 
+def richness(party: Party) -> int:
+    """How much a record holds: filled fields, contact points, roles and (bounded) history.
+
+    The merge screen keeps the richer of two records by default, so the user's usual
+    choice is one click and the record with the history keeps its id.
+    """
+    filled = sum(1 for name in _merge_fields(party) if _value(party, name) not in (None, ""))
+    contacts = party.contact_points.count()
+    roles = Relationship.objects.filter(subject=party).count()
+    history = party.interactions.all()[:200].count()
+    return filled + 2 * contacts + 2 * roles + history
+
+
 def _has_user(party: Party) -> bool:
     try:
         return party.user is not None
@@ -186,6 +199,7 @@ def merge(*, actor, keep: Party, absorb: Party, choices: dict[str, str] | None =
         if bad:
             raise ValidationFailed(errors=bad)
         before = {"keep": str(keep.public_id), "absorb": str(absorb.public_id)}
+        snapshot = _snapshot(keep, absorb)
         for choice in plan.fields:
             take = choices.get(choice.field, choice.default)
             if take != "absorb":
@@ -224,10 +238,267 @@ def merge(*, actor, keep: Party, absorb: Party, choices: dict[str, str] | None =
             changes={**before, "moved": moved, "choices": choices},
             party_id=keep.pk,
         )
+        record = MergeRecord.objects.create(
+            keep=keep,
+            absorb=absorb,
+            actor=actor if getattr(actor, "pk", None) else None,
+            snapshot=snapshot,
+        )
+        _timeline_note(
+            keep, f"Merged {absorb.display_name} into this record", actor, record, "merge"
+        )
         events.emit(
-            name, obj=keep, actor=actor, data={"absorbed": str(absorb.public_id), "moved": moved}
+            name,
+            obj=keep,
+            actor=actor,
+            data={
+                "absorbed": str(absorb.public_id),
+                "moved": moved,
+                "merge_record": str(record.public_id),
+            },
         )
     return keep
+
+
+# ---------------------------------------------------------------- undo
+
+
+def _generic_references() -> list[tuple[type[models.Model], str, str]]:
+    """(model, content-type field, id field) of every generic reference in the project."""
+    from django.apps import apps
+    from django.contrib.contenttypes.fields import GenericForeignKey
+
+    found = []
+    for model in apps.get_models():
+        pairs = {
+            (f.ct_field, f.fk_field)
+            for f in model._meta.private_fields
+            if isinstance(f, GenericForeignKey)
+        }
+        # Apps also keep (X_type, X_id) pairs without declaring a GenericForeignKey.
+        names = {f.name for f in model._meta.concrete_fields}
+        for f in model._meta.concrete_fields:
+            if f.is_relation and f.related_model is ContentType and f.name.endswith("_type"):
+                id_field = f.name[: -len("_type")] + "_id"
+                if id_field in names:
+                    pairs.add((f.name, id_field))
+        found += [(model, ct, fk) for ct, fk in sorted(pairs)]
+    return found
+
+
+def _label(model: type[models.Model]) -> str:
+    return model._meta.label_lower
+
+
+# Relations whose rows a merge may delete while folding duplicates (relationships held by
+# both, a person on a deal twice): their rows are kept whole in the snapshot so an undo can
+# put them back. Larger relations (interactions, …) are only moved, never deleted.
+_SERIALISE_ROWS_UP_TO = 500
+
+
+def _snapshot(keep: Party, absorb: Party) -> dict[str, Any]:
+    """Everything an undo needs, taken inside the merge transaction before any change."""
+    import json
+
+    from django.core import serializers
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    fields = {name: getattr(keep, name) for name in _merge_fields(keep) if name != "owner"}
+    fields.update(
+        display_name=keep.display_name,
+        interests=list(keep.interests),
+        attributes=dict(keep.attributes),
+        owner_id=keep.owner_id,
+    )
+    fk_rows: dict[str, dict[str, Any]] = {}
+    for fk in _party_relations():
+        qs = fk.model._default_manager.filter(**{fk.name: absorb})
+        ids = list(qs.values_list("pk", flat=True))
+        if not ids:
+            continue
+        entry: dict[str, Any] = {"ids": ids}
+        if len(ids) <= _SERIALISE_ROWS_UP_TO:
+            entry["rows"] = json.loads(
+                json.dumps(serializers.serialize("python", qs), cls=DjangoJSONEncoder)
+            )
+        fk_rows[f"{_label(fk.model)}.{fk.name}"] = entry
+    party_type = ContentType.objects.get_for_model(Party)
+    generic: dict[str, list] = {}
+    for model, ct_field, id_field in _generic_references():
+        ids = list(
+            model._default_manager.filter(
+                **{ct_field: party_type, id_field: absorb.pk}
+            ).values_list("pk", flat=True)
+        )
+        if ids:
+            generic[f"{_label(model)}.{id_field}"] = ids
+    return {
+        "keep_fields": json.loads(json.dumps(fields, cls=DjangoJSONEncoder)),
+        "keep_tags": list(keep.tags.values_list("pk", flat=True)),
+        "keep_relationships": [
+            [
+                r.pk,
+                r.valid_from.isoformat() if r.valid_from else None,
+                r.valid_to.isoformat() if r.valid_to else None,
+            ]
+            for r in Relationship.objects.filter(subject=keep)
+        ],
+        "primaries": list(
+            ContactPoint.objects.filter(party__in=[keep, absorb], primary=True).values_list(
+                "pk", flat=True
+            )
+        ),
+        "fk": fk_rows,
+        "generic": generic,
+        "user_moved": _has_user(absorb) and not _has_user(keep),
+        "repointed": list(Party.objects.filter(merged_into=absorb).values_list("pk", flat=True)),
+        "audit": list(AuditEntry.objects.filter(party_id=absorb.pk).values_list("pk", flat=True)),
+    }
+
+
+def _timeline_note(party: Party, summary: str, actor, record: MergeRecord, kind: str) -> None:
+    """A merge and its undo are touchpoints of the record's history: on the timeline."""
+    from kith.interactions import services as interaction_services
+    from kith.interactions.models import Channel, Direction
+
+    interaction_services.log_interaction(
+        actor=actor if getattr(actor, "pk", None) else None,
+        party=party,
+        channel=Channel.SYSTEM,
+        direction=Direction.INTERNAL,
+        kind=kind,
+        summary=summary[:300],
+        related=record,
+    )
+
+
+def undo_window() -> dt.timedelta:
+    from django.conf import settings
+
+    return dt.timedelta(days=float(getattr(settings, "KITH_MERGE_UNDO_DAYS", 14)))
+
+
+def latest_undoable(party: Party) -> MergeRecord | None:
+    """The most recent merge into ``party`` that can still be undone, if any."""
+    from django.utils import timezone
+
+    return (
+        MergeRecord.objects.filter(
+            keep=party, undone_at__isnull=True, created_at__gte=timezone.now() - undo_window()
+        )
+        .select_related("absorb")
+        .order_by("-id")
+        .first()
+    )
+
+
+def undo_merge(*, actor, record: MergeRecord) -> tuple[Party, Party]:
+    """Put both records back as they were before ``record``'s merge; return (keep, absorb).
+
+    Rows added to the survivor since the merge stay with it; rows the merge moved go back,
+    rows it deleted while folding duplicates come back, the survivor's fields and tags
+    return to their old values. Refused (409) once undone, after the window, or when the
+    survivor has itself been merged away since.
+    """
+    from django.core import serializers
+    from django.utils import timezone
+
+    from kith.core.errors import Conflict
+
+    with transaction.atomic():
+        record = MergeRecord.objects.select_for_update().get(pk=record.pk)
+        if record.undone_at is not None:
+            raise Conflict("This merge was already undone.")
+        if record.created_at < timezone.now() - undo_window():
+            raise Conflict("This merge is too old to undo.")
+        locked = {
+            p.pk: p
+            for p in Party.objects.select_for_update()
+            .filter(pk__in=[record.keep_id, record.absorb_id])
+            .order_by("pk")
+        }
+        keep, absorb = locked[record.keep_id], locked[record.absorb_id]
+        if keep.status != Party.Status.ACTIVE:
+            raise Conflict("The surviving record was merged or removed since; undo that first.")
+        if absorb.status != Party.Status.MERGED or absorb.merged_into_id != keep.pk:
+            raise Conflict("The absorbed record is no longer part of this merge.")
+        snap = record.snapshot
+        # The absorbed record first, so rows moved back point at an active record.
+        absorb.status = Party.Status.ACTIVE
+        absorb.merged_into = None
+        absorb.save(update_fields=["status", "merged_into", "updated_at"])
+        by_label = {f"{_label(fk.model)}.{fk.name}": fk for fk in _party_relations()}
+        for key, entry in snap.get("fk", {}).items():
+            fk = by_label.get(key)
+            if fk is None:  # a model removed since: nothing to put back
+                continue
+            manager = fk.model._default_manager
+            manager.filter(pk__in=entry["ids"]).update(**{fk.name: absorb})
+            present = set(manager.filter(pk__in=entry["ids"]).values_list("pk", flat=True))
+            missing = [row for row in entry.get("rows", []) if row["pk"] not in present]
+            if missing:
+                for obj in serializers.deserialize("python", missing):
+                    obj.save()
+        generic = {f"{_label(m)}.{i}": (m, i) for m, _ct, i in _generic_references()}
+        for key, ids in snap.get("generic", {}).items():
+            if key in generic:
+                model, id_field = generic[key]
+                model._default_manager.filter(pk__in=ids).update(**{id_field: absorb.pk})
+        for pk, valid_from, valid_to in snap.get("keep_relationships", []):
+            Relationship.objects.filter(pk=pk, subject=keep).update(
+                valid_from=dt.date.fromisoformat(valid_from) if valid_from else None,
+                valid_to=dt.date.fromisoformat(valid_to) if valid_to else None,
+            )
+        ContactPoint.objects.filter(party__in=[keep, absorb]).exclude(
+            pk__in=snap.get("primaries", [])
+        ).filter(primary=True).update(primary=False)
+        ContactPoint.objects.filter(pk__in=snap.get("primaries", [])).update(primary=True)
+        fields = snap.get("keep_fields", {})
+        for name, value in fields.items():
+            if name == "owner_id":
+                keep.owner_id = value
+            elif name in ("display_name", "interests", "attributes"):
+                setattr(keep, name, value)
+            else:
+                field_obj = Party._meta.get_field(name)
+                setattr(keep, name, field_obj.to_python(value) if value is not None else None)
+        keep.save()
+        keep.tags.set(snap.get("keep_tags", []))
+        if snap.get("user_moved"):
+            from kith.accounts.models import User
+
+            User.objects.filter(person=keep).update(person=absorb)
+        Party.objects.filter(pk__in=snap.get("repointed", [])).update(merged_into=absorb)
+        AuditEntry.objects.filter(pk__in=snap.get("audit", [])).update(party_id=absorb.pk)
+        record.undone_at = timezone.now()
+        record.undone_by = actor if getattr(actor, "pk", None) else None
+        record.save(update_fields=["undone_at", "undone_by", "updated_at"])
+        search.reindex([keep.pk, absorb.pk])
+        name = (
+            "person.merge_undone" if keep.kind == Party.Kind.PERSON else "organization.merge_undone"
+        )
+        audit.record(
+            actor=actor,
+            action=name,
+            obj=keep,
+            changes={"keep": str(keep.public_id), "absorb": str(absorb.public_id)},
+            party_id=keep.pk,
+        )
+        for party in (keep, absorb):
+            _timeline_note(
+                party,
+                f"Undid the merge of {absorb.display_name} into {keep.display_name}",
+                actor,
+                record,
+                "merge_undone",
+            )
+        events.emit(
+            name,
+            obj=keep,
+            actor=actor,
+            data={"absorbed": str(absorb.public_id), "merge_record": str(record.public_id)},
+        )
+    return keep, absorb
 
 
 def _move_references(keep: Party, absorb: Party) -> dict[str, int]:

@@ -325,6 +325,35 @@ class SavedView(KithModel):
         return self.name
 
 
+class MergeRecord(KithModel):
+    """What one merge changed, so it can be undone within a window (``KITH_MERGE_UNDO_DAYS``).
+
+    ``snapshot`` holds the survivor's values before the merge, the ids of every row the
+    merge moved (foreign keys and generic references), the rows it deleted while folding
+    duplicates, and what it re-pointed; :func:`kith.people.merging.undo_merge` reads it.
+    """
+
+    # The merge itself must not move these: they name the pair.
+    MERGE_KEEPS_REFERENCES = True
+
+    keep = models.ForeignKey("Party", on_delete=models.CASCADE, related_name="+")
+    absorb = models.ForeignKey("Party", on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snapshot = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["absorb", "-id"]), models.Index(fields=["keep", "-id"])]
+
+    def __str__(self) -> str:
+        return f"merge {self.absorb_id} into {self.keep_id}"
+
+
 class ImportJob(KithModel):
     """One CSV or vCard import: its mapping, progress and the rows it rejected."""
 

@@ -14,6 +14,7 @@ urlpatterns = [
     # People
     path("people/", views.people_list, name="list"),
     path("people/bulk/", views.bulk, name="bulk"),
+    path("merges/<uuid:public_id>/undo/", views.merge_undo, name="merge_undo"),
     path("people/new/", views.person_new, name="person_new"),
     path("people/views/", views.save_view, name="save_view"),
     path("people/<uuid:public_id>/", views.person_detail, name="person"),

@@ -462,8 +462,28 @@ def _render_detail(
         **_timeline_context(request, party, forms.get("interaction_form")),
         # Deals, cases, activities, the feed: sections other apps add to this page.
         "panels": panels.render_for(request, "party", party),
+        # A recent merge into this record can be undone for a while (a safety net).
+        "undoable_merge": merging.latest_undoable(party) if request.user.can_write else None,
     }
     return render(request, "people/party_detail.html", context, status=status)
+
+
+@staff_view
+@require_POST
+def merge_undo(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Undo a merge (its record's public id): both records come back as they were."""
+    from kith.people.models import MergeRecord
+
+    record = MergeRecord.objects.filter(public_id=public_id).select_related("keep").first()
+    if record is None:
+        raise NotFound("No such merge.")
+    access.get_party_for_change(request.user, record.keep.public_id)
+    keep, absorb = merging.undo_merge(actor=request.user, record=record)
+    messages.success(
+        request,
+        f"Merge undone: {absorb.display_name} and {keep.display_name} are two records again.",
+    )
+    return redirect(party_url(absorb))
 
 
 def _profile_context(request: HttpRequest, party: Party) -> dict[str, Any]:
@@ -1053,6 +1073,17 @@ def _merge(
 ) -> HttpResponse:
     keep = access.get_party_for_change(request.user, keep_id, kind=kind)
     absorb = access.get_party_for_change(request.user, absorb_id, kind=kind)
+    prefix = "person" if kind == PERSON else "organization"
+    # The richer record survives by default; "swap" (as=chosen) keeps the user's choice.
+    if (
+        request.method == "GET"
+        and request.GET.get("as") != "chosen"
+        and merging.richness(absorb) > merging.richness(keep)
+    ):
+        return redirect(
+            reverse(f"people:{prefix}_merge", args=[absorb.public_id, keep.public_id])
+            + "?as=chosen"
+        )
     plan = merging.preview(keep=keep, absorb=absorb)
     errors: list[str] = []
     status = 200
@@ -1086,7 +1117,6 @@ def _merge(
                 "picked": choices.get(choice.field, choice.default),
             }
         )
-    prefix = "person" if kind == PERSON else "organization"
     context = {
         "plan": plan,
         "keep": keep,
@@ -1094,7 +1124,8 @@ def _merge(
         "rows": rows,
         "errors": errors,
         "nav": "people" if kind == PERSON else "organizations",
-        "swap_url": reverse(f"people:{prefix}_merge", args=[absorb.public_id, keep.public_id]),
+        "swap_url": reverse(f"people:{prefix}_merge", args=[absorb.public_id, keep.public_id])
+        + "?as=chosen",
         "moves": [(_move_label(key), count) for key, count in plan.moves.items()],
         "keep_contacts": list(keep.contact_points.all()),
         "absorb_contacts": list(absorb.contact_points.all()),
