@@ -711,7 +711,11 @@ def _assign_new(source: Source, mentions: list[Mention], now: dt.datetime) -> No
 
 
 def _locked(mention: Mention) -> Mention:
-    return Mention.objects.select_for_update().select_related("source", "person").get(pk=mention.pk)
+    return (
+        Mention.objects.select_for_update(of=("self",))
+        .select_related("source", "person")
+        .get(pk=mention.pk)
+    )
 
 
 def _require_open(mention: Mention) -> None:
