@@ -29,6 +29,8 @@ class InteractionIn(Schema):
     sentiment: float | None = None
     source: str = Field("", max_length=60)
     external_id: str = Field("", max_length=255)
+    duration_seconds: int | None = Field(None, description="Calls and meetings: how long")
+    outcome: str = Field("", max_length=20, description="Calls and meetings: how it went")
 
 
 class InteractionOut(Schema):
@@ -44,6 +46,8 @@ class InteractionOut(Schema):
     sentiment: float | None
     source: str
     external_id: str
+    duration_seconds: int | None
+    outcome: str
     created_at: dt.datetime
 
 
@@ -133,6 +137,8 @@ def interaction_out(i: Interaction) -> dict[str, Any]:
         "sentiment": i.sentiment,
         "source": i.source,
         "external_id": i.external_id,
+        "duration_seconds": i.duration_seconds,
+        "outcome": i.outcome,
         "created_at": i.created_at,
     }
 

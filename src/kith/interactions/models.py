@@ -37,6 +37,18 @@ class Direction(models.TextChoices):
     INTERNAL = "internal", "Internal"
 
 
+class CallOutcome(models.TextChoices):
+    """How a call (or meeting) went: what a sales or support lead reports on."""
+
+    NONE = "", "—"
+    CONNECTED = "connected", "Connected"
+    VOICEMAIL = "voicemail", "Left a voicemail"
+    NO_ANSWER = "no_answer", "No answer"
+    BUSY = "busy", "Busy"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    RESCHEDULED = "rescheduled", "Asked to call back"
+
+
 class InformationRole(models.TextChoices):
     """What a community act did for knowledge: asked for it, or gave it.
 
@@ -72,6 +84,9 @@ class Interaction(KithModel):
     information_role = models.CharField(
         max_length=12, choices=InformationRole.choices, default="", blank=True
     )
+    # Calls and meetings: how long and how it went (empty for other touchpoints).
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=CallOutcome.choices, default="", blank=True)
 
     class Meta:
         constraints = [

@@ -17,6 +17,7 @@ from django.utils import timezone
 from kith.core import audit, events
 from kith.core.errors import FieldError, ValidationFailed
 from kith.interactions.models import (
+    CallOutcome,
     Channel,
     Direction,
     InformationRole,
@@ -24,6 +25,8 @@ from kith.interactions.models import (
     Transaction,
 )
 from kith.people.models import Party
+
+MAX_DURATION_SECONDS = 24 * 3600
 
 # Active ISO 4217 codes (2024 list, without funds and precious metals).
 ISO_4217 = frozenset(
@@ -211,9 +214,26 @@ def log_interaction(
     external_id: str = "",
     related: models.Model | None = None,
     information_role: str = "",
+    duration_seconds: int | None = None,
+    outcome: str = "",
 ) -> tuple[Interaction, bool]:
     """Append an interaction to ``party``'s timeline; returns (interaction, created)."""
     errors = []
+    if duration_seconds is not None and not 0 <= duration_seconds <= MAX_DURATION_SECONDS:
+        errors.append(FieldError("duration_seconds", "Between 0 and 24 hours."))
+    if outcome not in CallOutcome.values:
+        errors.append(
+            FieldError(
+                "outcome", f"Must be one of: {', '.join(v for v in CallOutcome.values if v)}."
+            )
+        )
+    if (duration_seconds is not None or outcome) and channel not in (Channel.CALL, Channel.MEETING):
+        errors.append(
+            FieldError(
+                "outcome" if outcome else "duration_seconds",
+                "Only calls and meetings have a duration and outcome.",
+            )
+        )
     if channel not in Channel.values:
         errors.append(FieldError("channel", f"Must be one of: {', '.join(Channel.values)}."))
     if direction not in Direction.values:
@@ -259,6 +279,8 @@ def log_interaction(
                 else None,
                 related_id=related.pk if related is not None else None,
                 information_role=information_role,
+                duration_seconds=duration_seconds,
+                outcome=outcome,
             )
             audit.record(
                 actor=actor,

@@ -14,7 +14,7 @@ from django import forms
 
 from kith.core.errors import FieldError
 from kith.core.inputs import CleanForm
-from kith.interactions.models import Channel, Direction
+from kith.interactions.models import CallOutcome, Channel, Direction
 from kith.people.models import FieldDefinition, Party, Visibility
 from kith.people.services import ContactInput, PartyInput
 
@@ -287,6 +287,19 @@ class InteractionForm(CleanForm):
         help_text="Leave empty for now.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+    )
+    duration_minutes = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=24 * 60,
+        label="Duration (minutes)",
+        help_text="Calls and meetings.",
+    )
+    outcome = forms.ChoiceField(
+        choices=CallOutcome.choices,
+        required=False,
+        label="Outcome",
+        help_text="Calls and meetings.",
     )
 
 

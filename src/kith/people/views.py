@@ -452,6 +452,13 @@ def organization_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpRespo
     return _render_detail(request, party)
 
 
+def _duration_field(error: FieldError) -> FieldError:
+    """The form asks for minutes where the service speaks seconds."""
+    if error.field == "duration_seconds":
+        return FieldError("duration_minutes", error.message)
+    return error
+
+
 def _render_detail(
     request: HttpRequest, party: Party, *, status: int = 200, **forms
 ) -> HttpResponse:
@@ -879,9 +886,15 @@ def interaction_add(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
                 summary=data["summary"],
                 body=data["body"],
                 occurred_at=data["occurred_at"],
+                duration_seconds=(
+                    data["duration_minutes"] * 60
+                    if data.get("duration_minutes") is not None
+                    else None
+                ),
+                outcome=data.get("outcome") or "",
             )
         except ValidationFailed as exc:
-            apply_errors(form, exc.errors)
+            apply_errors(form, [_duration_field(e) for e in exc.errors])
         else:
             return _section_saved(
                 request, party, "timeline", message="Interaction logged.", refresh_timeline=False

@@ -148,3 +148,18 @@ def target_choices(targets) -> list[tuple[str, str]]:
     from kith.people.labels import target_choices as choices
 
     return choices(list(targets or []))
+
+
+@register.filter
+def duration_minutes(seconds) -> str:
+    """Seconds as a call length people read: "45 s", "12 min", "1 h 05 min"."""
+    try:
+        seconds = int(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
