@@ -70,6 +70,38 @@ MIN_DF = 2
 IN_DOMAIN = ("tweets", "amazon", "supplement")
 IN_DOMAIN_WEIGHT = 3.0
 C_GRID = (0.05, 0.1, 0.2)
+EXTRA_EMOJI = {
+    "😡": -2.5,
+    "🤬": -3.0,
+    "👎": -2.0,
+    "🙄": -1.5,
+    "💩": -2.0,
+    "🤮": -2.5,
+    "😤": -1.5,
+    "😒": -1.5,
+    "😩": -1.5,
+    "😫": -1.5,
+    "😖": -1.5,
+    "😣": -1.5,
+    "💔": -2.5,
+    "🤦": -1.5,
+    "👍": 2.0,
+    "👏": 1.5,
+    "🙌": 2.0,
+    "💯": 2.0,
+    "🔥": 1.5,
+    "🙏": 1.5,
+    "🥰": 3.0,
+    "🤩": 3.0,
+    "🥳": 2.5,
+    "💪": 1.5,
+    "✨": 1.0,
+    "👌": 1.5,
+    "💖": 3.0,
+    "💕": 2.5,
+    "💙": 2.0,
+    "💚": 2.0,
+}
 LABEL_ID = {label: i for i, label in enumerate(S.LABELS)}
 
 
@@ -147,6 +179,9 @@ def load_lexicons() -> tuple[dict[str, float], dict[str, float]]:
         vals = [lexicon[w] for w in parts[1].lower().split() if w in lexicon]
         if vals:
             emoji[parts[0]] = float(np.mean(vals))
+    # Common in complaints and praise, but their names ("pouting face", "thumbs down")
+    # hold no lexicon word; valences set by hand on VADER's -4..+4 scale.
+    emoji.update(EXTRA_EMOJI)
     return lexicon, emoji
 
 
