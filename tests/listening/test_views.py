@@ -427,3 +427,11 @@ def test_queue_pages_without_counting(src, bob, monkeypatch):
         seen |= set(rows_in(c.get(f"/listening/?page={n}").content.decode()))
     assert len(seen) == 5
     assert len(rows_in(c.get("/listening/?page=99999").content.decode())) == 2  # out of range: 1
+
+
+def test_the_source_form_shows_every_field(alice):
+    from kith.listening.forms import SourceForm
+
+    html = client_for(alice).get("/listening/sources/new/").content.decode()
+    for name in SourceForm.base_fields:
+        assert f'name="{name}"' in html, name

@@ -161,3 +161,18 @@ def test_nice_ticks_cover_the_maximum_with_round_steps(maximum, expected_last):
     assert ticks[0] == 0
     assert ticks[-1] == pytest.approx(expected_last)
     assert ticks[-1] >= maximum
+
+
+def test_tick_labels_shorten_the_axis_only():
+    chart = Chart(
+        kind="bar",
+        title="t",
+        categories=["2026-11-05", "2026-11-06"],
+        tick_labels=["5 Nov", "6 Nov"],
+        series=[Series("s", [1, 2])],
+    )
+    svg = chart.svg()
+    assert "5 Nov" in svg and "s, 2026-11-05: 1" in svg  # the tooltip keeps the full date
+    assert chart.rows()[1][0] == "2026-11-05"
+    with pytest.raises(ValueError, match="tick_labels"):
+        Chart(kind="bar", title="t", categories=["a"], tick_labels=["a", "b"], series=[])

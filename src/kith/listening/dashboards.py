@@ -155,6 +155,12 @@ def _labels(rng: Range) -> list[str]:
     return [d.isoformat() for d in rng.buckets()]
 
 
+def _ticks(rng: Range) -> list[str]:
+    """Axis labels: "5 Nov" (the year only when the range spans two)."""
+    years = rng.first.year != rng.last.year
+    return [f"{d.day} {d:%b}" + (f" {d:%y}" if years else "") for d in rng.buckets()]
+
+
 def _category_label(rng: Range) -> str:
     return "Week of" if rng.weekly else "Day"
 
@@ -182,6 +188,7 @@ def volume(rng: Range) -> Chart:
         kind="stacked",
         title="Volume by sentiment",
         categories=_labels(rng),
+        tick_labels=_ticks(rng),
         series=series,
         value_label="Mentions",
         category_label=_category_label(rng),
@@ -198,6 +205,7 @@ def negative_share(rng: Range) -> Chart:
         kind="line",
         title="Negative share",
         categories=vol.categories,
+        tick_labels=vol.tick_labels,
         series=[Series("Negative share", share, SENTIMENT_COLOURS[Sentiment.NEGATIVE])],
         value_label="Share",
         category_label=vol.category_label,
@@ -248,6 +256,7 @@ def share_of_voice(rng: Range) -> Chart:
         kind="stacked",
         title="Share of voice",
         categories=_labels(rng),
+        tick_labels=_ticks(rng),
         series=series,
         value_label="Mentions",
         category_label=_category_label(rng),
@@ -384,6 +393,7 @@ def response_times(rng: Range) -> Chart:
         kind="line",
         title="First response time",
         categories=_labels(rng),
+        tick_labels=_ticks(rng),
         series=[Series("Median (minutes)", median), Series("90th percentile (minutes)", p90)],
         value_label="Minutes",
         category_label=_category_label(rng),

@@ -74,6 +74,9 @@ class Chart:
     description: str = ""
     value_label: str = "Count"
     category_label: str = ""
+    # Shorter labels for the category axis only (e.g. "5 Nov" for "2026-11-05"); the
+    # table, tooltips and CSV keep ``categories``.
+    tick_labels: Sequence[str] = ()
     width: int = 720
     height: int = 260
     # Formats a value for ticks, tooltips and the table (e.g. "{:.0%}"); empty: whole numbers
@@ -90,6 +93,8 @@ class Chart:
                     f"series {s.name!r} has {len(s.values)} values for "
                     f"{len(self.categories)} categories"
                 )
+        if self.tick_labels and len(self.tick_labels) != len(self.categories):
+            raise ValueError("tick_labels must match the categories")
 
     # ------------------------------------------------------------------ public
     @property
@@ -114,7 +119,7 @@ class Chart:
             f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{self.kind}" '
             f'id="{self.chart_id}" viewBox="0 0 {self.width} {height}" '
             f'width="{self.width}" height="{height}" role="img" '
-            f'aria-labelledby="{title_id} {desc_id}" font-family="inherit" font-size="11" '
+            f'aria-labelledby="{title_id} {desc_id}" font-family="inherit" font-size="13" '
             f'fill="currentColor">'
             f'<title id="{title_id}">{escape(self.title)}</title>'
             f'<desc id="{desc_id}">{escape(desc)}</desc>'
@@ -191,7 +196,7 @@ class Chart:
         return max(max(float(v) for v in s.values) for s in self.series)
 
     def _columns_or_lines(self) -> tuple[str, int]:
-        left, right, top, bottom = 56, 12, 12, 40
+        left, right, top, bottom = 64, 12, 12, 44
         height = self.height
         plot_w = self.width - left - right
         plot_h = height - top - bottom
@@ -220,9 +225,9 @@ class Chart:
         if n == 0:
             return "".join(out), height
         slot = plot_w / n
-        # Category labels: at most ~12 so they do not overlap.
-        every = max(1, math.ceil(n / 12))
-        for i, cat in enumerate(self.categories):
+        # Category labels: at most ~8 so they do not overlap.
+        every = max(1, math.ceil(n / 8))
+        for i, cat in enumerate(self.tick_labels or self.categories):
             if i % every:
                 continue
             x = left + slot * (i + 0.5)
@@ -306,7 +311,7 @@ class Chart:
                 f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{self._colour(si)}"/>'
                 f'<text x="{x + 14}" y="{y}">{escape(label)}</text>'
             )
-            x += 24 + 7 * len(label)
+            x += 28 + 8 * len(label)
         return "".join(out)
 
 
