@@ -139,6 +139,18 @@ register_export("ideas.IdeaContributor", "user__person")
 register_export("ideas.IdeaFollow", "user__person")
 register_export("ideas.IdeaVote", "voter__person")
 register_export("ideas.IdeaStatusChange", "idea__author__person")
+register_export("ideas.IdeaRevision", "editor__person", "idea__author__person")
+register_export("community.SpaceReputation", "user__person")
+
+# ---------------------------------------------------------------- listening and identity
+register_export("listening.Mention", "person")
+register_excluded("listening.Source", "A staff-configured listening source; about no one.")
+register_excluded("listening.Keyword", "A term staff track; about no one.")
+register_excluded("listening.SpikeAlert", "A volume alert on a source or keyword: figures only.")
+register_excluded(
+    "people.IdentityModel", "A trained identity-resolution model: weights, not a person's data."
+)
+register_export("people.MatchSuggestion", "left", "right")
 register_excluded(
     "ideas.IdeaLink", "A staff link from an idea to a deal or case; those are exported."
 )
