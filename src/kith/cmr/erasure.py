@@ -209,6 +209,13 @@ for _label in (
 register_kept("community.Space", "A community space; about no one.")
 register_erasure("ideas.Idea", "author__person", scrub=("title", "body", "body_html"))
 register_erasure("ideas.IdeaComment", "author__person", scrub=("body", "body_html"))
+register_erasure(
+    "ideas.IdeaRevision",
+    "editor__person",
+    "idea__author__person",
+    "comment__author__person",
+    delete=True,
+)
 register_erasure("ideas.IdeaContributor", "user__person", scrub=("contribution",))
 register_kept("ideas.IdeaFollow", "Following an idea: no text.")
 register_kept("ideas.IdeaVote", "A vote: an aggregate.")
