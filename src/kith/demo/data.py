@@ -1255,6 +1255,7 @@ EXTENSIONS = (
     "kith.community.demo",
     "kith.ideas.demo",
     "kith.portal.demo",
+    "kith.listening.demo",
 )
 
 
