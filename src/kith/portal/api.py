@@ -18,7 +18,7 @@ from kith.collab import rendering
 from kith.collab import services as collab_services
 from kith.collab.models import Notification
 from kith.core.context import channel
-from kith.core.errors import NotFound
+from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.pagination import clamp_limit, paginate
 from kith.service import access as service_access
@@ -37,11 +37,11 @@ from .schemas import (
     PortalCaseOut,
     PortalCasePage,
     PortalMessageOut,
+    PortalReplyIn,
     ProfileIn,
     ProfileOut,
     RatingIn,
     RatingOut,
-    ReplyIn,
     SignupIn,
     SuggestionsIn,
     SuggestionsOut,
@@ -271,7 +271,7 @@ def get_case(request: HttpRequest, public_id: uuid.UUID):
     url_name="portal_case_reply",
 )
 @idempotent
-def reply(request: HttpRequest, public_id: uuid.UUID, payload: ReplyIn):
+def reply(request: HttpRequest, public_id: uuid.UUID, payload: PortalReplyIn):
     user = _customer(request)
     case = service_access.get_customer_case(user, public_id)
     with channel("api"):
@@ -298,7 +298,7 @@ def attach(
     request: HttpRequest,
     public_id: uuid.UUID,
     body: Form[str],
-    files: File[list[UploadedFile]],
+    files: File[list[UploadedFile]] = None,
 ):
     """A message with files on the customer's own case (multipart: ``body``, ``files``).
 
@@ -308,6 +308,9 @@ def attach(
     files are only ever served as downloads."""
     user = _customer(request)
     case = service_access.get_customer_case(user, public_id)
+    # Optional in the schema so that access (404) is decided before the files are.
+    if not files:
+        raise ValidationFailed.single("files", "Attach at least one file.")
     with channel("api"):
         message = service_services.reply_as_customer(
             actor=user, case=case, body=body, files=list(files)

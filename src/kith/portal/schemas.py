@@ -88,7 +88,7 @@ class SuggestionsOut(Schema):
     items: list[SuggestionOut]
 
 
-class ReplyIn(Schema):
+class PortalReplyIn(Schema):
     body: str = Field(..., max_length=100_000)
 
 
