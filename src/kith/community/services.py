@@ -984,7 +984,9 @@ def accept_answer(*, actor, answer: Post) -> Topic:
         locked.save(update_fields=["accepted_answer", "answered", "updated_at"])
         answerer = answer.author
         asker = locked.author
+        earned = 0
         if answerer is not None and answerer.pk != (asker.pk if asker else None):
+            earned = space.point("answer_accepted")
             _ledger(
                 user=answerer,
                 space=space,
@@ -1019,7 +1021,8 @@ def accept_answer(*, actor, answer: Post) -> Topic:
             _timeline(
                 user=answerer,
                 kind="community.answer_accepted",
-                summary=f"Answer accepted: {locked.title}",
+                summary=f"Answer accepted: {locked.title}"
+                + (f" ({earned:+d} reputation)" if earned else ""),
                 role="contributing",
                 related=answer,
             )
