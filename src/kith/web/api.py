@@ -16,22 +16,22 @@ class SearchParams(Schema):
     per_group: int = Field(global_search.PER_GROUP, ge=1, le=20)
 
 
-class HitOut(Schema):
+class SearchHitOut(Schema):
     kind: str
     title: str
     subtitle: str
     url: str
 
 
-class GroupOut(Schema):
+class SearchGroupOut(Schema):
     key: str
     label: str
-    hits: list[HitOut]
+    hits: list[SearchHitOut]
 
 
 class SearchOut(Schema):
     q: str
-    groups: list[GroupOut]
+    groups: list[SearchGroupOut]
 
 
 @router.get("/search", response=SearchOut, summary="Search every kind of record you may see")
