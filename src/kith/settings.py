@@ -300,7 +300,9 @@ KITH_CMR_DIGEST_PURPOSE = os.environ.get("KITH_CMR_DIGEST_PURPOSE", "service_mes
 # window; the roles that must give a reason; how staff are named to the customer
 # ("name" or "team"). Off only for benchmarks that compare with and without it.
 KITH_CMR_TRANSPARENCY = env_bool("KITH_CMR_TRANSPARENCY", True)
-KITH_CMR_TRANSPARENCY_WINDOW_MINUTES = int(os.environ.get("KITH_CMR_TRANSPARENCY_WINDOW_MINUTES", "15"))
+KITH_CMR_TRANSPARENCY_WINDOW_MINUTES = int(
+    os.environ.get("KITH_CMR_TRANSPARENCY_WINDOW_MINUTES", "15")
+)
 KITH_CMR_PURPOSE_REQUIRED_ROLES = env_list("KITH_CMR_PURPOSE_REQUIRED_ROLES", "")
 KITH_CMR_STAFF_NAMES = os.environ.get("KITH_CMR_STAFF_NAMES", "name")
 # Correction and erasure: profile fields a customer edits without review; roles that may
