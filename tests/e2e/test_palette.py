@@ -46,9 +46,11 @@ def test_ctrl_k_finds_a_deal_and_a_case(new_page, records):
     page = new_page()
     log_in(page)
     page.goto("/work/")
+    # The page has focus (a click on its heading) before the shortcut is typed.
+    page.get_by_role("heading", level=1).first.click()
     page.keyboard.press("Control+k")
     palette = page.locator("#palette")
-    expect(palette).to_be_visible()
+    expect(palette).to_be_visible(timeout=10_000)
     expect(page.locator("#palette-q")).to_be_focused()
     page.keyboard.type("quokka")
     results = page.get_by_test_id("palette-results")

@@ -30,7 +30,8 @@ def test_demo_cases_with_sla_history(demo):
     assert any("cases in 2 queues" in line for line in demo.extensions)
     assert Queue.objects.count() == 2 and BusinessCalendar.objects.count() == 1
     assert SlaPolicy.objects.count() == 4
-    cases = list(Case.objects.all())
+    # The listening demo converts a few mentions into (social) cases of its own.
+    cases = list(Case.objects.exclude(origin="social"))
     assert 140 <= len(cases) <= 160
     start = dt.datetime.combine(data.ANCHOR - dt.timedelta(days=731), dt.time(), dt.UTC)
     end = dt.datetime.combine(data.ANCHOR + dt.timedelta(days=1), dt.time(), dt.UTC)
@@ -64,7 +65,12 @@ def test_demo_is_deterministic_and_wipes(demo):
     from kith.portal import demo as portal_demo
     from kith.service import demo as service_demo
 
-    first = list(Case.objects.order_by("number").values_list("subject", "priority", "status"))
+    # Cases the listening demo converted from mentions are its own, not reloaded here.
+    first = list(
+        Case.objects.exclude(origin="social")
+        .order_by("number")
+        .values_list("subject", "priority", "status")
+    )
     service_demo.wipe()
     assert Case.objects.count() == 0 and Queue.objects.count() == 0
     assert not Interaction.objects.filter(source="demo-service").exists()
@@ -75,5 +81,9 @@ def test_demo_is_deterministic_and_wipes(demo):
         summary = service_demo.load(seed=data.DEFAULT_SEED, anchor=data.ANCHOR)
         portal_demo.load(seed=data.DEFAULT_SEED, anchor=data.ANCHOR)
     assert "cases in 2 queues" in summary
-    again = list(Case.objects.order_by("number").values_list("subject", "priority", "status"))
+    again = list(
+        Case.objects.exclude(origin="social")
+        .order_by("number")
+        .values_list("subject", "priority", "status")
+    )
     assert again == first

@@ -137,7 +137,7 @@ class MentionPage(Schema):
     next_cursor: str | None
 
 
-class IngestOut(Schema):
+class MentionIngestOut(Schema):
     created: int
     duplicates: int
     near_duplicates: int
@@ -149,7 +149,7 @@ class QueuedOut(Schema):
     queued: str
 
 
-class AssignIn(Schema):
+class MentionAssignIn(Schema):
     assignee: str | None = None  # a username; null unassigns
 
 
@@ -349,7 +349,7 @@ def rotate_secret(request: HttpRequest, source_id: str):
 
 @router.post(
     "/listening/sources/{source_id}/upload",
-    response={201: IngestOut},
+    response={201: MentionIngestOut},
     url_name="listening_upload",
 )
 def upload(request: HttpRequest, source_id: str, file: File[UploadedFile]):
@@ -370,7 +370,7 @@ def upload(request: HttpRequest, source_id: str, file: File[UploadedFile]):
 
 @router.post(
     "/listening/webhooks/{source_id}",
-    response={200: IngestOut, 202: QueuedOut},
+    response={200: MentionIngestOut, 202: QueuedOut},
     auth=None,
     url_name="listening_webhook",
     openapi_extra={
@@ -560,7 +560,7 @@ def get_mention(request: HttpRequest, mention_id: str):
     response=MentionOut,
     url_name="listening_assign",
 )
-def assign(request: HttpRequest, mention_id: str, payload: AssignIn):
+def assign(request: HttpRequest, mention_id: str, payload: MentionAssignIn):
     m = access.get_mention_for_change(request.user, mention_id)
     with channel("api"):
         m = services.assign_mention(
