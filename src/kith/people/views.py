@@ -206,18 +206,32 @@ def _list_rows(user, parties: list[Party]) -> list[dict[str, Any]]:
     return rows
 
 
-def _search_page(qs: QuerySet, q: str, cursor: str | None) -> tuple[list[Party], str | None]:
-    """One page of ranked search results; ranks are not a keyset, so the cursor is an offset."""
+# A search list counts its matches up to this many (a few pages' worth, not every match).
+SEARCH_COUNT_CAP = LIST_PAGE_SIZE * 4
+
+
+def _search_page(
+    qs: QuerySet, q: str, cursor: str | None
+) -> tuple[list[Party], str | None, ListCount]:
+    """One page of ranked search results and how many matched (bounded by the cap).
+
+    Ranks are not a keyset, so the cursor is an offset. One search serves the page and
+    the count that "all matching" acts on.
+    """
     offset = 0
     if cursor:
         values = decode_cursor(cursor)
         offset = values[0] if values and isinstance(values[0], int) and values[0] > 0 else 0
-    found = search.search(qs, q, limit=offset + LIST_PAGE_SIZE + 1)
+    counted = max(offset + LIST_PAGE_SIZE, SEARCH_COUNT_CAP)
+    found = search.search(qs, q, limit=counted + 1)
     ids = [p.pk for p in found[offset : offset + LIST_PAGE_SIZE]]
     rows = {p.pk: p for p in with_list_data(Party.objects.filter(pk__in=ids))}
     more = len(found) > offset + LIST_PAGE_SIZE
-    return [rows[i] for i in ids if i in rows], (
-        encode_cursor([offset + LIST_PAGE_SIZE]) if more else None
+    total = ListCount(min(len(found), counted), len(found) > counted)
+    return (
+        [rows[i] for i in ids if i in rows],
+        encode_cursor([offset + LIST_PAGE_SIZE]) if more else None,
+        total,
     )
 
 
@@ -242,14 +256,16 @@ def _party_list(
         errors, qs = exc.errors, base.filter(kind=kind)
         status = 422
     cursor = params.get("cursor") or None
+    total: ListCount | None = None
     try:
         if filters.q:
-            parties, next_cursor = _search_page(qs, filters.q, cursor)
+            parties, next_cursor, total = _search_page(qs, filters.q, cursor)
         else:
             page = paginate(
                 with_list_data(qs), order=("sort_name", "id"), cursor=cursor, limit=LIST_PAGE_SIZE
             )
             parties, next_cursor = page.items, page.next_cursor
+            total = None if errors else count_rows(qs)
     except ValidationFailed as exc:  # a tampered cursor: show the first page and say so
         errors += exc.errors
         parties, next_cursor, status = [], None, 422
@@ -263,7 +279,8 @@ def _party_list(
         "applied": applied,
         "filter_errors": errors,
         "rows": _list_rows(user, parties),
-        "total": _list_total(qs, filters, errors),
+        # How many records the list holds (what "all matching" acts on); none after errors.
+        "total": None if errors else total,
         "can_bulk": user.can_write,
         "can_delete": user.sees_everything and user.can_write,
         "owners": _bulk_owners(user),
@@ -295,18 +312,6 @@ def _party_list(
         can_create=user.can_write,
     )
     return render(request, "people/party_list.html", context, status=status)
-
-
-def _list_total(qs: QuerySet, filters: PartyFilters, errors: list) -> ListCount | None:
-    """How many records the list holds (what "all matching" acts on); None after errors."""
-    if errors:
-        return None
-    if filters.q:
-        # Counted through the search, bounded: a few pages' worth, not every match.
-        cap = LIST_PAGE_SIZE * 4
-        found = len(search.search(qs, filters.q, limit=cap + 1))
-        return ListCount(min(found, cap), found > cap)
-    return count_rows(qs)
 
 
 def _bulk_owners(user) -> list:
@@ -1385,10 +1390,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     :mod:`kith.people.bulk_edit` and come back to the list with what was done and, for
     each record refused, why.
     """
-    from django.http import StreamingHttpResponse
-
     from kith.accounts.models import User
     from kith.people import bulk_edit, exporting
+    from kith.people.api_imports import _CSV, _download
 
     kind = ORGANIZATION if request.POST.get("kind") == ORGANIZATION else PERSON
     list_url = reverse("people:list" if kind == PERSON else "people:organizations")
@@ -1402,15 +1406,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
             request.user, ids=request.POST.getlist("ids"), kind=kind, matching=matching
         )
         if action == "export":
-            ids = [p.pk for p in parties]
-            qs = Party.objects.filter(pk__in=ids).order_by("sort_name", "id")
-            response = StreamingHttpResponse(
-                exporting.iter_csv(qs, kind=kind), content_type="text/csv; charset=utf-8"
-            )
-            stamp = timezone.localdate().isoformat()
-            response["Content-Disposition"] = f'attachment; filename="{kind}-selection-{stamp}.csv"'
-            response["Cache-Control"] = "no-store"
-            return response
+            qs = Party.objects.filter(pk__in=[p.pk for p in parties]).order_by("sort_name", "id")
+            return _download(exporting.iter_csv(qs, kind=kind), _CSV, f"{kind}-selection")
         value: Any = None
         if action == "assign_owner":
             # Named bulk_*: the list's own filters (tag, owner) travel in the same form.

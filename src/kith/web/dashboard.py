@@ -47,6 +47,15 @@ def _week_labels(today: dt.date) -> list[dt.date]:
     return [monday - dt.timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
 
 
+def _per_week(qs, field: str, **aggregates) -> dict[dt.date, dict[str, Any]]:
+    """``aggregates`` of ``qs`` per week of ``field``, keyed by the week's Monday."""
+    rows = qs.annotate(week=TruncWeek(field)).values("week").annotate(**aggregates)
+    return {
+        row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]: row
+        for row in rows
+    }
+
+
 def _my_deals(user, board: Dashboard) -> None:
     from kith.sales import access, queries
 
@@ -118,13 +127,12 @@ def _charts(user, board: Dashboard) -> None:
     labels = [w.strftime("%d %b") for w in weeks]
     cases = service_access.scope_cases(user).values("pk")
 
-    csat = {
-        row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]: row
-        for row in CsatResponse.objects.filter(case__in=cases, created_at__gte=start)
-        .annotate(week=TruncWeek("created_at"))
-        .values("week")
-        .annotate(avg=Avg("rating"), n=Count("id"))
-    }
+    csat = _per_week(
+        CsatResponse.objects.filter(case__in=cases, created_at__gte=start),
+        "created_at",
+        avg=Avg("rating"),
+        n=Count("id"),
+    )
     board.charts.append(
         Chart(
             kind="line",
@@ -143,16 +151,12 @@ def _charts(user, board: Dashboard) -> None:
         )
     )
 
-    breaches = {
-        row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]: row
-        for row in SlaBreach.objects.filter(case__in=cases, breached_at__gte=start)
-        .annotate(week=TruncWeek("breached_at"))
-        .values("week")
-        .annotate(
-            first=Count("id", filter=Q(kind="first_response")),
-            total=Count("id"),
-        )
-    }
+    breaches = _per_week(
+        SlaBreach.objects.filter(case__in=cases, breached_at__gte=start),
+        "breached_at",
+        first=Count("id", filter=Q(kind="first_response")),
+        total=Count("id"),
+    )
     board.charts.append(
         Chart(
             kind="stacked",
