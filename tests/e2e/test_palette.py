@@ -68,6 +68,9 @@ def test_ctrl_k_finds_a_deal_and_a_case(new_page, records):
     expect(case_link).to_be_focused()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(f"/service/cases/{records['case'].public_id}/"))
+    # The URL changes before the new page has loaded its scripts: wait for the page.
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Quokka invoice missing")
 
     # "/" opens it too where the page has no search box of its own; Escape closes it.
     page.keyboard.press("/")
