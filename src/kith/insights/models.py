@@ -78,3 +78,6 @@ class InfluenceScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.party_id} rank {self.rank} in run {self.run_id}"
+
+
+from .models_research import *  # noqa: F403, E402
