@@ -7,6 +7,10 @@ finds its interaction already there and writes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
+
 from kith.core.events import subscriber
 from kith.core.models import OutboxEvent
 from kith.interactions.models import Channel, Direction, Interaction
@@ -19,6 +23,39 @@ VERBS = {
     "relationship.ended": "stopped being",
     "relationship.deleted": "no longer recorded as",
 }
+
+
+def _as_date(value) -> dt.date | None:
+    """A date from an event payload (a date, or its ISO text after the JSON round trip)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def role_change_date(event: OutboxEvent) -> dt.datetime:
+    """When a role change belongs on the timeline: the day it took effect, not the day
+    it was typed. A new role sits at its ``valid_from``, an ended role at its
+    ``valid_to``; without a date (or for a deletion) the event's own time."""
+    data = event.data or {}
+    day = None
+    if event.name == "relationship.created":
+        day = _as_date(data.get("valid_from"))
+    elif event.name == "relationship.ended":
+        day = _as_date(data.get("valid_to"))
+    if day is None:
+        return event.occurred_at
+    if day == timezone.localdate(event.occurred_at):
+        # Entered on the day it took effect: keep the real time of day, so it sorts
+        # among that day's other entries as it happened.
+        return event.occurred_at
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12, 0)))
 
 
 @subscriber(*VERBS, name="timeline.roles")
@@ -42,7 +79,7 @@ def role_change_to_timeline(event: OutboxEvent) -> None:
             "channel": Channel.SYSTEM,
             "direction": Direction.INTERNAL,
             "kind": event.name.replace(".", "_"),
-            "occurred_at": event.occurred_at,
+            "occurred_at": role_change_date(event),
             "summary": summary[:300],
         },
     )
