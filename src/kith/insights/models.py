@@ -81,3 +81,4 @@ class InfluenceScore(models.Model):
 
 
 from .models_research import *  # noqa: F403, E402
+from .models_value import *  # noqa: F403, E402
