@@ -122,3 +122,48 @@ class PortalSignup(KithModel):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Invitation(KithModel):
+    """An invitation for a staff login, sent as a signed link that expires.
+
+    The invited ``user`` exists from the start, inactive and without a password, so
+    the admin sees them in the user list ("invited") and can change their role. The
+    link is only the signed ``public_id`` of this row: the row says whether it was
+    used (``accepted_at``) or withdrawn (``revoked_at``, also when a newer one is sent),
+    so a link works once, and not after the admin withdrew it.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    email = models.CharField(max_length=254)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email}"
+
+    @property
+    def is_pending(self) -> bool:
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
+
+
+class Workspace(KithModel):
+    """The one row of workspace-wide settings: the company's own organisation record
+    and whether the admin dismissed the first-run checklist."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    company = models.ForeignKey(
+        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    onboarding_dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "Workspace settings"
