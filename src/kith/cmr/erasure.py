@@ -131,6 +131,11 @@ register_erasure(
     "cmr.CorrectionRequest", "person", scrub=("current_value", "proposed_value", "note", "reason")
 )
 register_kept("cmr.ErasureRequest", "Keeps that an erasure happened; holds no erased value.")
+register_kept(
+    "cmr.TermsAgreement", "Signed proof of the terms agreed; names the person only by an opaque id."
+)
+register_erasure("cmr.Intent", "person", scrub=("description", "location"))
+register_kept("cmr.Offer", "A staff offer (price, product); the sweep redacts the person in it.")
 
 # interactions, sales, service, work
 register_erasure("interactions.Interaction", "party", scrub=("summary", "body"))

@@ -265,3 +265,121 @@ class ErasureRequest(KithModel):
 
     def __str__(self) -> str:
         return f"erasure request ({self.status})"
+
+
+# ---------------------------------------------------------------- terms the customer proffers
+
+
+class AgreementStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted by the company"
+    COUNTERED = "countered", "The company proposes other terms"
+    SUPERSEDED = "superseded", "Replaced by newer terms"
+    DECLINED = "declined", "Counter-offer declined"
+
+
+class TermsAgreement(KithModel):
+    """Terms a customer proffers (IEEE 7012 style) and the company's answer, signed.
+
+    ``proffered`` is what the customer asked for, ``terms`` what is in force once
+    accepted (equal to ``proffered`` unless the company counter-offered and the
+    customer took the counter-offer). Append-only history: a newer agreement marks the
+    one before ``superseded``. ``record`` is the machine-readable agreement, ``jws`` its
+    signature with the consent-receipt key (verifiable against ``/.well-known/jwks.json``).
+    """
+
+    person = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="terms_agreements"
+    )
+    proffered = models.JSONField(default=list)
+    terms = models.JSONField(default=list)
+    status = models.CharField(max_length=12, choices=AgreementStatus.choices)
+    note = models.TextField(blank=True)  # why the company counter-offered
+    source = models.CharField(max_length=10, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    record = models.JSONField(default=dict, blank=True)
+    jws = models.TextField(blank=True)
+    key_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["person", "status"], name="cmr_terms_person_status")]
+
+    def __str__(self) -> str:
+        return f"terms ({self.status})"
+
+
+# ---------------------------------------------------------------- intentcasting
+
+
+class IntentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "An offer was accepted"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Expired"
+
+
+class Intent(KithModel):
+    """A customer announces what they want to buy (intentcasting); staff answer with
+    offers; accepting one creates a deal. Expires at ``expires_at`` (a worker job)."""
+
+    person = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="intents")
+    category = models.CharField(max_length=100)
+    description = models.TextField()
+    budget_min = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    budget_max = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    needed_by = models.DateField(null=True, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    terms = models.JSONField(default=list, blank=True)  # the terms in force when filed
+    share_with_partners = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=IntentStatus.choices, default=IntentStatus.OPEN, db_index=True
+    )
+    expires_at = models.DateTimeField(db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    deal = models.ForeignKey(
+        "sales.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"intent: {self.category} ({self.status})"
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    LAPSED = "lapsed", "Lapsed"
+
+
+class Offer(KithModel):
+    """A staff answer to an intent: what, for how much, until when."""
+
+    intent = models.ForeignKey(Intent, on_delete=models.CASCADE, related_name="offers")
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product = models.ForeignKey(
+        "sales.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    valid_until = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=OfferStatus.choices, default=OfferStatus.OPEN
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"offer {self.title} ({self.status})"

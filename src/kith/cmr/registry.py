@@ -71,6 +71,9 @@ register_export("cmr.SentMessage", "person")
 register_export("cmr.AccessLogEntry", "person")
 register_export("cmr.CorrectionRequest", "person")
 register_export("cmr.ErasureRequest", "person")
+register_export("cmr.TermsAgreement", "person")
+register_export("cmr.Intent", "person")
+register_export("cmr.Offer", "intent__person")
 
 # ---------------------------------------------------------------- interactions, sales, service
 register_export("interactions.Interaction", "party")
