@@ -41,3 +41,14 @@ def require_recompute(user) -> None:
 def visible_party_ids(user) -> QuerySet:
     """The ids of the parties ``user`` may see, as a subquery for scores."""
     return people_access.scope_parties(user).values("id")
+
+
+def can_research_write(user) -> bool:
+    """Draw panels, write surveys, invite: staff who may write (not viewers)."""
+    return is_staff(user) and bool(getattr(user, "can_write", False))
+
+
+def require_research_write(user) -> None:
+    require_staff(user)
+    if not can_research_write(user):
+        raise Forbidden("Viewers may read research results but not run panels or surveys.")
