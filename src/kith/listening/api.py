@@ -20,6 +20,7 @@ from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.pagination import clamp_limit, paginate
 from kith.listening import access, payloads, queries, services
+from kith.listening import sources as kinds
 from kith.listening.models import Keyword, Mention, Source, SourceKind
 
 router = Router(tags=["listening"])
@@ -184,7 +185,8 @@ def source_out(source: Source, *, secret: str = "") -> dict:
         "kind": source.kind,
         "name": source.name,
         "enabled": source.enabled,
-        "config": source.config,
+        # Secrets (a Mastodon access token) never leave Kith: masked, see sources.redacted.
+        "config": kinds.redacted(source.kind, source.config or {}),
         "poll_interval_seconds": source.poll_interval_seconds,
         "next_poll_at": source.next_poll_at,
         "last_polled_at": source.last_polled_at,

@@ -110,6 +110,7 @@ class SourceForm(CleanForm):
         super().__init__(*args, **kwargs)
         if instance is not None:
             self.fields["kind"].disabled = True  # a source's kind is fixed
+            self.initial["kind"] = instance.kind  # a disabled field reads its initial value
 
     def config(self) -> dict[str, Any]:
         """The kind's settings gathered from the form's fields (not yet validated)."""
@@ -171,4 +172,5 @@ class SourceForm(CleanForm):
 def field_errors(form: forms.Form, exc: ValidationFailed) -> None:
     """Put a service's field errors on the form (by field name; others on the form)."""
     for err in exc.errors:
-        form.add_error(err.field if err.field in form.fields else None, err.message)
+        name = err.field.removeprefix("config.")
+        form.add_error(name if name in form.fields else None, err.message)

@@ -35,6 +35,7 @@ from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.interactions.models import Channel, Interaction
 from kith.listening import access, pipeline
+from kith.listening import sources as kinds
 from kith.listening.incoming import IncomingMention
 from kith.listening.models import (
     OPEN_STATUSES,
@@ -124,6 +125,21 @@ def _check_source_fields(
     return out, errors
 
 
+def _config_errors(values: dict[str, Any], kind: str, config: Any) -> list[FieldError]:
+    """Check ``config`` with the kind's own validator (``config.<key>`` errors); on
+    success the cleaned config replaces ``values["config"]``."""
+    try:
+        values["config"] = kinds.validate_config(kind, config)
+    except ValidationFailed as exc:
+        return list(exc.errors) or [FieldError("config", exc.message)]
+    return []
+
+
+def _shown(source: Source, key: str, value: Any) -> Any:
+    """A source field as the audit log may keep it: the config with its secrets masked."""
+    return kinds.redacted(source.kind, value) if key == "config" else value
+
+
 @dataclass
 class NewSource:
     source: Source
@@ -151,6 +167,8 @@ def create_source(*, actor, data: dict[str, Any]) -> NewSource:
     """Create a source (admins and managers); a webhook source gets its secret, shown once."""
     access.require_configure(actor)
     values, errors = _check_source_fields(data, creating=True)
+    if "kind" in values and not any(e.field == "config" for e in errors):
+        errors += _config_errors(values, values["kind"], values.get("config", {}))
     if errors:
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
@@ -180,7 +198,15 @@ def update_source(*, actor, source: Source, data: dict[str, Any]) -> Source:
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
         locked = Source.objects.select_for_update().get(pk=source.pk)
-        before = {k: getattr(locked, k) for k in values}
+        if "config" in values:
+            # A secret sent back masked (or left out) keeps the stored one.
+            values["config"] = kinds.merge_secrets(
+                locked.kind, values["config"], locked.config or {}
+            )
+            errors = _config_errors(values, locked.kind, values["config"])
+            if errors:
+                raise ValidationFailed(errors=errors)
+        before = {k: _shown(locked, k, getattr(locked, k)) for k in values}
         for key, value in values.items():
             setattr(locked, key, value)
         if values.get("enabled") and locked.status == Source.Status.ERROR:
@@ -191,7 +217,7 @@ def update_source(*, actor, source: Source, data: dict[str, Any]) -> Source:
             actor=actor,
             action="listening.source_updated",
             obj=locked,
-            changes=audit.diff(before, {k: getattr(locked, k) for k in values}),
+            changes=audit.diff(before, {k: _shown(locked, k, getattr(locked, k)) for k in values}),
         )
     return locked
 

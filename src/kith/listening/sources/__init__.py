@@ -80,10 +80,33 @@ def merge_secrets(kind: str, new: dict[str, Any], old: dict[str, Any]) -> dict[s
     return merged
 
 
-def redacted(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` as it may be shown or logged: secrets masked."""
-    secrets = _kinds[kind].secret_fields if kind in _kinds else frozenset()
+def secret_names() -> frozenset[str]:
+    """Every config key any kind treats as a secret."""
+    names: set[str] = set()
+    for kind in _kinds.values():
+        names |= kind.secret_fields
+    return frozenset(names)
+
+
+def redacted(kind: str, config: Any) -> dict[str, Any]:
+    """``config`` as it may be shown or logged: secrets masked.
+
+    The secret names of every kind are masked whatever ``kind`` is (a config that
+    carries another kind's key, or one of an unknown kind, leaks nothing).
+    """
+    if not isinstance(config, dict):
+        return {}
+    secrets = secret_names() | (_kinds[kind].secret_fields if kind in _kinds else frozenset())
     return {k: (SECRET_MASK if k in secrets and v else v) for k, v in config.items()}
+
+
+def _validate_pushed(config: Any, *, prefix: str = "config.") -> dict[str, Any]:
+    """Webhook and upload sources take no settings: an empty object (unknown keys named)."""
+    from kith.listening.sources.config import ConfigChecker
+
+    check = ConfigChecker(config if config is not None else {}, prefix=prefix)
+    check.done()
+    return {}
 
 
 def _register_builtin() -> None:
@@ -93,6 +116,10 @@ def _register_builtin() -> None:
     register(mastodon.KIND)
     for kind in internal.KINDS:
         register(kind)
+    # Pushed to Kith: nothing to poll, nothing to configure (the webhook's signing
+    # secret is derived, never stored in the config; see kith.listening.services).
+    register(SourceKind(name="webhook", label="Inbound webhook", validate=_validate_pushed))
+    register(SourceKind(name="upload", label="Bulk upload", validate=_validate_pushed))
 
 
 _register_builtin()
