@@ -274,6 +274,16 @@ API_POLICY: dict[str, str] = {
     "GET /api/insights/influence/runs/latest": S,
     "POST /api/insights/influence/runs": S,
     "GET /api/insights/influence/people/{person_id}": SR,
+    # research: staff read; panels, surveys and invitations are staff writes
+    "GET /api/insights/participation": S,
+    "GET /api/insights/panels": S,
+    "POST /api/insights/panels": S,
+    "GET /api/insights/panels/{panel_id}": S,
+    "POST /api/insights/panels/{panel_id}/surveys": S,
+    "GET /api/insights/surveys/{survey_id}": S,
+    "POST /api/insights/surveys/{survey_id}/invitations": S,
+    "POST /api/insights/surveys/{survey_id}/close": S,
+    "GET /api/insights/surveys/{survey_id}/results": S,
     "GET /api/portal/notifications": POR,
     "POST /api/portal/notifications/read": POR,
     # kith.cmr: the purposes vocabulary (any signed-in user), the customer's own
