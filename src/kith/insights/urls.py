@@ -3,6 +3,7 @@
 from django.urls import path
 
 from kith.insights import views
+from kith.insights.urls_research import urlpatterns as research_urlpatterns
 
 app_name = "insights"
 
@@ -11,3 +12,4 @@ urlpatterns: list = [
     path("influence/progress/", views.progress, name="progress"),
     path("influence/recompute/", views.recompute, name="recompute"),
 ]
+urlpatterns += research_urlpatterns
