@@ -51,3 +51,11 @@ urlpatterns = [
         name="staff_case_sharing",
     ),
 ]
+
+# Research surveys the customer was invited to (kith.insights.panels).
+from kith.portal import views_surveys  # noqa: E402
+
+urlpatterns += [
+    path("surveys/", views_surveys.surveys, name="surveys"),
+    path("surveys/<uuid:public_id>/", views_surveys.survey, name="survey"),
+]
