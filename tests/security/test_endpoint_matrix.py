@@ -274,6 +274,13 @@ API_POLICY: dict[str, str] = {
     "GET /api/insights/influence/runs/latest": S,
     "POST /api/insights/influence/runs": S,
     "GET /api/insights/influence/people/{person_id}": SR,
+    "GET /api/insights/value": S,
+    "GET /api/insights/value/runs/latest": S,
+    "POST /api/insights/value/runs": S,
+    "GET /api/insights/value/segments/{segment}": S,
+    "GET /api/insights/value/people/{person_id}": SR,
+    "POST /api/insights/referrals": S,
+    "DELETE /api/insights/referrals/{referral_id}": S,
     # research: staff read; panels, surveys and invitations are staff writes
     "GET /api/insights/participation": S,
     "GET /api/insights/panels": S,
@@ -875,6 +882,7 @@ WEB_PUBLIC = {
     "portal:password_reset",
     "portal:password_reset_confirm",
     "portal:confirm_email",
+    "settings:accept",  # the signed invitation link is the key
 }
 WEB_PORTAL_RECORD = {
     "portal:case",
@@ -894,7 +902,7 @@ def web_category(name: str) -> str | None:
     if name in ("system_status", "search"):
         return W_STAFF
     namespace = name.split(":")[0] if ":" in name else ""
-    if namespace in ("people", "sales", "service", "work", "insights", "listening"):
+    if namespace in ("people", "sales", "service", "work", "insights", "listening", "settings"):
         return W_STAFF
     if namespace == "collab":  # customers and partners use the collaboration pages too
         return W_SOCIAL

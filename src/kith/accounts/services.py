@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kith.accounts import login_throttle
-from kith.accounts.models import ApiToken, PortalSignup, Role, Team, User
+from kith.accounts.models import ApiToken, Invitation, PortalSignup, Role, Team, User, Workspace
 from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, NotFound, Throttled, ValidationFailed
 
@@ -651,3 +651,422 @@ def purge_expired_signups(*, now: dt.datetime | None = None) -> int:
         verified_at__isnull=True, created_at__lt=cutoff
     ).delete()
     return deleted
+
+
+# ---------------------------------------------------------------- administrator settings
+#
+# Staff invitations, roles, deactivation, teams and the workspace's own company, for
+# the settings pages (``kith.web.settings_views``). The views check who may ask
+# (admins); the rules that hold whoever asks live here: nobody deactivates themselves,
+# and the workspace always keeps one active admin (the admins' rows are locked while
+# that is checked, so two admins demoting each other at once cannot both succeed).
+
+INVITE_SALT = "kith.accounts.staff-invitation"
+INVITE_MAX_AGE = 60 * 60 * 24 * 7  # an invitation link works for 7 days
+
+
+def _set_role_fields(user: User, role: str) -> None:
+    """Kith's admins are Django superusers (``kith.core.api.require_admin``): keep both."""
+    user.role = role
+    user.is_superuser = user.is_staff = user.kind == User.Kind.STAFF and role == Role.ADMIN
+
+
+def _check_role(role: str, errors: list[FieldError]) -> None:
+    if role not in Role.values:
+        errors.append(FieldError("role", f"Must be one of: {', '.join(Role.labels)}."))
+
+
+def _lock_admins() -> list[int]:
+    """Lock every active admin's row; their ids (the last-admin rule reads them)."""
+    return list(
+        User.objects.select_for_update()
+        .filter(kind=User.Kind.STAFF, role=Role.ADMIN, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _invitation_link(invitation: Invitation) -> str:
+    from django.urls import reverse
+
+    token = signing.TimestampSigner(salt=INVITE_SALT).sign(str(invitation.public_id))
+    return _portal_url(reverse("settings:accept", args=[token]))
+
+
+def _send_invitation(invitation: Invitation, link: str) -> None:
+    inviter = invitation.invited_by
+    who = (inviter.get_full_name() or inviter.username) if inviter else "An administrator"
+    _send(
+        invitation.email,
+        f"You are invited to {settings.KITH_COMPANY_NAME} on Kith",
+        f"{who} invited you to work in Kith.\n\n"
+        f"Choose your password here:\n\n{link}\n\n"
+        "The link works for 7 days and once. Your user name is this e-mail address.",
+    )
+
+
+def invite_user(
+    *, actor, email: str, role: str = Role.AGENT, first_name: str = "", last_name: str = ""
+) -> tuple[Invitation, str]:
+    """Create an inactive staff login for ``email`` and e-mail it a signed link.
+
+    Returns the invitation and the link (the page shows it to the admin too, for a
+    workspace without outgoing mail). The login has no password until the invited
+    person chooses one through the link.
+    """
+    errors: list[FieldError] = []
+    try:
+        address = _clean_email(email)
+    except ValidationFailed as exc:
+        errors += exc.errors
+        address = ""
+    _check_role(role, errors)
+    first = last = ""
+    try:
+        first = _clean_name(first_name, "first_name")
+    except ValidationFailed as exc:
+        errors += exc.errors
+    try:
+        last = _clean_name(last_name, "last_name")
+    except ValidationFailed as exc:
+        errors += exc.errors
+    if address and User.objects.filter(models_q_email(address)).exists():
+        errors.append(FieldError("email", "A user with this e-mail address exists."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    try:
+        with transaction.atomic():
+            user = User(
+                username=address[:150],
+                email=address,
+                kind=User.Kind.STAFF,
+                first_name=first,
+                last_name=last,
+                is_active=False,
+            )
+            _set_role_fields(user, role)
+            user.set_unusable_password()
+            user.save()
+            invitation = Invitation.objects.create(
+                user=user,
+                invited_by=actor,
+                email=address,
+                expires_at=timezone.now() + dt.timedelta(seconds=INVITE_MAX_AGE),
+            )
+            audit.record(
+                actor=actor,
+                action="user.invited",
+                obj=user,
+                changes={"email": address, "role": role},
+            )
+            events.emit(
+                "user.invited",
+                obj=user,
+                actor=actor,
+                data={"username": user.username, "role": role},
+            )
+    except IntegrityError:  # the same address invited twice at the same moment
+        raise ValidationFailed.single("email", "A user with this e-mail address exists.") from None
+    link = _invitation_link(invitation)
+    _send_invitation(invitation, link)
+    return invitation, link
+
+
+def resend_invitation(*, actor, user: User) -> tuple[Invitation, str]:
+    """A new link for a login that never accepted; earlier links stop working."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.has_usable_password() or not locked.invitations.exists():
+            raise Conflict("This user has already accepted an invitation.")
+        now = timezone.now()
+        locked.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=now, updated_at=now
+        )
+        if not locked.is_active and locked.invitations.filter(accepted_at__isnull=False).exists():
+            raise Conflict("This user was deactivated; reactivate them instead.")
+        invitation = Invitation.objects.create(
+            user=locked,
+            invited_by=actor,
+            email=locked.email,
+            expires_at=now + dt.timedelta(seconds=INVITE_MAX_AGE),
+        )
+        audit.record(actor=actor, action="user.invitation_resent", obj=locked)
+    link = _invitation_link(invitation)
+    _send_invitation(invitation, link)
+    return invitation, link
+
+
+def invitation_for_token(token: str) -> Invitation:
+    """The pending invitation a link stands for.
+
+    NotFound when the link is forged, withdrawn or superseded; ValidationFailed
+    (field ``token``) when it expired; Conflict when it was already used.
+    """
+    try:
+        value = signing.TimestampSigner(salt=INVITE_SALT).unsign(token, max_age=INVITE_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ValidationFailed.single(
+            "token", "This invitation has expired. Ask your administrator for a new one."
+        ) from None
+    except signing.BadSignature:
+        raise NotFound("This invitation link is not valid.") from None
+    invitation = Invitation.objects.select_related("user").filter(public_id=value).first()
+    return _check_invitation(invitation)
+
+
+def _check_invitation(invitation: Invitation | None) -> Invitation:
+    if invitation is None or invitation.revoked_at is not None:
+        raise NotFound("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already used. Log in with your user name.")
+    if invitation.expires_at <= timezone.now():
+        raise ValidationFailed.single(
+            "token", "This invitation has expired. Ask your administrator for a new one."
+        )
+    return invitation
+
+
+def accept_invitation(*, token: str, password: str, password_again: str) -> User:
+    """The invited person chooses their password: the login becomes active (once)."""
+    invitation = invitation_for_token(token)
+    errors: list[FieldError] = []
+    if len(password or "") > 128:
+        errors.append(FieldError("password", "At most 128 characters."))
+    else:
+        try:
+            validate_password(password or "", invitation.user)
+        except DjangoValidationError as exc:
+            errors += [FieldError("password", m) for m in exc.messages]
+    if password != password_again:
+        errors.append(FieldError("password_again", "The two passwords differ."))
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        # Under the lock: two tabs submitting the same link activate the login once.
+        locked = _check_invitation(
+            Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        )
+        user = User.objects.select_for_update().get(pk=locked.user_id)
+        user.set_password(password)
+        user.is_active = True
+        user.save(update_fields=["password", "is_active"])
+        now = timezone.now()
+        locked.accepted_at = now
+        locked.save(update_fields=["accepted_at", "updated_at"])
+        user.invitations.exclude(pk=locked.pk).filter(
+            accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now, updated_at=now)
+        audit.record(actor=user, action="user.invitation_accepted", obj=user)
+        events.emit("user.activated", obj=user, actor=user, data={"username": user.username})
+    return user
+
+
+def user_status(user: User) -> str:
+    """``active``, ``invited`` (no password chosen yet) or ``deactivated``."""
+    if user.is_active:
+        return "active"
+    if not user.has_usable_password() and not any(i.accepted_at for i in user.invitations.all()):
+        return "invited"
+    return "deactivated"
+
+
+def change_role(*, actor, user: User, role: str) -> User:
+    """Give a staff login another role; the last active admin stays an admin."""
+    errors: list[FieldError] = []
+    _check_role(role, errors)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        admins = _lock_admins()
+        locked = User.objects.select_for_update().filter(pk=user.pk).first()
+        if locked is None or locked.kind != User.Kind.STAFF:
+            raise NotFound("No such user.")
+        before = locked.role
+        if before == role:
+            return locked
+        if locked.pk in admins and len(admins) == 1:
+            raise ValidationFailed.single(
+                "role", "This is the last active admin; make someone else an admin first."
+            )
+        _set_role_fields(locked, role)
+        locked.save(update_fields=["role", "is_superuser", "is_staff"])
+        audit.record(
+            actor=actor, action="user.role_changed", obj=locked, changes={"role": [before, role]}
+        )
+        events.emit("user.role_changed", obj=locked, actor=actor, data={"from": before, "to": role})
+    return locked
+
+
+def set_user_active(*, actor, user: User, active: bool) -> User:
+    """Deactivate (never oneself, never the last admin) or reactivate a staff login.
+
+    Deactivating an invited login withdraws its invitation. A deactivated login cannot
+    log in and its sessions and API tokens stop working (both check ``is_active``).
+    """
+    with transaction.atomic():
+        admins = _lock_admins()
+        locked = User.objects.select_for_update().filter(pk=user.pk).first()
+        if locked is None or locked.kind != User.Kind.STAFF:
+            raise NotFound("No such user.")
+        if locked.is_active == active:
+            return locked
+        if not active:
+            if actor is not None and locked.pk == actor.pk:
+                raise ValidationFailed.single("active", "You cannot deactivate yourself.")
+            if locked.pk in admins and len(admins) == 1:
+                raise ValidationFailed.single(
+                    "active", "This is the last active admin; make someone else an admin first."
+                )
+            now = timezone.now()
+            locked.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
+                revoked_at=now, updated_at=now
+            )
+        elif not locked.has_usable_password():
+            raise ValidationFailed.single(
+                "active", "This user never chose a password; send a new invitation instead."
+            )
+        locked.is_active = active
+        locked.save(update_fields=["is_active"])
+        action = "user.reactivated" if active else "user.deactivated"
+        audit.record(actor=actor, action=action, obj=locked)
+        events.emit(action, obj=locked, actor=actor, data={"username": locked.username})
+    return locked
+
+
+def _team_name(name: str, *, exclude: int | None = None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationFailed.single("name", "This field is required.")
+    if len(name) > 120:
+        raise ValidationFailed.single("name", "At most 120 characters.")
+    if Team.objects.filter(name__iexact=name).exclude(pk=exclude).exists():
+        raise ValidationFailed.single("name", "A team with this name exists.")
+    return name
+
+
+def rename_team(*, actor, team: Team, name: str) -> Team:
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().get(pk=team.pk)
+        clean = _team_name(name, exclude=locked.pk)
+        if clean != locked.name:
+            before, locked.name = locked.name, clean
+            try:
+                with transaction.atomic():
+                    locked.save(update_fields=["name", "updated_at"])
+            except IntegrityError:
+                raise ValidationFailed.single("name", "A team with this name exists.") from None
+            audit.record(
+                actor=actor, action="team.renamed", obj=locked, changes={"name": [before, clean]}
+            )
+    return locked
+
+
+def set_team_members(*, actor, team: Team, members: list[User]) -> Team:
+    """Make ``members`` (active staff logins) the team's members."""
+    if any(not m.is_staff_user for m in members):
+        raise ValidationFailed.single("members", "Members must be active staff users.")
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().get(pk=team.pk)
+        before = sorted(locked.members.values_list("username", flat=True))
+        locked.members.set(members)
+        after = sorted(m.username for m in members)
+        if before != after:
+            audit.record(
+                actor=actor,
+                action="team.members_changed",
+                obj=locked,
+                changes={"members": [before, after]},
+            )
+    return locked
+
+
+# ---------------------------------------------------------------- workspace and first run
+
+
+def workspace() -> Workspace:
+    """The workspace settings row (created on first use)."""
+    try:
+        row, _ = Workspace.objects.get_or_create(singleton=True)
+    except IntegrityError:  # created by another request at the same moment
+        row = Workspace.objects.get(singleton=True)
+    return row
+
+
+def set_company(*, actor, name: str, website: str = "") -> Workspace:
+    """Create (or rename) the organisation record of the workspace's own company."""
+    from kith.people import services as people_services
+    from kith.people.models import Party
+
+    clean = " ".join((name or "").split())
+    if not clean:
+        raise ValidationFailed.single("name", "This field is required.")
+    if len(clean) > 300:
+        raise ValidationFailed.single("name", "At most 300 characters.")
+    workspace()  # the row exists before it is locked
+    with transaction.atomic():
+        row = Workspace.objects.select_for_update().get(singleton=True)
+        company = (
+            Party.objects.filter(pk=row.company_id, status=Party.Status.ACTIVE).first()
+            if row.company_id
+            else None
+        )
+        if company is None:
+            contacts = []
+            if (website or "").strip():
+                contacts.append(people_services.ContactInput("website", website.strip()))
+            company = people_services.create_party(
+                actor=actor,
+                data=people_services.PartyInput(
+                    kind=Party.Kind.ORGANIZATION,
+                    fields={"display_name": clean},
+                    contact_points=contacts,
+                ),
+            )
+            row.company = company
+            row.save(update_fields=["company", "updated_at"])
+            audit.record(
+                actor=actor, action="workspace.company_set", obj=row, changes={"company": clean}
+            )
+        elif company.display_name != clean:
+            people_services.update_party(
+                actor=actor,
+                party=company,
+                data=people_services.PartyInput(fields={"display_name": clean}),
+            )
+    return row
+
+
+def dismiss_onboarding(*, actor) -> Workspace:
+    workspace()
+    with transaction.atomic():
+        row = Workspace.objects.select_for_update().get(singleton=True)
+        if row.onboarding_dismissed_at is None:
+            row.onboarding_dismissed_at = timezone.now()
+            row.save(update_fields=["onboarding_dismissed_at", "updated_at"])
+            audit.record(actor=actor, action="workspace.onboarding_dismissed", obj=row)
+    return row
+
+
+def onboarding_steps() -> dict[str, bool]:
+    """The first-run checklist, each step read from real data."""
+    from kith.people.models import Party
+
+    row = Workspace.objects.filter(singleton=True).select_related("company").first()
+    company = row is not None and row.company is not None and row.company.status == "active"
+    return {
+        "company": company,
+        "invite": User.objects.filter(kind=User.Kind.STAFF).count() > 1,
+        "contacts": Party.objects.filter(
+            kind=Party.Kind.PERSON, status=Party.Status.ACTIVE, user__isnull=True
+        ).exists(),
+    }
+
+
+def onboarding_due(user) -> bool:
+    """Show the checklist to this user: an active admin, not dismissed, steps left."""
+    if not (getattr(user, "is_staff_user", False) and user.role == Role.ADMIN):
+        return False
+    row = Workspace.objects.filter(singleton=True).first()
+    if row is not None and row.onboarding_dismissed_at is not None:
+        return False
+    return not all(onboarding_steps().values())

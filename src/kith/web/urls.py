@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("system/", views.system_status, name="system_status"),
     path("search/", views.search, name="search"),
+    path("settings/", include("kith.web.settings_urls")),
     path("", include("kith.people.urls")),
     path("sales/", include("kith.sales.urls")),
     path("service/", include("kith.service.urls")),

@@ -41,7 +41,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_view
 def _dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"board": dashboard.build(request.user), "nav": "home"})
+    # A new workspace's admin also sees the first-run checklist (kith.web.settings_views).
+    from kith.web.settings_views import onboarding_context
+
+    return render(
+        request,
+        "web/home.html",
+        {
+            "board": dashboard.build(request.user),
+            "nav": "home",
+            "onboarding": onboarding_context(request.user),
+        },
+    )
 
 
 def _safe_next(request: HttpRequest) -> str:
