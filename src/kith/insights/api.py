@@ -171,3 +171,7 @@ def person_influence(request: HttpRequest, person_id: uuid.UUID):
 from kith.insights.api_research import router as research_router  # noqa: E402
 
 router.add_router("", research_router)
+
+from kith.insights.api_value import router as value_router  # noqa: E402
+
+router.add_router("", value_router)

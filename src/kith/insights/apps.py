@@ -19,6 +19,9 @@ class InsightsConfig(AppConfig):
         panels.register("party", "insights.influence", views.party_panel, column="side", order=70)
         # Ties decay by the day: recompute the graph once a day.
         worker.periodic("insights.influence", every_seconds=24 * 3600)(_nightly_influence)
+        from kith.insights import value_setup
+
+        value_setup.setup()  # customer value: person panel, idea ranking, nightly run
 
 
 def _nightly_influence() -> None:

@@ -82,7 +82,9 @@ class PersonValue(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(ValueRun, on_delete=models.CASCADE, related_name="customer_values")
-    party = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="customer_values")
+    party = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="customer_values"
+    )
     # Repeat purchases (days with a purchase after the first), weeks from first to last
     # purchase, weeks from first purchase to the run: the RFM the models read.
     frequency = models.PositiveIntegerField(default=0)
@@ -143,9 +145,7 @@ class Referral(KithModel):
     class Meta:
         ordering = ["-occurred_on", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(referrer=F("referred")), name="referral_not_self"
-            ),
+            models.CheckConstraint(condition=~Q(referrer=F("referred")), name="referral_not_self"),
             models.CheckConstraint(condition=Q(incentive__gte=0), name="referral_incentive_ge_0"),
         ]
         indexes = [models.Index(fields=["referrer", "-occurred_on"])]

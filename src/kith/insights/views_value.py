@@ -1,0 +1,181 @@
+"""Web UI for customer value: the value page, a segment's people, progress, the panel (thin)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from kith.core.errors import KithError
+from kith.insights import access, queries_value, value
+from kith.web.charts import Chart, Series
+from kith.web.decorators import staff_view
+
+PAGE = 50
+
+
+def holdout_chart(run) -> Chart | None:
+    """Predicted beside actual purchases in the holdout, per calibration frequency."""
+    buckets = (run.validation or {}).get("buckets") if run else None
+    if not buckets:
+        return None
+    return Chart(
+        kind="bar",
+        title="Holdout check: purchases per customer, predicted and actual",
+        categories=[b["frequency"] for b in buckets],
+        series=[
+            Series("Predicted", [b["predicted"] for b in buckets]),
+            Series("Actual", [b["actual"] for b in buckets]),
+        ],
+        value_label="Mean purchases in the holdout",
+        category_label="Repeat purchases in the calibration period",
+        description=(
+            f"Model fitted on purchases before the last {run.validation.get('holdout_days', 0):g}"
+            " days, mean purchases predicted for those days beside the mean made, by number "
+            "of repeat purchases before them."
+        ),
+    )
+
+
+def segment_chart(figures) -> Chart | None:
+    if not any(f.people for f in figures):
+        return None
+    return Chart(
+        kind="bar",
+        title="Customer and referral value by segment",
+        categories=[f.label for f in figures],
+        series=[
+            Series("CLV (total)", [round(f.clv_total, 2) for f in figures]),
+            Series("CRV (total)", [round(f.crv_total, 2) for f in figures]),
+        ],
+        value_label="Value",
+    )
+
+
+def _with_reputation(rows) -> None:
+    """Community reputation beside customer value: set ``reputation`` on each row."""
+    reps = queries_value.reputations(v.party_id for v in rows)
+    for v in rows:
+        v.reputation = reps.get(v.party_id)
+
+
+@require_GET
+@staff_view
+def value_home(request: HttpRequest) -> HttpResponse:
+    """Segments (2 × 2), the holdout check, the fitted parameters, and progress."""
+    run = queries_value.latest_run()
+    figures = queries_value.segments(request.user, run)
+    holdout = holdout_chart(run)
+    segs = segment_chart(figures)
+    top, _ = queries_value.people(request.user, run, limit=10) if run else ([], 0)
+    _with_reputation(top)
+    ctx = {
+        "nav": "insights",
+        "run": run,
+        "job": queries_value.current_job(),
+        "figures": {f.segment: f for f in figures},
+        "figure_list": figures,
+        "holdout_chart": holdout.render() if holdout else "",
+        "segment_chart": segs.render() if segs else "",
+        "top": top,
+        "can_recompute": access.can_recompute(request.user),
+    }
+    return render(request, "insights/value_home.html", ctx)
+
+
+@require_GET
+@staff_view
+def value_segment(request: HttpRequest, segment: str) -> HttpResponse:
+    """The people of one segment (or ``all``), with CLV, CRV and community reputation."""
+    if segment != "all" and segment not in queries_value.SEGMENTS:
+        raise Http404("No such segment.")
+    run = queries_value.latest_run()
+    order = request.GET.get("order", "clv")
+    order = order if order in queries_value.ORDERS else "clv"
+    raw_page = (request.GET.get("page") or "1")[:6]
+    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    rows, total = (
+        queries_value.people(
+            request.user,
+            run,
+            segment=None if segment == "all" else segment,
+            order=order,
+            limit=PAGE,
+            offset=(page - 1) * PAGE,
+        )
+        if run
+        else ([], 0)
+    )
+    _with_reputation(rows)
+    labels = {s.value: str(s.label) for s in value.PersonValue.Segment}
+    ctx = {
+        "nav": "insights",
+        "run": run,
+        "segment": segment,
+        "segment_label": labels.get(segment, "All scored people"),
+        "rows": rows,
+        "total": total,
+        "order": order,
+        "orders": [("clv", "CLV"), ("crv", "CRV"), ("p_alive", "P(alive)"), ("name", "Name")],
+        "page": page,
+        "has_next": page * PAGE < total,
+        "segments": labels,
+    }
+    return render(request, "insights/value_segment.html", ctx)
+
+
+@require_GET
+@staff_view
+def value_progress(request: HttpRequest) -> HttpResponse:
+    """The progress fragment the page polls while a run is queued or running."""
+    return render(request, "insights/value_progress.html", {"job": queries_value.current_job()})
+
+
+@require_POST
+@staff_view
+def value_recompute(request: HttpRequest) -> HttpResponse:
+    """Queue a recomputation (managers and admins) with the default parameters."""
+    try:
+        access.require_recompute(request.user)
+        value.request_value_run(actor=request.user)
+    except KithError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Customer value is being recomputed.")
+    return redirect("insights:value")
+
+
+def party_panel(request: HttpRequest, party) -> str | None:
+    """A person's CLV, CRV, segment, referrals and community reputation (staff only)."""
+    if not access.is_staff(request.user) or getattr(party, "kind", "person") != "person":
+        return None
+    figures = queries_value.value_of(party)
+    referred_by, referred = queries_value.referrals_of(request.user, party)
+    if figures is None and referred_by is None and not referred:
+        return None
+    return render_to_string(
+        "insights/value_party_panel.html",
+        {
+            "v": figures,
+            "run": queries_value.latest_run(),
+            "referred_by": referred_by,
+            "referred": referred[:10],
+            "referred_more": max(len(referred) - 10, 0),
+            "reputation": queries_value.reputation_of(party),
+        },
+        request=request,
+    )
+
+
+# Mounted by ``kith.insights.urls`` (under /insights/).
+urlpatterns = [
+    path("value/", value_home, name="value"),
+    path("value/progress/", value_progress, name="value_progress"),
+    path("value/recompute/", value_recompute, name="value_recompute"),
+    path("value/segments/<slug:segment>/", value_segment, name="value_segment"),
+]
