@@ -90,28 +90,30 @@ def request_value_run(*, actor, **params) -> ValueRun:
     values["holdout_days"] = int(values["holdout_days"])
     from kith.sales.models import base_currency
 
-    ValueRun.objects.filter(
-        status=ValueRun.Status.RUNNING, in_flight=True, updated_at__lt=timezone.now() - STALE_AFTER
-    ).update(
+    # A run silent for an hour lost its worker (or was never picked up): it no longer
+    # blocks a new request.
+    ValueRun.objects.filter(in_flight=True, updated_at__lt=timezone.now() - STALE_AFTER).update(
         status=ValueRun.Status.FAILED,
         in_flight=None,
         message="The worker stopped reporting progress.",
         finished_at=timezone.now(),
     )
-    try:
-        with transaction.atomic():
-            run = ValueRun.objects.create(
-                requested_by=actor if getattr(actor, "pk", None) else None,
-                currency=base_currency(),
-                **{k: float(v) if isinstance(v, float) else v for k, v in values.items()},
-            )
-            audit.record(actor=actor, action="insights.value.requested", obj=run)
-            events.emit("value_run.requested", obj=run, actor=actor)
-            from kith.insights.tasks_value import compute_value_task
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                run = ValueRun.objects.create(
+                    requested_by=actor if getattr(actor, "pk", None) else None,
+                    currency=base_currency(),
+                    **values,
+                )
+        except IntegrityError:
+            raise Conflict("A customer value computation is already queued or running.") from None
+        audit.record(actor=actor, action="insights.value.requested", obj=run)
+        events.emit("value_run.requested", obj=run, actor=actor)
+        from kith.insights.tasks_value import compute_value_task
 
-            compute_value_task.enqueue(run.pk)
-    except IntegrityError:
-        raise Conflict("A customer value computation is already queued or running.") from None
+        # Stored by the database backend in this same transaction: both or neither.
+        compute_value_task.enqueue(run.pk)
     return run
 
 
