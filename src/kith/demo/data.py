@@ -1256,6 +1256,7 @@ EXTENSIONS = (
     "kith.ideas.demo",
     "kith.portal.demo",
     "kith.listening.demo",
+    "kith.insights.demo_research",
 )
 
 
