@@ -505,3 +505,364 @@ def refuse_erasure_request(request: HttpRequest, request_id: str, body: ReasonIn
         return _erasure_out(
             erasure.refuse_erasure(actor=request.user, request=req, reason=body.reason)
         )
+
+
+# ---------------------------------------------------------------- terms the customer proffers
+
+
+class TermDefOut(Schema):
+    id: str
+    name: str
+    text: str
+    params: list[str]
+
+
+class TermIn(InputSchema):
+    model_config = ConfigDict(extra="forbid")
+    id: CleanStr = Field(..., max_length=60)
+    months: int | None = Field(None, description="for delete_after_inactivity")
+
+
+class TermsIn(InputSchema):
+    model_config = ConfigDict(extra="forbid")
+    terms: BoundedList(TermIn, 10)  # type: ignore[valid-type]
+
+
+class AgreementOut(Schema):
+    id: uuid.UUID
+    proffered: list[dict]
+    terms: list[dict]
+    status: str
+    note: str
+    source: str
+    decided_at: dt.datetime | None
+    record: dict
+    jws: str
+
+
+class AgreementPage(Schema):
+    in_force: list[dict]
+    items: list[AgreementOut]
+
+
+class CounterIn(InputSchema):
+    model_config = ConfigDict(extra="forbid")
+    accept: bool
+
+
+def _agreement_out(a) -> dict:
+    return {
+        "id": a.public_id,
+        "proffered": a.proffered,
+        "terms": a.terms,
+        "status": a.status,
+        "note": a.note,
+        "source": a.source,
+        "decided_at": a.decided_at,
+        "record": a.record,
+        "jws": a.jws,
+    }
+
+
+def _agreements(person) -> dict:
+    from . import terms
+    from .models import TermsAgreement
+
+    rows = TermsAgreement.objects.filter(person=person)[:50]
+    return {
+        "in_force": list(terms.in_force(person).values()),
+        "items": [_agreement_out(a) for a in rows],
+    }
+
+
+def _terms_payload(body: TermsIn) -> list[dict]:
+    return [t.model_dump(exclude_none=True) for t in body.terms]
+
+
+@router.get("/cmr/terms", response=list[TermDefOut])
+def terms_roster(request: HttpRequest):
+    """The standard terms a customer may proffer (public vocabulary)."""
+    from . import terms
+
+    return terms.roster()
+
+
+@router.get("/cmr/me/terms", response=AgreementPage)
+def my_terms(request: HttpRequest):
+    """Your terms in force and every agreement (each signed; verify with the JWKS)."""
+    return _agreements(access.own_person(request.user))
+
+
+@router.post("/cmr/me/terms", response={201: AgreementOut})
+def proffer_my_terms(request: HttpRequest, body: TermsIn):
+    """Proffer your terms (an empty list: none); the company accepts or counter-offers."""
+    from . import terms
+
+    person = access.own_person(request.user)
+    with audit_channel("api"):
+        agreement = terms.proffer(
+            actor=request.user, person=person, terms=_terms_payload(body), source=Source.PORTAL
+        )
+    return Status(201, _agreement_out(agreement))
+
+
+@router.post("/cmr/me/terms/{agreement_id}/counter", response=AgreementOut)
+def answer_my_counter(request: HttpRequest, agreement_id: str, body: CounterIn):
+    """Take or decline the company's counter-offer."""
+    from . import terms
+
+    person = access.own_person(request.user)
+    with audit_channel("api"):
+        agreement = terms.answer_counter(
+            actor=request.user, person=person, agreement_id=agreement_id, accept=body.accept
+        )
+    return _agreement_out(agreement)
+
+
+@router.get("/people/{public_id}/terms", response=AgreementPage)
+def person_terms(request: HttpRequest, public_id: str):
+    """The person's proffered terms and the company's answers (staff)."""
+    return _agreements(access.staff_person(request.user, public_id))
+
+
+# ---------------------------------------------------------------- intentcasting
+
+
+class IntentIn(InputSchema):
+    model_config = ConfigDict(extra="forbid")
+    category: CleanStr = Field(..., max_length=100)
+    description: CleanStr = Field(..., max_length=4000)
+    budget_min: str | None = Field(None, max_length=20)
+    budget_max: str | None = Field(None, max_length=20)
+    currency: CleanStr = Field("", max_length=3)
+    needed_by: dt.date | None = None
+    location: CleanStr = Field("", max_length=200)
+    share_with_partners: bool = False
+    days: int = Field(30, description="how many days the intent stays open")
+
+
+class OfferIn(InputSchema):
+    model_config = ConfigDict(extra="forbid")
+    title: CleanStr = Field(..., max_length=200)
+    price: str = Field(..., max_length=20)
+    description: CleanStr = Field("", max_length=4000)
+    currency: CleanStr = Field("", max_length=3)
+    valid_until: dt.date | None = None
+    product: uuid.UUID | None = None
+
+
+class OfferOut(Schema):
+    id: uuid.UUID
+    intent: uuid.UUID
+    title: str
+    description: str
+    price: str
+    currency: str
+    valid_until: dt.date | None
+    status: str
+    made_by: str | None
+    created_at: dt.datetime
+
+
+class IntentOut(Schema):
+    id: uuid.UUID
+    person: uuid.UUID
+    category: str
+    description: str
+    budget_min: str | None
+    budget_max: str | None
+    currency: str
+    needed_by: dt.date | None
+    location: str
+    terms: list[dict]
+    share_with_partners: bool
+    status: str
+    expires_at: dt.datetime
+    deal: uuid.UUID | None
+    offers: list[OfferOut]
+    created_at: dt.datetime
+
+
+class IntentPage(Schema):
+    items: list[IntentOut]
+
+
+class PartnerIntentOut(Schema):
+    id: uuid.UUID
+    category: str
+    description: str
+    budget_min: str | None
+    budget_max: str | None
+    currency: str
+    needed_by: dt.date | None
+    location: str
+    terms: list[dict]
+    expires_at: dt.datetime
+
+
+class PartnerIntentPage(Schema):
+    items: list[PartnerIntentOut]
+
+
+def _money_out(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _offer_out(o, intent=None) -> dict:
+    intent = intent or o.intent
+    return {
+        "id": o.public_id,
+        "intent": intent.public_id,
+        "title": o.title,
+        "description": o.description,
+        "price": str(o.price),
+        "currency": o.currency,
+        "valid_until": o.valid_until,
+        "status": o.status,
+        "made_by": (o.made_by.get_full_name() or o.made_by.get_username()) if o.made_by else None,
+        "created_at": o.created_at,
+    }
+
+
+def _intent_out(i) -> dict:
+    deal_id = None
+    if i.deal_id:
+        from kith.sales.models import Deal
+
+        deal_id = Deal.objects.filter(pk=i.deal_id).values_list("public_id", flat=True).first()
+    return {
+        "id": i.public_id,
+        "person": i.person.public_id,
+        "category": i.category,
+        "description": i.description,
+        "budget_min": _money_out(i.budget_min),
+        "budget_max": _money_out(i.budget_max),
+        "currency": i.currency,
+        "needed_by": i.needed_by,
+        "location": i.location,
+        "terms": i.terms,
+        "share_with_partners": i.share_with_partners,
+        "status": i.status,
+        "expires_at": i.expires_at,
+        "deal": deal_id,
+        "offers": [_offer_out(o, i) for o in i.offers.select_related("made_by")],
+        "created_at": i.created_at,
+    }
+
+
+def _intent_input(body: IntentIn):
+    from . import intents
+
+    return intents.IntentInput(**body.model_dump())
+
+
+@router.get("/cmr/me/intents", response=IntentPage)
+def my_intents(request: HttpRequest):
+    from .models import Intent
+
+    person = access.own_person(request.user)
+    rows = Intent.objects.filter(person=person).select_related("person")[:100]
+    return {"items": [_intent_out(i) for i in rows]}
+
+
+@router.post("/cmr/me/intents", response={201: IntentOut})
+def file_my_intent(request: HttpRequest, body: IntentIn):
+    """Tell the company what you need (category, budget, by when); they answer with offers."""
+    from . import intents
+
+    person = access.own_person(request.user)
+    with audit_channel("api"):
+        intent = intents.file_intent(actor=request.user, person=person, data=_intent_input(body))
+    return Status(201, _intent_out(intent))
+
+
+@router.get("/cmr/me/intents/{intent_id}", response=IntentOut)
+def my_intent(request: HttpRequest, intent_id: str):
+    from . import intents
+
+    return _intent_out(intents.intent_of(access.own_person(request.user), intent_id))
+
+
+@router.post("/cmr/me/intents/{intent_id}/withdraw", response=IntentOut)
+def withdraw_my_intent(request: HttpRequest, intent_id: str):
+    from . import intents
+
+    intent = intents.intent_of(access.own_person(request.user), intent_id)
+    with audit_channel("api"):
+        return _intent_out(intents.withdraw_intent(actor=request.user, intent=intent))
+
+
+@router.post("/cmr/me/offers/{offer_id}/accept", response=IntentOut)
+def accept_my_offer(request: HttpRequest, offer_id: str):
+    """Accept an offer: a deal is opened, the intent closes, other offers lapse."""
+    from . import intents
+
+    offer = intents.offer_of(access.own_person(request.user), offer_id)
+    with audit_channel("api"):
+        accepted = intents.accept_offer(actor=request.user, offer=offer)
+    return _intent_out(accepted.intent)
+
+
+@router.post("/cmr/me/offers/{offer_id}/decline", response=IntentOut)
+def decline_my_offer(request: HttpRequest, offer_id: str):
+    from . import intents
+
+    offer = intents.offer_of(access.own_person(request.user), offer_id)
+    with audit_channel("api"):
+        intents.decline_offer(actor=request.user, offer=offer)
+    return _intent_out(intents.intent_of(offer.intent.person, offer.intent.public_id))
+
+
+@router.get("/cmr/intents", response=IntentPage)
+def intent_queue(request: HttpRequest, status: str = "open"):
+    """Intents of the people the caller may see (staff), newest first."""
+    from . import intents
+
+    return {"items": [_intent_out(i) for i in intents.queue_for(request.user, status)[:200]]}
+
+
+@router.get("/cmr/intents/{intent_id}", response=IntentOut)
+def staff_intent(request: HttpRequest, intent_id: str):
+    from . import intents
+
+    return _intent_out(intents.intent_for_staff(request.user, intent_id))
+
+
+@router.post("/cmr/intents/{intent_id}/offers", response={201: OfferOut})
+def make_offer(request: HttpRequest, intent_id: str, body: OfferIn):
+    """Answer an open intent with an offer (staff who may change the person)."""
+    from . import intents
+
+    intent = intents.intent_for_staff(request.user, intent_id, change=True)
+    with audit_channel("api"):
+        offer = intents.make_offer(
+            actor=request.user, intent=intent, data=intents.OfferInput(**body.model_dump())
+        )
+    return Status(201, _offer_out(offer))
+
+
+@router.get("/people/{public_id}/intents", response=IntentPage)
+def person_intents(request: HttpRequest, public_id: str):
+    from .models import Intent
+
+    person = access.staff_person(request.user, public_id)
+    rows = Intent.objects.filter(person=person).select_related("person")[:100]
+    return {"items": [_intent_out(i) for i in rows]}
+
+
+@router.get("/cmr/partner-intents", response=PartnerIntentPage)
+def partner_intents(request: HttpRequest):
+    """Intents customers shared with partners (partners only; no names or contacts).
+    An intent whose person's terms or consents no longer allow sharing is not shown."""
+    from kith.collab.access import is_partner
+    from kith.core.errors import NotFound
+
+    from . import intents
+
+    if not getattr(request.user, "is_authenticated", False) or not is_partner(request.user):
+        raise NotFound("Not found.")
+    items = []
+    for i in intents.for_partners():
+        row = _intent_out(i)
+        items.append({k: row[k] for k in PartnerIntentOut.model_fields})
+    return {"items": items}

@@ -13,3 +13,13 @@ class CmrConfig(AppConfig):
 
         panels.register("party", "cmr.consent", views.party_panel, column="side", order=75)
         panels.register("party", "cmr.trust", views.trust_panel, column="side", order=76)
+        panels.register("party", "cmr.intents", views.intents_panel, column="side", order=77)
+
+        from kith.core import worker
+
+        from . import intents, terms
+
+        worker.periodic("cmr.expire_intents", every_seconds=600)(intents.expire_due)
+        worker.periodic("cmr.terms_inactivity_sweep", every_seconds=24 * 3600)(
+            terms.inactivity_sweep
+        )

@@ -373,9 +373,7 @@ class Offer(KithModel):
     price = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
     valid_until = models.DateField(null=True, blank=True)
-    status = models.CharField(
-        max_length=10, choices=OfferStatus.choices, default=OfferStatus.OPEN
-    )
+    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.OPEN)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

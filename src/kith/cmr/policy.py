@@ -60,6 +60,8 @@ def has_consent(*, person: Party, purpose: str, channel: str = Channel.EMAIL) ->
     found = Purpose.objects.filter(key=purpose, active=True).first()
     if found is None:
         return False
+    if terms_block(person, found):
+        return False
     latest = (
         Consent.objects.filter(person=person, purpose=found, channel__in=[channel, Channel.ANY])
         .order_by("-changed_at", "-id")
@@ -67,6 +69,30 @@ def has_consent(*, person: Party, purpose: str, channel: str = Channel.EMAIL) ->
         .first()
     )
     return found.default_granted if latest is None else latest
+
+
+def terms_block(person: Party, purpose: Purpose) -> str:
+    """The name of the person's accepted term that forbids ``purpose`` ("" when none)."""
+    from . import terms
+
+    blocker = terms.blocking_term(terms.in_force(person), purpose)
+    return terms.term_name(blocker) if blocker else ""
+
+
+def may_share(*, person: Party, purpose: str = "partner_sharing") -> Decision:
+    """Whether ``person``'s data may go to a third party (a partner) for ``purpose``:
+    never against their terms (``no_sharing``), otherwise only with their consent."""
+    if person.status == Party.Status.ERASED:
+        return Decision(False, "The person was erased.", "erased")
+    found = Purpose.objects.filter(key=purpose, active=True).first()
+    if found is None:
+        return Decision(False, f"Unknown purpose {purpose}.", "no_consent")
+    blocker = terms_block(person, found)
+    if blocker:
+        return Decision(False, f"The person's terms forbid it: {blocker}.", "terms")
+    if not has_consent(person=person, purpose=purpose, channel=Channel.ANY):
+        return Decision(False, f"No consent to {purpose}.", "no_consent")
+    return ALLOWED
 
 
 def _zone(pref: Preference, person: Party) -> dt.tzinfo:
@@ -108,6 +134,10 @@ def may_send(
         return ALLOWED
     if person.status == Party.Status.ERASED:
         return Decision(False, "The person was erased.", "erased")
+    found = Purpose.objects.filter(key=purpose, active=True).first()
+    blocker = terms_block(person, found) if found is not None else ""
+    if blocker:
+        return Decision(False, f"The person's terms forbid it: {blocker}.", "terms")
     if not has_consent(person=person, purpose=purpose, channel=channel):
         return Decision(False, f"No consent to {purpose} by {channel}.", "no_consent")
     pref = Preference.objects.filter(person=person).first()

@@ -67,6 +67,15 @@ def set_consent(
     found = _purpose(purpose)
     with transaction.atomic():
         locked = _locked_person(person)
+        if granted:
+            from . import terms
+
+            blocker = terms.blocking_term(terms.in_force(locked), found)
+            if blocker:
+                raise Conflict(
+                    f"Your terms ({terms.term_name(blocker)}) forbid {found.name.lower()}; "
+                    "change your terms first."
+                )
         now = timezone.now()
         consent = Consent.objects.filter(person=locked, purpose=found, channel=channel).first()
         before = None if consent is None else consent.granted

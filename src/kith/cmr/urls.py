@@ -22,4 +22,25 @@ urlpatterns = [
         name="staff_correction",
     ),
     path("people/<uuid:public_id>/erasure/", views.staff_erase, name="staff_erase"),
+    path(
+        "people/<uuid:public_id>/erasure/<uuid:request_id>/refuse/",
+        views.staff_refuse_erasure,
+        name="staff_refuse_erasure",
+    ),
+    path("my/terms/", views.my_terms, name="my_terms"),
+    path("my/terms/<uuid:agreement_id>/counter/", views.my_terms_counter, name="my_terms_counter"),
+    path("my/terms/<uuid:agreement_id>.jwt", views.my_agreement, name="my_agreement"),
+    path("my/intents/", views.my_intents, name="my_intents"),
+    path(
+        "my/intents/<uuid:intent_id>/withdraw/", views.my_intent_withdraw, name="my_intent_withdraw"
+    ),
+    path("my/offers/<uuid:offer_id>/", views.my_offer, name="my_offer"),
+    path("intents/", views.intent_queue, name="intents"),
+    path(
+        "people/<uuid:public_id>/intents/<uuid:intent_id>/offers/",
+        views.staff_offer,
+        name="staff_offer",
+    ),
+    path("purposes/", views.purposes_admin, name="purposes"),
+    path("purposes/<uuid:purpose_id>/", views.purpose_edit, name="purpose_edit"),
 ]

@@ -77,6 +77,7 @@ def _my_context(request: HttpRequest, person: Party, errors: dict | None = None)
         "topics": policy.TOPICS,
         "errors": errors or {},
         **_trust_context(request, person),
+        **_terms_context(person),
     }
 
 
@@ -357,3 +358,384 @@ def trust_panel(request: HttpRequest, party: Party) -> str | None:
             "holds": [h.as_dict() for h in erasure.holds_for(party)] if can_erase else [],
         },
     ).content.decode()
+
+
+# ---------------------------------------------------------------- terms the customer proffers
+
+
+def _months(value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed.single("months", "Give a whole number of months.") from exc
+
+
+def _terms_context(person: Party) -> dict:
+    from . import terms
+    from .models import AgreementStatus, TermsAgreement
+
+    force = terms.in_force(person)
+    agreements = list(TermsAgreement.objects.filter(person=person)[:20])
+    for a in agreements:
+        a.labels = terms.labels(a.terms)
+    return {
+        "roster": terms.roster(),
+        "terms_in_force": force,
+        "terms_months": (force.get(terms.DELETE_AFTER_INACTIVITY) or {}).get("months", ""),
+        "agreements": agreements,
+        "counter": next((a for a in agreements if a.status == AgreementStatus.COUNTERED), None),
+    }
+
+
+@portal_view
+@require_POST
+def my_terms(request: HttpRequest) -> HttpResponse:
+    """The customer proffers the terms ticked on My data."""
+    from . import terms
+
+    person = access.own_person(request.user)
+    chosen = request.POST.getlist("terms")
+    try:
+        items = []
+        for term_id in chosen[: len(terms.ROSTER) + 1]:
+            item: dict = {"id": term_id}
+            if term_id == terms.DELETE_AFTER_INACTIVITY:
+                item["months"] = _months(request.POST.get("months", ""))
+            items.append(item)
+        agreement = terms.proffer(
+            actor=request.user, person=person, terms=items, source=Source.PORTAL
+        )
+    except KithError as exc:
+        return render(
+            request,
+            "cmr/my_data.html",
+            _my_context(request, person, {e.field: e.message for e in exc.errors}),
+            status=exc.status,
+        )
+    if agreement.status == "countered":
+        messages.info(request, "We propose slightly different terms; see below.")
+    else:
+        messages.success(request, "Your terms were accepted and are in force.")
+    return redirect(reverse("cmr:my_data") + "#terms")
+
+
+@portal_view
+@require_POST
+def my_terms_counter(request: HttpRequest, agreement_id) -> HttpResponse:
+    from . import terms
+
+    person = access.own_person(request.user)
+    try:
+        terms.answer_counter(
+            actor=request.user,
+            person=person,
+            agreement_id=agreement_id,
+            accept=_bool(request.POST.get("accept")),
+        )
+    except KithError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("cmr:my_data") + "#terms")
+
+
+@portal_view
+@require_GET
+def my_agreement(request: HttpRequest, agreement_id) -> HttpResponse:
+    """The signed agreement as a compact JWS file."""
+    from .models import TermsAgreement
+
+    person = access.own_person(request.user)
+    found = TermsAgreement.objects.filter(person=person, public_id=agreement_id).first()
+    if found is None:
+        from kith.core.errors import NotFound
+
+        raise NotFound("No such agreement.")
+    response = HttpResponse(found.jws, content_type="application/jwt")
+    response["Content-Disposition"] = f'attachment; filename="terms-{found.public_id}.jwt"'
+    return response
+
+
+# ---------------------------------------------------------------- intentcasting (customer)
+
+
+def _intents_context(person: Party, errors: dict | None = None, values=None) -> dict:
+    from . import terms
+    from .models import Intent
+
+    rows = list(
+        Intent.objects.filter(person=person).prefetch_related("offers").order_by("-created_at")[:50]
+    )
+    return {
+        "nav": "my_intents",
+        "intents": rows,
+        "errors": errors or {},
+        "values": values or {},
+        "terms_in_force": [terms.term_name(t) for t in terms.in_force(person)],
+    }
+
+
+@portal_view
+def my_intents(request: HttpRequest) -> HttpResponse:
+    """The customer's intents and the offers on them; POST files a new one."""
+    from . import intents
+
+    person = access.own_person(request.user)
+    if request.method == "POST":
+        post = request.POST
+        try:
+            days = _int(post.get("days", ""), "days") or intents.DEFAULT_DAYS
+            needed = post.get("needed_by", "")
+            try:
+                needed_by = dt.date.fromisoformat(needed) if needed else None
+            except ValueError as exc:
+                raise ValidationFailed.single("needed_by", "Give a date like 2026-12-31.") from exc
+            intent = intents.file_intent(
+                actor=request.user,
+                person=person,
+                data=intents.IntentInput(
+                    category=post.get("category", "")[:200],
+                    description=post.get("description", "")[:5000],
+                    budget_min=post.get("budget_min", "")[:20],
+                    budget_max=post.get("budget_max", "")[:20],
+                    currency=post.get("currency", "")[:3],
+                    needed_by=needed_by,
+                    location=post.get("location", "")[:300],
+                    share_with_partners=post.get("share_with_partners") == "on",
+                    days=days,
+                ),
+            )
+        except KithError as exc:
+            return render(
+                request,
+                "cmr/my_intents.html",
+                _intents_context(person, {e.field: e.message for e in exc.errors}, post),
+                status=exc.status,
+            )
+        messages.success(request, f"Your intent “{intent.category}” was sent to our team.")
+        return redirect(reverse("cmr:my_intents") + f"#intent-{intent.public_id}")
+    if request.method != "GET":
+        return HttpResponse(status=405)
+    return render(request, "cmr/my_intents.html", _intents_context(person))
+
+
+@portal_view
+@require_POST
+def my_offer(request: HttpRequest, offer_id) -> HttpResponse:
+    """Accept or decline an offer."""
+    from . import intents
+
+    person = access.own_person(request.user)
+    offer = intents.offer_of(person, offer_id)
+    try:
+        if _bool(request.POST.get("accept")):
+            intents.accept_offer(actor=request.user, offer=offer)
+            messages.success(request, f"You accepted “{offer.title}”. We will be in touch.")
+        else:
+            intents.decline_offer(actor=request.user, offer=offer)
+            messages.info(request, "Offer declined.")
+    except KithError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("cmr:my_intents") + f"#intent-{offer.intent.public_id}")
+
+
+@portal_view
+@require_POST
+def my_intent_withdraw(request: HttpRequest, intent_id) -> HttpResponse:
+    from . import intents
+
+    intent = intents.intent_of(access.own_person(request.user), intent_id)
+    try:
+        intents.withdraw_intent(actor=request.user, intent=intent)
+        messages.info(request, "Intent withdrawn.")
+    except KithError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("cmr:my_intents"))
+
+
+# ---------------------------------------------------------------- intentcasting (staff)
+
+
+@staff_view
+@require_GET
+def intent_queue(request: HttpRequest) -> HttpResponse:
+    """Open intents of the people the user may see, with a form to answer each."""
+    from kith.people import access as people_access
+    from kith.sales.models import Product
+
+    from . import intents
+
+    rows = list(intents.queue_for(request.user)[:100])
+    for intent in rows:
+        intent.can_offer = people_access.can_change(request.user, intent.person)
+    return render(
+        request,
+        "cmr/intent_queue.html",
+        {
+            "nav": "intents",
+            "intents": rows,
+            "products": list(Product.objects.filter(active=True)[:200]),
+        },
+    )
+
+
+@staff_view
+@require_POST
+def staff_offer(request: HttpRequest, public_id, intent_id) -> HttpResponse:
+    """Make an offer on a person's intent (from the queue or the person page)."""
+    from . import intents
+
+    intent = intents.intent_for_staff(request.user, intent_id, change=True)
+    if str(intent.person.public_id) != str(public_id):
+        from kith.core.errors import NotFound
+
+        raise NotFound("No such intent.")
+    post = request.POST
+    try:
+        valid = post.get("valid_until", "")
+        try:
+            valid_until = dt.date.fromisoformat(valid) if valid else None
+        except ValueError as exc:
+            raise ValidationFailed.single("valid_until", "Give a date like 2026-12-31.") from exc
+        offer = intents.make_offer(
+            actor=request.user,
+            intent=intent,
+            data=intents.OfferInput(
+                title=post.get("title", "")[:300],
+                price=post.get("price", "")[:20],
+                description=post.get("description", "")[:5000],
+                currency=post.get("currency", "")[:3],
+                valid_until=valid_until,
+                product=post.get("product") or None,
+            ),
+        )
+    except KithError as exc:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.message
+        messages.error(request, detail)
+    else:
+        messages.success(request, f"Offer “{offer.title}” sent.")
+    back = post.get("next", "")
+    if back == "queue":
+        return redirect(reverse("cmr:intents") + f"#intent-{intent.public_id}")
+    return redirect(reverse("people:person", args=[intent.person.public_id]) + "#cmr-intents")
+
+
+def intents_panel(request: HttpRequest, party: Party) -> str | None:
+    """Proffered terms and intents (with their offers) on a person's staff page."""
+    if not getattr(request.user, "is_staff_user", False) or party.kind != Party.Kind.PERSON:
+        return None
+    from kith.people import access as people_access
+
+    from . import terms
+    from .models import Intent
+
+    force = terms.in_force(party)
+    return render(
+        request,
+        "cmr/_intents_panel.html",
+        {
+            "party": party,
+            "terms_in_force": [{**t, "name": terms.term_name(t["id"])} for t in force.values()],
+            "intents": list(Intent.objects.filter(person=party).prefetch_related("offers")[:10]),
+            "can_change": people_access.can_change(request.user, party),
+        },
+    ).content.decode()
+
+
+# ---------------------------------------------------------------- erasure refusal (staff)
+
+
+@staff_view
+@require_POST
+def staff_refuse_erasure(request: HttpRequest, public_id, request_id) -> HttpResponse:
+    """Refuse a pending erasure request with a reason the customer reads."""
+    from . import erasure
+
+    req = access.erasure_for_staff(request.user, request_id)
+    if str(req.person.public_id) != str(public_id):
+        from kith.core.errors import NotFound
+
+        raise NotFound("No such request.")
+    try:
+        erasure.refuse_erasure(
+            actor=request.user, request=req, reason=request.POST.get("reason", "")
+        )
+    except KithError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Erasure request refused; the person sees your reason.")
+    return _back_to_person(req.person)
+
+
+# ---------------------------------------------------------------- purposes admin
+
+
+def _require_purpose_admin(user) -> None:
+    from kith.core.errors import Forbidden
+
+    roles = getattr(settings, "KITH_CMR_PURPOSE_ADMIN_ROLES", ("admin",))
+    if user.role not in roles:
+        raise Forbidden("Only administrators edit purposes.")
+
+
+@staff_view
+def purposes_admin(request: HttpRequest) -> HttpResponse:
+    """List purposes; POST adds one (admins)."""
+    from . import purposes
+
+    _require_purpose_admin(request.user)
+    errors: dict = {}
+    values: dict = {}
+    if request.method == "POST":
+        values = request.POST
+        try:
+            purpose = purposes.create_purpose(actor=request.user, data=purposes.form_data(values))
+        except KithError as exc:
+            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+        else:
+            messages.success(request, f"Purpose “{purpose.name}” added.")
+            return redirect("cmr:purposes")
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    return render(
+        request,
+        "cmr/purposes.html",
+        {
+            "nav": "settings",
+            "purposes": list(purposes.all_purposes()),
+            "errors": errors,
+            "values": values,
+        },
+        status=422 if errors else 200,
+    )
+
+
+@staff_view
+def purpose_edit(request: HttpRequest, purpose_id) -> HttpResponse:
+    """Edit one purpose; a new text is a new version (earlier ones stay on receipts)."""
+    from . import purposes
+
+    _require_purpose_admin(request.user)
+    purpose = purposes.get(purpose_id)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            purposes.update_purpose(
+                actor=request.user, purpose=purpose, data=purposes.form_data(request.POST)
+            )
+        except KithError as exc:
+            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+        else:
+            messages.success(request, "Purpose saved.")
+            return redirect("cmr:purposes")
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    return render(
+        request,
+        "cmr/purpose_edit.html",
+        {
+            "nav": "settings",
+            "purpose": purpose,
+            "versions": purposes.versions(purpose),
+            "errors": errors,
+        },
+        status=422 if errors else 200,
+    )
