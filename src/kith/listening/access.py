@@ -8,6 +8,9 @@
 * portal users (customers) and anonymous callers get nothing: 404, never 403, so the
   listening endpoints do not even confirm they exist.
 
+Mentions of internal sources mirror records with access rules of their own (a community
+post in a staff-only or group space, a customer's case e-mail): those follow the
+record's rule, through the same registry the timeline uses (``mirror_condition``).
 Mentions mirrored onto a person's timeline obey the same rule through
 ``kith.interactions.access.register_mirror`` (``ListeningConfig.ready``).
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from kith.accounts.models import Role
 from kith.core.errors import Forbidden, NotFound
@@ -61,14 +64,90 @@ def require_work(user) -> None:
         raise Forbidden("Your role can read mentions but not work the queue.")
 
 
+# The records mentions of internal sources mirror (``Mention.related_type``).
+MIRRORED_KINDS = ("community.post", "service.case")
+
+
+def _content_type_id(label: str) -> int | None:
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    try:
+        return ContentType.objects.get_for_model(apps.get_model(label)).pk
+    except LookupError:
+        return None
+
+
+def _community_posts(user) -> QuerySet | None:
+    """Community posts ``user`` may read, by the community app's own rules (its spaces'
+    audiences and groups; hidden posts for moderators). None: every post."""
+    from kith.community import access as community_access
+    from kith.community.models import Post
+
+    if is_staff(user) and user.sees_everything:
+        return None
+    topics = community_access.scope_topics(user)
+    return community_access.scope_posts(user, None, Post.objects.filter(topic__in=topics))
+
+
+# Used while the registry has no rule for the kind (the timeline then shows such
+# mirrors to admins and managers only; a mention follows the owning app's own rule).
+_OWN_RULES = {"community.post": _community_posts}
+
+
+def mirror_condition(user) -> Q | None:
+    """A Q keeping the mentions ``user`` may see of mirrored records; None: no limit.
+
+    The timeline's rule (``kith.interactions.access``), applied to mentions: a mention
+    that mirrors nothing passes; one mirroring a kind registered with
+    ``register_mirror`` passes when the record is in that kind's scope for ``user``; a
+    community post nobody registered follows the community app's own read rule
+    (``_OWN_RULES``); any other unregistered kind passes for admins and managers only.
+    """
+    from kith.interactions.access import registered_mirrors
+
+    if not is_staff(user):
+        return Q(pk__in=[])
+    registry = registered_mirrors()
+    sees_everything = bool(getattr(user, "sees_everything", False))
+    condition = Q(related_type__isnull=True)
+    limited = False
+    for label in MIRRORED_KINDS:
+        ct_id = _content_type_id(label)
+        if ct_id is None:
+            continue
+        scope = registry.get(label) or _OWN_RULES.get(label)
+        if scope is None:
+            if sees_everything:
+                condition |= Q(related_type_id=ct_id)
+            else:
+                limited = True
+            continue
+        records = scope(user)
+        if records is None:
+            condition |= Q(related_type_id=ct_id)
+            continue
+        limited = True
+        condition |= Q(related_type_id=ct_id, related_id__in=records.values("pk"))
+    return condition if limited else None
+
+
 def scope_mentions(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Mentions ``user`` may see: all for staff, less those mirroring a record they may
+    not see (a staff-only community post, a case outside their queues)."""
     qs = Mention.objects.all() if queryset is None else queryset
-    return qs if is_staff(user) else qs.none()
+    if not is_staff(user):
+        return qs.none()
+    condition = mirror_condition(user)
+    return qs if condition is None else qs.filter(condition)
 
 
 def mirror_scope(user) -> QuerySet | None:
-    """For the timeline's mirror registry: every mention for staff, none for others."""
-    return None if is_staff(user) else Mention.objects.none()
+    """For the timeline's mirror registry: the mentions ``user`` may see (None: all)."""
+    if not is_staff(user):
+        return Mention.objects.none()
+    condition = mirror_condition(user)
+    return None if condition is None else Mention.objects.filter(condition)
 
 
 def scope_sources(user, queryset: QuerySet | None = None) -> QuerySet:

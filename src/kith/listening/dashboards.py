@@ -283,13 +283,17 @@ class Author:
     person_name: str = ""
 
 
-def top_authors(rng: Range, *, limit: int = TOP_LIMIT) -> list[Author]:
-    """The most active authors in the range, with the person they are matched to."""
+def top_authors(rng: Range, *, limit: int = TOP_LIMIT, user=None) -> list[Author]:
+    """The most active authors in the range, with the person they are matched to.
+
+    With ``user``, only mentions that reader may see are counted (authors of mirrored
+    records they may not see, e.g. a staff-only community space, are not named)."""
+    from kith.listening import access
     from kith.people.models import Party
 
+    qs = mentions_in(rng) if user is None else access.scope_mentions(user, mentions_in(rng))
     rows = list(
-        mentions_in(rng)
-        .exclude(author_handle="")
+        qs.exclude(author_handle="")
         .values("author_handle", "channel")
         .annotate(
             n=Count("id"),
@@ -428,9 +432,9 @@ CHARTS = {
 }
 
 
-def chart_by_name(name: str, rng: Range) -> Chart | list[list[object]] | None:
+def chart_by_name(name: str, rng: Range, *, user=None) -> Chart | list[list[object]] | None:
     """A chart (or, for top authors, its rows) by its CSV name; None when unknown."""
     if name == "top-authors":
-        return top_authors_rows(top_authors(rng))
+        return top_authors_rows(top_authors(rng, user=user))
     builder = CHARTS.get(name)
     return builder(rng) if builder else None

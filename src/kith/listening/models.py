@@ -217,6 +217,18 @@ class Mention(KithModel):
     converted_id = models.BigIntegerField(null=True, blank=True)
     converted_url = models.CharField(max_length=500, blank=True)
     raw = models.JSONField(default=dict, blank=True)
+    # A mention of an internal source (a community post, a customer's case e-mail) mirrors
+    # a record with access rules of its own: (its content type, its id). A reader who may
+    # not see that record does not see the mention (``kith.listening.access``), by the
+    # same registry the timeline's mirrors use (``kith.interactions.access``).
+    related_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    related_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

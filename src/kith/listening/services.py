@@ -484,7 +484,12 @@ def _ingest_chunk(
     infl_scores = _influence_scores({p.person_id for p in prepared if p.person_id})
     due = now + dt.timedelta(minutes=source.first_response_minutes)
     rows: list[Mention] = []
-    for p in prepared:
+    mirrors = (
+        _mirrored_records([p.item.raw for p in prepared])
+        if source.kind in (SourceKind.COMMUNITY, SourceKind.CASE_MAIL)
+        else {}
+    )
+    for pos, p in enumerate(prepared):
         it = p.item
         neg = pipeline.negativity(p.sentiment_label, p.sentiment_confidence)
         infl = pipeline.influence(it.author_followers, infl_scores.get(p.person_id))
@@ -523,6 +528,8 @@ def _ingest_chunk(
                 rank=rank,
                 first_response_due=due if open_ else None,
                 raw=it.raw,
+                related_type_id=mirrors.get(pos, (None, None))[0],
+                related_id=mirrors.get(pos, (None, None))[1],
             )
         )
     with transaction.atomic():
@@ -595,6 +602,53 @@ def _ingest_chunk(
                     ],
                 )
     return result
+
+
+# What a mention's ``raw["mirror"]`` names → the record whose access rules it follows:
+# (content type label, the raw key holding that record's id). A case message follows its
+# case (the timeline registry knows who may see a case).
+_MIRRORS = {
+    "community.post": ("community.post", "post_id"),
+    "service.casemessage": ("service.case", "case_id"),
+}
+
+
+def _mirrored_records(raws: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:
+    """Position in the batch → (content type id, record id) for mentions that mirror one."""
+    from django.apps import apps
+
+    out: dict[int, tuple[int, int]] = {}
+    missing_case: dict[int, int] = {}
+    for pos, raw in enumerate(raws):
+        label = (raw or {}).get("mirror") if isinstance(raw, dict) else None
+        if label not in _MIRRORS:
+            continue
+        target, key = _MIRRORS[label]
+        try:
+            ct = ContentType.objects.get_for_model(apps.get_model(target))
+        except LookupError:
+            continue
+        value = raw.get(key)
+        if value is None and label == "service.casemessage" and raw.get("case_message_id"):
+            missing_case[pos] = int(raw["case_message_id"])
+            out[pos] = (ct.pk, 0)
+            continue
+        try:
+            out[pos] = (ct.pk, int(value))
+        except (TypeError, ValueError):
+            continue
+    if missing_case:
+        from kith.service.models import CaseMessage
+
+        cases = dict(
+            CaseMessage.objects.filter(pk__in=missing_case.values()).values_list("pk", "case_id")
+        )
+        for pos, msg_id in missing_case.items():
+            if msg_id in cases:
+                out[pos] = (out[pos][0], cases[msg_id])
+            else:
+                del out[pos]
+    return out
 
 
 def _set_column(column: str, values: dict[int, Any]) -> None:
@@ -867,6 +921,24 @@ def _description(mention: Mention) -> str:
     return "\n".join(lines)
 
 
+def _case_assignee(actor, mention: Mention):
+    """Who the case made from ``mention`` goes to: the agent converting it, unless the
+    case desk's rules let them see it anyway (they see every case, or are an agent of
+    the source's queue), in which case it goes to the mention's assignee as before.
+
+    Without this an agent outside the queue converted a mention into a case they could
+    not open (404): cases are visible to their queue's agents and their assignee.
+    """
+    from kith.service import access as service_access
+
+    if service_access.case_filter(actor) is None:
+        return mention.assignee
+    queue = mention.source.queue
+    if queue is not None and queue.agents.filter(pk=actor.pk).exists():
+        return mention.assignee
+    return actor
+
+
 def convert_mention(
     *,
     actor,
@@ -906,7 +978,7 @@ def convert_mention(
                     origin=Origin.SOCIAL,
                     priority=Priority.HIGH if m.sentiment_label == "negative" else Priority.NORMAL,
                     queue=m.source.queue,
-                    assignee=m.assignee,
+                    assignee=_case_assignee(actor, m),
                 ),
             )
             target, link = case, _link("service:case", case.public_id)

@@ -452,7 +452,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     def csv_url(name: str) -> str:
         return reverse("listening:dashboard_csv", args=[name]) + "?" + urlencode(rng.query())
 
-    authors = dashboards.top_authors(rng)
+    authors = dashboards.top_authors(rng, user=request.user)
     sov = dashboards.share_of_voice(rng)
     ctx.update(
         {
@@ -486,7 +486,7 @@ def dashboard_csv(request: HttpRequest, name: str) -> HttpResponse:
     rng = dashboards.parse_range(
         request.GET.get("from"), request.GET.get("to"), request.GET.get("source")
     )
-    data = dashboards.chart_by_name(name, rng)
+    data = dashboards.chart_by_name(name, rng, user=request.user)
     if data is None:
         from kith.core.errors import NotFound
 

@@ -198,6 +198,7 @@ def fetch_case_mail(
         raw: dict[str, Any] = {
             "mirror": "service.casemessage",
             "case_message_id": message.id,
+            "case_id": case.id,
             "case": str(case.public_id),
             "case_number": case.number,
             "party_id": party_id,
