@@ -1257,6 +1257,7 @@ EXTENSIONS = (
     "kith.portal.demo",
     "kith.listening.demo",
     "kith.insights.demo_research",
+    "kith.insights.demo_value",
 )
 
 
