@@ -327,6 +327,25 @@ API_POLICY: dict[str, str] = {
     "POST /api/cmr/corrections/{request_id}/decision": S,
     "POST /api/cmr/erasure-requests/{request_id}/process": S,
     "POST /api/cmr/erasure-requests/{request_id}/refuse": S,
+    # kith.cmr terms the customer proffers and intentcasting: the roster for anyone signed
+    # in, the customer's own terms, intents and offers, staff views and the intents queue;
+    # partner-intents answers partners only (everybody else 404).
+    "GET /api/cmr/terms": SOC,
+    "GET /api/cmr/me/terms": POR,
+    "POST /api/cmr/me/terms": POR,
+    "POST /api/cmr/me/terms/{agreement_id}/counter": POR,
+    "GET /api/people/{public_id}/terms": SR,
+    "GET /api/cmr/me/intents": POR,
+    "POST /api/cmr/me/intents": POR,
+    "GET /api/cmr/me/intents/{intent_id}": POR,
+    "POST /api/cmr/me/intents/{intent_id}/withdraw": POR,
+    "POST /api/cmr/me/offers/{offer_id}/accept": POR,
+    "POST /api/cmr/me/offers/{offer_id}/decline": POR,
+    "GET /api/cmr/intents": S,
+    "GET /api/cmr/intents/{intent_id}": S,
+    "POST /api/cmr/intents/{intent_id}/offers": S,
+    "GET /api/people/{public_id}/intents": SR,
+    "GET /api/cmr/partner-intents": POR,
     # kith.listening: staff read, writers work the queue, admins/managers configure;
     # customers 404. The webhook needs no login: its HMAC signature authenticates it.
     "GET /api/listening/sources": S,
@@ -867,6 +886,8 @@ WEB_RECORD_URL = {
     "cmr:staff_consent",
     "cmr:staff_correction",
     "cmr:staff_erase",
+    "cmr:staff_refuse_erasure",
+    "cmr:staff_offer",
 }
 WEB_PUBLIC = {
     "jwks",
@@ -900,6 +921,8 @@ def web_category(name: str) -> str | None:
     if name in WEB_PORTAL_RECORD:
         return W_PORTAL_RECORD
     if name in ("system_status", "search"):
+        return W_STAFF
+    if name in ("cmr:intents", "cmr:purposes", "cmr:purpose_edit"):  # staff (purposes: admins)
         return W_STAFF
     namespace = name.split(":")[0] if ":" in name else ""
     if namespace in ("people", "sales", "service", "work", "insights", "listening", "settings"):
