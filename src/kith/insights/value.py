@@ -30,6 +30,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kith.core import audit, events
@@ -360,9 +361,23 @@ def _save(
     mixture, and a run finishing after a newer one does not leave two sets behind.
     """
     with transaction.atomic():
-        run = ValueRun.objects.select_for_update().get(pk=run_id)
-        PersonValue.objects.exclude(run_id=run_id).delete()
-        PersonValue.objects.filter(run_id=run_id).delete()
+        # Lock this run and every other running one (in id order: no deadlock), so two
+        # runs finishing together save one after the other and the second sees the
+        # first's figures to replace.
+        locked = list(
+            ValueRun.objects.select_for_update()
+            .filter(Q(pk=run_id) | Q(status=ValueRun.Status.RUNNING))
+            .order_by("id")
+        )
+        run = next(r for r in locked if r.pk == run_id)
+        if ValueRun.objects.filter(status=ValueRun.Status.DONE, pk__gt=run_id).exists():
+            # A newer run finished first: its figures stay, this run's are dropped.
+            rows = []
+            message = " ".join([message, "Superseded by a newer run; its figures are shown."])
+            PersonValue.objects.filter(run_id=run_id).delete()
+        else:
+            PersonValue.objects.exclude(run_id=run_id).delete()
+            PersonValue.objects.filter(run_id=run_id).delete()
         for row in rows:
             row.run = run
         PersonValue.objects.bulk_create(rows, batch_size=2000)
