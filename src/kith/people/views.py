@@ -20,12 +20,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -37,6 +38,7 @@ from kith.core.errors import (
     SAFE_METHODS,
     Conflict,
     FieldError,
+    KithError,
     Moved,
     NotFound,
     ValidationFailed,
@@ -46,7 +48,7 @@ from kith.interactions import services as interaction_services
 from kith.interactions.access import visible_refs
 from kith.interactions.models import Channel, Interaction
 from kith.interactions.queries import organization_member_ids, timeline
-from kith.people import access, importing, merging, search, services
+from kith.people import access, importing, merging, quick_create, search, services
 from kith.people.forms import (
     CONTACT_CHANNELS,
     ContactPointForm,
@@ -944,17 +946,29 @@ def _party_form(
     creating = party is None
     teams = _teams_for(user)
     status = 200
+    # Creating a person may also give them a role at an organisation (kith.people.quick_create).
+    with_role = creating and form_class.kind == PERSON
+    role_form = None
     if request.method == "POST":
         form = form_class(request.POST, creating=creating, teams=teams)
-        if form.is_valid():
+        role_form = QuickRoleForm(request.POST, user=user) if with_role else None
+        role_ok = role_form.is_valid() if role_form is not None else True
+        if form.is_valid() and role_ok:
             data = form.to_input()
             try:
-                if creating:
+                if role_form is not None:
+                    saved = quick_create.create_person_with_role(
+                        actor=user, data=data, choice=role_form.choice()
+                    )
+                elif creating:
                     saved = services.create_party(actor=user, data=data)
                 else:
                     saved = services.update_party(actor=user, party=party, data=data)
             except ValidationFailed as exc:
-                apply_errors(form, exc.errors, form.contact_rename())
+                quick = [e for e in exc.errors if e.field in QuickRoleForm.base_fields]
+                apply_errors(form, [e for e in exc.errors if e not in quick], form.contact_rename())
+                if role_form is not None:
+                    apply_errors(role_form, quick)
             else:
                 verb = "Created" if creating else "Saved"
                 messages.success(request, f"{verb} {saved.display_name}.")
@@ -963,9 +977,11 @@ def _party_form(
     else:
         initial = form_class.initial_for(party) if party else {}
         form = form_class(initial=initial, creating=creating, teams=teams)
+        role_form = QuickRoleForm(user=user) if with_role else None
     kind = form_class.kind
     context = {
         "form": form,
+        "role_form": role_form,
         "party": party,
         "kind": kind,
         "creating": creating,
@@ -978,6 +994,67 @@ def _party_form(
         else reverse("people:list" if kind == PERSON else "people:organizations"),
     }
     return render(request, "people/party_form.html", context, status=status)
+
+
+class QuickRoleForm(forms.Form):
+    """The optional "role at an organisation" part of the create-person form."""
+
+    role = forms.ChoiceField(required=False, label="Role")
+    # A CharField (not a ChoiceField): clean_organization says what is wrong in words.
+    organization = forms.CharField(
+        required=False,
+        label="At organisation",
+        # The type-ahead without its own "Create …" (that would write at once, outside
+        # this form's one transaction): a new organisation is named in the next field.
+        widget=forms.Select(
+            attrs={"data-picker": "organization", "data-picker-url": reverse_lazy("people:pick")}
+        ),
+    )
+    new_organization = forms.CharField(
+        required=False,
+        max_length=300,
+        label="…or a new organisation",
+        help_text="Created together with the person.",
+    )
+    role_from = forms.DateField(
+        required=False, label="Since", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["role"].choices = [("", "No role")] + [
+            (rt.slug, rt.name) for rt in _role_types(PERSON).order_by("name")
+        ]
+        # Never a list of everyone: the picker searches; only the posted choice is offered.
+        self._organization = None
+        posted = self.data.get("organization", "") if self.is_bound else ""
+        if posted:
+            try:
+                found = access.get_party(user, posted, kind=ORGANIZATION, follow_merged=False)
+            except (KithError, ValueError):
+                found = None
+            if found is not None and found.status == Party.Status.ACTIVE:
+                self._organization = found
+        choices = [("", "—")]
+        if self._organization is not None:
+            choices.append((str(self._organization.public_id), self._organization.display_name))
+        self.fields["organization"].widget.choices = choices
+
+    def clean_organization(self) -> str:
+        value = self.cleaned_data.get("organization", "")
+        if value and self._organization is None:
+            raise forms.ValidationError("No such organisation.")
+        return value
+
+    def choice(self) -> quick_create.RoleChoice:
+        data = self.cleaned_data
+        return quick_create.RoleChoice(
+            role=data.get("role") or "",
+            organization=self._organization if data.get("organization") else None,
+            new_organization=data.get("new_organization") or "",
+            valid_from=data.get("role_from"),
+        )
 
 
 def _typed_contacts(data) -> tuple[list[tuple[str, str]], dict[str, str]]:
