@@ -382,3 +382,17 @@ def test_the_api_flow_and_who_may_use_it(base, alice, vic, carol, api_as):
     assert api.post(f"/api/insights/surveys/{survey['id']}/invitations").status_code == 409
     missing = "00000000-0000-0000-0000-000000000000"
     assert api.get(f"/api/insights/surveys/{missing}").status_code == 404
+
+
+def test_the_value_segment_of_the_latest_finished_run_is_a_stratum(base, alice):
+    from kith.insights.models_value import PersonValue, ValueRun
+
+    ValueRun.objects.create(status="failed")
+    run = ValueRun.objects.create(status="done", finished_at=timezone.now())
+    for u in base[:25]:
+        PersonValue.objects.create(run=run, party=u.person, segment="champion")
+    panel = panels.build_panel(
+        actor=alice, name="Value", size=20, strata=["value_segment"], seed=14
+    )
+    assert panel.margins == {"value_segment": {"champion": 25, "unscored": 75}}
+    assert panel.members.filter(strata__value_segment="champion").count() == 5

@@ -5,8 +5,9 @@ Whom to ask when we want the truth rather than the loudest 10 %:
 1. **The customer base** is every active person who holds the ``customer`` role today
    or has a portal login. Each is placed in a category of every stratification
    variable: ``participation`` (none / lurker / contributor / heavy, from
-   ``kith.insights.participation`` over the last 90 days) and ``region`` (the person's
-   ``country`` attribute, else the region of their locale, else ``unknown``).
+   ``kith.insights.participation`` over the last 90 days), ``region`` (the person's
+   ``country`` attribute, else the region of their locale, else ``unknown``) and
+   ``value_segment`` (the CLV × CRV segment of the latest value run, else ``unscored``).
 2. **The frame** is the part of the base who may be asked: consent for the
    ``research_panels`` purpose (``kith.cmr``, the same rule as ``cmr.policy.has_consent``)
    and an active portal login to answer with.
@@ -56,7 +57,7 @@ from kith.insights.raking import rake
 from kith.people.models import Party
 
 RESEARCH_PURPOSE = "research_panels"
-STRATA = ("participation", "region")
+STRATA = ("participation", "region", "value_segment")
 MAX_PANEL = 5000
 MAX_QUESTIONS = 30
 MAX_CHOICES = 20
@@ -138,7 +139,30 @@ def categorise(people: list[Party], variables: Iterable[str]) -> dict[int, dict[
     if "region" in variables:
         for p in people:
             out[p.pk]["region"] = region_of(p)
+    if "value_segment" in variables:
+        segments = value_segments([p.pk for p in people])
+        for p in people:
+            out[p.pk]["value_segment"] = segments.get(p.pk, "unscored")
     return out
+
+
+def value_segments(person_ids: list[int]) -> dict[int, str]:
+    """Person id → CLV × CRV segment of the latest finished value run (none: {})."""
+    from kith.insights.models_value import PersonValue, ValueRun
+
+    run = (
+        ValueRun.objects.filter(status=ValueRun.Status.DONE).order_by("-finished_at", "-id").first()
+    )
+    if run is None:
+        return {}
+    found: dict[int, str] = {}
+    for start in range(0, len(person_ids), 500):
+        found.update(
+            PersonValue.objects.filter(
+                run=run, party_id__in=person_ids[start : start + 500]
+            ).values_list("party_id", "segment")
+        )
+    return found
 
 
 def _allocate(size: int, counts: Mapping[tuple, int]) -> dict[tuple, int]:
