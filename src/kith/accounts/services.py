@@ -865,7 +865,10 @@ def user_status(user: User) -> str:
     """``active``, ``invited`` (no password chosen yet) or ``deactivated``."""
     if user.is_active:
         return "active"
-    if not user.has_usable_password() and not any(i.accepted_at for i in user.invitations.all()):
+    invitations = list(user.invitations.all())
+    if not any(i.accepted_at for i in invitations) and any(
+        i.revoked_at is None for i in invitations
+    ):
         return "invited"
     return "deactivated"
 
@@ -908,6 +911,14 @@ def set_user_active(*, actor, user: User, active: bool) -> User:
         locked = User.objects.select_for_update().filter(pk=user.pk).first()
         if locked is None or locked.kind != User.Kind.STAFF:
             raise NotFound("No such user.")
+        if not active:
+            now = timezone.now()
+            withdrawn = locked.invitations.filter(
+                accepted_at__isnull=True, revoked_at__isnull=True
+            ).update(revoked_at=now, updated_at=now)
+            if withdrawn and not locked.is_active:  # an invited login: its link stops working
+                audit.record(actor=actor, action="user.invitation_withdrawn", obj=locked)
+                return locked
         if locked.is_active == active:
             return locked
         if not active:
@@ -917,10 +928,6 @@ def set_user_active(*, actor, user: User, active: bool) -> User:
                 raise ValidationFailed.single(
                     "active", "This is the last active admin; make someone else an admin first."
                 )
-            now = timezone.now()
-            locked.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
-                revoked_at=now, updated_at=now
-            )
         elif not locked.has_usable_password():
             raise ValidationFailed.single(
                 "active", "This user never chose a password; send a new invitation instead."
