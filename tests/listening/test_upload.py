@@ -80,8 +80,8 @@ def test_every_rejected_row_is_reported_and_nothing_is_stored(alice, source):
         "line 3: id",
         "line 4",
         "line 5: published_at",
+        "line 6: text",  # the pipeline's refusal, reported in the file's order
         "line 7: author_followers",
-        "line 6: text",
     ]
     assert r.json()["code"] == "upload_rejected"
     assert not Mention.objects.exists()

@@ -91,6 +91,7 @@ class KeywordIn(Schema):
 
 
 class KeywordPatch(Schema):
+    term: str | None = None
     is_competitor: bool | None = None
     active: bool | None = None
 

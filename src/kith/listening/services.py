@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
@@ -251,12 +252,7 @@ def delete_source(*, actor, source: Source) -> None:
 
 def create_keyword(*, actor, term: str, is_competitor: bool = False) -> Keyword:
     access.require_configure(actor)
-    shown = " ".join((term or "").split())
-    normalized = pipeline.normalise_term(shown)
-    if not normalized:
-        raise ValidationFailed.single("term", "This field is required.")
-    if len(shown) > 100:
-        raise ValidationFailed.single("term", "At most 100 characters.")
+    shown, normalized = _check_term(term)
     with transaction.atomic():
         if Keyword.objects.filter(normalized=normalized).exists():
             raise ValidationFailed.single("term", "That keyword is tracked already.")
@@ -269,16 +265,52 @@ def create_keyword(*, actor, term: str, is_competitor: bool = False) -> Keyword:
     return keyword
 
 
+def _check_term(term: Any) -> tuple[str, str]:
+    """(shown, normalized) of a keyword's term, or ValidationFailed on ``term``."""
+    shown = " ".join(str(term or "").split())
+    normalized = pipeline.normalise_term(shown)
+    if not normalized:
+        raise ValidationFailed.single("term", "This field is required.")
+    if len(shown) > 100:
+        raise ValidationFailed.single("term", "At most 100 characters.")
+    return shown, normalized
+
+
 def update_keyword(*, actor, keyword: Keyword, data: dict[str, Any]) -> Keyword:
+    """Rename a keyword, mark it a competitor or not, pause or resume it.
+
+    A new term applies to mentions received from now on (stored ones keep the terms
+    they were tagged with)."""
     access.require_configure(actor)
+    term = _check_term(data["term"]) if "term" in data else None
     with transaction.atomic():
         locked = Keyword.objects.select_for_update().get(pk=keyword.pk)
+        before = {
+            "term": locked.term,
+            "is_competitor": locked.is_competitor,
+            "active": locked.active,
+        }
+        if term is not None:
+            shown, normalized = term
+            if Keyword.objects.filter(normalized=normalized).exclude(pk=locked.pk).exists():
+                raise ValidationFailed.single("term", "That keyword is tracked already.")
+            locked.term, locked.normalized = shown, normalized
         if "is_competitor" in data:
             locked.is_competitor = bool(data["is_competitor"])
         if "active" in data:
             locked.active = bool(data["active"])
         locked.save()
-        audit.record(actor=actor, action="listening.keyword_updated", obj=locked, changes=data)
+        after = {
+            "term": locked.term,
+            "is_competitor": locked.is_competitor,
+            "active": locked.active,
+        }
+        audit.record(
+            actor=actor,
+            action="listening.keyword_updated",
+            obj=locked,
+            changes=audit.diff(before, after),
+        )
     return locked
 
 
@@ -1125,6 +1157,15 @@ def receive_webhook(
     return submit(source, items)
 
 
+_POSITION = re.compile(r"^(?:line|row) (\d+)")
+
+
+def _error_position(error: FieldError) -> int:
+    """The line or row number an upload error names (0 for the whole file)."""
+    found = _POSITION.match(error.field)
+    return int(found.group(1)) if found else 0
+
+
 class UploadRejected(ValidationFailed):
     code = "upload_rejected"
     default_message = "Some rows were rejected; nothing was stored."
@@ -1144,6 +1185,9 @@ def upload(*, actor, source: Source, data: bytes, filename: str) -> IngestResult
     items, errors, where = payloads.parse_upload(data, filename=filename, default_channel="upload")
     _, rejected = pipeline.normalise(items)
     errors += [FieldError(f"{where[r.index]}: {r.field}", r.reason) for r in rejected]
+    # Parse errors and the pipeline's refusals arrive in two passes: report them in the
+    # file's order (line or row number; file-wide problems first), stable within a line.
+    errors.sort(key=_error_position)
     if errors:
         raise UploadRejected(
             f"{len(errors)} problem(s); nothing was stored. First: "

@@ -21,6 +21,9 @@ urlpatterns = [
     path("sources/<uuid:public_id>/", views.source_edit, name="source_edit"),
     path("sources/<uuid:public_id>/pause/", views.source_pause, name="source_pause"),
     path("sources/<uuid:public_id>/upload/", views.source_upload, name="source_upload"),
+    path("keywords/", views.keywords, name="keywords"),
+    path("keywords/<uuid:public_id>/", views.keyword_edit, name="keyword_edit"),
+    path("keywords/<uuid:public_id>/delete/", views.keyword_delete, name="keyword_delete"),
     path("dashboards/", views.dashboard, name="dashboards"),
     path("dashboards/<slug:name>.csv", views.dashboard_csv, name="dashboard_csv"),
 ]

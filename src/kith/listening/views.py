@@ -634,3 +634,89 @@ def source_upload(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         },
         status=422 if error else 200,
     )
+
+
+# ---------------------------------------------------------------- keywords
+def _keyword_page(
+    request: HttpRequest,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    editing: Keyword | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    rows = list(Keyword.objects.order_by("-active", "term")[:1000])
+    return render(
+        request,
+        "listening/keywords.html",
+        {
+            "nav": "listening",
+            "keywords": [k for k in rows if not k.is_competitor],
+            "competitors": [k for k in rows if k.is_competitor],
+            "can_configure": access.can_configure(request.user),
+            "errors": errors or {},
+            "values": values or {},
+            "editing": editing,
+        },
+        status=status,
+    )
+
+
+def _kw_errors(exc: ValidationFailed) -> dict[str, str]:
+    return {e.field: e.message for e in exc.errors} or {"term": exc.message}
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def keywords(request: HttpRequest) -> HttpResponse:
+    """Tracked keywords (the brand, products) and competitors; admins and managers add."""
+    access.require_staff(request.user)
+    if request.method == "GET":
+        return _keyword_page(request)
+    access.require_configure(request.user)
+    values = {
+        "term": (request.POST.get("term") or "")[:200],
+        "is_competitor": request.POST.get("is_competitor") == "on",
+    }
+    try:
+        keyword = _services().create_keyword(
+            actor=request.user, term=values["term"], is_competitor=values["is_competitor"]
+        )
+    except ValidationFailed as exc:
+        return _keyword_page(request, errors=_kw_errors(exc), values=values, status=422)
+    messages.success(request, f"Now tracking {keyword.term}.")
+    return redirect("listening:keywords")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view
+def keyword_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Rename a keyword, make it a competitor or not, pause or resume it."""
+    keyword = access.get_keyword(request.user, public_id)
+    if request.method == "GET":
+        return _keyword_page(request, editing=keyword)
+    access.require_configure(request.user)
+    values = {
+        "term": (request.POST.get("term") or "")[:200],
+        "is_competitor": request.POST.get("is_competitor") == "on",
+        "active": request.POST.get("active") == "on",
+    }
+    try:
+        keyword = _services().update_keyword(actor=request.user, keyword=keyword, data=values)
+    except ValidationFailed as exc:
+        return _keyword_page(
+            request, errors=_kw_errors(exc), values=values, editing=keyword, status=422
+        )
+    messages.success(request, f"Saved {keyword.term}.")
+    return redirect("listening:keywords")
+
+
+@require_POST
+@staff_view
+def keyword_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    keyword = access.get_keyword(request.user, public_id)
+    access.require_configure(request.user)
+    term = keyword.term
+    _services().delete_keyword(actor=request.user, keyword=keyword)
+    messages.success(request, f"Stopped tracking {term}.")
+    return redirect("listening:keywords")
