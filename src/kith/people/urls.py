@@ -17,6 +17,7 @@ urlpatterns = [
     path("merges/<uuid:public_id>/undo/", views.merge_undo, name="merge_undo"),
     path("people/new/", views.person_new, name="person_new"),
     path("people/views/", views.save_view, name="save_view"),
+    path("people/columns/", views.choose_columns, name="columns"),
     path("people/<uuid:public_id>/", views.person_detail, name="person"),
     path("people/<uuid:public_id>/edit/", views.person_edit, name="person_edit"),
     path(

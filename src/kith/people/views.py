@@ -18,7 +18,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django import forms
 from django.conf import settings
@@ -48,7 +48,7 @@ from kith.interactions import services as interaction_services
 from kith.interactions.access import visible_refs
 from kith.interactions.models import Channel, Interaction
 from kith.interactions.queries import organization_member_ids, timeline
-from kith.people import access, importing, merging, quick_create, search, services
+from kith.people import access, importing, list_prefs, merging, quick_create, search, services
 from kith.people.forms import (
     CONTACT_CHANNELS,
     ContactPointForm,
@@ -208,6 +208,16 @@ def _list_rows(user, parties: list[Party]) -> list[dict[str, Any]]:
     return rows
 
 
+# How a list may be sorted (without a search, which ranks): each ends with the id, so the
+# order is total and the keyset cursor stable; each leads with an indexed column.
+SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": ("Name A–Z", ("sort_name", "id")),
+    "-name": ("Name Z–A", ("-sort_name", "-id")),
+    "newest": ("Newest first", ("-created_at", "-id")),
+    "oldest": ("Oldest first", ("created_at", "id")),
+}
+
+
 # A search list counts its matches up to this many (a few pages' worth, not every match).
 SEARCH_COUNT_CAP = LIST_PAGE_SIZE * 4
 
@@ -258,13 +268,17 @@ def _party_list(
         errors, qs = exc.errors, base.filter(kind=kind)
         status = 422
     cursor = params.get("cursor") or None
+    sort = params.get("sort") or "name"
+    if sort not in SORTS:
+        errors.append(FieldError("sort", "Sort by name, -name, newest or oldest."))
+        sort, status = "name", 422
     total: ListCount | None = None
     try:
         if filters.q:
             parties, next_cursor, total = _search_page(qs, filters.q, cursor)
         else:
             page = paginate(
-                with_list_data(qs), order=("sort_name", "id"), cursor=cursor, limit=LIST_PAGE_SIZE
+                with_list_data(qs), order=SORTS[sort][1], cursor=cursor, limit=LIST_PAGE_SIZE
             )
             parties, next_cursor = page.items, page.next_cursor
             total = None if errors else count_rows(qs)
@@ -289,6 +303,10 @@ def _party_list(
         "next_cursor": next_cursor,
         "is_first_page": not cursor,
         "list_url": reverse("people:list" if kind == PERSON else "people:organizations"),
+        "sort": sort,
+        "sorts": [(key, label) for key, (label, _) in SORTS.items()],
+        "columns": list_prefs.columns_for(user, list_name),
+        "column_choices": list(list_prefs.COLUMNS.items()),
     }
     if _is_fragment(request, "results"):
         return render(request, "people/_results.html", context, status=status)
@@ -328,6 +346,29 @@ def _bulk_owners(user) -> list:
         .order_by("username")
         .only("username", "first_name", "last_name")[:200]
     )
+
+
+@staff_view
+@require_POST
+def choose_columns(request: HttpRequest) -> HttpResponse:
+    """Remember which columns the user wants on a list, then show that list again."""
+    list_name = request.POST.get("list", "")
+    try:
+        list_prefs.choose_columns(
+            actor=request.user, list_name=list_name, columns=request.POST.getlist("columns")
+        )
+    except ValidationFailed as exc:
+        return HttpResponse(
+            "; ".join(f"{e.field}: {e.message}" for e in exc.errors),
+            status=422,
+            content_type="text/plain",
+        )
+    url = reverse("people:organizations" if list_name == "organizations" else "people:list")
+    # The list's own filters and sort, re-encoded (only ever a query on the list's URL).
+    back = urlencode(parse_qsl(request.POST.get("query", "")[:2000]))
+    if back:
+        url += "?" + back
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @staff_view
