@@ -313,6 +313,9 @@ def _measure_queue(runs: int) -> dict[str, Any]:
     return {
         "queue_first_page_admin": timed(lambda: page(admin, queries.MentionFilters())),
         "queue_mine_agent": timed(lambda: page(agent, queries.MentionFilters(assignee="me"))),
+        # An agent's whole queue: every row passes the mirror check of kith.listening.access
+        # (mentions of internal sources follow the case / community post they mirror).
+        "queue_first_page_agent": timed(lambda: page(agent, queries.MentionFilters())),
         "queue_second_page": timed(lambda: page(admin, queries.MentionFilters(), cursor)),
     }
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -256,9 +256,14 @@ def create_keyword(*, actor, term: str, is_competitor: bool = False) -> Keyword:
     with transaction.atomic():
         if Keyword.objects.filter(normalized=normalized).exists():
             raise ValidationFailed.single("term", "That keyword is tracked already.")
-        keyword = Keyword.objects.create(
-            term=shown, normalized=normalized, is_competitor=bool(is_competitor)
-        )
+        try:
+            # Two admins adding the same term at once: the unique index decides.
+            with transaction.atomic():
+                keyword = Keyword.objects.create(
+                    term=shown, normalized=normalized, is_competitor=bool(is_competitor)
+                )
+        except IntegrityError:
+            raise ValidationFailed.single("term", "That keyword is tracked already.") from None
         if _actor(actor):
             keyword.followers.add(actor)
         audit.record(actor=actor, action="listening.keyword_created", obj=keyword)
@@ -299,7 +304,11 @@ def update_keyword(*, actor, keyword: Keyword, data: dict[str, Any]) -> Keyword:
             locked.is_competitor = bool(data["is_competitor"])
         if "active" in data:
             locked.active = bool(data["active"])
-        locked.save()
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            raise ValidationFailed.single("term", "That keyword is tracked already.") from None
         after = {
             "term": locked.term,
             "is_competitor": locked.is_competitor,
