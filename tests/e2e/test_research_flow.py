@@ -75,14 +75,14 @@ def test_staff_build_a_panel_a_customer_answers_staff_see_weighted_results(new_p
     expect(staff).not_to_have_url(re.compile(r"/login/"))
 
     staff.goto("/insights/panels/")
-    staff.get_by_label("Name").fill("Spring panel")
-    staff.get_by_label("Size").fill("5")
-    staff.get_by_label("Participation").uncheck()
+    staff.get_by_label("Name", exact=True).fill("Spring panel")
+    staff.get_by_label("Size", exact=True).fill("5")
+    staff.get_by_label("Participation level").uncheck()
     staff.get_by_role("button", name="Draw the panel").click()
     expect(staff.get_by_role("heading", name="Panel: Spring panel")).to_be_visible()
     expect(staff.get_by_test_id("panel-members")).to_have_text("5")
 
-    staff.get_by_label("Title").fill("How are we doing?")
+    staff.get_by_label("Title", exact=True).fill("How are we doing?")
     q1 = staff.locator("fieldset", has_text="Question 1")
     q1.get_by_label("Kind").select_option("single")
     q1.get_by_label("Question", exact=True).fill("Would you recommend us?")

@@ -21,6 +21,11 @@ from kith.web.charts import Chart, Series
 from kith.web.decorators import staff_view
 
 QUESTION_SLOTS = 5
+STRATA_LABELS = {
+    "participation": "Participation level",
+    "region": "Region",
+    "value_segment": "CLV × CRV segment",
+}
 
 
 def _int(raw: str, default: int, low: int, high: int) -> int:
@@ -109,7 +114,7 @@ def _panels(request: HttpRequest, *, errors=None, form=None, status: int = 200) 
     ctx = {
         "nav": "insights",
         "panels": Panel.objects.all()[:100],
-        "strata": panels.STRATA,
+        "strata": [(s, STRATA_LABELS.get(s, s)) for s in panels.STRATA],
         "can_write": access.can_research_write(request.user),
         "errors": {e.field: e.message for e in errors or []},
         "form": form or {"name": "", "size": "50", "strata": list(panels.STRATA)},
