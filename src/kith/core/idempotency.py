@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja import Status
+from pydantic import BaseModel
 
 from kith.core.errors import Conflict, ValidationFailed
 from kith.core.models import IdempotencyRecord
@@ -30,7 +31,8 @@ def _request_hash(request: HttpRequest) -> str:
 
 
 def idempotent(view: Callable[..., Status]) -> Callable[..., Status]:
-    """Wrap a ninja operation returning ``Status(code, jsonable body)``."""
+    """Wrap a ninja operation returning ``Status(code, body)``: a JSON-able value or a
+    validated response schema (stored as its JSON form)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
@@ -62,7 +64,10 @@ def idempotent(view: Callable[..., Status]) -> Callable[..., Status]:
                 )
                 result = view(request, *args, **kwargs)
                 record.status_code = result.status_code
-                record.response_body = json.loads(json.dumps(result.value, default=str))
+                body = result.value
+                if isinstance(body, BaseModel):  # a validated response schema
+                    body = body.model_dump(mode="json")
+                record.response_body = json.loads(json.dumps(body, default=str))
                 record.save(update_fields=["status_code", "response_body"])
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(

@@ -164,15 +164,18 @@ def _fresh(party: Party) -> dict[str, Any]:
     return party_out(with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True)
 
 
-def _created(created: services.CreatedParty) -> dict[str, Any]:
-    """The reply to a create, from the rows the service wrote: nothing is read back."""
+def _created(created: services.CreatedParty) -> PartyOut:
+    """The reply to a create, from the rows the service wrote: nothing is read back.
+
+    A validated ``PartyOut``: ninja serialises it without validating it a second time
+    (``kith.core.idempotency`` stores its JSON form)."""
     out = party_out(
         created.party,
         relationships=[],
         contact_points=created.contact_points,
         tags=created.tags,
     )
-    return PartyOut.model_validate(out).model_dump(mode="json")
+    return PartyOut.model_validate(out)
 
 
 # ---------------------------------------------------------------- people

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from kith.accounts import assignment
 from kith.core import audit, events, timezones
@@ -157,8 +157,35 @@ def _validate_contacts(
     return out, errors
 
 
+_DEFINITION_COLUMNS = tuple(f.column for f in FieldDefinition._meta.concrete_fields)
+_definitions_cache: tuple[list[tuple], dict[str, FieldDefinition]] = ([], {})
+
+
 def _field_definitions() -> dict[str, FieldDefinition]:
-    return {d.key: d for d in FieldDefinition.objects.all()}
+    """The custom field definitions by key, read fresh on every call.
+
+    The rows are read with one plain statement and compared with the last rows this
+    process saw; only when they differ are model objects built again. That is what
+    ``FieldDefinition.objects.all()`` spent most of its time on (compiling the query,
+    building the objects), on every create and update. Never stale: the rows are
+    always read, so a definition changed by another process or rolled back counts.
+    Callers must not change the objects handed back.
+    """
+    global _definitions_cache
+    table = connection.ops.quote_name(FieldDefinition._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _DEFINITION_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} ORDER BY id")  # noqa: S608 - names only
+        rows = cursor.fetchall()
+    cached_rows, cached = _definitions_cache
+    if rows != cached_rows:
+        # from_db applies each field's converters (JSON choices) as a query would.
+        objects = FieldDefinition.objects.raw(
+            f"SELECT {columns} FROM {table} ORDER BY id"  # noqa: S608 - names only
+        )
+        cached = {d.key: d for d in objects}
+        _definitions_cache = (rows, cached)
+    return cached
 
 
 def _validate_tags(tags: Iterable[str]) -> tuple[list[str], list[FieldError]]:
@@ -196,10 +223,13 @@ def _conflicting_contacts(
     # One IN over the indexed normalised values, the channel compared here: an OR of
     # (channel, value) pairs cost more to build in the ORM than the query took to run,
     # on every create. The party is read only for a clash, which is rare.
-    qs = ContactPoint.objects.filter(normalized__in=sorted({n for _, n in wanted}))
+    qs = ContactPoint.objects.filter(normalized__in=sorted({n for _, n in wanted})).order_by()
     if exclude_party is not None:
         qs = qs.exclude(party=exclude_party)
-    return [cp for cp in qs if (cp.channel, cp.normalized) in wanted]
+    # Meta.ordering applied in Python: the SQL ORDER BY cost more to build than to run.
+    return sorted(
+        (cp for cp in qs if (cp.channel, cp.normalized) in wanted), key=ContactPoint.sort_key
+    )
 
 
 def _taken_message(actor, point: ContactPoint) -> str:
@@ -212,7 +242,7 @@ def _taken_message(actor, point: ContactPoint) -> str:
 
 
 def _set_tags(party: Party, names: list[str], *, new_party: bool = False) -> list[Tag]:
-    existing = {t.name.casefold(): t for t in Tag.objects.filter(name__in=names)}
+    existing = {t.name.casefold(): t for t in Tag.objects.filter(name__in=names).order_by()}
     tags = []
     for name in names:
         tag = existing.get(name.casefold())
