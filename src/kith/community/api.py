@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from kith.accounts.auth import api_auth
 from kith.core.errors import NotFound, ValidationFailed
@@ -35,6 +35,10 @@ router = Router(tags=["community"])
 class PageQuery(Schema):
     cursor: str | None = None
     limit: int | None = None
+
+
+class LeadersQuery(Schema):
+    limit: int = Field(10, ge=1, le=100)
 
 
 class TopicListQuery(PageQuery):
@@ -175,8 +179,10 @@ def topic_out(topic: Topic) -> dict[str, Any]:
     }
 
 
-def post_out(post: Post, my_vote: int = 0) -> dict[str, Any]:
-    return {
+def post_out(post: Post, my_vote: int = 0, points: dict[int, int] | None = None) -> dict[str, Any]:
+    """A post; ``points`` (author id → points in the topic's space) adds the author's
+    standing in this space as ``author_space_reputation``."""
+    data = {
         "id": str(post.public_id),
         "kind": post.kind,
         "author": _user(post.author),
@@ -190,6 +196,9 @@ def post_out(post: Post, my_vote: int = 0) -> dict[str, Any]:
         "edited_at": post.edited_at,
         "created_at": post.created_at,
     }
+    if points is not None:
+        data["author_space_reputation"] = points.get(post.author_id, 0) if post.author_id else 0
+    return data
 
 
 def _space(request, ref: str, field: str | None = None) -> Space:
@@ -249,6 +258,25 @@ def get_space(request: HttpRequest, ref: str):
     return data
 
 
+@router.get("/community/spaces/{ref}/leaders", auth=optional_auth)
+def space_leaders(request: HttpRequest, ref: str, query: Query[LeadersQuery]):
+    """The members with the most points in this space (its own reputation, not the
+    global total), and the caller's own points here when logged in."""
+    space = _space(request, ref)
+    user = request.user
+    mine = None
+    if access.is_logged_in(user):
+        mine = queries.space_points(space, [user.pk]).get(user.pk, 0)
+    return {
+        "space": space_out(space),
+        "items": [
+            {"member": _user(leader.member), "reputation": leader.reputation}
+            for leader in queries.space_leaders(space, limit=query.limit)
+        ],
+        "my_reputation": mine,
+    }
+
+
 @router.patch("/community/spaces/{ref}/rules")
 def update_rules(request: HttpRequest, ref: str, payload: RulesIn):
     space = services.update_space_rules(
@@ -306,6 +334,7 @@ def get_topic(request: HttpRequest, public_id: uuid.UUID, query: Query[PageQuery
     topic = access.get_topic(request.user, public_id)
     page = queries.topic_page(request.user, topic, cursor=query.cursor, limit=query.limit)
     votes = page.my_votes
+    points = page.author_points
     return {
         **topic_out(topic),
         "space": space_out(topic.space),
@@ -314,14 +343,14 @@ def get_topic(request: HttpRequest, public_id: uuid.UUID, query: Query[PageQuery
         "accepted_answer": str(topic.accepted_answer.public_id)
         if topic.accepted_answer_id
         else None,
-        "question": post_out(page.question, votes.get(page.question.pk, 0))
+        "question": post_out(page.question, votes.get(page.question.pk, 0), points)
         if page.question
         else None,
         "answers": [
             {
-                **post_out(a, votes.get(a.pk, 0)),
+                **post_out(a, votes.get(a.pk, 0), points),
                 "accepted": a.pk == topic.accepted_answer_id,
-                "comments": [post_out(c) for c in page.comments.get(a.pk, [])],
+                "comments": [post_out(c, 0, points) for c in page.comments.get(a.pk, [])],
             }
             for a in page.answers
         ],
@@ -494,10 +523,22 @@ def similar(request: HttpRequest, query: Query[SimilarQuery]):
 # ---------------------------------------------------------------- members, trust
 
 
-def _standing(member) -> dict[str, Any]:
+def _standing(member, viewer) -> dict[str, Any]:
+    """A member's standing; ``spaces`` lists their points per space among the spaces
+    ``viewer`` may see."""
+    spaces = [
+        {"space": space_out(s.space), "reputation": s.reputation}
+        for s in queries.member_spaces(viewer, member)
+    ]
     s = queries.standing(member)
     if s is None:
-        return {"member": _user(member), "reputation": 0, "trust_level": 0, "badges": []}
+        return {
+            "member": _user(member),
+            "reputation": 0,
+            "trust_level": 0,
+            "badges": [],
+            "spaces": spaces,
+        }
     return {
         "member": _user(member),
         "reputation": s.reputation,
@@ -507,19 +548,20 @@ def _standing(member) -> dict[str, Any]:
         "answers": s.answers,
         "accepted": s.accepted,
         "badges": s.badges,
+        "spaces": spaces,
     }
 
 
 @router.get("/community/me")
 def me(request: HttpRequest):
     access.require_participant(request.user)
-    return _standing(request.user)
+    return _standing(request.user, request.user)
 
 
 @router.get("/community/members/{public_id}")
 def member(request: HttpRequest, public_id: uuid.UUID):
     access.require_participant(request.user)
-    return _standing(_member(public_id))
+    return _standing(_member(public_id), request.user)
 
 
 @router.get("/community/members/{public_id}/ledger")

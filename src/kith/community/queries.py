@@ -56,6 +56,8 @@ class TopicPage:
     comments: dict[int, list[Post]] = field(default_factory=dict)
     my_votes: dict[int, int] = field(default_factory=dict)
     next_cursor: str | None = None
+    # Each shown author's points in the topic's space (``SpaceReputation``).
+    author_points: dict[int, int] = field(default_factory=dict)
 
 
 ANSWER_ORDER = ("created_at", "id")
@@ -92,7 +94,10 @@ def topic_page(
         my_votes = dict(
             Vote.objects.filter(voter=user, post_id__in=parents).values_list("post_id", "value")
         )
-    return TopicPage(topic, question, answers, comments, my_votes, page.next_cursor)
+    authors = [p.author_id for p in answers] + ([question.author_id] if question else [])
+    authors += [c.author_id for group in comments.values() for c in group]
+    author_points = space_points(topic.space, authors)
+    return TopicPage(topic, question, answers, comments, my_votes, page.next_cursor, author_points)
 
 
 def search_topics(user, q: str, *, space: Space | None = None, limit: int = 20) -> list[Topic]:
@@ -186,3 +191,61 @@ def ledger(member, *, cursor: str | None = None, limit: int | None = None) -> Pa
 
 def reputation_total(member) -> int:
     return ReputationEvent.objects.filter(user=member).aggregate(s=Sum("points"))["s"] or 0
+
+
+# ---------------------------------------------------------------- per-space reputation
+
+
+@dataclass
+class SpaceStanding:
+    """A member's points in one space (``SpaceReputation``, the ledger's rows of that space)."""
+
+    space: Space
+    reputation: int
+
+
+@dataclass
+class Leader:
+    member: object  # a User
+    reputation: int
+
+
+def space_leaders(space: Space, *, limit: int = 10) -> list[Leader]:
+    """The members with the most points in ``space`` (a range scan of
+    ``community_space_rep_top``); members with no positive points are not leaders."""
+    from .models import SpaceReputation
+
+    rows = (
+        SpaceReputation.objects.filter(space=space, reputation__gt=0, user__is_active=True)
+        .select_related("user")
+        .order_by("-reputation", "user_id")[: max(1, min(limit, 100))]
+    )
+    return [Leader(r.user, r.reputation) for r in rows]
+
+
+def space_points(space: Space, user_ids) -> dict[int, int]:
+    """``{user id: points in space}`` for the given members (absent: 0), one query."""
+    from .models import SpaceReputation
+
+    ids = {uid for uid in user_ids if uid is not None}
+    if not ids:
+        return {}
+    return dict(
+        SpaceReputation.objects.filter(space=space, user_id__in=ids).values_list(
+            "user_id", "reputation"
+        )
+    )
+
+
+def member_spaces(viewer, member) -> list[SpaceStanding]:
+    """``member``'s points per space, only in the spaces ``viewer`` may see (a hidden
+    space's name never leaks through someone's standing), most points first."""
+    from .models import SpaceReputation
+
+    rows = (
+        SpaceReputation.objects.filter(user=member, space_id__in=access.visible_space_ids(viewer))
+        .exclude(reputation=0)
+        .select_related("space")
+        .order_by("-reputation", "space_id")[:50]
+    )
+    return [SpaceStanding(r.space, r.reputation) for r in rows]

@@ -84,10 +84,21 @@ def space(request: HttpRequest, slug: str) -> HttpResponse:
         unanswered=request.GET.get("unanswered") == "1",
     )
     services.record_visit(user=request.user)
+    user = request.user
+    my_points = None
+    if access.is_logged_in(user):
+        my_points = queries.space_points(found, [user.pk]).get(user.pk, 0)
     return render(
         request,
         "community/space.html",
-        _ctx(request, space=found, page=page, tag=request.GET.get("tag", "")),
+        _ctx(
+            request,
+            space=found,
+            page=page,
+            tag=request.GET.get("tag", ""),
+            leaders=queries.space_leaders(found, limit=10),
+            my_points=my_points,
+        ),
     )
 
 
@@ -430,7 +441,12 @@ def party_panel(request: HttpRequest, party) -> str | None:
         return None
     return render_to_string(
         "community/_party_panel.html",
-        {"standing": standing, "member": member, "moderator": access.is_staff_writer(user)},
+        {
+            "standing": standing,
+            "member": member,
+            "moderator": access.is_staff_writer(user),
+            "spaces": queries.member_spaces(user, member),
+        },
         request=request,
     )
 
