@@ -13,6 +13,15 @@ class CommunityConfig(AppConfig):
         worker.periodic("community.trust_levels", every_seconds=3600)(_recompute_trust)
         _register_panels()
         _register_mirrors()
+        # The global search's substring indexes over other apps' tables are (re)built
+        # after every migrate, once all tables exist (see kith.web.global_search_index).
+        from django.db.models.signals import post_migrate
+
+        from kith.web import global_search_index
+
+        post_migrate.connect(
+            global_search_index.on_post_migrate, sender=self, dispatch_uid="kith.global_search"
+        )
 
 
 def _recompute_trust() -> None:

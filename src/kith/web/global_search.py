@@ -1,8 +1,11 @@
 """Search everything a staff user may see, from one box (the command palette, Ctrl-K).
 
 Each kind of record has a *provider*: a function that returns the best few matches of
-a query among the records the user may see, through that app's own access scope (and
-for people and organisations, through the same search index as the people list). The
+a query among the records the user may see, through that app's own access scope and
+an index: people and organisations through the people list's search index, community
+topics through the community's, and deals, cases, activities, posts and ideas through
+the substring indexes of :mod:`kith.web.global_search_index` (FTS5 trigram tables on
+SQLite, ``pg_trgm`` GIN indexes on PostgreSQL), so a keystroke never scans a table. The
 palette and ``GET /api/search`` both call :func:`search_everything`, which runs the
 providers in a fixed order and groups their hits.
 
@@ -16,7 +19,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.urls import reverse
 
 logger = logging.getLogger(__name__)
@@ -94,23 +96,21 @@ def _parties(kind: str) -> Provider:
     return provide
 
 
-def _words_q(field: str, q: str) -> Q:
-    """Every word of ``q`` in ``field`` (so "acme renewal" finds "Renewal — Acme")."""
-    condition = Q()
-    for word in q.split()[:6]:
-        condition &= Q(**{f"{field}__icontains": word})
-    return condition
+def _matching(qs, key: str, q: str):
+    """``qs`` narrowed to rows containing every word of ``q``, through the substring
+    index of kith.web.global_search_index; None when no word is long enough to match."""
+    from kith.web import global_search_index
+
+    return global_search_index.match(qs, key, q)
 
 
 def _deals(user, q: str, limit: int) -> list[Hit]:
     from kith.sales import access
 
-    qs = (
-        access.scope_deals(user)
-        .filter(_words_q("title", q))
-        .select_related("stage", "organization")
-        .order_by("-updated_at", "-id")[:limit]
-    )
+    matched = _matching(access.scope_deals(user), "deal", q)
+    if matched is None:
+        return []
+    qs = matched.select_related("stage", "organization").order_by("-updated_at", "-id")[:limit]
     return [
         Hit(
             "deal",
@@ -127,11 +127,16 @@ def _deals(user, q: str, limit: int) -> list[Hit]:
 def _cases(user, q: str, limit: int) -> list[Hit]:
     from kith.service import access
 
-    condition = _words_q("subject", q)
+    scope = access.scope_cases(user)
+    found = []
     digits = q.lstrip("#")
     if digits.isdigit() and len(digits) < 19:
-        condition |= Q(number=int(digits))
-    qs = access.scope_cases(user).filter(condition).order_by("-updated_at", "-id")[:limit]
+        found = list(scope.filter(number=int(digits)))  # the case number's own index
+    matched = _matching(scope, "case", q)
+    if matched is not None:
+        seen = {c.pk for c in found}
+        found += [c for c in matched.order_by("-updated_at", "-id")[:limit] if c.pk not in seen]
+    qs = found[:limit]
     return [
         Hit(
             "case",
@@ -146,12 +151,10 @@ def _cases(user, q: str, limit: int) -> list[Hit]:
 def _activities(user, q: str, limit: int) -> list[Hit]:
     from kith.work import access
 
-    qs = (
-        access.scope_activities(user)
-        .filter(_words_q("summary", q))
-        .select_related("type")
-        .order_by("-id")[:limit]
-    )
+    matched = _matching(access.scope_activities(user), "activity", q)
+    if matched is None:
+        return []
+    qs = matched.select_related("type").order_by("-id")[:limit]
     return [
         Hit("activity", a.summary, a.type.name, reverse("work:activity", args=[a.public_id]))
         for a in qs
@@ -163,12 +166,10 @@ def _posts(user, q: str, limit: int) -> list[Hit]:
 
     # The scope checks visibility; the feed check needs the target, so candidates are
     # checked one by one and a few extra are drawn for those the user may not read.
-    candidates = (
-        access.scope_posts(user)
-        .filter(_words_q("body_markdown", q))
-        .select_related("author", "target_type")
-        .order_by("-id")[: limit * 3]
-    )
+    matched = _matching(access.scope_posts(user), "post", q)
+    if matched is None:
+        return []
+    candidates = matched.select_related("author", "target_type").order_by("-id")[: limit * 3]
     hits = []
     for post in candidates:
         if not access.can_see_post(user, post):
@@ -188,14 +189,11 @@ def _posts(user, q: str, limit: int) -> list[Hit]:
 
 
 def _topics(user, q: str, limit: int) -> list[Hit]:
-    from kith.community import access
+    from kith.community import access, search
 
-    qs = (
-        access.scope_topics(user)
-        .filter(_words_q("title", q))
-        .select_related("space")
-        .order_by("-id")[:limit]
-    )
+    # The community's own search service (FTS5 / tsvector over title, tags and body).
+    scope = access.scope_topics(user).filter(merged_into__isnull=True).select_related("space")
+    qs = search.search(scope, q, limit=limit)
     return [
         Hit("topic", t.title, t.space.name, reverse("community:topic", args=[t.public_id]))
         for t in qs
@@ -205,7 +203,10 @@ def _topics(user, q: str, limit: int) -> list[Hit]:
 def _ideas(user, q: str, limit: int) -> list[Hit]:
     from kith.ideas import access
 
-    qs = access.scope_ideas(user).filter(_words_q("title", q)).order_by("-id")[:limit]
+    matched = _matching(access.scope_ideas(user), "idea", q)
+    if matched is None:
+        return []
+    qs = matched.order_by("-id")[:limit]
     return [
         Hit("idea", i.title, i.get_status_display(), reverse("ideas:idea", args=[i.public_id]))
         for i in qs
