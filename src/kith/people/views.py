@@ -520,7 +520,29 @@ def _render_detail(
         # A recent merge into this record can be undone for a while (a safety net).
         "undoable_merge": merging.latest_undoable(party) if request.user.can_write else None,
     }
+    context["new_deal_url"] = (
+        _new_deal_url(party, context["roles"]) if request.user.can_write else ""
+    )
     return render(request, "people/party_detail.html", context, status=status)
+
+
+def _new_deal_url(party: Party, roles: list[dict[str, Any]]) -> str:
+    """ "New deal" from a record page, filled in: the person and the organisation of their
+    current role (one the user may see), or the organisation itself."""
+    if party.kind == ORGANIZATION:
+        return reverse("sales:deal_new") + "?" + urlencode({"organization": party.public_id})
+    params = {"person": party.public_id}
+    for r in roles:
+        rel = r["rel"]
+        if (
+            r["state"] == "current"
+            and rel.object_id
+            and r["object_visible"]
+            and rel.object.kind == ORGANIZATION
+        ):
+            params["organization"] = rel.object.public_id
+            break
+    return reverse("sales:deal_new") + "?" + urlencode(params)
 
 
 @staff_view
