@@ -654,6 +654,7 @@ def staff_refuse_erasure(request: HttpRequest, public_id, request_id) -> HttpRes
         from kith.core.errors import NotFound
 
         raise NotFound("No such request.")
+    erasure.require_eraser(request.user)  # 403 for a role that may not erase
     try:
         erasure.refuse_erasure(
             actor=request.user, request=req, reason=request.POST.get("reason", "")
@@ -689,7 +690,7 @@ def purposes_admin(request: HttpRequest) -> HttpResponse:
         try:
             purpose = purposes.create_purpose(actor=request.user, data=purposes.form_data(values))
         except KithError as exc:
-            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+            errors = {e.field: e.message for e in exc.errors} or {"form": exc.message}
         else:
             messages.success(request, f"Purpose “{purpose.name}” added.")
             return redirect("cmr:purposes")
@@ -722,7 +723,7 @@ def purpose_edit(request: HttpRequest, purpose_id) -> HttpResponse:
                 actor=request.user, purpose=purpose, data=purposes.form_data(request.POST)
             )
         except KithError as exc:
-            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+            errors = {e.field: e.message for e in exc.errors} or {"form": exc.message}
         else:
             messages.success(request, "Purpose saved.")
             return redirect("cmr:purposes")
