@@ -358,6 +358,11 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
         "sentiment": "skipped (neutral)" if NO_SENTIMENT else "model",
         "uptime": _uptime(),
     }
+    # Statistics for the tables just loaded, as autovacuum would keep them in service.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     src1 = Source.objects.create(kind="webhook", name="bench one worker")
     items = _mentions(rng, args.mentions, handles, "a")
     log(f"{db}: one worker, {len(items):,} mentions …")

@@ -138,7 +138,7 @@ def test_assign_reply_dismiss_spam_from_the_queue(src, bob, vic):
 
 
 def test_convert_to_case_goes_to_the_case_and_links_back(
-    src, alice, bob, django_capture_on_commit_callbacks
+    src, alice, bob, dan, django_capture_on_commit_callbacks
 ):
     ana = make_person(alice, given="Ana", family="Lima")
     ContactPoint.objects.create(
@@ -171,9 +171,12 @@ def test_convert_to_case_goes_to_the_case_and_links_back(
     page = party_page(bob, ana)
     assert 'id="listening-panel"' in page and "the app is broken" in page
     assert mention.converted_url in page
-    # The case is on the person's timeline too (for those who may see the case: bob did
-    # not take the mention, so the case is not his), once however often the event comes.
-    assert "Case opened from a mention" not in page
+    # The case is on the person's timeline too, for those who may see the case: bob
+    # converted it outside any queue, so the case is his (he can open it) and another
+    # agent in no queue does not see it; once however often the event comes.
+    assert "Case opened from a mention" in page
+    assert client_for(bob).get(mention.converted_url).status_code == 200
+    assert "Case opened from a mention" not in party_page(dan, ana)
     page = party_page(alice, ana)
     assert "Case opened from a mention on Hook: @ana@m.social: the app is broken" in page
     from kith.core.events import subscriptions
