@@ -5,15 +5,20 @@ timeline, audited and announced; customers reach only their own intents."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+import pytest
+from django.db import connection
 from django.utils import timezone
 
+from kith.accounts import services as account_services
 from kith.cmr import intents, services, terms
 from kith.cmr.models import Intent, Offer
+from kith.core.errors import Conflict
 from kith.core.models import AuditEntry, OutboxEvent
 from kith.interactions.models import Interaction
 from kith.sales.models import Deal
-from tests.conftest import ApiClient, client_for
+from tests.conftest import PASSWORD, ApiClient, client_for, make_person
 
 INTENT = {
     "category": "Espresso machine",
@@ -189,3 +194,51 @@ def test_the_portal_and_staff_pages(alice, carol):
     assert accepted.status_code == 302
     intent.refresh_from_db()
     assert intent.status == "accepted" and intent.deal.person_id == carol.person_id
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
+def test_racing_acceptances_make_one_deal(settings, tmp_path):
+    """Two offers accepted at once (two tabs): the intent's row lock lets one win."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "SKIPPED ON SQLITE: real concurrent writers need PostgreSQL (SQLite serialises writes)."
+        )
+    staff = account_services.create_user(
+        actor=None, username="owner", password=PASSWORD, role="admin"
+    )
+    person = make_person(None, given="Race", family="Customer", email="race@example.com")
+    intent = intents.file_intent(
+        actor=None,
+        person=person,
+        data=intents.IntentInput(category="Bike", description="A bike", currency="EUR"),
+    )
+    offers = [
+        intents.make_offer(
+            actor=staff, intent=intent, data=intents.OfferInput(title=f"Bike {n}", price="100")
+        )
+        for n in range(4)
+    ]
+    barrier = threading.Barrier(len(offers))
+    won, conflicts, errors = [], [], []
+
+    def worker(offer):
+        try:
+            barrier.wait()
+            won.append(intents.accept_offer(actor=None, offer=offer))
+        except Conflict:
+            conflicts.append(offer)
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(o,)) for o in offers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(won) == 1 and len(conflicts) == len(offers) - 1
+    assert Deal.objects.filter(person=person).count() == 1
+    assert Offer.objects.filter(status="accepted").count() == 1
