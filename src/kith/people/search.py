@@ -576,6 +576,7 @@ class Term:
     parts: tuple[str, ...]
     digits: str = ""
     handle: bool = False  # typed with a leading '@'
+    email: bool = False  # holds an '@' after its start: an e-mail address
 
     @property
     def compact(self) -> str:
@@ -602,7 +603,11 @@ def parse_query(q: str) -> list[Term]:
                 continue
         parts = tuple(words(raw[i])[:MAX_TERMS])
         if parts:
-            terms.append(Term(parts, handle=raw[i].startswith("@")))
+            terms.append(
+                Term(
+                    parts, handle=raw[i].startswith("@"), email="@" in raw[i][1:] and len(parts) > 1
+                )
+            )
         i += 1
     return terms
 
@@ -811,10 +816,12 @@ def _compact_similarity(compact: str, tokens: list[str], tag: str, exact: float)
 def _word_score(word: str, doc: _Doc, *, handle: bool = False, last: bool = True) -> float:
     """The best match of one query word anywhere in the document, weighted by field."""
     name = max((_name_similarity(word, w, last=last) for w in doc.name), default=0.0)
-    if name == 1.0:
-        return name
     # "@ana" says "a handle": then a handle match beats a name match.
     on_handle = 1.0 if handle else 0.85
+    if name >= on_handle:
+        # No other field scores above ``on_handle``: a name this good wins (most
+        # candidates of a short query stop here, typed prefixes of a name).
+        return name
     return max(
         name,
         _plain_similarity(word, doc.handle, on_handle, on_handle - 0.1),
@@ -875,6 +882,17 @@ def _candidates(queryset: QuerySet, condition: RawSQL, cap: int) -> list[tuple[i
         return []
 
 
+def _identifies(terms: list[Term]) -> bool:
+    """Whether every term is an identifier: an e-mail address or a phone number (six
+    digits or more).
+
+    Once such a query matched exactly, the typo tier has nothing to add but noise, and
+    it is the costly one: every part of an e-mail as a prefix ("example"*, "com"*)
+    intersects posting lists of most of the index.
+    """
+    return all(term.email or len(term.digits) >= PHONE_GRAM for term in terms)
+
+
 def search(queryset: QuerySet[Party], q: str, *, limit: int = 50) -> list[Party]:
     """The parties of ``queryset`` matching ``q``, best first, at most ``limit``.
 
@@ -897,7 +915,7 @@ def search(queryset: QuerySet[Party], q: str, *, limit: int = 50) -> list[Party]
     # Exact words first: when they are enough, prefixes and typos would only crowd them.
     for fuzzy in (False, True):
         collect(_match_condition(Group("and", tuple(_term_node(t, fuzzy=fuzzy) for t in terms))))
-        if len(found) >= min(limit, cap):
+        if len(found) >= min(limit, cap) or (found and _identifies(terms)):
             break
     if not found and _is_postgres() and (node := _did_you_mean(terms)) is not None:
         collect(_match_condition(node))
