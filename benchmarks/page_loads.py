@@ -69,7 +69,14 @@ class Session:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
+    def _insecure_ok(self) -> None:
+        # A production-like server marks its cookies Secure; a browser still sends them
+        # to http://localhost (a secure context), urllib does not: do as the browser does.
+        for cookie in self.jar:
+            cookie.secure = False
+
     def get(self, path: str) -> tuple[int, str]:
+        self._insecure_ok()
         try:
             with self.opener.open(self.base + path, timeout=60) as response:
                 return response.status, response.read().decode("utf-8", "replace")
@@ -84,6 +91,7 @@ class Session:
         data = urllib.parse.urlencode(
             {"username": user, "password": password, "csrfmiddlewaretoken": token.group(1)}
         ).encode()
+        self._insecure_ok()
         request = urllib.request.Request(
             self.base + "/login/", data=data, headers={"Referer": self.base + "/login/"}
         )
