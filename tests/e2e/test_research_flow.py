@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _csp_watch(page: Page) -> list[str]:
+    # A shared, loaded CI machine can take more than the fixture's 10 s for a first page.
+    page.set_default_timeout(45_000)
+    expect.set_options(timeout=30_000)
     violations: list[str] = []
     page.on(
         "console",
