@@ -67,6 +67,9 @@ def buyers(alice):
 
 def test_compute_value_then_see_segments_chart_and_the_panel(new_page, buyers):
     page: Page = new_page()
+    # The recompute fits the models inside the request (the immediate task backend):
+    # seconds, more on a loaded machine.
+    page.set_default_timeout(60_000)
     violations: list[str] = []
     page.on(
         "console",

@@ -181,6 +181,8 @@ def predict(
         discount_rate=monthly,
         freq="W",
     )
+    p_alive, expected = np.nan_to_num(p_alive, nan=0.0), np.nan_to_num(expected, nan=0.0)
+    clv = np.nan_to_num(np.asarray(clv, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     return Predictions(
         np.clip(p_alive, 0.0, 1.0),
         np.maximum(expected, 0.0),
@@ -210,11 +212,16 @@ def holdout_check(
     cal = rfm(purchases, now_days=cutoff)
     model = fit(cal)
     weeks = holdout_days / WEEK_DAYS
-    predicted = np.asarray(
-        model.bgf.conditional_expected_number_of_purchases_up_to_time(
-            weeks, cal.frequency, cal.recency, cal.T
+    predicted = np.nan_to_num(
+        np.asarray(
+            model.bgf.conditional_expected_number_of_purchases_up_to_time(
+                weeks, cal.frequency, cal.recency, cal.T
+            ),
+            dtype=float,
         ),
-        dtype=float,
+        nan=0.0,
+        posinf=0.0,
+        neginf=0.0,
     )
     actual = np.zeros(len(cal))
     for i, key in enumerate(cal.keys):
@@ -238,6 +245,7 @@ def holdout_check(
         if len(cal) > 2 and predicted.std() > 0 and actual.std() > 0
         else 0.0
     )
+    corr = corr if math.isfinite(corr) else 0.0
     return {
         "holdout_days": holdout_days,
         "customers": len(cal),

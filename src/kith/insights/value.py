@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections import defaultdict
 from decimal import Decimal
 
@@ -385,8 +386,8 @@ def _save(
         run.in_flight = None
         run.percent = 100
         run.stage = "Done"
-        run.params = params
-        run.validation = validation
+        run.params = _finite(params)
+        run.validation = _finite(validation)
         run.thresholds = thresholds
         run.customer_count = customers
         run.scored_count = len(rows)
@@ -402,6 +403,17 @@ def _save(
         )
         events.emit("value_run.completed", obj=run, data={"scored": len(rows)})
     return run
+
+
+def _finite(data):
+    """``data`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finite(v) for v in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    return data
 
 
 # ---------------------------------------------------------------- referrals
