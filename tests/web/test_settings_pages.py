@@ -65,7 +65,8 @@ def test_roles_list_and_add_by_managers_not_agents(mia, bob):
     page = client.get("/settings/roles/")
     assert page.status_code == 200 and "Customer" in page.content.decode()
     r = client.post(
-        "/settings/roles/", {"name": "Franchisee", "object_label": "franchisee of", "applies_to": "any"}
+        "/settings/roles/",
+        {"name": "Franchisee", "object_label": "franchisee of", "applies_to": "any"},
     )
     assert r.status_code == 302
     assert RoleType.objects.get(slug="franchisee").name == "Franchisee"
