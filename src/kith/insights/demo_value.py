@@ -62,6 +62,7 @@ def load(*, seed: int, anchor: dt.date) -> str:
             made += 1
         except KithError:
             continue
+    _grant_demo_profiling(alice, [parties[p] for p in buyers], rng)
     try:
         run = value.request_value_run(actor=alice)
     except KithError as exc:
@@ -89,3 +90,26 @@ def wipe() -> None:
 
     Referral.objects.filter(pk__in=ids("insights.referral.recorded")).delete()
     ValueRun.objects.filter(pk__in=ids("insights.value.requested")).delete()
+
+
+def _grant_demo_profiling(actor, buyers: list, rng: random.Random) -> None:
+    """Most demo buyers agreed to profiling when they signed up (an import), some did not.
+
+    Customer value scores only people who consented (``kith.cmr``), so without these
+    answers the demo's value page would be empty.
+    """
+    try:
+        from kith.cmr import services as cmr_services
+    except ImportError:  # consents not installed: everyone may be profiled
+        return
+    for person in buyers:
+        try:
+            cmr_services.set_consent(
+                actor=actor,
+                person=person,
+                purpose="profiling",
+                granted=rng.random() < 0.85,
+                source="import",
+            )
+        except KithError:
+            continue

@@ -24,7 +24,7 @@ SOURCES = (
     (
         "mastodon",
         "Acme on Mastodon",
-        {"instance": "https://mastodon.example", "hashtags": ["acme"]},
+        {"instance": "https://mastodon.example", "timeline": "hashtag", "hashtag": "acme"},
     ),
     ("feed", "Tech press", {"url": "https://press.example/feed.xml"}),
     ("webhook", "Review site (webhook)", {}),
@@ -92,6 +92,11 @@ def load(*, seed: int, anchor: dt.date) -> str:
                 actor=alice, data={"kind": kind, "name": name, "config": config}
             )
             src = made.source
+            if kind in ("mastodon", "feed"):
+                # The demo's servers are made up: a polled source stays off until someone
+                # points it at a real feed, so the demo never reaches for the network.
+                Source.objects.filter(pk=src.pk).update(enabled=False, next_poll_at=None)
+                src.refresh_from_db()
             if queue is not None and kind in ("mastodon", "webhook"):
                 Source.objects.filter(pk=src.pk).update(queue=queue, first_response_minutes=120)
                 src.refresh_from_db()
