@@ -26,6 +26,7 @@ Conventions (those of Fader, Hardie & Lee 2005 and of lifetimes):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -123,10 +124,14 @@ def fit(data: RFM, *, penalizer: float = 0.0) -> Fitted:
     last_error: Exception | None = None
     for pen in (penalizer, max(penalizer, 1e-3)):
         try:
-            bgf = BetaGeoFitter(penalizer_coef=pen)
-            bgf.fit(data.frequency, data.recency, data.T)
-            ggf = GammaGammaFitter(penalizer_coef=pen)
-            ggf.fit(data.frequency[repeat], data.monetary[repeat])
+            # The optimiser probes impossible parameters on its way (log/sqrt of negatives);
+            # those RuntimeWarnings are its business, the finite check below is ours.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                bgf = BetaGeoFitter(penalizer_coef=pen)
+                bgf.fit(data.frequency, data.recency, data.T)
+                ggf = GammaGammaFitter(penalizer_coef=pen)
+                ggf.fit(data.frequency[repeat], data.monetary[repeat])
             params = {k: float(v) for k, v in bgf.params_.items()}
             params.update({k: float(v) for k, v in ggf.params_.items()})
             if all(math.isfinite(v) for v in params.values()):
