@@ -91,3 +91,12 @@ def test_staff_refuse_an_erasure_request_with_a_reason_the_customer_reads(alice,
     assert req.status == "refused" and req.reason == "You have an active warranty claim."
     mine = client_for(carol).get("/cmr/my/").content.decode()
     assert "You have an active warranty claim." in mine
+
+
+def test_the_intents_queue_is_reachable_from_the_sales_tabs(alice):
+    """Staff find customers' intents where they work on deals, one click away."""
+    admin = client_for(alice)
+    board = admin.get("/sales/")
+    assert board.status_code == 200
+    assert b'href="/cmr/intents/"' in board.content
+    assert admin.get("/cmr/intents/").status_code == 200
