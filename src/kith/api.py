@@ -91,6 +91,8 @@ def _register_routers() -> None:
     from kith.core.api import router as system_router
     from kith.ideas.api import router as ideas_router
     from kith.insights.api import router as insights_router
+    from kith.insights.api_research import router as research_router
+    from kith.insights.api_value import router as value_router
     from kith.interactions.api import router as interactions_router
     from kith.listening.api import router as listening_router
     from kith.people.api import router as people_router
@@ -120,6 +122,10 @@ def _register_routers() -> None:
     api.add_router("/", cmr_router)
     api.add_router("/", listening_router)
     api.add_router("/", insights_router)
+    # Mounted here, not nested in the insights router: nested routers are only attached
+    # when the URLs are built, after guard_operations has run, so they missed the rules.
+    api.add_router("/", research_router)
+    api.add_router("/", value_router)
 
 
 _register_routers()

@@ -166,12 +166,3 @@ def person_influence(request: HttpRequest, person_id: uuid.UUID):
         score=_score(score) if score else None,
         community_influencers=[_score(s) for s in members],
     )
-
-
-from kith.insights.api_research import router as research_router  # noqa: E402
-
-router.add_router("", research_router)
-
-from kith.insights.api_value import router as value_router  # noqa: E402
-
-router.add_router("", value_router)

@@ -93,7 +93,8 @@ def wipe() -> None:
 
 
 def _grant_demo_profiling(actor, buyers: list, rng: random.Random) -> None:
-    """Most demo buyers agreed to profiling when they signed up (an import), some did not.
+    """Most demo buyers who may not be profiled yet agreed when they signed up (an
+    import), some did not.
 
     Customer value scores only people who consented (``kith.cmr``), so without these
     answers the demo's value page would be empty.
@@ -102,7 +103,12 @@ def _grant_demo_profiling(actor, buyers: list, rng: random.Random) -> None:
         from kith.cmr import services as cmr_services
     except ImportError:  # consents not installed: everyone may be profiled
         return
+    from kith.insights.services import profiling_allowed
+
+    allowed = profiling_allowed({p.pk for p in buyers})
     for person in buyers:
+        if person.pk in allowed:  # already answered yes, or the purpose grants by default
+            continue
         try:
             cmr_services.set_consent(
                 actor=actor,

@@ -43,6 +43,7 @@ from kith.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from kith.core.inputs import CleanForm
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
 from kith.interactions.access import visible_refs
@@ -1059,7 +1060,7 @@ def _party_form(
     return render(request, "people/party_form.html", context, status=status)
 
 
-class QuickRoleForm(forms.Form):
+class QuickRoleForm(CleanForm):
     """The optional "role at an organisation" part of the create-person form."""
 
     role = forms.ChoiceField(required=False, label="Role")

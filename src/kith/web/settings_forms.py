@@ -12,6 +12,7 @@ from django import forms
 
 from kith.accounts.models import Role, User
 from kith.core.errors import FieldError
+from kith.core.inputs import CleanForm
 from kith.people.models import FieldDefinition, RoleType
 
 
@@ -21,18 +22,18 @@ def apply_errors(form: forms.Form, errors: Iterable[FieldError]) -> None:
         form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
-class InviteForm(forms.Form):
+class InviteForm(CleanForm):
     email = forms.CharField(label="E-mail address", max_length=254)
     first_name = forms.CharField(label="First name", max_length=150, required=False)
     last_name = forms.CharField(label="Last name", max_length=150, required=False)
     role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.AGENT)
 
 
-class RoleChangeForm(forms.Form):
+class RoleChangeForm(CleanForm):
     role = forms.ChoiceField(label="Role", choices=Role.choices)
 
 
-class AcceptForm(forms.Form):
+class AcceptForm(CleanForm):
     password = forms.CharField(
         label="Password",
         strip=False,
@@ -45,11 +46,11 @@ class AcceptForm(forms.Form):
     )
 
 
-class TeamForm(forms.Form):
+class TeamForm(CleanForm):
     name = forms.CharField(label="Team name", max_length=200)
 
 
-class TeamMembersForm(forms.Form):
+class TeamMembersForm(CleanForm):
     members = forms.ModelMultipleChoiceField(
         label="Members",
         queryset=User.objects.none(),
@@ -65,7 +66,7 @@ class TeamMembersForm(forms.Form):
         ).order_by("username")
 
 
-class RoleTypeForm(forms.Form):
+class RoleTypeForm(CleanForm):
     name = forms.CharField(label="Name", max_length=80, help_text="e.g. Customer, Partner.")
     slug = forms.CharField(
         label="Short name",
@@ -85,7 +86,7 @@ class RoleTypeForm(forms.Form):
     description = forms.CharField(label="Description", max_length=300, required=False)
 
 
-class FieldDefinitionForm(forms.Form):
+class FieldDefinitionForm(CleanForm):
     label = forms.CharField(label="Label", max_length=120)
     key = forms.CharField(
         label="Key",
@@ -111,6 +112,6 @@ class FieldDefinitionForm(forms.Form):
         return [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
 
 
-class CompanyForm(forms.Form):
+class CompanyForm(CleanForm):
     name = forms.CharField(label="Company name", max_length=300)
     website = forms.CharField(label="Website", max_length=500, required=False)
