@@ -64,14 +64,17 @@ def test_fresh_directory_migrate_and_serve(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # Whether it serves, not how fast (that is the benchmarks' job): a loaded CI
+        # machine may take a while to import the app and build the OpenAPI document.
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                if httpx.get(f"{base}/api/openapi.json", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/api/openapi.json", timeout=15).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("kith serve did not answer within 10 s")
+                time.sleep(0.2)
+            if time.monotonic() > deadline:
+                pytest.fail("kith serve did not answer within 60 s")
         spec = httpx.get(f"{base}/api/openapi.json").json()
         assert "/api/people/{public_id}/timeline" in spec["paths"]
         headers = {"Authorization": f"Bearer {token}"}
