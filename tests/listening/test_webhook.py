@@ -162,7 +162,10 @@ def test_unknown_disabled_or_non_webhook_sources_are_404(hook, alice):
         assert r.status_code == 404
     services.update_source(actor=alice, source=source, data={"enabled": False})
     assert post(source, body, secret=secret).status_code == 404
-    feed = services.create_source(actor=alice, data={"kind": "feed", "name": "Feed"}).source
+    feed = services.create_source(
+        actor=alice,
+        data={"kind": "feed", "name": "Feed", "config": {"url": "https://feeds.example.com/a.xml"}},
+    ).source
     assert post(feed, body, secret=secret).status_code == 404
 
 
