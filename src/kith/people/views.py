@@ -524,15 +524,14 @@ def _render_detail(
     context["new_deal_url"] = (
         _new_deal_url(party, context["roles"]) if request.user.can_write else ""
     )
+    context["new_case_url"] = (
+        _new_case_url(party, context["roles"]) if request.user.can_write else ""
+    )
     return render(request, "people/party_detail.html", context, status=status)
 
 
-def _new_deal_url(party: Party, roles: list[dict[str, Any]]) -> str:
-    """ "New deal" from a record page, filled in: the person and the organisation of their
-    current role (one the user may see), or the organisation itself."""
-    if party.kind == ORGANIZATION:
-        return reverse("sales:deal_new") + "?" + urlencode({"organization": party.public_id})
-    params = {"person": party.public_id}
+def _current_organization(roles: list[dict[str, Any]]) -> Party | None:
+    """The organisation of the person's current role, one the user may see (or None)."""
     for r in roles:
         rel = r["rel"]
         if (
@@ -541,9 +540,32 @@ def _new_deal_url(party: Party, roles: list[dict[str, Any]]) -> str:
             and r["object_visible"]
             and rel.object.kind == ORGANIZATION
         ):
-            params["organization"] = rel.object.public_id
-            break
+            return rel.object
+    return None
+
+
+def _new_deal_url(party: Party, roles: list[dict[str, Any]]) -> str:
+    """ "New deal" from a record page, filled in: the person and the organisation of their
+    current role (one the user may see), or the organisation itself."""
+    if party.kind == ORGANIZATION:
+        return reverse("sales:deal_new") + "?" + urlencode({"organization": party.public_id})
+    params = {"person": party.public_id}
+    org = _current_organization(roles)
+    if org is not None:
+        params["organization"] = org.public_id
     return reverse("sales:deal_new") + "?" + urlencode(params)
+
+
+def _new_case_url(party: Party, roles: list[dict[str, Any]]) -> str:
+    """ "New case" from a record page, filled in: the person as requester and the
+    organisation of their current role (one the user may see), or the organisation."""
+    if party.kind == ORGANIZATION:
+        return reverse("service:case_new") + "?" + urlencode({"organization": party.public_id})
+    params = {"requester": party.public_id}
+    org = _current_organization(roles)
+    if org is not None:
+        params["organization"] = org.public_id
+    return reverse("service:case_new") + "?" + urlencode(params)
 
 
 @staff_view

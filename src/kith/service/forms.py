@@ -11,6 +11,7 @@ from kith.core.errors import ValidationFailed
 from kith.core.inputs import CleanForm
 from kith.people.models import Party
 from kith.service.models import BusinessCalendar, Origin, Priority, Queue
+from kith.web.pickers import picker_widget
 
 
 def staff_writers():
@@ -20,13 +21,24 @@ def staff_writers():
 
 
 class CaseForm(CleanForm):
+    """Create or edit a case. The requester and organisation are record pickers whose
+    choices the view fills from what the user may see (never a capped list of everyone)."""
+
     subject = forms.CharField(max_length=300)
+    requester = forms.ChoiceField(
+        required=False,
+        label="Requester",
+        widget=picker_widget("person"),
+        help_text="The person asking; or give their e-mail below.",
+    )
     requester_email = forms.EmailField(
-        label="Requester e-mail", help_text="The person asking; they must exist in People."
+        label="Requester e-mail",
+        required=False,
+        help_text="Used when no requester is chosen; they must exist in People.",
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
-    organization = forms.ModelChoiceField(
-        queryset=Party.objects.none(), required=False, empty_label="(none)"
+    organization = forms.ChoiceField(
+        required=False, label="Organisation", widget=picker_widget("organization")
     )
     origin = forms.ChoiceField(choices=Origin.choices, initial=Origin.WEB)
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.NORMAL)
@@ -42,13 +54,30 @@ class CaseForm(CleanForm):
     )
     tags = forms.CharField(required=False, help_text="Comma-separated.")
 
-    def __init__(self, *args, organizations=None, editing: bool = False, **kwargs):
+    def __init__(self, *args, organizations=(), people=(), editing: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = organizations or Party.objects.none()
+        self.fields["organization"].choices = [("", "(none)")] + [
+            (str(o.public_id), o.display_name) for o in organizations
+        ]
+        self.fields["requester"].choices = [("", "—")] + [
+            (str(p.public_id), p.display_name) for p in people
+        ]
         self.fields["assignee"].queryset = staff_writers()
         if editing:
+            del self.fields["requester"]
             del self.fields["requester_email"]
             del self.fields["assignee"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if (
+            "requester" in self.fields
+            and not data.get("requester")
+            and not data.get("requester_email")
+            and "requester_email" not in self.errors
+        ):
+            self.add_error("requester_email", "Choose the requester or give their e-mail.")
+        return data
 
     def tag_list(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]

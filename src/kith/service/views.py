@@ -12,6 +12,7 @@ import datetime as dt
 
 import nh3
 from django.contrib import messages
+from django.db.models import F
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,10 +22,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from kith.core.context import channel as audit_channel
-from kith.core.errors import NotFound, ValidationFailed
+from kith.core.errors import KithError, NotFound, ValidationFailed
 from kith.core.pagination import paginate
 from kith.people import access as people_access
-from kith.people.models import ContactPoint, Party
+from kith.people.models import ContactPoint, Party, Relationship
 from kith.people.normalize import InvalidContactPoint, normalize_email
 from kith.service import access, inbound, queries, services
 from kith.service.forms import (
@@ -55,12 +56,70 @@ PAGE_SIZE = 50
 SAFE_MAIL_TAGS = set(nh3.ALLOWED_TAGS) - {"img"}
 
 
-def _visible_orgs(user):
-    return (
-        people_access.staff_scope(user)
-        .filter(kind=Party.Kind.ORGANIZATION, status=Party.Status.ACTIVE)
-        .order_by("sort_name")[:200]
+def _party(user, raw: str, kind: str) -> Party | None:
+    """The active person or organisation ``raw`` (a public id) names, if ``user`` may see it."""
+    if not raw:
+        return None
+    try:
+        party = people_access.get_party(user, raw, kind=kind, follow_merged=False)
+    except KithError:
+        return None
+    return party if party.status == Party.Status.ACTIVE else None
+
+
+def _choices(user, kind: str, *, include: Party | None = None, posted: str = "") -> list[Party]:
+    """A record picker's choices: the record already chosen and the one posted (checked).
+
+    Never a list of everyone: the picker finds the rest through the search service; a
+    posted id the user may not see is left out, so the form refuses it.
+    """
+    found = [include] if include is not None else []
+    chosen = _party(user, posted, kind)
+    if chosen is not None and chosen not in found:
+        found.append(chosen)
+    return found
+
+
+def _current_organization(user, person: Party) -> Party | None:
+    """The organisation of the person's current role, one the user may see (or None)."""
+    rels = (
+        Relationship.objects.current()
+        .filter(
+            subject=person,
+            object__kind=Party.Kind.ORGANIZATION,
+            object__status=Party.Status.ACTIVE,
+            object__in=people_access.staff_scope(user).values("pk"),
+        )
+        .select_related("object")
+        # The latest role started wins (undated roles last), as on the person page.
+        .order_by(F("valid_from").desc(nulls_last=True), "-id")
     )
+    rel = rels.first()
+    return rel.object if rel else None
+
+
+def _new_case_initial(request: HttpRequest) -> tuple[dict, Party | None, Party | None]:
+    """ "New case" started from a record page: ``?requester=`` (a person) and
+    ``?organization=`` filled in; without an organisation, the requester's current one."""
+    user = request.user
+    requester = _party(user, request.GET.get("requester", ""), Party.Kind.PERSON)
+    org = _party(user, request.GET.get("organization", ""), Party.Kind.ORGANIZATION)
+    if org is None and requester is not None:
+        org = _current_organization(user, requester)
+    initial: dict = {}
+    if requester is not None:
+        initial["requester"] = str(requester.public_id)
+        email = (
+            requester.contact_points.filter(channel=ContactPoint.EMAIL)
+            .order_by("-primary", "id")
+            .values_list("value", flat=True)
+            .first()
+        )
+        if email:
+            initial["requester_email"] = email
+    if org is not None:
+        initial["organization"] = str(org.public_id)
+    return initial, requester, org
 
 
 # ---------------------------------------------------------------- queue view
@@ -146,10 +205,25 @@ def _find_requester(user, email_address: str) -> Party | None:
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
     access.require_writer(request.user)
-    orgs = _visible_orgs(request.user)
-    form = CaseForm(request.POST or None, organizations=orgs)
+    user = request.user
+    initial, requester, org = (
+        _new_case_initial(request) if request.method == "GET" else ({}, None, None)
+    )
+    form = CaseForm(
+        request.POST or None,
+        initial=initial,
+        organizations=_choices(
+            user, Party.Kind.ORGANIZATION, include=org, posted=request.POST.get("organization", "")
+        ),
+        people=_choices(
+            user, Party.Kind.PERSON, include=requester, posted=request.POST.get("requester", "")
+        ),
+    )
     if request.method == "POST" and form.is_valid():
-        requester = _find_requester(request.user, form.cleaned_data["requester_email"])
+        if form.cleaned_data["requester"]:
+            requester = _party(user, form.cleaned_data["requester"], Party.Kind.PERSON)
+        else:
+            requester = _find_requester(user, form.cleaned_data["requester_email"])
         if requester is None:
             form.add_error(
                 "requester_email", "No person with this e-mail; add them in People first."
@@ -159,7 +233,9 @@ def case_new(request: HttpRequest) -> HttpResponse:
                 subject=form.cleaned_data["subject"],
                 description=form.cleaned_data["description"],
                 requester=requester,
-                organization=form.cleaned_data["organization"],
+                organization=_party(
+                    user, form.cleaned_data["organization"], Party.Kind.ORGANIZATION
+                ),
                 origin=form.cleaned_data["origin"],
                 priority=form.cleaned_data["priority"],
                 queue=form.cleaned_data["queue"],
@@ -189,7 +265,7 @@ def case_edit(request: HttpRequest, public_id) -> HttpResponse:
     initial = {
         "subject": case.subject,
         "description": case.description,
-        "organization": case.organization,
+        "organization": str(case.organization.public_id) if case.organization_id else "",
         "origin": case.origin,
         "priority": case.priority,
         "queue": case.queue,
@@ -198,7 +274,12 @@ def case_edit(request: HttpRequest, public_id) -> HttpResponse:
     form = CaseForm(
         request.POST or None,
         initial=initial,
-        organizations=_visible_orgs(request.user),
+        organizations=_choices(
+            request.user,
+            Party.Kind.ORGANIZATION,
+            include=case.organization,
+            posted=request.POST.get("organization", ""),
+        ),
         editing=True,
     )
     if request.method == "POST" and form.is_valid():
@@ -209,8 +290,11 @@ def case_edit(request: HttpRequest, public_id) -> HttpResponse:
             "priority": form.cleaned_data["priority"],
             "tags": form.tag_list(),
         }
-        if form.cleaned_data["organization"] != case.organization:
-            changes["organization"] = form.cleaned_data["organization"]
+        organization = _party(
+            request.user, form.cleaned_data["organization"], Party.Kind.ORGANIZATION
+        )
+        if organization != case.organization:
+            changes["organization"] = organization
         if form.cleaned_data["queue"] != case.queue:
             changes["queue"] = form.cleaned_data["queue"]
         try:
