@@ -187,3 +187,65 @@ def test_the_staff_page_draws_the_lorenz_curve(community, alice):
     empty = client.get(f"/insights/participation/?space={quiet.public_id}").content.decode()
     assert 'data-testid="participation-empty"' in empty
     assert client.get("/insights/participation/?space=nonsense").status_code == 404
+
+
+def _csv(response) -> list[list[str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment;" in response["Content-Disposition"]
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_csv_downloads_carry_the_charts_numbers(community, alice, carol):
+    space, quiet, _ = community
+    client = client_for(alice)
+    page = client.get(f"/insights/participation/?space={space.public_id}&days=30")
+    assert f"/insights/participation/summary.csv?days=30&amp;space={space.public_id}" in (
+        page.content.decode()
+    )
+    q = f"?space={space.public_id}&days=30"
+    summary = _csv(client.get(f"/insights/participation/summary.csv{q}"))
+    assert summary[0] == ["level", "members", "share_of_members", "share_of_contributions"]
+    by_level = {row[0]: row for row in summary[1:]}
+    assert by_level["lurker"][1:3] == ["90", "0.9"]
+    assert by_level["contributor"][1:3] == ["9", "0.09"]
+    assert by_level["heavy"][1:3] == ["1", "0.01"]
+    assert float(by_level["heavy"][3]) == pytest.approx(40 / 49, abs=1e-6)
+    report = participation.participation(space=space, days=30)
+    assert float(by_level["gini"][2]) == pytest.approx(report.gini, abs=1e-6)
+    assert by_level["contributions"][1] == "49"
+
+    lorenz = _csv(client.get(f"/insights/participation/lorenz.csv{q}"))
+    assert lorenz[0] == ["share_of_members", "share_of_contributions"]
+    points = [float(x) for row in lorenz[1:] for x in row]
+    assert points == pytest.approx([x for point in report.lorenz for x in point], abs=1e-6)
+
+    trend = _csv(client.get(f"/insights/participation/trend.csv{q}"))
+    assert trend[0] == ["month", "active_members", "lurker", "contributor", "heavy", "gini"]
+    assert len(trend) == 13
+    assert trend[-1][0] == timezone.now().strftime("%Y-%m") and trend[-1][1] == "100"
+
+    # Overall: one row per space, the empty one included with no Gini.
+    spaces = _csv(client.get("/insights/participation/spaces.csv?days=30"))
+    rows = {row[0]: row for row in spaces[1:]}
+    assert set(rows) == {"Help", "Quiet corner"}
+    assert rows["Help"][2:6] == ["100", "0.9", "0.09", "0.01"]
+    assert rows["Quiet corner"][2] == "0" and rows["Quiet corner"][6] == ""
+    overall = _csv(client.get("/insights/participation/summary.csv"))
+    assert {row[0] for row in overall[1:]} >= {"lurker", "contributor", "heavy", "gini"}
+
+    # Per space there is no per-space table; unknown parts and spaces are 404s.
+    assert client.get(f"/insights/participation/spaces.csv{q}").status_code == 404
+    assert client.get("/insights/participation/nonsense.csv").status_code == 404
+    assert client.get("/insights/participation/summary.csv?space=nonsense").status_code == 404
+    empty = _csv(client.get(f"/insights/participation/lorenz.csv?space={quiet.public_id}"))
+    assert empty == [["share_of_members", "share_of_contributions"]]
+    # Customers never get the numbers.
+    assert client_for(carol).get("/insights/participation/summary.csv").status_code in (
+        302,
+        403,
+        404,
+    )

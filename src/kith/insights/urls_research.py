@@ -6,6 +6,7 @@ from kith.insights import views_research as v
 
 urlpatterns: list = [
     path("participation/", v.participation_page, name="participation"),
+    path("participation/<slug:part>.csv", v.participation_csv, name="participation_csv"),
     path("panels/", v.panels_page, name="panels"),
     path("panels/new/", v.panel_build, name="panel_build"),
     path("panels/<uuid:public_id>/", v.panel_page, name="panel"),

@@ -7,6 +7,7 @@ of equality, and the monthly trend of the 90-9-1 shares.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +18,7 @@ from kith.community.models import Space
 from kith.core.errors import KithError, NotFound, ValidationFailed
 from kith.insights import access, panels, participation
 from kith.insights.models_research import Panel, Survey
-from kith.web.charts import Chart, Series
+from kith.web.charts import Chart, Series, csv_response
 from kith.web.decorators import staff_view
 
 QUESTION_SLOTS = 5
@@ -69,11 +70,8 @@ def trend_chart(months: list[participation.MonthPoint]) -> Chart:
     )
 
 
-@require_GET
-@staff_view
-def participation_page(request: HttpRequest) -> HttpResponse:
-    """90-9-1 shares, Gini and Lorenz curve (overall or one space), trend and per space."""
-    access.require_staff(request.user)
+def _participation_filters(request: HttpRequest) -> tuple[int, Space | None]:
+    """(days, space or None for all) from the query string; an unknown space is a 404."""
     days = _int(request.GET.get("days", ""), participation.DEFAULT_DAYS, 1, 3660)
     space = None
     raw = (request.GET.get("space") or "").strip()
@@ -84,6 +82,15 @@ def participation_page(request: HttpRequest) -> HttpResponse:
             space = None
         if space is None:
             raise NotFound("No such space.")
+    return days, space
+
+
+@require_GET
+@staff_view
+def participation_page(request: HttpRequest) -> HttpResponse:
+    """90-9-1 shares, Gini and Lorenz curve (overall or one space), trend and per space."""
+    access.require_staff(request.user)
+    days, space = _participation_filters(request)
     report = participation.participation(space=space, days=days)
     months = participation.trend(space=space)
     ctx = {
@@ -96,8 +103,90 @@ def participation_page(request: HttpRequest) -> HttpResponse:
         "trend": trend_chart(months),
         "months": months,
         "heavy_threshold": participation.heavy_threshold(days, report.heavy_per_month),
+        "csv_query": urlencode(
+            {"days": days, **({"space": str(space.public_id)} if space else {})}
+        ),
+        "csv_parts": CSV_PARTS if space is None else [p for p in CSV_PARTS if p[0] != "spaces"],
     }
     return render(request, "insights/research_participation.html", ctx)
+
+
+CSV_PARTS = [
+    ("summary", "Shares and Gini"),
+    ("lorenz", "Lorenz curve"),
+    ("trend", "Trend by month"),
+    ("spaces", "By space"),
+]
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def participation_rows(part: str, *, space: Space | None, days: int) -> list[list[object]]:
+    """The numbers behind one part of the participation page, as CSV rows (header first)."""
+    if part == "summary":
+        r = participation.participation(space=space, days=days)
+        rows: list[list[object]] = [
+            ["level", "members", "share_of_members", "share_of_contributions"]
+        ]
+        for level in participation.LEVELS:
+            rows.append(
+                [
+                    level,
+                    r.counts[level],
+                    _share(r.shares[level]),
+                    _share(r.contribution_shares[level]),
+                ]
+            )
+        rows.append(["all", r.members, _share(1.0 if r.members else 0.0), _share(1.0)])
+        rows.append(["gini", "", _share(r.gini), ""])
+        rows.append(["contributions", r.contributions, "", ""])
+        threshold = participation.heavy_threshold(days, r.heavy_per_month)
+        rows.append(["heavy_threshold", threshold, "", ""])
+        return rows
+    if part == "lorenz":
+        r = participation.participation(space=space, days=days)
+        return [["share_of_members", "share_of_contributions"]] + [
+            [_share(p), _share(v)] for p, v in r.lorenz
+        ]
+    if part == "trend":
+        rows = [["month", "active_members", "lurker", "contributor", "heavy", "gini"]]
+        for m in participation.trend(space=space):
+            rows.append(
+                [
+                    m.month.strftime("%Y-%m"),
+                    m.members,
+                    *(_share(m.shares[level]) for level in participation.LEVELS),
+                    _share(m.gini),
+                ]
+            )
+        return rows
+    if part == "spaces" and space is None:
+        rows = [["space", "space_id", "active_members", "lurker", "contributor", "heavy", "gini"]]
+        for r in participation.by_space(days=days):
+            rows.append(
+                [
+                    r.space.name if r.space else "",
+                    str(r.space.public_id) if r.space else "",
+                    r.members,
+                    *(_share(r.shares[level]) for level in participation.LEVELS),
+                    _share(r.gini),
+                ]
+            )
+        return rows
+    raise NotFound("No such download.")
+
+
+@require_GET
+@staff_view
+def participation_csv(request: HttpRequest, part: str) -> HttpResponse:
+    """One part of the participation page (the same numbers as its charts) as CSV."""
+    access.require_staff(request.user)
+    days, space = _participation_filters(request)
+    rows = participation_rows(part, space=space, days=days)
+    scope = space.slug if space else "all"
+    return csv_response(rows, f"participation-{part}-{scope}-{days}d.csv")
 
 
 # ---------------------------------------------------------------- panels
