@@ -114,6 +114,16 @@ def test_too_few_people_falls_back_to_the_exact_rules(db, alice):
     assert [c.source for c in found] == ["rules"]
 
 
+def test_a_table_without_duplicates_trains_and_suggests_nothing(db, alice):
+    """No deterministic duplicate gives an estimated prior of 0: training must not fail."""
+    gen = synthetic.generate(80, dup_rate=0.0, cross_channel=0, lookalikes=0, seed=11)
+    _insert(gen.records)
+    run = service.request_training(actor=alice)
+    run.refresh_from_db()
+    assert run.status == "done", run.message
+    assert not run.fallback and run.model["probability_two_random_records_match"] > 0
+
+
 def test_training_stores_suggestions_with_weights_and_rejections_are_remembered(generated, alice):
     gen, parties = generated
     run = service.request_training(actor=alice)

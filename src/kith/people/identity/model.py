@@ -33,6 +33,9 @@ Progress = Callable[[int, str], None]
 MODEL_VERSION = 1
 # Below this many people there is nothing to learn from: the exact rules are used.
 MIN_TRAINING_RECORDS = 50
+# The prior probability that two people picked at random are one person, kept when the
+# table gives no estimate (see _keep_prior_usable).
+DEFAULT_PRIOR = 0.0001
 # A pair agreeing on nothing but the name never scores above this.
 NAME_ONLY_CAP = 0.2
 NAME_FIELDS = frozenset({"given_name", "family_name"})
@@ -318,7 +321,7 @@ def settings_creator():
         # gamma_* (the level reached) and mw_* (its weight) columns: the "why" shown.
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
-        probability_two_random_records_match=0.0001,
+        probability_two_random_records_match=DEFAULT_PRIOR,
         additional_columns_to_retain=[],
     )
 
@@ -406,6 +409,7 @@ def train(
         )
     except Exception:
         logging.getLogger("kith.identity").info("no deterministic matches; prior kept")
+    _keep_prior_usable(linker)
     report(30, "estimating u by random sampling")
     max_pairs = min(U_SAMPLE_PAIRS, max(1e4, len(rows) * (len(rows) - 1) / 2))
     linker.training.estimate_u_using_random_sampling(
@@ -434,12 +438,26 @@ def train(
     if len(match_pairs) >= 20:
         report(88, "m from staff decisions")
         _train_from_labels(linker, match_pairs)
+    _keep_prior_usable(linker)
     report(95, "saving the model")
     model = linker.misc.save_model_to_json()
     model["kith_version"] = MODEL_VERSION
     if keep_linker is not None:
         keep_linker.append(linker)
     return model
+
+
+def _keep_prior_usable(linker) -> None:
+    """Put the prior back to the default when an estimate left it at 0 or 1.
+
+    People with no deterministic duplicate among them (a fresh or a clean table) give an
+    estimated prior of exactly 0, and Splink's prediction then fails on log2(0): the
+    default prior is a better belief than "no two records ever match".
+    """
+    settings = linker._settings_obj
+    prior = settings._probability_two_random_records_match
+    if not (isinstance(prior, int | float) and 0.0 < prior < 1.0):
+        settings._probability_two_random_records_match = DEFAULT_PRIOR
 
 
 def _train_from_labels(linker, match_pairs: Sequence[tuple[str, str]]) -> None:
