@@ -98,6 +98,7 @@ def _register_routers() -> None:
     from kith.people.api import router as people_router
     from kith.people.api_imports import router as imports_router
     from kith.portal.api import router as portal_router
+    from kith.portal.api_surveys import router as portal_surveys_router
     from kith.sales.api import router as sales_router
     from kith.service.api import router as service_router
     from kith.web.api import router as search_router
@@ -119,6 +120,7 @@ def _register_routers() -> None:
     api.add_router("/", community_router)
     api.add_router("/", ideas_router)
     api.add_router("/", portal_router)
+    api.add_router("/", portal_surveys_router)
     api.add_router("/", cmr_router)
     api.add_router("/", listening_router)
     api.add_router("/", insights_router)

@@ -293,6 +293,10 @@ API_POLICY: dict[str, str] = {
     "GET /api/insights/surveys/{survey_id}/results": S,
     "GET /api/portal/notifications": POR,
     "POST /api/portal/notifications/read": POR,
+    # Research surveys in the portal: the customer's own invitations (another's: 404).
+    "GET /api/portal/surveys": POR,
+    "GET /api/portal/surveys/{public_id}": PORR,
+    "POST /api/portal/surveys/{public_id}/answers": PORR,
     # kith.cmr: the purposes vocabulary (any signed-in user), the customer's own
     # consents, receipts and preferences, and staff views of one person.
     "GET /api/cmr/purposes": SOC,
