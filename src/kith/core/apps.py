@@ -15,6 +15,7 @@ class CoreConfig(AppConfig):
         connection_created.connect(timestamps.install, dispatch_uid="kith.timestamps")
 
         worker.periodic("core.consistency", every_seconds=24 * 3600)(_check_consistency)
+        worker.periodic("core.trash_purge", every_seconds=3600)(_purge_trash)
 
 
 def _check_consistency() -> None:
@@ -22,3 +23,10 @@ def _check_consistency() -> None:
     from kith.core import consistency
 
     consistency.run_daily()
+
+
+def _purge_trash() -> None:
+    """Hourly: deleted records past their time in the trash go for good."""
+    from kith.core import trash
+
+    trash.purge_expired()

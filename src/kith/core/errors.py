@@ -77,6 +77,14 @@ class Conflict(KithError):
     default_message = "The request conflicts with the current state of the record."
 
 
+class Gone(KithError):
+    """The thing existed but is no longer available (a trash item past its retention)."""
+
+    code = "gone"
+    status = 410
+    default_message = "This is no longer available."
+
+
 class Throttled(KithError):
     code = "throttled"
     status = 429

@@ -139,3 +139,35 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} [{self.key}]"
+
+
+class TrashItem(models.Model):
+    """A deleted record kept for a while so it can be restored (see ``kith.core.trash``).
+
+    ``snapshot`` holds the record and every row its delete took with it (cascades), in
+    the order they go back, plus the references the delete cleared (``SET_NULL``).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=40, db_index=True)  # "person", "deal", …
+    label = models.CharField(max_length=300)
+    object_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.BigIntegerField()
+    object_public_id = models.UUIDField(null=True, blank=True)
+    party_id = models.BigIntegerField(null=True, blank=True)  # whom it was about (audit)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_by_label = models.CharField(max_length=200, blank=True)
+    deleted_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField(db_index=True)
+    row_count = models.PositiveIntegerField(default=0)
+    snapshot = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-deleted_at", "-id"]
+        indexes = [models.Index(fields=["kind", "-deleted_at"], name="core_trash_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.label} (deleted {self.deleted_at:%Y-%m-%d %H:%M})"

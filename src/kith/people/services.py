@@ -16,8 +16,9 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from kith.accounts import assignment
-from kith.core import audit, events, timezones
+from kith.core import audit, events, timezones, trash
 from kith.core.errors import Conflict, FieldError, ValidationFailed
+from kith.core.models import TrashItem
 from kith.people import search
 from kith.people.models import (
     ContactPoint,
@@ -499,11 +500,12 @@ def update_party(*, actor, party: Party, data: PartyInput) -> Party:
     return party
 
 
-def delete_party(*, actor, party: Party) -> None:
+def delete_party(*, actor, party: Party) -> TrashItem:
     """Delete a party and everything that hangs off it (admins and managers only).
 
     A customer's portal login must have its person (a database constraint): deleting that
-    person is a 409 that says so, not a 500 from the constraint.
+    person is a 409 that says so, not a 500 from the constraint. The party and the rows
+    its delete takes along go to the trash first (restorable, see kith.core.trash).
     """
     from kith.accounts.models import User
 
@@ -527,8 +529,16 @@ def delete_party(*, actor, party: Party) -> None:
             actor=actor,
             data={"display_name": party.display_name},
         )
+        item = trash.put(
+            actor=actor,
+            kind="person" if party.kind == Party.Kind.PERSON else "organization",
+            obj=party,
+            label=party.display_name,
+            party_id=party.pk,
+        )
         search.remove([party.pk])
         party.delete()
+    return item
 
 
 # ---------------------------------------------------------------- contact points
@@ -938,3 +948,56 @@ def set_portal_case_sharing(*, actor, organization: Party, enabled: bool) -> Par
             data={"portal_shares_cases": enabled},
         )
     return org
+
+
+# ---------------------------------------------------------------- trash
+
+
+def _check_party_restore(user, party: Party) -> None:
+    """Who may delete a party may restore it: the API's delete checks, on the restored row."""
+    from kith.people import access
+
+    access.get_party_for_change(user, party.public_id, kind=party.kind)
+    access.require_manager(user)
+
+
+def _after_party_restore(*, actor, obj: Party, item: TrashItem) -> None:
+    """Back in search, and the delete and the restore on the record's own timeline."""
+    from kith.interactions import services as interaction_services
+    from kith.interactions.models import Channel, Direction
+
+    search.reindex([obj.pk])
+    user = actor if getattr(actor, "pk", None) else None
+    for kind, summary, at in (
+        ("deleted", f"Deleted by {item.deleted_by_label}", item.deleted_at),
+        ("restored", "Restored from the trash", None),
+    ):
+        interaction_services.log_interaction(
+            actor=user,
+            party=obj,
+            channel=Channel.SYSTEM,
+            direction=Direction.INTERNAL,
+            kind=kind,
+            summary=summary,
+            occurred_at=at,
+        )
+
+
+def _party_url(party: Party) -> str:
+    from django.urls import reverse
+
+    name = "people:person" if party.kind == Party.Kind.PERSON else "people:organization"
+    return reverse(name, kwargs={"public_id": party.public_id})
+
+
+for _kind, _noun in (("person", "Person"), ("organization", "Organisation")):
+    trash.register(
+        trash.Kind(
+            name=_kind,
+            noun=_noun,
+            model=Party,
+            check_restore=_check_party_restore,
+            after_restore=_after_party_restore,
+            url=_party_url,
+        )
+    )

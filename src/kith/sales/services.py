@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from kith.accounts import assignment
 from kith.accounts.models import Team, User
-from kith.core import audit, events
+from kith.core import audit, events, trash
 from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kith.core.models import TrashItem
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
 from kith.people.models import Party, Visibility
@@ -554,7 +555,8 @@ def update_deal(*, actor, deal: Deal, data: dict[str, Any]) -> Deal:
     return deal
 
 
-def delete_deal(*, actor, deal: Deal) -> None:
+def delete_deal(*, actor, deal: Deal) -> TrashItem:
+    """Delete ``deal`` (its lines, contacts and stage history go with it) into the trash."""
     with transaction.atomic():
         _lock_deal(deal)  # a concurrent move must not re-add what this subtracts
         audit.record(
@@ -566,7 +568,11 @@ def delete_deal(*, actor, deal: Deal) -> None:
         )
         events.emit("deal.deleted", obj=deal, actor=actor, data={"title": deal.title})
         _apply(_contribution(_deal_row(deal.pk)), -1)
+        item = trash.put(
+            actor=actor, kind="deal", obj=deal, label=deal.title, party_id=_party_id(deal)
+        )
         deal.delete()
+    return item
 
 
 def deal_people(deal: Deal) -> list[Party]:
@@ -1377,3 +1383,45 @@ def delete_exchange_rate(*, actor, rate: ExchangeRate) -> None:
             "exchange_rate.deleted", obj=rate, actor=actor, data={"currency": rate.currency}
         )
         rate.delete()
+
+
+# ---------------------------------------------------------------- trash
+
+
+def _check_deal_restore(user, deal: Deal) -> None:
+    """Who may delete a deal may restore it (the delete's own check, on the restored row)."""
+    from kith.sales import access
+
+    access.get_deal_for_change(user, deal.public_id)
+
+
+def _after_deal_restore(*, actor, obj: Deal, item: TrashItem) -> None:
+    """The deal counts in the forecast again; its feed says it was deleted and restored."""
+    from kith.collab import services as collab_services
+
+    _lock_deal(obj)
+    _apply(_contribution(_deal_row(obj.pk)), +1)
+    collab_services.record_system_event(
+        actor=actor,
+        target=obj,
+        event_name="deal.restored",
+        line=f"Deal deleted by {item.deleted_by_label} on {item.deleted_at:%Y-%m-%d %H:%M} UTC, "
+        "restored from the trash",
+    )
+
+
+def _deal_url(deal: Deal) -> str:
+    from django.urls import reverse
+
+    return reverse("sales:deal", kwargs={"public_id": deal.public_id})
+
+
+trash.register(
+    trash.Kind(
+        name="deal",
+        model=Deal,
+        check_restore=_check_deal_restore,
+        after_restore=_after_deal_restore,
+        url=_deal_url,
+    )
+)

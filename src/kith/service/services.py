@@ -24,8 +24,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from kith.accounts import assignment
-from kith.core import audit, events
+from kith.core import audit, events, trash
 from kith.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from kith.core.models import TrashItem
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
 from kith.people.models import Party
@@ -969,11 +970,20 @@ def change_status(*, actor, case: Case, status: str, at: dt.datetime | None = No
     return current
 
 
-def delete_case(*, actor, case: Case) -> None:
+def delete_case(*, actor, case: Case) -> TrashItem:
+    """Delete ``case`` (its messages and history go with it) into the trash."""
     with transaction.atomic():
         audit.record(actor=actor, action="case.deleted", obj=case, party_id=case.requester_id)
         events.emit("case.deleted", obj=case, actor=actor, data={"number": case.number})
+        item = trash.put(
+            actor=actor,
+            kind="case",
+            obj=case,
+            label=f"#{case.number} {case.subject}",
+            party_id=case.requester_id,
+        )
         case.delete()
+    return item
 
 
 def _enqueue(task_name: str, *args) -> None:
@@ -1732,3 +1742,43 @@ def move_party_references(*, keep: Party, absorb: Party) -> None:
 
 
 TOKEN_RE = re.compile(r"\[#" + re.escape(Case.TOKEN_PREFIX) + r"(\d{1,18})\]", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- trash
+
+
+def _check_case_restore(user, case: Case) -> None:
+    """Who may delete a case may restore it (the API's delete checks, on the restored row)."""
+    from kith.service import access
+
+    access.get_case_for_change(user, case.public_id)
+    access.require_manager(user)
+
+
+def _after_case_restore(*, actor, obj: Case, item: TrashItem) -> None:
+    from kith.collab import services as collab_services
+
+    collab_services.record_system_event(
+        actor=actor,
+        target=obj,
+        event_name="case.restored",
+        line=f"Case deleted by {item.deleted_by_label} on {item.deleted_at:%Y-%m-%d %H:%M} UTC, "
+        "restored from the trash",
+    )
+
+
+def _case_url(case: Case) -> str:
+    from django.urls import reverse
+
+    return reverse("service:case", kwargs={"public_id": case.public_id})
+
+
+trash.register(
+    trash.Kind(
+        name="case",
+        model=Case,
+        check_restore=_check_case_restore,
+        after_restore=_after_case_restore,
+        url=_case_url,
+    )
+)

@@ -26,8 +26,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from kith.accounts import assignment
-from kith.core import audit, events
+from kith.core import audit, events, trash
 from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kith.core.models import TrashItem
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
 from kith.people import access as people_access
@@ -467,7 +468,8 @@ def reopen_activity(*, actor, activity: Activity) -> Activity:
     return activity
 
 
-def delete_activity(*, actor, activity: Activity) -> None:
+def delete_activity(*, actor, activity: Activity) -> TrashItem:
+    """Delete ``activity`` into the trash."""
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -477,7 +479,15 @@ def delete_activity(*, actor, activity: Activity) -> None:
             party_id=activity.party_id,
         )
         events.emit("activity.deleted", obj=activity, actor=actor)
+        item = trash.put(
+            actor=actor,
+            kind="activity",
+            obj=activity,
+            label=activity.summary,
+            party_id=activity.party_id,
+        )
         activity.delete()
+    return item
 
 
 # ---------------------------------------------------------------- meetings
@@ -726,13 +736,16 @@ def update_meeting(
     return meeting
 
 
-def delete_meeting(*, actor, meeting: Meeting) -> None:
+def delete_meeting(*, actor, meeting: Meeting) -> TrashItem:
+    """Delete ``meeting`` (its attendees go with it) into the trash."""
     with transaction.atomic():
         audit.record(
             actor=actor, action="meeting.deleted", obj=meeting, changes=_meeting_snapshot(meeting)
         )
         events.emit("meeting.deleted", obj=meeting, actor=actor)
+        item = trash.put(actor=actor, kind="meeting", obj=meeting, label=meeting.title)
         meeting.delete()
+    return item
 
 
 # ---------------------------------------------------------------- calendar feeds
@@ -776,3 +789,60 @@ def touch_feed(*, feed: CalendarFeed) -> None:
 
 def valid_key(key: str) -> bool:
     return bool(_KEY_RE.match(key or ""))
+
+
+# ---------------------------------------------------------------- trash
+
+
+def _check_activity_restore(user, activity: Activity) -> None:
+    """Who may delete an activity may restore it (the delete's check, on the restored row)."""
+    from kith.work import access
+
+    access.get_activity_for_change(user, activity.public_id)
+
+
+def _check_meeting_restore(user, meeting: Meeting) -> None:
+    from kith.work import access
+
+    access.get_meeting_for_change(user, meeting.public_id)
+
+
+def _after_work_restore(*, actor, obj: models.Model, item: TrashItem) -> None:
+    """The record's feed says it was deleted and restored."""
+    from kith.collab import services as collab_services
+
+    noun = "Activity" if isinstance(obj, Activity) else "Meeting"
+    collab_services.record_system_event(
+        actor=actor,
+        target=obj,
+        event_name=f"{item.kind}.restored",
+        line=f"{noun} deleted by {item.deleted_by_label} on {item.deleted_at:%Y-%m-%d %H:%M} UTC, "
+        "restored from the trash",
+    )
+
+
+def _work_url(obj: models.Model) -> str:
+    from django.urls import reverse
+
+    name = "work:activity" if isinstance(obj, Activity) else "work:meeting"
+    return reverse(name, kwargs={"public_id": obj.public_id})
+
+
+trash.register(
+    trash.Kind(
+        name="activity",
+        model=Activity,
+        check_restore=_check_activity_restore,
+        after_restore=_after_work_restore,
+        url=_work_url,
+    )
+)
+trash.register(
+    trash.Kind(
+        name="meeting",
+        model=Meeting,
+        check_restore=_check_meeting_restore,
+        after_restore=_after_work_restore,
+        url=_work_url,
+    )
+)
