@@ -102,6 +102,7 @@ def _register_routers() -> None:
     from kith.sales.api import router as sales_router
     from kith.service.api import router as service_router
     from kith.web.api import router as search_router
+    from kith.web.trash_api import router as trash_router
     from kith.work.api import router as work_router
 
     api.add_router("/", accounts_router)
@@ -116,6 +117,7 @@ def _register_routers() -> None:
     api.add_router("/", work_router, auth=staff_api_auth)
     api.add_router("/", system_router, auth=staff_api_auth)
     api.add_router("/", search_router, auth=staff_api_auth)
+    api.add_router("/", trash_router, auth=staff_api_auth)
     api.add_router("/", collab_router)
     api.add_router("/", community_router)
     api.add_router("/", ideas_router)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("people/columns/", views.choose_columns, name="columns"),
     path("people/<uuid:public_id>/", views.person_detail, name="person"),
     path("people/<uuid:public_id>/edit/", views.person_edit, name="person_edit"),
+    path("parties/<uuid:public_id>/delete/", views.party_delete, name="party_delete"),
     path(
         "people/<uuid:public_id>/merge/<uuid:other_id>/",
         views.person_merge,

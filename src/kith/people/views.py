@@ -586,6 +586,20 @@ def merge_undo(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return redirect(party_url(absorb))
 
 
+@staff_view
+@require_POST
+def party_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Delete a person or organisation into the trash; the message offers Undo."""
+    from kith.web.trash import undo_message
+
+    party = access.get_party_for_change(request.user, public_id)
+    access.require_manager(request.user)
+    name, kind = party.display_name, party.kind
+    item = services.delete_party(actor=request.user, party=party)
+    undo_message(request, item, name)
+    return redirect("people:list" if kind == PERSON else "people:organizations")
+
+
 def _profile_context(request: HttpRequest, party: Party) -> dict[str, Any]:
     user = request.user
     can_change = access.can_change(user, party)

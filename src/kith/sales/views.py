@@ -54,6 +54,7 @@ from kith.sales.models import (
     base_currency,
 )
 from kith.web.decorators import staff_view
+from kith.web.trash import undo_message
 
 PAGE_SIZE = 50
 
@@ -413,7 +414,9 @@ def deal_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def deal_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     deal = access.get_deal_for_change(request.user, public_id)
-    services.delete_deal(actor=request.user, deal=deal)
+    title = deal.title
+    item = services.delete_deal(actor=request.user, deal=deal)
+    undo_message(request, item, f"Deal “{title}”")
     url = reverse("sales:deals")
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from kith.web import views
+from kith.web import trash, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +10,9 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("system/", views.system_status, name="system_status"),
     path("search/", views.search, name="search"),
+    path("trash/", trash.trash_list, name="trash"),
+    path("trash/<uuid:public_id>/restore/", trash.trash_restore, name="trash_restore"),
+    path("trash/<uuid:public_id>/purge/", trash.trash_purge, name="trash_purge"),
     path("settings/", include("kith.web.settings_urls")),
     path("", include("kith.people.urls")),
     path("sales/", include("kith.sales.urls")),

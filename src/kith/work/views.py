@@ -27,6 +27,7 @@ from kith.core.errors import Conflict, NotFound, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import Party
 from kith.web.decorators import staff_view
+from kith.web.trash import undo_message
 from kith.work import access, calendar, queries, services
 from kith.work.forms import ActivityForm, CompleteForm, IcsUploadForm, MeetingForm, apply_errors
 from kith.work.models import Activity, ActivityType, Meeting
@@ -272,8 +273,8 @@ def _chain(activity: Activity) -> list[Activity]:
 @require_POST
 def activity_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     activity = access.get_activity_for_change(request.user, public_id)
-    services.delete_activity(actor=request.user, activity=activity)
-    messages.success(request, f"Activity “{activity.summary}” deleted.")
+    item = services.delete_activity(actor=request.user, activity=activity)
+    undo_message(request, item, f"Activity “{activity.summary}”")
     return redirect("work:activities")
 
 
@@ -508,8 +509,8 @@ def meeting_edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def meeting_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     meeting = access.get_meeting_for_change(request.user, public_id)
-    services.delete_meeting(actor=request.user, meeting=meeting)
-    messages.success(request, f"Meeting “{meeting.title}” deleted.")
+    item = services.delete_meeting(actor=request.user, meeting=meeting)
+    undo_message(request, item, f"Meeting “{meeting.title}”")
     return redirect("work:meetings")
 
 
