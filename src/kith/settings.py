@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kith.accounts",
     "kith.people",
     "kith.interactions",
+    "kith.mail",
     "kith.sales",
     "kith.service",
     "kith.work",

@@ -89,8 +89,12 @@ class PartyForm(CleanForm):
         else:
             for name in ("email", "phone", "website"):
                 self.fields.pop(name, None)
+        # A retired field shows only on a record that holds a value, so the value stays.
         self.definitions = [
-            d for d in FieldDefinition.objects.all() if d.applies_to in ("any", self.kind)
+            d
+            for d in FieldDefinition.objects.all()
+            if d.applies_to in ("any", self.kind)
+            and (d.active or self.initial.get(f"attr_{d.key}") not in (None, ""))
         ]
         for definition in self.definitions:
             self.fields[f"attr_{definition.key}"] = _attribute_field(definition)
@@ -146,7 +150,7 @@ class PartyForm(CleanForm):
 
 def _attribute_field(definition: FieldDefinition) -> forms.Field:
     """A form field for a custom attribute; the service coerces and validates the value."""
-    label, required = definition.label, definition.required
+    label, required = definition.label, definition.required and definition.active
     if definition.type == FieldDefinition.Type.CHOICE:
         return forms.ChoiceField(
             label=label,

@@ -294,6 +294,8 @@ class FieldDefinition(KithModel):
     applies_to = models.CharField(
         max_length=12, choices=RoleType.AppliesTo.choices, default=RoleType.AppliesTo.PERSON
     )
+    # Retired: kept on the records that hold a value, offered on no new one.
+    active = models.BooleanField(default=True)
     max_length = models.PositiveIntegerField(default=500)
 
     class Meta:

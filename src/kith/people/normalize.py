@@ -281,6 +281,7 @@ def clean_attributes(
         for key, definition in definitions.items():
             if (
                 definition.required
+                and getattr(definition, "active", True)  # a retired field asks nothing
                 and definition.applies_to in ("any", kind)
                 and key not in cleaned
                 and not any(e.field == f"attributes.{key}" for e in errors)

@@ -527,6 +527,11 @@ def _render_detail(
     context["new_case_url"] = (
         _new_case_url(party, context["roles"]) if request.user.can_write else ""
     )
+    context["email_url"] = (
+        reverse("mail:compose", kwargs={"public_id": party.public_id})
+        if request.user.can_write and party.kind == PERSON
+        else ""
+    )
     return render(request, "people/party_detail.html", context, status=status)
 
 
@@ -1050,7 +1055,9 @@ def _party_form(
     with_role = creating and form_class.kind == PERSON
     role_form = None
     if request.method == "POST":
-        form = form_class(request.POST, creating=creating, teams=teams)
+        # The record's values as initial: a retired custom field it holds stays on the form.
+        initial = form_class.initial_for(party) if party else {}
+        form = form_class(request.POST, initial=initial, creating=creating, teams=teams)
         role_form = QuickRoleForm(request.POST, user=user) if with_role else None
         role_ok = role_form.is_valid() if role_form is not None else True
         if form.is_valid() and role_ok:

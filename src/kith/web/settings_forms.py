@@ -86,6 +86,18 @@ class RoleTypeForm(CleanForm):
     description = forms.CharField(label="Description", max_length=300, required=False)
 
 
+class RoleRenameForm(CleanForm):
+    name = forms.CharField(label="Name", max_length=80)
+    object_label = forms.CharField(
+        label="Wording towards the organisation", max_length=80, required=False
+    )
+    description = forms.CharField(label="Description", max_length=300, required=False)
+
+
+class FieldRenameForm(CleanForm):
+    label = forms.CharField(label="Label", max_length=120)
+
+
 class FieldDefinitionForm(CleanForm):
     label = forms.CharField(label="Label", max_length=120)
     key = forms.CharField(

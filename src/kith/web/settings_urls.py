@@ -20,5 +20,9 @@ urlpatterns = [
     path("teams/", views.teams, name="teams"),
     path("teams/<uuid:public_id>/", views.team, name="team"),
     path("roles/", views.roles, name="roles"),
+    path("roles/<uuid:public_id>/", views.role, name="role"),
     path("fields/", views.fields, name="fields"),
+    path("fields/<uuid:public_id>/", views.field, name="field"),
+    path("email-templates/", views.email_templates, name="email_templates"),
+    path("email-templates/<uuid:public_id>/", views.email_template, name="email_template"),
 ]

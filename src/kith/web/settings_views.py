@@ -26,16 +26,24 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kith.accounts import services as accounts
 from kith.accounts.models import Invitation, Team, User
 from kith.core.errors import KithError, NotFound, ValidationFailed
+from kith.mail import access as mail_access
+from kith.mail import services as mail_services
+from kith.mail.forms import EmailTemplateForm
+from kith.mail.models import EmailTemplate
+from kith.mail.placeholders import PLACEHOLDERS
 from kith.people import access as people_access
 from kith.people import services as people_services
+from kith.people import vocabulary
 from kith.people.models import FieldDefinition, RoleType
 from kith.web.decorators import staff_view
 from kith.web.settings_forms import (
     AcceptForm,
     CompanyForm,
     FieldDefinitionForm,
+    FieldRenameForm,
     InviteForm,
     RoleChangeForm,
+    RoleRenameForm,
     RoleTypeForm,
     TeamForm,
     TeamMembersForm,
@@ -394,7 +402,7 @@ def roles(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Role {role.name} added.")
                 return redirect("settings:roles")
         status = 422
-    rows = RoleType.objects.annotate(uses=Count("relationships")).order_by("name")
+    rows = RoleType.objects.annotate(uses=Count("relationships")).order_by("-active", "name")
     return _render(request, "roles.html", {"form": form, "roles": rows}, status)
 
 
@@ -425,5 +433,145 @@ def fields(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Field {definition.label} added.")
                 return redirect("settings:fields")
         status = 422
-    rows = FieldDefinition.objects.order_by("label")
+    rows = FieldDefinition.objects.order_by("-active", "label")
     return _render(request, "fields.html", {"form": form, "fields": rows}, status)
+
+
+def _active_from(request: HttpRequest) -> bool | None:
+    """Which button was pressed: retire (False), restore (True) or neither (None)."""
+    return {"retire": False, "restore": True}.get(request.POST.get("action", ""))
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def role(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Rename a role type, or retire it (its relationships stay; no new ones)."""
+    people_access.require_manager(request.user)
+    item = get_object_or_404(
+        RoleType.objects.annotate(uses=Count("relationships")), public_id=public_id
+    )
+    form = RoleRenameForm(
+        initial={
+            "name": item.name,
+            "object_label": item.object_label,
+            "description": item.description,
+        }
+    )
+    status = 200
+    if request.method == "POST":
+        active = _active_from(request)
+        if active is not None:
+            vocabulary.set_role_type_active(actor=request.user, role=item, active=active)
+            word = "is offered again" if active else "is retired: kept where used, offered no more"
+            messages.success(request, f"Role {item.name} {word}.")
+            return redirect("settings:roles")
+        form = RoleRenameForm(request.POST)
+        if form.is_valid():
+            try:
+                vocabulary.update_role_type(
+                    actor=request.user, role=item, changes=form.cleaned_data
+                )
+            except ValidationFailed as exc:
+                apply_errors(form, exc.errors)
+            else:
+                messages.success(request, "Role saved.")
+                return redirect("settings:roles")
+        status = 422
+    return _render(request, "role.html", {"form": form, "role": item}, status)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def field(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Rename a custom field, or retire it (values stay; no new record is asked for it)."""
+    people_access.require_admin(request.user)
+    item = get_object_or_404(FieldDefinition, public_id=public_id)
+    form = FieldRenameForm(initial={"label": item.label})
+    status = 200
+    if request.method == "POST":
+        active = _active_from(request)
+        if active is not None:
+            vocabulary.set_field_active(actor=request.user, definition=item, active=active)
+            word = "is offered again" if active else "is retired: values kept, offered no more"
+            messages.success(request, f"Field {item.label} {word}.")
+            return redirect("settings:fields")
+        form = FieldRenameForm(request.POST)
+        if form.is_valid():
+            try:
+                vocabulary.update_field(
+                    actor=request.user, definition=item, changes=form.cleaned_data
+                )
+            except ValidationFailed as exc:
+                apply_errors(form, exc.errors)
+            else:
+                messages.success(request, "Field saved.")
+                return redirect("settings:fields")
+        status = 422
+    return _render(request, "field.html", {"form": form, "field": item}, status)
+
+
+# ---------------------------------------------------------------- e-mail templates
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def email_templates(request: HttpRequest) -> HttpResponse:
+    """E-mail templates with placeholders: list and add (admins and managers)."""
+    mail_access.require_template_manager(request.user)
+    status = 200
+    form = EmailTemplateForm()
+    if request.method == "POST":
+        form = EmailTemplateForm(request.POST)
+        if form.is_valid():
+            try:
+                template = mail_services.create_template(actor=request.user, **form.cleaned_data)
+            except ValidationFailed as exc:
+                apply_errors(form, exc.errors)
+            else:
+                messages.success(request, f"Template {template.name} added.")
+                return redirect("settings:email_templates")
+        status = 422
+    return _render(
+        request,
+        "email_templates.html",
+        {
+            "form": form,
+            "templates": EmailTemplate.objects.order_by("name"),
+            "placeholders": PLACEHOLDERS,
+        },
+        status,
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def email_template(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Change or delete one e-mail template."""
+    item = mail_access.get_template_for_change(request.user, public_id)
+    status = 200
+    form = EmailTemplateForm(
+        initial={"name": item.name, "subject": item.subject, "body": item.body}
+    )
+    if request.method == "POST":
+        if request.POST.get("action") == "delete":
+            mail_services.delete_template(actor=request.user, template=item)
+            messages.success(request, f"Template {item.name} deleted.")
+            return redirect("settings:email_templates")
+        form = EmailTemplateForm(request.POST)
+        if form.is_valid():
+            try:
+                mail_services.update_template(
+                    actor=request.user, template=item, changes=form.cleaned_data
+                )
+            except ValidationFailed as exc:
+                apply_errors(form, exc.errors)
+            else:
+                messages.success(request, "Template saved.")
+                return redirect("settings:email_templates")
+        status = 422
+    return _render(
+        request,
+        "email_template.html",
+        {"form": form, "template": item, "placeholders": PLACEHOLDERS},
+        status,
+    )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("kith.people.urls")),
     path("sales/", include("kith.sales.urls")),
     path("service/", include("kith.service.urls")),
+    path("mail/", include("kith.mail.urls")),
     path("work/", include("kith.work.urls")),
     path("collab/", include("kith.collab.urls")),
     path("community/", include("kith.community.urls")),
