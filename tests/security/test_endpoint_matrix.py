@@ -281,6 +281,7 @@ API_POLICY: dict[str, str] = {
     "GET /api/insights/value/people/{person_id}": SR,
     "POST /api/insights/referrals": S,
     "DELETE /api/insights/referrals/{referral_id}": S,
+    "POST /api/insights/people/{person_id}/referral-code": SR,
     # research: staff read; panels, surveys and invitations are staff writes
     "GET /api/insights/participation": S,
     "GET /api/insights/panels": S,
@@ -892,6 +893,8 @@ WEB_RECORD_URL = {
     "cmr:staff_erase",
     "cmr:staff_refuse_erasure",
     "cmr:staff_offer",
+    "insights:referred_by",
+    "insights:make_referral_code",
 }
 WEB_PUBLIC = {
     "jwks",
@@ -908,6 +911,7 @@ WEB_PUBLIC = {
     "portal:password_reset_confirm",
     "portal:confirm_email",
     "settings:accept",  # the signed invitation link is the key
+    "portal:referral_link",  # a customer's shared referral link (counts the visit)
 }
 WEB_PORTAL_RECORD = {
     "portal:case",
@@ -984,6 +988,7 @@ WEB_TARGETS = {
     "collab/groups": "groups",
     "portal/cases": "portal",
     "cmr/people": "people",
+    "insights/value/people": "people",
 }
 
 

@@ -17,7 +17,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kith.accounts.auth import staff_api_auth
 from kith.core.errors import NotFound
-from kith.insights import access, queries_value, value
+from kith.insights import access, queries_value, referrals, value
 from kith.insights.models_value import Referral
 from kith.people import access as people_access
 
@@ -124,10 +124,17 @@ class PersonValueDetailOut(Schema):
 
 
 class ReferralIn(Schema):
-    referrer: uuid.UUID
+    referrer: uuid.UUID | None = Field(
+        None, description="The referrer; may be left out when ``code`` is a Kith referral code."
+    )
     referred: uuid.UUID | None = Field(None, description="The person referred (or the deal's).")
     deal: uuid.UUID | None = None
-    code: str = Field("", max_length=40)
+    code: str = Field(
+        "",
+        max_length=40,
+        description="Without ``referrer``: a person's referral code (unknown or expired: 422). "
+        "With ``referrer``: recorded as given (a code from elsewhere).",
+    )
     occurred_on: dt.date | None = None
     would_have_come: bool | None = None
     incentive: Decimal = Field(Decimal(0), ge=0, max_digits=12, decimal_places=2)
@@ -309,6 +316,21 @@ def create_referral(request: HttpRequest, body: ReferralIn):
         from kith.core.errors import ValidationFailed
 
         raise ValidationFailed.single("referred", "Name the person referred, or a deal with one.")
+    if body.referrer is None:
+        if not body.code.strip():
+            from kith.core.errors import ValidationFailed
+
+            raise ValidationFailed.single("referrer", "Name the referrer, or give their code.")
+        if deal is not None or body.would_have_come is not None or body.incentive:
+            from kith.core.errors import ValidationFailed
+
+            raise ValidationFailed.single(
+                "code", "A referral by code takes no deal, incentive or would_have_come."
+            )
+        ref = referrals.refer_by_code(
+            actor=request.user, code=body.code, referred=referred, staff_scope=True
+        )
+        return Status(201, _referral(ref))
     referrer = people_access.get_party(request.user, body.referrer, kind="person")
     ref = value.record_referral(
         actor=request.user,
@@ -339,3 +361,29 @@ def delete_referral(request: HttpRequest, referral_id: uuid.UUID):
     people_access.get_party_for_change(request.user, ref.referred.public_id, kind="person")
     value.delete_referral(actor=request.user, referral=ref)
     return Status(204, None)
+
+
+class ReferralCodeOut(Schema):
+    person: uuid.UUID
+    code: str
+    link: str
+    visits: int
+    expires_at: dt.datetime | None
+
+
+@router.post(
+    "/insights/people/{person_id}/referral-code",
+    response=ReferralCodeOut,
+    summary="A person's referral code (made on first request)",
+)
+def person_referral_code(request: HttpRequest, person_id: uuid.UUID):
+    """The person's personal referral code and link, made if they have none yet."""
+    party = people_access.get_party_for_change(request.user, person_id, kind="person")
+    code = referrals.code_for(actor=request.user, person=party)
+    return ReferralCodeOut(
+        person=party.public_id,
+        code=code.code,
+        link=request.build_absolute_uri(f"/portal/r/{code.code}/"),
+        visits=code.visits,
+        expires_at=code.expires_at,
+    )

@@ -6,6 +6,9 @@
   CRV and the CLV × CRV segment.
 * ``Referral`` — "referred by": one referrer per referred person, optionally through a
   deal or a referral code, with whether the person would have come anyway.
+* ``ReferralCode`` — a customer's personal code (and link ``/portal/r/<code>/``), with
+  how often the link was opened; ``PendingReferral`` — a sign-up that came with a code,
+  waiting for its e-mail to be verified (the address kept only as a hash).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from django.db.models import F, Q
 
 from kith.core.models import KithModel
 
-__all__ = ["PersonValue", "Referral", "ValueRun"]
+__all__ = ["PendingReferral", "PersonValue", "Referral", "ReferralCode", "ValueRun"]
 
 
 class ValueRun(KithModel):
@@ -152,3 +155,36 @@ class Referral(KithModel):
 
     def __str__(self) -> str:
         return f"{self.referrer_id} referred {self.referred_id}"
+
+
+class ReferralCode(KithModel):
+    """A person's personal referral code: one per person, valid until revoked or expired."""
+
+    party = models.OneToOneField(
+        "people.Party", on_delete=models.CASCADE, related_name="referral_code"
+    )
+    # Short, random, unambiguous letters and digits (see ``kith.insights.referrals``).
+    code = models.CharField(max_length=16, unique=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    visits = models.PositiveIntegerField(default=0)
+    last_visit_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Referral code of {self.party_id}"
+
+
+class PendingReferral(models.Model):
+    """A portal sign-up made with a referral code, claimed when the address is verified.
+
+    The address is stored as a SHA-256 hash only: the pending row is a pointer, not
+    personal data, and it is deleted when claimed or after a week.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    code = models.ForeignKey(ReferralCode, on_delete=models.CASCADE, related_name="pending")
+    email_hash = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Pending referral through {self.code_id}"

@@ -119,6 +119,24 @@ def referrals_of(user, party) -> tuple[Referral | None, list[Referral]]:
     return by, made
 
 
+def person_by_email(user, email: str):
+    """The active person ``user`` may see whose e-mail contact point is ``email``, or None."""
+    from kith.people.models import ContactPoint, Party
+
+    party_id = (
+        ContactPoint.objects.filter(
+            channel="email",
+            normalized=email.strip().lower(),
+            party__kind=Party.Kind.PERSON,
+            party__status=Party.Status.ACTIVE,
+            party_id__in=access.visible_party_ids(user),
+        )
+        .values_list("party_id", flat=True)
+        .first()
+    )
+    return Party.objects.filter(pk=party_id).first() if party_id else None
+
+
 def clv_by_party(party_ids: Iterable[int]) -> dict[int, float]:
     """Current CLV of each party (internal ids); absent: no figure (not scored)."""
     ids = {int(p) for p in party_ids}

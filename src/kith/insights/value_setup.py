@@ -31,6 +31,13 @@ def setup() -> None:
     erasure.register_erasure("insights.PersonValue", "party", delete=True)
     erasure.register_erasure("insights.Referral", "referrer", "referred", delete=True)
     erasure.register_kept("insights.ValueRun", "A batch run; its figures are deleted per person.")
+    registry.register_export("insights.ReferralCode", "party")
+    registry.register_excluded(
+        "insights.PendingReferral",
+        "A hash of someone else's sign-up address, deleted when claimed or after a week.",
+    )
+    erasure.register_erasure("insights.ReferralCode", "party", delete=True)
+    erasure.register_erasure("insights.PendingReferral", "code__party", delete=True)
 
 
 def _nightly_value() -> None:

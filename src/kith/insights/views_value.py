@@ -6,11 +6,13 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from kith.core.errors import KithError
-from kith.insights import access, queries_value, value
+from kith.core.errors import KithError, ValidationFailed
+from kith.insights import access, queries_value, referrals, value
+from kith.insights.models_value import ReferralCode
+from kith.people import access as people_access
 from kith.web.charts import Chart, Series
 from kith.web.decorators import staff_view
 
@@ -156,11 +158,15 @@ def party_panel(request: HttpRequest, party) -> str | None:
         return None
     figures = queries_value.value_of(party)
     referred_by, referred = queries_value.referrals_of(request.user, party)
-    if figures is None and referred_by is None and not referred:
+    can_change = people_access.can_change(request.user, party)
+    if figures is None and referred_by is None and not referred and not can_change:
         return None
     return render_to_string(
         "insights/value_party_panel.html",
         {
+            "party": party,
+            "can_change": can_change,
+            "referral_code": ReferralCode.objects.filter(party=party).first(),
             "v": figures,
             "run": queries_value.latest_run(),
             "referred_by": referred_by,
@@ -172,10 +178,69 @@ def party_panel(request: HttpRequest, party) -> str | None:
     )
 
 
+def _back_to(party) -> HttpResponse:
+    return redirect(reverse("people:person", args=[party.public_id]) + "#value-panel")
+
+
+@require_POST
+@staff_view
+def referred_by(request: HttpRequest, public_id) -> HttpResponse:
+    """Record "referred by" from the person page: a referral code or the referrer's e-mail."""
+    party = people_access.get_party_for_change(request.user, public_id, kind="person")
+    code = (request.POST.get("code") or "").strip()[:40]
+    email = (request.POST.get("referrer_email") or "").strip()[:254]
+    try:
+        if code and email:
+            raise ValidationFailed.single("code", "Give a referral code or an e-mail, not both.")
+        if code:
+            ref = referrals.refer_by_code(
+                actor=request.user, code=code, referred=party, staff_scope=True
+            )
+        elif email:
+            referrer = queries_value.person_by_email(request.user, email)
+            if referrer is None:
+                raise ValidationFailed.single(
+                    "referrer_email", "No person you can see has this e-mail address."
+                )
+            ref = value.record_referral(actor=request.user, referrer=referrer, referred=party)
+        else:
+            raise ValidationFailed.single("code", "Give a referral code or the referrer's e-mail.")
+    except KithError as exc:
+        if exc.status in (403, 404):
+            raise
+        detail = "; ".join(e.message for e in exc.errors) if exc.errors else exc.message
+        messages.error(request, f"Referral not recorded: {detail}")
+    else:
+        messages.success(request, f"Recorded: referred by {ref.referrer.display_name}.")
+    return _back_to(party)
+
+
+@require_POST
+@staff_view
+def make_referral_code(request: HttpRequest, public_id) -> HttpResponse:
+    """Give the person a referral code (to pass on by phone or letter)."""
+    party = people_access.get_party_for_change(request.user, public_id, kind="person")
+    try:
+        code = referrals.code_for(actor=request.user, person=party)
+    except KithError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Referral code: {code.code}")
+    return _back_to(party)
+
+
 # Mounted by ``kith.insights.urls`` (under /insights/).
 urlpatterns = [
     path("value/", value_home, name="value"),
     path("value/progress/", value_progress, name="value_progress"),
     path("value/recompute/", value_recompute, name="value_recompute"),
     path("value/segments/<slug:segment>/", value_segment, name="value_segment"),
+    path("value/people/<uuid:public_id>/referred-by/", referred_by, name="referred_by"),
+    path(
+        "value/people/<uuid:public_id>/referral-code/",
+        make_referral_code,
+        name="make_referral_code",
+    ),
 ]

@@ -21,6 +21,7 @@ from kith.core.context import channel
 from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.pagination import clamp_limit, paginate
+from kith.insights import referrals
 from kith.service import access as service_access
 from kith.service import services as service_services
 from kith.service.models import Case, CsatResponse
@@ -70,14 +71,19 @@ def _ip(request: HttpRequest) -> str:
 def signup(request: HttpRequest, payload: SignupIn):
     """Start a sign-up. The answer is the same whether or not the address has an
     account; the e-mail sent to it says what to do next."""
+    fields = {
+        "email": payload.email,
+        "password": payload.password,
+        "given_name": payload.given_name,
+        "family_name": payload.family_name,
+        "ip": _ip(request),
+    }
     with channel("api"):
-        account_services.request_signup(
-            email=payload.email,
-            password=payload.password,
-            given_name=payload.given_name,
-            family_name=payload.family_name,
-            ip=_ip(request),
-        )
+        if payload.referral_code.strip():
+            # An unknown or expired code is a 422 on referral_code before anything is sent.
+            referrals.signup_with_code(referral_code=payload.referral_code, **fields)
+        else:
+            account_services.request_signup(**fields)
     return Status(202, {"detail": SAME_ANSWER})
 
 

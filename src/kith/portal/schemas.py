@@ -133,6 +133,7 @@ class SignupIn(Schema):
     password: str = Field(..., max_length=128)
     given_name: str = Field("", max_length=150)
     family_name: str = Field("", max_length=150)
+    referral_code: str = Field("", max_length=40, description="A referral code, if any.")
 
 
 class EmailIn(Schema):

@@ -59,3 +59,11 @@ urlpatterns += [
     path("surveys/", views_surveys.surveys, name="surveys"),
     path("surveys/<uuid:public_id>/", views_surveys.survey, name="survey"),
 ]
+
+# Referral codes and links (kith.insights.referrals); the link needs no login.
+from kith.portal import views_referrals  # noqa: E402
+
+urlpatterns += [
+    path("referrals/", views_referrals.my_referrals, name="referrals"),
+    path("r/<str:code>/", views_referrals.referral_link, name="referral_link"),
+]

@@ -35,6 +35,7 @@ from kith.collab import services as collab_services
 from kith.core import timezones
 from kith.core.context import channel as audit_channel
 from kith.core.errors import KithError, NotFound, Throttled, ValidationFailed
+from kith.insights import referrals
 from kith.service import access as service_access
 from kith.service import services as service_services
 from kith.service.models import Attachment, CsatResponse, Status
@@ -157,22 +158,32 @@ def signup(request: HttpRequest) -> HttpResponse:
     """Sign up: the same "check your e-mail" answer whether or not the address is known."""
     if request.user.is_authenticated:
         return redirect("portal:home")
+    # A referral code: typed, or from a referral link (?ref= or remembered in the session).
+    if request.method == "POST":
+        code = request.POST.get("referral_code", "")
+    else:
+        code = request.GET.get("ref") or request.session.get("referral_code", "")
     form = {
         "email": request.POST.get("email", "").strip(),
         "given_name": request.POST.get("given_name", "").strip(),
         "family_name": request.POST.get("family_name", "").strip(),
+        "referral_code": str(code).strip()[:40],
     }
     context = {"form": form, "errors": {}, "error": ""}
     status = 200
     if request.method == "POST":
         try:
-            account_services.request_signup(
-                email=form["email"],
-                password=request.POST.get("password", ""),
-                given_name=form["given_name"],
-                family_name=form["family_name"],
-                ip=client_ip(request),
-            )
+            fields = {
+                "email": form["email"],
+                "password": request.POST.get("password", ""),
+                "given_name": form["given_name"],
+                "family_name": form["family_name"],
+                "ip": client_ip(request),
+            }
+            if form["referral_code"]:
+                referrals.signup_with_code(referral_code=form["referral_code"], **fields)
+            else:
+                account_services.request_signup(**fields)
         except Throttled as exc:
             context["error"] = exc.message
             status = exc.status
@@ -198,6 +209,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "portal/verify.html", {"token": "", "error": exc.message}, status=exc.status
         )
+    referrals.claim_pending(user=user)  # signed up through a referral code: record it
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, "Your e-mail address is confirmed. Welcome!")
     return redirect("portal:home")
