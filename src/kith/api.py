@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -12,7 +15,45 @@ from kith.core.errors import SAFE_METHODS, KithError, Moved
 from kith.core.http_errors import api_exception
 from kith.core.inputs import INPUT_EXCEPTIONS, guard_operations, input_exception_response
 
-api = NinjaAPI(
+
+class _KithAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document is built once per process and path prefix.
+
+    ninja builds the document (every operation's pydantic schemas) on each call, which
+    took over a second per ``GET /api/openapi.json``. The routers are all mounted at
+    import (``_register_routers``) and nothing changes them later, so the document is
+    static once built. Callers get the cached document: read it, do not change it.
+    ``clear_openapi_cache()`` forgets it (a test that mounts a router afterwards).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._openapi_cache: dict[str, Any] = {}
+        self._openapi_lock = threading.Lock()
+        self.openapi_builds = 0  # how many times the document was built (tests read it)
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ):
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        schema = self._openapi_cache.get(path_prefix)
+        if schema is None:
+            # One build at a time: concurrent first requests wait for it, not redo it.
+            with self._openapi_lock:
+                schema = self._openapi_cache.get(path_prefix)
+                if schema is None:
+                    schema = super().get_openapi_schema(path_prefix=path_prefix)
+                    self.openapi_builds += 1
+                    self._openapi_cache[path_prefix] = schema
+        return schema
+
+    def clear_openapi_cache(self) -> None:
+        with self._openapi_lock:
+            self._openapi_cache.clear()
+
+
+api = _KithAPI(
     title="Kith API",
     version="1",
     description="Kith Social CRM. Authenticate with `Authorization: Bearer kith_…` or a session.",
