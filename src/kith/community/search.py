@@ -168,27 +168,74 @@ def _condition(expression: str) -> RawSQL:
     )
 
 
-def _score(terms: list[str], query: str, topic: Topic) -> float:
-    tokens = set(topic.search_text.split())
-    hits = sum(1 for t in terms if t in tokens or f"_t{t}" in tokens)
-    title_hits = sum(1 for t in terms if f"_t{t}" in tokens)
-    fuzzy = fuzz.token_set_ratio(query.casefold(), topic.title.casefold()) / 100
-    return hits * 2 + title_hits + fuzzy + (0.5 if topic.answered else 0)
+def _term_flags(terms: list[str]) -> tuple[list[str], list[RawSQL]]:
+    """PostgreSQL: per query word, whether a candidate's document holds it and whether
+    its title does, computed beside the match so the document never leaves the server."""
+    names: list[str] = []
+    exprs: list[RawSQL] = []
+    for i, term in enumerate(terms):
+        for prefix, tag in (("", "h"), ("_t", "t")):
+            names.append(f"_{tag}{i}")
+            exprs.append(
+                RawSQL(
+                    "community_topic.search_vector @@ to_tsquery('simple', %s)",
+                    [f"'{prefix}{term}'"],
+                    output_field=BooleanField(),
+                )
+            )
+    return names, exprs
+
+
+def _score(terms: list[str], query: str, title: str, answered: bool, hits: int, title_hits: int):
+    fuzzy = fuzz.token_set_ratio(query.casefold(), title.casefold()) / 100
+    return hits * 2 + title_hits + fuzzy + (0.5 if answered else 0)
+
+
+def _candidates(qs: QuerySet[Topic], terms: list[str], q: str, *, every: bool) -> dict[int, float]:
+    """``{topic id: score}`` of the newest CANDIDATES matches.
+
+    Only the columns the ranking reads come back, as plain tuples (no model instances,
+    no timestamps): on PostgreSQL the id, title, answered and a flag per word; on SQLite
+    the document itself (in-process, nothing travels)."""
+    matched = qs.filter(_condition(_expression(terms, every=every))).order_by("-id")
+    scores: dict[int, float] = {}
+    if connection.vendor == "postgresql":
+        names, exprs = _term_flags(terms)
+        rows = matched.annotate(**dict(zip(names, exprs, strict=True))).values_list(
+            "id", "title", "answered", *names
+        )[:CANDIDATES]
+        for pk, title, answered, *flags in rows:
+            hits = sum(1 for i in range(len(terms)) if flags[2 * i] or flags[2 * i + 1])
+            title_hits = sum(1 for i in range(len(terms)) if flags[2 * i + 1])
+            scores[pk] = _score(terms, q, title, answered, hits, title_hits)
+        return scores
+    for pk, title, answered, doc in matched.values_list("id", "title", "answered", "search_text")[
+        :CANDIDATES
+    ]:
+        tokens = set(doc.split())
+        hits = sum(1 for t in terms if t in tokens or f"_t{t}" in tokens)
+        title_hits = sum(1 for t in terms if f"_t{t}" in tokens)
+        scores[pk] = _score(terms, q, title, answered, hits, title_hits)
+    return scores
 
 
 def search(queryset: QuerySet[Topic], q: str, *, limit: int = 20) -> list[Topic]:
-    """The topics of ``queryset`` best matching ``q`` (every word, else any word)."""
+    """The topics of ``queryset`` best matching ``q`` (every word, else any word).
+
+    The newest CANDIDATES matches are ranked from a few columns; only the ``limit``
+    best are then read whole (by primary key), without their search document."""
     q = (q or "")[:MAX_QUERY_LENGTH]
     terms = list(dict.fromkeys(_meaningful(q)))[:MAX_TERMS]
     if not terms:
         return []
-    qs = queryset
-    found: dict[int, Topic] = {}
+    found: dict[int, float] = {}
     for every in (True, False):
         if not every and (len(terms) == 1 or len(found) >= limit):
             break
-        condition = _condition(_expression(terms, every=every))
-        for topic in qs.filter(condition).order_by("-id")[:CANDIDATES]:
-            found.setdefault(topic.pk, topic)
-    ranked = sorted(found.values(), key=lambda t: (-_score(terms, q, t), -t.pk))
-    return ranked[:limit]
+        for pk, score in _candidates(queryset, terms, q, every=every).items():
+            found.setdefault(pk, score)
+    best = sorted(found, key=lambda pk: (-found[pk], -pk))[:limit]
+    if not best:
+        return []
+    topics = queryset.filter(pk__in=best).defer("search_text").in_bulk()
+    return [topics[pk] for pk in best if pk in topics]
