@@ -326,8 +326,12 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     if problem:
         log(f"{db}: skipped ({problem})")
         return {"db": db, "skipped": problem}
-    log(f"{db}: creating and migrating {target.database_url}")
-    target.create()
+    kept = args.reuse and target.loaded_sizes() is not None
+    if kept:
+        log(f"{db}: reusing the kept {target.database_url}")
+    else:
+        log(f"{db}: creating and migrating {target.database_url}")
+        target.create()
     done = run.kith(target, "migrate", "--noinput")
     if done.returncode:
         raise SystemExit(done.stdout + done.stderr)
@@ -335,6 +339,8 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     import django
 
     django.setup()
+    if args.queue_only:
+        return _bench_queue_only(target, args, kept)
     from django.conf import settings
 
     from kith.accounts import services as accounts
@@ -383,7 +389,46 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     result["queue"] = _measure_queue(args.runs)
     log(f"  {result['queue']}")
     result["uptime_after"] = _uptime()
-    if not args.keep:
+    if args.keep:
+        target.marker.write_text(dataset.dumps({"queue_rows": result["queue_rows"]}))
+    else:
+        from django.db import connections
+
+        connections.close_all()
+        target.drop()
+    return result
+
+
+def _bench_queue_only(target, args: argparse.Namespace, kept: bool) -> dict[str, Any]:
+    """Only the queue phase: staff users and one source, the table filled with the driver
+    to ``--queue-rows`` (no ingest), then the queue measured. With ``--keep`` the database
+    stays for ``--reuse``, which measures it again without loading."""
+    from django.conf import settings
+
+    from kith.accounts import services as accounts
+    from kith.accounts.models import Role
+    from kith.listening.models import Mention, Source
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    result: dict[str, Any] = {"db": target.db, "queue_only": True, "uptime": _uptime()}
+    if not kept:
+        accounts.create_user(actor=None, username="bench-admin", password="x" * 20, role=Role.ADMIN)
+        for i in range(5):
+            accounts.create_user(
+                actor=None, username=f"bench-agent{i}", password="x" * 20, role=Role.AGENT
+            )
+        source = Source.objects.create(kind="webhook", name="bench queue")
+        log(f"{target.db}: filling the table to {args.queue_rows:,} mentions …")
+        start = time.perf_counter()
+        added = _fill_queue_rows(target, source, args.queue_rows, random.Random(2026))
+        log(f"  {added:,} rows in {time.perf_counter() - start:.0f} s")
+    result["queue_rows"] = Mention.objects.count()
+    result["queue"] = _measure_queue(args.runs)
+    log(f"  {result['queue']}")
+    result["uptime_after"] = _uptime()
+    if args.keep or args.reuse:
+        target.marker.write_text(dataset.dumps({"queue_rows": result["queue_rows"]}))
+    else:
         from django.db import connections
 
         connections.close_all()
@@ -439,6 +484,14 @@ def main() -> None:
     parser.add_argument("--queue-rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a database kept by --keep again"
+    )
+    parser.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only the queue phase: fill the table with the driver, no ingest",
+    )
     parser.add_argument("--base-dir", default="/tmp/kith-benchmarks")
     parser.add_argument(
         "--no-sentiment",
