@@ -937,7 +937,7 @@ def web_category(name: str) -> str | None:
         return W_STAFF
     if namespace == "collab":  # customers and partners use the collaboration pages too
         return W_SOCIAL
-    if namespace == "portal" or name.startswith("cmr:my_"):
+    if namespace == "portal" or name.startswith(("cmr:my_", "cmr:partner_")):
         return W_PORTAL
     if namespace in ("community", "ideas"):  # their own access rules (kith.ideas.access)
         return W_COMMUNITY

@@ -245,7 +245,9 @@ def accept_offer(*, actor, offer: Offer) -> Offer:
         if locked.valid_until is not None and locked.valid_until < timezone.localdate():
             raise Conflict("This offer is no longer valid.")
         deal = sales_services.create_deal(
-            actor=locked.made_by if locked.made_by_id else actor,
+            # A partner's offer: the deal is the company's record of it, made by the system
+            # (the partner is a portal user, not a staff owner).
+            actor=locked.made_by if locked.made_by_id and not locked.partner_id else None,
             data={
                 "title": f"{intent.category}: {locked.title}"[:200],
                 "person": intent.person,
@@ -305,8 +307,9 @@ def decline_offer(*, actor, offer: Offer) -> Offer:
 # ---------------------------------------------------------------- staff
 
 
-def make_offer(*, actor, intent: Intent, data: OfferInput) -> Offer:
-    """Answer an open intent with an offer (staff who may change the person)."""
+def make_offer(*, actor, intent: Intent, data: OfferInput, partner: Party | None = None) -> Offer:
+    """Answer an open intent with an offer (staff who may change the person, or a partner
+    through ``make_partner_offer``: ``partner`` is then the partner's person)."""
     from kith.sales.models import Product
 
     errors: list[FieldError] = []
@@ -337,6 +340,7 @@ def make_offer(*, actor, intent: Intent, data: OfferInput) -> Offer:
         offer = Offer.objects.create(
             intent=locked,
             made_by=actor if getattr(actor, "pk", None) else None,
+            partner=partner,
             product=product,
             title=title,
             description=description,
@@ -398,6 +402,49 @@ def for_partners():
         status=IntentStatus.OPEN, share_with_partners=True, expires_at__gt=timezone.now()
     ).select_related("person")
     return [i for i in rows[:500] if policy.may_share(person=i.person)]
+
+
+def partner_intent(user, public_id: Any) -> Intent:
+    """An intent shared with partners that partner ``user`` may answer, else 404.
+
+    The same rule as ``for_partners``: open, not expired, shared, and the person's terms
+    and consents still allow sharing. Anyone who is not a partner gets 404.
+    """
+    from kith.collab.access import is_partner
+
+    if not getattr(user, "is_authenticated", False) or not is_partner(user):
+        raise NotFound("Not found.")
+    found = (
+        Intent.objects.select_related("person")
+        .filter(
+            public_id=_uuid(public_id, "intent"),
+            status=IntentStatus.OPEN,
+            share_with_partners=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )
+    if found is None or not policy.may_share(person=found.person):
+        raise NotFound("No such intent.")
+    return found
+
+
+def make_partner_offer(*, actor, intent: Intent, data: OfferInput) -> Offer:
+    """A partner answers an intent shared with partners (rechecked under ``partner_intent``)."""
+    checked = partner_intent(actor, intent.public_id)
+    if checked.person_id == actor.person_id:
+        raise ValidationFailed.single("intent", "You cannot answer your own intent.")
+    return make_offer(actor=actor, intent=checked, data=data, partner=actor.person)
+
+
+def partner_offers(user, intent_ids: list[int]) -> dict[int, list[Offer]]:
+    """The offers partner ``user`` made on these intents (never anyone else's)."""
+    out: dict[int, list[Offer]] = {}
+    for offer in Offer.objects.filter(intent_id__in=intent_ids, made_by=user).order_by(
+        "created_at", "id"
+    ):
+        out.setdefault(offer.intent_id, []).append(offer)
+    return out
 
 
 # ---------------------------------------------------------------- expiry

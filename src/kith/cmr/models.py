@@ -368,6 +368,11 @@ class Offer(KithModel):
     product = models.ForeignKey(
         "sales.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set when a partner (a portal user whose person holds the ``partner`` role) made the
+    # offer on an intent shared with partners: the person offering, shown to the customer.
+    partner = models.ForeignKey(
+        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     price = models.DecimalField(max_digits=14, decimal_places=2)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_partner
 
 app_name = "cmr"
 
@@ -40,6 +40,13 @@ urlpatterns = [
         "people/<uuid:public_id>/intents/<uuid:intent_id>/offers/",
         views.staff_offer,
         name="staff_offer",
+    ),
+    # Partners (portal users with the partner role): intents shared with partners.
+    path("partner/intents/", views_partner.partner_intents, name="partner_intents"),
+    path(
+        "partner/intents/<uuid:intent_id>/offers/",
+        views_partner.partner_offer,
+        name="partner_offer",
     ),
     path("purposes/", views.purposes_admin, name="purposes"),
     path("purposes/<uuid:purpose_id>/", views.purpose_edit, name="purpose_edit"),

@@ -56,9 +56,12 @@ def portal_nav(context) -> dict:
     for key in ("my_questions", "my_ideas"):
         if links[key] and path == links[key]:
             nav = key
+    from kith.collab.access import is_partner
+
     return {
         "nav": nav,
         "links": links,
         "unread": unread,
+        "is_partner": user is not None and user.is_authenticated and is_partner(user),
         "csrf_token": context.get("csrf_token", ""),
     }
