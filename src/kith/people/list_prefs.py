@@ -14,6 +14,7 @@ from kith.people.models import SavedView
 # Optional columns a list may show beside the name (always shown).
 COLUMNS = {
     "contact": "E-mail and phone",
+    "title": "Job title",
     "tags": "Tags",
     "owner": "Owner",
     "created": "Added",

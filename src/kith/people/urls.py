@@ -6,7 +6,7 @@ Record pages use the public UUID. Actions shared by people and organisations
 
 from django.urls import path
 
-from kith.people import views
+from kith.people import inline_edit, views
 
 app_name = "people"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("people/columns/", views.choose_columns, name="columns"),
     path("people/<uuid:public_id>/", views.person_detail, name="person"),
     path("people/<uuid:public_id>/edit/", views.person_edit, name="person_edit"),
+    path(
+        "parties/<uuid:public_id>/inline/<str:field>/",
+        inline_edit.inline_edit,
+        name="inline_edit",
+    ),
     path("parties/<uuid:public_id>/delete/", views.party_delete, name="party_delete"),
     path(
         "people/<uuid:public_id>/merge/<uuid:other_id>/",

@@ -299,6 +299,7 @@ def _party_list(
         # How many records the list holds (what "all matching" acts on); none after errors.
         "total": None if errors else total,
         "can_bulk": user.can_write,
+        "can_inline": user.can_write,
         "can_delete": user.sees_everything and user.can_write,
         "owners": _bulk_owners(user),
         "next_cursor": next_cursor,
