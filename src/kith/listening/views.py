@@ -29,11 +29,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kith.accounts.models import Role, User
 from kith.collab import live as collab_live
 from kith.core.errors import KithError, ValidationFailed
-from kith.listening import access, dashboards
+from kith.listening import access, dashboards, queries
 from kith.listening.forms import SourceForm, field_errors
 from kith.listening.live import QUEUE_CHANNEL
 from kith.listening.models import (
-    OPEN_STATUSES,
     Keyword,
     Mention,
     MentionStatus,
@@ -82,7 +81,7 @@ def queue_queryset(user, filters: dict[str, Any]) -> QuerySet[Mention]:
     qs = access.scope_mentions(user).select_related("source", "person", "assignee")
     status = filters["status"]
     if status == "open":
-        qs = qs.filter(status__in=OPEN_STATUSES)
+        qs = qs.filter(queries.OPEN)  # the queue's index (see kith.listening.queries)
     elif status != "all":
         qs = qs.filter(status=status)
     if filters["sentiment"]:
