@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -473,28 +474,130 @@ def match_candidates(
 
 
 def score_new_people(party_ids: list[int]) -> int:
-    """Score newly created people against the table and store suggestions (worker)."""
+    """Score newly created people against the table and store suggestions (worker).
+
+    Set-wise for a batch (an import's chunk): the new people's records in one go and
+    every candidate that ``_candidate_query`` would find for each of them in a few
+    queries for all (``_candidates_many``), instead of a query per person that scanned
+    the people table (``iexact``, ``endswith``) each time. Only people with candidates
+    are then scored by the model, one by one as before.
+    """
     run = active_model()
-    if run is None:
+    if run is None or not party_ids:
+        return 0
+    people = list(Party.objects.people().active().filter(pk__in=party_ids).only(*_RECORD_FIELDS))
+    if not people:
+        return 0
+    rows = {
+        p.pk: features.to_row(record)
+        for p, record in zip(people, features.records_from_parties(people), strict=True)
+    }
+    candidates = _candidates_many(rows)
+    wanted = {pk for pks in candidates.values() for pk in pks}
+    if not wanted:
         return 0
     from kith.people.identity import model as engine
 
+    others = list(Party.objects.filter(pk__in=wanted).only(*_RECORD_FIELDS))
+    other_rows = {
+        p.pk: features.to_row(record)
+        for p, record in zip(others, features.records_from_parties(others), strict=True)
+    }
     stored = 0
-    for person in Party.objects.people().active().filter(pk__in=party_ids):
-        record = features.records_from_parties([person])[0]
-        row = features.to_row(record)
-        candidates = list(
-            Party.objects.people()
-            .active()
-            .exclude(pk=person.pk)
-            .filter(_candidate_query(row))
-            .distinct()
-            .order_by("pk")[:MAX_CANDIDATES]
-        )
-        if not candidates:
+    for person in people:
+        mine = [other_rows[pk] for pk in candidates.get(person.pk, ()) if pk in other_rows]
+        if not mine:
             continue
-        rows = [features.to_row(r) for r in features.records_from_parties(candidates)]
-        pairs = engine.score(run.model, row, rows)
-        by_id = {r["unique_id"]: r for r in [row, *rows]}
+        row = rows[person.pk]
+        pairs = engine.score(run.model, row, mine)
+        by_id = {r["unique_id"]: r for r in [row, *mine]}
         stored += _store_pairs(None, pairs, {}, by_id)
     return stored
+
+
+# What features.records_from_parties reads of a party (its search document is large).
+_RECORD_FIELDS = (
+    "id",
+    "given_name",
+    "family_name",
+    "display_name",
+    "birthday",
+    "attributes",
+    "notes",
+)
+
+
+def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
+    """For each new person (pk → ``features.to_row``), the people ``_candidate_query``
+    finds for them (active people other than themselves, by id, at most
+    ``MAX_CANDIDATES``), with a few queries for all of them rather than one each.
+
+    The same tests as ``_candidate_query``: a shared e-mail, phone or handle; the same
+    family name (case-insensitive), or a name ending with it; the same given name and
+    birthday; for a given name alone, a name starting with it.
+    """
+    from django.db.models.functions import Lower, Right
+
+    people = Party.objects.people().active()
+    found: dict[int, set[int]] = {pk: set() for pk in rows}
+
+    def add(new: Iterable[int], party_id: int) -> None:
+        for pk in new:
+            if pk != party_id:
+                found[pk].add(party_id)
+
+    by_point: dict[str, set[int]] = {}
+    by_family: dict[str, set[int]] = {}
+    by_birthday: dict[Any, dict[str, set[int]]] = {}
+    given_only: list[tuple[int, str]] = []
+    for pk, row in rows.items():
+        for key in ("emails", "phones", "handles", "seen_handles"):
+            for value in row.get(key) or ():
+                by_point.setdefault(value, set()).add(pk)
+        given, family = row.get("given_name"), row.get("family_name")
+        if family:
+            by_family.setdefault(family, set()).add(pk)
+        if given and row.get("birthday"):
+            by_birthday.setdefault(row["birthday"], {}).setdefault(given.casefold(), set()).add(pk)
+        if given and not family:
+            given_only.append((pk, given))
+    if by_point:
+        for party_id, normalized in ContactPoint.objects.filter(
+            normalized__in=list(by_point),
+            party__kind=Party.Kind.PERSON,
+            party__status=Party.Status.ACTIVE,
+        ).values_list("party_id", "normalized"):
+            add(by_point.get(normalized, ()), party_id)
+    if by_family:
+        # family_name__iexact: compared lower-cased by the database, as iexact does.
+        for party_id, lowered in (
+            people.annotate(kith_family=Lower("family_name"))
+            .filter(kith_family__in=[f.lower() for f in by_family])
+            .values_list("pk", "kith_family")
+        ):
+            add(by_family.get(lowered, ()), party_id)
+        # sort_name__endswith=" <family>": one test per length of the families, so the
+        # table is read once, whatever the number of families.
+        by_length: dict[int, list[str]] = {}
+        for family in by_family:
+            by_length.setdefault(len(family) + 1, []).append(f" {family}")
+        q = Q(pk__in=[])
+        for length, tails in by_length.items():
+            q |= Q(**{f"kith_tail_{length}__in": tails})
+        tails_qs = people.alias(
+            **{f"kith_tail_{length}": Right("sort_name", length) for length in by_length}
+        ).filter(q)
+        for party_id, sort_name in tails_qs.values_list("pk", "sort_name"):
+            for length in by_length:
+                tail = sort_name[-length:]
+                if tail.startswith(" "):
+                    add(by_family.get(tail[1:], ()), party_id)
+    if by_birthday:
+        for party_id, given_name, birthday in people.filter(
+            birthday__in=list(by_birthday)
+        ).values_list("pk", "given_name", "birthday"):
+            add(by_birthday.get(str(birthday), {}).get((given_name or "").casefold(), ()), party_id)
+    for pk, given in given_only:
+        for party_id in people.filter(sort_name__startswith=given).values_list("pk", flat=True):
+            add((pk,), party_id)
+    return {pk: sorted(ids)[:MAX_CANDIDATES] for pk, ids in found.items() if ids}

@@ -1,0 +1,76 @@
+"""New people scored set-wise (an import's batch of ``person.created``): the candidates
+found for all of them at once are those the one-person query finds for each."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kith.people.identity import features, service, synthetic
+from kith.people.identity.models import IdentityModel, MatchSuggestion
+from kith.people.models import Party
+from tests.people.test_identity import _insert
+
+
+def _one_by_one(pk: int, row: dict) -> list[int]:
+    """What score_new_people found for one person before it went set-wise."""
+    return list(
+        Party.objects.people()
+        .active()
+        .exclude(pk=pk)
+        .filter(service._candidate_query(row))
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", flat=True)[: service.MAX_CANDIDATES]
+    )
+
+
+@pytest.fixture
+def people(db) -> list[Party]:
+    gen = synthetic.generate(120, dup_rate=0.3, cross_channel=6, lookalikes=6, seed=11)
+    _insert(gen.records)
+    # The other tests of _candidate_query: a name that only ends with a family name, a
+    # given name and birthday, a given name alone, and a merged person (never found).
+    Party.objects.create(kind="person", display_name="Dr Ana Lima", sort_name="dr ana lima")
+    Party.objects.create(kind="person", given_name="Ana", family_name="Lima")
+    Party.objects.create(
+        kind="person", given_name="Bea", family_name="Okafor", birthday=dt.date(1990, 5, 1)
+    )
+    Party.objects.create(
+        kind="person", given_name="bea", family_name="Stone", birthday=dt.date(1990, 5, 1)
+    )
+    Party.objects.create(kind="person", given_name="Zed", sort_name="zed")
+    Party.objects.create(kind="person", display_name="Zed Ray", sort_name="zed ray")
+    Party.objects.create(
+        kind="person", given_name="Ana", family_name="Lima", status=Party.Status.MERGED
+    )
+    return list(Party.objects.people().active().order_by("pk"))
+
+
+def test_candidates_for_many_are_those_found_one_by_one(people):
+    rows = {
+        p.pk: features.to_row(r)
+        for p, r in zip(people, features.records_from_parties(people), strict=True)
+    }
+    many = service._candidates_many(rows)
+    expected = {pk: _one_by_one(pk, row) for pk, row in rows.items()}
+    assert {pk: ids for pk, ids in expected.items() if ids} == many
+    # Not vacuous: contacts, family names and the other tests all found someone.
+    assert sum(len(ids) for ids in many.values()) > len(people)
+
+
+def test_score_new_people_stores_suggestions_for_a_batch(people):
+    from kith.people.identity import model as engine
+
+    gen = synthetic.generate(150, seed=9)
+    IdentityModel.objects.create(
+        status="done", model=engine.train([features.to_row(r) for r in gen.records])
+    )
+    pks = [p.pk for p in people]
+    assert service.score_new_people(pks) > 0
+    stored = set(MatchSuggestion.objects.values_list("left_id", "right_id"))
+    assert stored and all(a < b for a, b in stored)
+    # Scoring the batch again adds nothing new (the suggestions are upserted).
+    service.score_new_people(pks)
+    assert set(MatchSuggestion.objects.values_list("left_id", "right_id")) == stored
