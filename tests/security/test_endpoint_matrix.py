@@ -96,6 +96,9 @@ API_POLICY: dict[str, str] = {
     "GET /api/organizations/export.vcf": S,
     "GET /api/people": S,
     "GET /api/search": S,
+    "GET /api/trash": S,
+    "POST /api/trash/{public_id}/restore": SR,
+    "DELETE /api/trash/{public_id}": SR,
     "POST /api/people": S,
     "GET /api/people/{public_id}": SR,
     "PATCH /api/people/{public_id}": SR,
@@ -513,6 +516,15 @@ def _build_world() -> World:
     group = collab.create_group(actor=dan, name="Secret circle", privacy="private")
     follow, _ = collab.follow(actor=dan, target=deal)
     token, _ = accounts.issue_token(actor=dan, user=dan, name="dan's")
+    binned = work.delete_activity(
+        actor=dan,
+        activity=work.create_activity(
+            actor=dan,
+            type=ActivityType.objects.filter(active=True).first(),
+            summary="Binned to-do",
+            party=secret,
+        ),
+    )
 
     ids = {
         "people": secret.public_id,
@@ -536,6 +548,7 @@ def _build_world() -> World:
         "tokens": token.public_id,
         "portal": eve_case.public_id,
         "queues": queue.public_id,
+        "trash": binned.public_id,  # dan's own deletion: nobody else's to restore
     }
     secret_ids = {
         str(v)
@@ -556,6 +569,7 @@ def _build_world() -> World:
             post.public_id,
             comment.public_id,
             group.public_id,
+            binned.public_id,
         )
     }
     users = {
@@ -928,7 +942,7 @@ def web_category(name: str) -> str | None:
         return W_PUBLIC
     if name in WEB_PORTAL_RECORD:
         return W_PORTAL_RECORD
-    if name in ("system_status", "search"):
+    if name in ("system_status", "search", "trash", "trash_restore", "trash_purge"):
         return W_STAFF
     if name in ("cmr:intents", "cmr:purposes", "cmr:purpose_edit"):  # staff (purposes: admins)
         return W_STAFF
