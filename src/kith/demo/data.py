@@ -1258,6 +1258,7 @@ EXTENSIONS = (
     "kith.listening.demo",
     "kith.insights.demo_research",
     "kith.insights.demo_value",
+    "kith.cmr.demo",
 )
 
 
