@@ -78,7 +78,7 @@ def queue_filters(request: HttpRequest) -> dict[str, Any]:
 
 def queue_queryset(user, filters: dict[str, Any]) -> QuerySet[Mention]:
     """Mentions in queue order (priority rank, newest first among equals), filtered."""
-    qs = access.scope_mentions(user).select_related("source", "person", "assignee")
+    qs = queries.slim(access.scope_mentions(user))
     status = filters["status"]
     if status == "open":
         qs = qs.filter(queries.OPEN)  # the queue's index (see kith.listening.queries)
