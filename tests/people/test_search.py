@@ -379,3 +379,21 @@ def test_the_worker_rebuilds_the_index_daily(alice):
     cache.delete("kith:periodic:people.reindex")
     assert "people.reindex" in worker.run_due_jobs()
     assert find("overnight") == ["Overnight Load"]
+
+
+def test_a_query_of_first_letters_ranks_few_candidates_and_still_fills_the_page(alice, monkeypatch):
+    for i in range(30):
+        make_person(alice, given=f"Jonas{chr(97 + i % 26)}", family=f"Berg{i}")
+    make_person(alice, given="Maria", family="Costa")
+    caps: list[int] = []
+    real = search._candidates
+    monkeypatch.setattr(
+        search, "_candidates", lambda qs, cond, cap: caps.append(cap) or real(qs, cond, cap)
+    )
+    found = find("Jo", limit=5)
+    assert len(found) == 5 and all(name.startswith("Jonas") for name in found)
+    assert caps and max(caps) == 5 * search.SHORT_QUERY_CANDIDATES_PER_RESULT
+    # A longer word is ranked among the usual number of candidates.
+    caps.clear()
+    find("Jonasa", limit=5)
+    assert max(caps) == search.MIN_CANDIDATES

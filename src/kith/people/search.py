@@ -83,6 +83,11 @@ CHUNK = 500
 # Candidates fetched per tier: enough to re-rank well, few enough to stay in milliseconds.
 MIN_CANDIDATES = 200
 MAX_CANDIDATES = 1000
+# A query of only short words (what people type first: "An", "Lim") is a prefix of
+# thousands of names, and any of them fits: ranking 200 of them cost five times more
+# than the search itself and told the user nothing more. Such queries re-rank fewer.
+SHORT_WORD = 3
+SHORT_QUERY_CANDIDATES_PER_RESULT = 2
 
 
 class Section(IntEnum):
@@ -893,6 +898,18 @@ def _identifies(terms: list[Term]) -> bool:
     return all(term.email or len(term.digits) >= PHONE_GRAM for term in terms)
 
 
+def _only_short_words(terms: list[Term]) -> bool:
+    """Whether the query is nothing but the first letters of names (no digits, no
+    e-mail, no handle): see ``SHORT_WORD``."""
+    return all(
+        not term.digits
+        and not term.email
+        and not term.handle
+        and all(len(part) <= SHORT_WORD for part in term.parts)
+        for term in terms
+    )
+
+
 def search(queryset: QuerySet[Party], q: str, *, limit: int = 50) -> list[Party]:
     """The parties of ``queryset`` matching ``q``, best first, at most ``limit``.
 
@@ -904,6 +921,8 @@ def search(queryset: QuerySet[Party], q: str, *, limit: int = 50) -> list[Party]
         return []
     # Room to re-rank, bounded for speed, but never fewer than asked for (exports).
     cap = max(min(max(MIN_CANDIDATES, limit * 4), MAX_CANDIDATES), limit)
+    if _only_short_words(terms):
+        cap = max(limit * SHORT_QUERY_CANDIDATES_PER_RESULT, limit)
     query_text = " ".join(p for t in terms for p in t.parts)
 
     found: dict[int, tuple[str, str]] = {}
