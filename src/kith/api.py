@@ -126,6 +126,7 @@ def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from kith.accounts.api import router as accounts_router
+    from kith.accounts.api_admin import router as users_router
     from kith.cmr.api import router as cmr_router
     from kith.collab.api import router as collab_router
     from kith.community.api import router as community_router
@@ -155,6 +156,7 @@ def _register_routers() -> None:
     api.add_router("/", people_router, auth=staff_api_auth)
     api.add_router("/", interactions_router, auth=staff_api_auth)
     api.add_router("/", mail_router, auth=staff_api_auth)
+    api.add_router("/", users_router, auth=staff_api_auth)
     api.add_router("/", sales_router, auth=staff_api_auth)
     api.add_router("/", service_router, auth=staff_api_auth)
     api.add_router("/", work_router, auth=staff_api_auth)

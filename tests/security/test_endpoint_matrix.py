@@ -118,6 +118,23 @@ API_POLICY: dict[str, str] = {
     "POST /api/parties/{public_id}/relationships": SR,
     "PATCH /api/relationships/{public_id}": SR,
     "DELETE /api/relationships/{public_id}": SR,
+    "GET /api/users": S,
+    "GET /api/users/{public_id}": S,
+    "POST /api/users/invitations": "admin",
+    "PATCH /api/users/{public_id}": "admin",
+    "GET /api/teams": S,
+    "GET /api/teams/{public_id}": S,
+    "POST /api/teams": "admin",
+    "PATCH /api/teams/{public_id}": "admin",
+    "PUT /api/teams/{public_id}/members/{username}": "admin",
+    "DELETE /api/teams/{public_id}/members/{username}": "admin",
+    "GET /api/email-templates": S,
+    "POST /api/email-templates": "admin",  # admins and managers
+    "GET /api/email-templates/{public_id}": S,
+    "PATCH /api/email-templates/{public_id}": "admin",
+    "DELETE /api/email-templates/{public_id}": "admin",
+    "POST /api/email-templates/{public_id}/render": S,
+    "POST /api/people/{public_id}/emails": SR,
     "GET /api/roles": S,
     "POST /api/roles": S,
     "GET /api/fields": S,
@@ -871,6 +888,8 @@ WEB_RECORD_URL = {
     "people:contact_remove",
     "people:role_add",
     "people:role_end",
+    "people:inline_edit",
+    "mail:compose",
     "sales:deal",
     "sales:deal_edit",
     "sales:deal_delete",
@@ -947,7 +966,16 @@ def web_category(name: str) -> str | None:
     if name in ("cmr:intents", "cmr:purposes", "cmr:purpose_edit"):  # staff (purposes: admins)
         return W_STAFF
     namespace = name.split(":")[0] if ":" in name else ""
-    if namespace in ("people", "sales", "service", "work", "insights", "listening", "settings"):
+    if namespace in (
+        "people",
+        "sales",
+        "service",
+        "work",
+        "insights",
+        "listening",
+        "settings",
+        "mail",
+    ):
         return W_STAFF
     if namespace == "collab":  # customers and partners use the collaboration pages too
         return W_SOCIAL
@@ -1003,6 +1031,7 @@ WEB_TARGETS = {
     "portal/cases": "portal",
     "cmr/people": "people",
     "insights/value/people": "people",
+    "mail/people": "people",
 }
 
 

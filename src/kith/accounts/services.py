@@ -987,6 +987,38 @@ def set_team_members(*, actor, team: Team, members: list[User]) -> Team:
     return locked
 
 
+def add_team_member(*, actor, team: Team, user: User) -> Team:
+    """Add one active staff login to a team (nothing changes when it is a member)."""
+    if not user.is_staff_user or not user.is_active:
+        raise ValidationFailed.single("username", "Members must be active staff users.")
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().get(pk=team.pk)
+        if not locked.members.filter(pk=user.pk).exists():
+            locked.members.add(user)
+            audit.record(
+                actor=actor,
+                action="team.member_added",
+                obj=locked,
+                changes={"member": user.username},
+            )
+    return locked
+
+
+def remove_team_member(*, actor, team: Team, user: User) -> Team:
+    """Take one login out of a team (nothing changes when it is not a member)."""
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().get(pk=team.pk)
+        if locked.members.filter(pk=user.pk).exists():
+            locked.members.remove(user)
+            audit.record(
+                actor=actor,
+                action="team.member_removed",
+                obj=locked,
+                changes={"member": user.username},
+            )
+    return locked
+
+
 # ---------------------------------------------------------------- workspace and first run
 
 
