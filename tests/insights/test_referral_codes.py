@@ -194,3 +194,15 @@ def test_a_private_persons_code_does_not_reveal_them(alice, bob, dan):
     assert "This referral code is not valid." in response.content.decode()
     assert "Priv" not in response.content.decode()
     assert not Referral.objects.exists()
+
+
+def test_stale_pending_referrals_are_purged_and_not_claimed(carol, mailoutbox):
+    from kith.core import worker
+
+    code = referrals.code_for(actor=None, person=carol.person)
+    client = Client()
+    _signup(client, "late@example.org", referral_code=code.code)
+    PendingReferral.objects.update(created_at=timezone.now() - dt.timedelta(days=8))
+    assert "insights.referrals.purge" in worker.periodic_jobs()
+    worker.periodic_jobs()["insights.referrals.purge"].func()
+    assert not PendingReferral.objects.exists()

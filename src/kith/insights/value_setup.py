@@ -22,6 +22,7 @@ def setup() -> None:
         "clv", queries_value.idea_voter_value, label="Voters' customer value", staff_only=True
     )
     worker.periodic("insights.value", every_seconds=24 * 3600)(_nightly_value)
+    worker.periodic("insights.referrals.purge", every_seconds=24 * 3600)(_purge_pending)
 
     registry.register_export("insights.PersonValue", "party")
     registry.register_export("insights.Referral", "referrer", "referred")
@@ -46,3 +47,9 @@ def _nightly_value() -> None:
 
     with contextlib.suppress(Conflict):  # one is already queued or running
         value.request_value_run(actor=None)
+
+
+def _purge_pending() -> None:
+    from kith.insights import referrals
+
+    referrals.purge_stale_pending()
