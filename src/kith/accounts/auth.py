@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
+from django.db import OperationalError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from kith.accounts.models import ApiToken
 from kith.core.errors import NotFound
+
+logger = logging.getLogger("kith.accounts")
 
 
 class TokenAuth(HttpBearer):
@@ -34,8 +38,21 @@ def user_for_token(token: str):
         return None
     now = timezone.now()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+        _touch(row.pk, now)
     return row.user
+
+
+def _touch(token_pk: int, now) -> None:
+    """Note when a token was last used, if the database takes the write now.
+
+    The note is bookkeeping: a request must not fail because a long write elsewhere
+    (a background job on SQLite) holds the lock; a later request notes it instead.
+    """
+    try:
+        with transaction.atomic():
+            ApiToken.objects.filter(pk=token_pk).update(last_used_at=now)
+    except OperationalError:
+        logger.info("API token %s: last use not noted (database busy)", token_pk)
 
 
 class KithSessionAuth(SessionAuth):

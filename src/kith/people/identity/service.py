@@ -38,6 +38,8 @@ logger = logging.getLogger("kith.identity")
 
 # A new person is compared with at most this many candidates found by cheap lookups.
 MAX_CANDIDATES = 200
+# Suggestions written per transaction when a training stores its pairs.
+STORE_CHUNK = 500
 
 
 @dataclass
@@ -209,24 +211,31 @@ def _store_pairs(
         wanted[(a, b)] = p
     count = 0
     auto: list[tuple[int, int]] = []
-    with transaction.atomic():
-        decided = set(
-            MatchSuggestion.objects.exclude(status=MatchSuggestion.Status.OPEN).values_list(
-                "left_id", "right_id"
-            )
+    decided = set(
+        MatchSuggestion.objects.exclude(status=MatchSuggestion.Status.OPEN).values_list(
+            "left_id", "right_id"
         )
-        if run is not None:
-            # A retrain replaces the open suggestions it no longer makes.
-            MatchSuggestion.objects.filter(
-                status=MatchSuggestion.Status.OPEN, source="model"
-            ).delete()
-        for (a, b), p in wanted.items():
-            if (a, b) in decided:
-                continue
-            MatchSuggestion.objects.update_or_create(
-                left_id=a,
-                right_id=b,
-                defaults={
+    )
+    if run is not None:
+        # A retrain replaces the open suggestions it no longer makes.
+        MatchSuggestion.objects.filter(status=MatchSuggestion.Status.OPEN, source="model").delete()
+    todo = [(key, p) for key, p in wanted.items() if key not in decided]
+    # Written in chunks, each its own short transaction: on SQLite one transaction over
+    # a large table's pairs held the database's write lock for minutes, and every other
+    # write (a login, a create) waited behind it until it failed.
+    for start in range(0, len(todo), STORE_CHUNK):
+        chunk = todo[start : start + STORE_CHUNK]
+        with transaction.atomic():
+            existing = {
+                (s.left_id, s.right_id): s
+                for s in MatchSuggestion.objects.select_for_update().filter(
+                    left_id__in={a for (a, _), _ in chunk},
+                    right_id__in={b for (_, b), _ in chunk},
+                )
+            }
+            new_rows = []
+            for (a, b), p in chunk:
+                fields = {
                     "probability": p.probability,
                     "match_weight": p.weight,
                     "reasons": [r.__dict__ for r in p.reasons],
@@ -235,11 +244,21 @@ def _store_pairs(
                     "source": "model",
                     "left_record": rows.get(str(a), {}),
                     "right_record": rows.get(str(b), {}),
-                },
-            )
-            count += 1
-            if p.probability >= settings.KITH_IDENTITY_AUTO_LINK_THRESHOLD:
-                auto.append((a, b))
+                }
+                row = existing.get((a, b))
+                if row is None:
+                    new_rows.append(MatchSuggestion(left_id=a, right_id=b, **fields))
+                elif row.status == MatchSuggestion.Status.OPEN:
+                    for name, value in fields.items():
+                        setattr(row, name, value)
+                    row.save(update_fields=[*fields, "updated_at"])
+                else:  # decided meanwhile (a concurrent reject or merge): left as decided
+                    continue
+                count += 1
+                if p.probability >= settings.KITH_IDENTITY_AUTO_LINK_THRESHOLD:
+                    auto.append((a, b))
+            # A pair stored meanwhile by someone else stays as they left it.
+            MatchSuggestion.objects.bulk_create(new_rows, ignore_conflicts=True)
     for a, b in auto:
         _auto_link(a, b)
     return count
