@@ -174,3 +174,15 @@ def _delete_via_service(actor, party) -> TrashItem:
     from kith.people import services as people_services
 
     return people_services.delete_party(actor=actor, party=party)
+
+
+def test_bulk_delete_points_to_the_trash(alice):
+    people = [make_person(alice, given=f"Gone{i}", family="Soon") for i in range(2)]
+    ids = [str(p.public_id) for p in people]
+    client = client_for(alice)
+    response = client.post(
+        "/people/bulk/", {"kind": "person", "action": "delete", "ids": ids}, follow=True
+    )
+    html = response.content.decode()
+    assert "Deleted 2 records." in html and 'href="/trash/"' in html
+    assert sorted(TrashItem.objects.values_list("label", flat=True)) == ["Gone0 Soon", "Gone1 Soon"]

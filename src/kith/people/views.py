@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -1616,6 +1617,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
         "delete": "Deleted",
     }[action]
     messages.success(request, f"{verb} {result.done} record{'s' if result.done != 1 else ''}.")
+    if action == "delete" and result.done:
+        # Each deleted record went to the trash: say where to undo it.
+        messages.info(
+            request,
+            format_html('They are in the <a href="{}">trash</a>, to restore.', reverse("trash")),
+        )
     for name, reason in result.failed[:20]:
         messages.error(request, f"{name}: {reason}")
     if len(result.failed) > 20:
