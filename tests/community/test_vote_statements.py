@@ -18,6 +18,9 @@ from tests.conftest import client_for
 # the ledger row, the author's totals, the per-space total, serial-vote detection, the
 # timeline interaction, the audit entry, the outbox event.
 VOTE_STATEMENTS = 14
+# On PostgreSQL the vote, the score and the serial-vote count are one statement, and the
+# ledger row with both totals another (data-modifying CTEs): four round trips fewer.
+VOTE_STATEMENTS_PG = 10
 
 
 def _statements(ctx) -> list[str]:
@@ -56,7 +59,8 @@ def test_a_vote_through_the_api_is_a_bounded_number_of_statements(answers, cyd):
     assert r.status_code == 200, r.content
     assert r.json()["score"] == 1
     ran = _statements(ctx)
-    assert len(ran) <= VOTE_STATEMENTS, "\n".join(s[:150] for s in ran)
+    bound = VOTE_STATEMENTS_PG if connection.vendor == "postgresql" else VOTE_STATEMENTS
+    assert len(ran) <= bound, "\n".join(s[:150] for s in ran)
     # What the statements wrote: the vote, the ledger row, both totals, the timeline.
     assert Vote.objects.filter(voter=voter).count() == 2
     assert MemberProfile.objects.get(user=cyd).reputation == 20
