@@ -95,7 +95,9 @@ def test_api_send_and_access(alice, bob, dan, vic, carol, api_as):
     assert r.json()["to"] == "ana@example.com" and r.json()["status"] in ("queued", "sent")
     url = f"/api/people/{private.public_id}/emails"
     assert api_as(dan).post(url, {"subject": "S", "body": "B"}).status_code == 404
-    assert api_as(vic).post(url, {"subject": "S", "body": "B"}).status_code == 403
+    assert api_as(vic).post(url, {"subject": "S", "body": "B"}).status_code == 404
+    public = f"/api/people/{ana.public_id}/emails"
+    assert api_as(vic).post(public, {"subject": "S", "body": "B"}).status_code == 403
     assert api_as(carol).post(url, {"subject": "S", "body": "B"}).status_code == 404
 
 

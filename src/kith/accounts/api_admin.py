@@ -21,7 +21,7 @@ from kith.people import access as people_access
 router = Router(tags=["users and teams"])
 
 
-class UserOut(Schema):
+class StaffUserOut(Schema):
     id: uuid.UUID
     username: str
     email: str
@@ -33,36 +33,36 @@ class UserOut(Schema):
     last_login: dt.datetime | None
 
 
-class InviteIn(Schema):
+class UserInviteIn(Schema):
     email: str = Field(..., max_length=254)
     role: str = Field(Role.AGENT, max_length=10, examples=["agent"])
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
 
 
-class InvitedOut(UserOut):
+class UserInvitedOut(StaffUserOut):
     invitation_link: str = Field(..., description="The signed link (also e-mailed)")
     invitation_expires_at: dt.datetime
 
 
-class UserPatch(Schema):
+class StaffUserPatch(Schema):
     role: str | None = Field(None, max_length=10)
     active: bool | None = None
 
 
-class TeamOut(Schema):
+class StaffTeamOut(Schema):
     id: uuid.UUID
     name: str
     members: list[str]
     created_at: dt.datetime
 
 
-class TeamIn(Schema):
+class StaffTeamIn(Schema):
     name: str = Field(..., max_length=120)
     members: list[str] = Field(default_factory=list, max_length=500)
 
 
-class TeamPatch(Schema):
+class StaffTeamPatch(Schema):
     name: str = Field(..., max_length=120)
 
 
@@ -119,16 +119,16 @@ def _member(username: str, field: str = "username") -> User:
 # ---------------------------------------------------------------- users
 
 
-@router.get("/users", response=list[UserOut], url_name="list_users")
+@router.get("/users", response=list[StaffUserOut], url_name="list_users")
 def list_users(request: HttpRequest):
     """Staff logins (never customers), by user name."""
     people_access.require_staff(request.user)
     return [_user_out(u) for u in _staff_users().order_by("username")]
 
 
-@router.post("/users/invitations", response={201: InvitedOut}, url_name="invite_user")
+@router.post("/users/invitations", response={201: UserInvitedOut}, url_name="invite_user")
 @idempotent
-def invite_user(request: HttpRequest, payload: InviteIn):
+def invite_user(request: HttpRequest, payload: UserInviteIn):
     """Invite a colleague (admins): an inactive login and an e-mailed, expiring link."""
     people_access.require_admin(request.user)
     invitation, link = services.invite_user(actor=request.user, **payload.model_dump())
@@ -142,14 +142,14 @@ def invite_user(request: HttpRequest, payload: InviteIn):
     )
 
 
-@router.get("/users/{public_id}", response=UserOut, url_name="get_user")
+@router.get("/users/{public_id}", response=StaffUserOut, url_name="get_user")
 def get_user(request: HttpRequest, public_id: uuid.UUID):
     people_access.require_staff(request.user)
     return _user_out(_user(public_id))
 
 
-@router.patch("/users/{public_id}", response=UserOut, url_name="update_user")
-def update_user(request: HttpRequest, public_id: uuid.UUID, payload: UserPatch):
+@router.patch("/users/{public_id}", response=StaffUserOut, url_name="update_user")
+def update_user(request: HttpRequest, public_id: uuid.UUID, payload: StaffUserPatch):
     """Change a login's role and/or deactivate (``active: false``) or reactivate it (admins)."""
     people_access.require_admin(request.user)
     user = _user(public_id)
@@ -166,21 +166,21 @@ def update_user(request: HttpRequest, public_id: uuid.UUID, payload: UserPatch):
 # ---------------------------------------------------------------- teams
 
 
-@router.get("/teams", response=list[TeamOut], url_name="list_teams")
+@router.get("/teams", response=list[StaffTeamOut], url_name="list_teams")
 def list_teams(request: HttpRequest):
     people_access.require_staff(request.user)
     return [_team_out(t) for t in Team.objects.prefetch_related("members").order_by("name")]
 
 
-@router.get("/teams/{public_id}", response=TeamOut, url_name="get_team")
+@router.get("/teams/{public_id}", response=StaffTeamOut, url_name="get_team")
 def get_team(request: HttpRequest, public_id: uuid.UUID):
     people_access.require_staff(request.user)
     return _team_out(_team(public_id))
 
 
-@router.post("/teams", response={201: TeamOut}, url_name="create_team")
+@router.post("/teams", response={201: StaffTeamOut}, url_name="create_team")
 @idempotent
-def create_team(request: HttpRequest, payload: TeamIn):
+def create_team(request: HttpRequest, payload: StaffTeamIn):
     people_access.require_admin(request.user)
     members = [_member(name, "members") for name in payload.members]
     if any(not m.is_active for m in members):
@@ -189,14 +189,16 @@ def create_team(request: HttpRequest, payload: TeamIn):
     return Status(201, _team_out(_team(team.public_id)))
 
 
-@router.patch("/teams/{public_id}", response=TeamOut, url_name="rename_team")
-def rename_team(request: HttpRequest, public_id: uuid.UUID, payload: TeamPatch):
+@router.patch("/teams/{public_id}", response=StaffTeamOut, url_name="rename_team")
+def rename_team(request: HttpRequest, public_id: uuid.UUID, payload: StaffTeamPatch):
     people_access.require_admin(request.user)
     team = services.rename_team(actor=request.user, team=_team(public_id), name=payload.name)
     return _team_out(_team(team.public_id))
 
 
-@router.put("/teams/{public_id}/members/{username}", response=TeamOut, url_name="add_team_member")
+@router.put(
+    "/teams/{public_id}/members/{username}", response=StaffTeamOut, url_name="add_team_member"
+)
 def add_team_member(request: HttpRequest, public_id: uuid.UUID, username: str):
     people_access.require_admin(request.user)
     team = services.add_team_member(
@@ -206,7 +208,7 @@ def add_team_member(request: HttpRequest, public_id: uuid.UUID, username: str):
 
 
 @router.delete(
-    "/teams/{public_id}/members/{username}", response=TeamOut, url_name="remove_team_member"
+    "/teams/{public_id}/members/{username}", response=StaffTeamOut, url_name="remove_team_member"
 )
 def remove_team_member(request: HttpRequest, public_id: uuid.UUID, username: str):
     people_access.require_admin(request.user)

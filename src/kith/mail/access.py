@@ -38,6 +38,6 @@ def require_template_manager(user) -> None:
 
 
 def get_person_to_email(user, public_id) -> Party:
-    """The person ``user`` may write to (NotFound when invisible, Forbidden when read-only)."""
-    people_access.require_writer(user)
+    """The person ``user`` may write to (NotFound when invisible, Forbidden when read-only:
+    visibility first, so a role that may not write learns nothing of hidden records)."""
     return people_access.get_party_for_change(user, public_id, kind=Party.Kind.PERSON)

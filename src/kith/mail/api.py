@@ -15,19 +15,19 @@ from kith.people.models import Party
 router = Router(tags=["mail"])
 
 
-class TemplateIn(Schema):
+class EmailTemplateIn(Schema):
     name: str = Field(..., max_length=120)
     subject: str = Field(..., max_length=300)
     body: str = Field(..., max_length=50_000)
 
 
-class TemplatePatch(Schema):
+class EmailTemplatePatch(Schema):
     name: str | None = Field(None, max_length=120)
     subject: str | None = Field(None, max_length=300)
     body: str | None = Field(None, max_length=50_000)
 
 
-class TemplateOut(Schema):
+class EmailTemplateOut(Schema):
     id: uuid.UUID
     name: str
     subject: str
@@ -36,16 +36,16 @@ class TemplateOut(Schema):
     updated_at: dt.datetime
 
 
-class RenderIn(Schema):
+class EmailTemplateRenderIn(Schema):
     person: uuid.UUID
 
 
-class RenderOut(Schema):
+class EmailTemplateRenderOut(Schema):
     subject: str
     body: str
 
 
-class EmailIn(Schema):
+class PersonEmailIn(Schema):
     subject: str = Field(..., max_length=300)
     body: str = Field(..., max_length=100_000)
     to: str = Field(
@@ -54,7 +54,7 @@ class EmailIn(Schema):
     template: uuid.UUID | None = None
 
 
-class EmailOut(Schema):
+class PersonEmailOut(Schema):
     id: uuid.UUID
     person: uuid.UUID
     interaction: uuid.UUID
@@ -91,30 +91,32 @@ def _email_out(e: OutgoingEmail) -> dict:
     }
 
 
-@router.get("/email-templates", response=list[TemplateOut], url_name="list_email_templates")
+@router.get("/email-templates", response=list[EmailTemplateOut], url_name="list_email_templates")
 def list_templates(request: HttpRequest):
     """Every template (staff: agents write with them; admins and managers change them)."""
     people_access.require_staff(request.user)
     return [_template_out(t) for t in EmailTemplate.objects.order_by("name")]
 
 
-@router.post("/email-templates", response={201: TemplateOut}, url_name="create_email_template")
+@router.post("/email-templates", response={201: EmailTemplateOut}, url_name="create_email_template")
 @idempotent
-def create_template(request: HttpRequest, payload: TemplateIn):
+def create_template(request: HttpRequest, payload: EmailTemplateIn):
     access.require_template_manager(request.user)
     template = services.create_template(actor=request.user, **payload.model_dump())
     return Status(201, _template_out(template))
 
 
-@router.get("/email-templates/{public_id}", response=TemplateOut, url_name="get_email_template")
+@router.get(
+    "/email-templates/{public_id}", response=EmailTemplateOut, url_name="get_email_template"
+)
 def get_template(request: HttpRequest, public_id: uuid.UUID):
     return _template_out(access.get_template(request.user, public_id))
 
 
 @router.patch(
-    "/email-templates/{public_id}", response=TemplateOut, url_name="update_email_template"
+    "/email-templates/{public_id}", response=EmailTemplateOut, url_name="update_email_template"
 )
-def update_template(request: HttpRequest, public_id: uuid.UUID, payload: TemplatePatch):
+def update_template(request: HttpRequest, public_id: uuid.UUID, payload: EmailTemplatePatch):
     template = access.get_template_for_change(request.user, public_id)
     changes = {k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None}
     return _template_out(
@@ -132,9 +134,11 @@ def delete_template(request: HttpRequest, public_id: uuid.UUID):
 
 
 @router.post(
-    "/email-templates/{public_id}/render", response=RenderOut, url_name="render_email_template"
+    "/email-templates/{public_id}/render",
+    response=EmailTemplateRenderOut,
+    url_name="render_email_template",
 )
-def render_template(request: HttpRequest, public_id: uuid.UUID, payload: RenderIn):
+def render_template(request: HttpRequest, public_id: uuid.UUID, payload: EmailTemplateRenderIn):
     """The template filled in for one person (what "Use template" puts in the form)."""
     template = access.get_template(request.user, public_id)
     person = people_access.get_party(request.user, payload.person, kind=Party.Kind.PERSON)
@@ -142,9 +146,9 @@ def render_template(request: HttpRequest, public_id: uuid.UUID, payload: RenderI
     return {"subject": subject, "body": body}
 
 
-@router.post("/people/{public_id}/emails", response={201: EmailOut}, url_name="send_email")
+@router.post("/people/{public_id}/emails", response={201: PersonEmailOut}, url_name="send_email")
 @idempotent
-def send_email(request: HttpRequest, public_id: uuid.UUID, payload: EmailIn):
+def send_email(request: HttpRequest, public_id: uuid.UUID, payload: PersonEmailIn):
     """E-mail a person: logged on their timeline now, delivered by the worker."""
     person = access.get_person_to_email(request.user, public_id)
     template = access.get_template(request.user, payload.template) if payload.template else None
