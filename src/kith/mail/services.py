@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from kith.core import audit, events
@@ -146,7 +147,8 @@ def _organisation(actor, person: Party) -> str:
             object__in=people_access.staff_scope(actor).values("pk"),
         )
         .select_related("object")
-        .order_by("-valid_from", "-id")
+        # The latest role started wins; undated ones last (PostgreSQL sorts NULL first).
+        .order_by(F("valid_from").desc(nulls_last=True), "-id")
         .first()
     )
     return rel.object.display_name if rel else ""
