@@ -101,7 +101,10 @@ def test_a_person_without_transactions_gets_a_clear_answer(shop, alice, api_as):
     body = api_as(alice).get(f"/api/insights/value/people/{nobody.public_id}").json()
     assert body["value"] is None and "No figures" in body["reason"]
     page = client_for(alice).get(f"/people/{nobody.public_id}/")
-    assert page.status_code == 200 and b"value-panel" not in page.content
+    # The panel says there are no figures (it stays for writers: "referred by" is set there).
+    assert page.status_code == 200
+    assert b"No value figures: no purchases yet, or not profiled." in page.content
+    assert b"Lifetime value (CLV)" not in page.content
 
 
 def test_too_little_history_is_a_clear_result_not_a_failure(alice):
