@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import socket
@@ -275,6 +276,36 @@ def deferred_delivery() -> Iterator[None]:
         _local.deferred = previous
 
 
+_frozen_lock = threading.Lock()
+_frozen_users = 0
+
+
+@contextlib.contextmanager
+def old_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before a bulk job.
+
+    Bulk work (an import's chunks, the delivery of batch rows) makes many short-lived
+    containers, so the collector runs hundreds of times, and each full collection walked
+    every object of the process (Django, the apps, an import's text): measured at a
+    sixth of an import's CPU and a fifth of a batch delivery's. ``gc.freeze()`` moves
+    the objects alive now out of its reach until ``gc.unfreeze()``; what the job makes
+    is collected as usual. Process-wide, so the first of concurrent users freezes and
+    the last one to finish thaws.
+    """
+    global _frozen_users
+    with _frozen_lock:
+        if _frozen_users == 0:
+            gc.freeze()
+        _frozen_users += 1
+    try:
+        yield
+    finally:
+        with _frozen_lock:
+            _frozen_users -= 1
+            if _frozen_users == 0:
+                gc.unfreeze()
+
+
 def _deliver_after_commit(event_id: int, *, inline_only: bool = False) -> None:
     try:
         deliver_pending(ids=[event_id], worker_id=f"inline-{os.getpid()}", inline_only=inline_only)
@@ -440,7 +471,10 @@ def deliver_pending(
             runs[-1].append(event)
         else:
             runs.append([event])
-    return sum(deliver_group(run) if len(run) > 1 else int(deliver(run[0])) for run in runs)
+    if not any(event.batch_size for event in claimed):
+        return sum(deliver_group(run) if len(run) > 1 else int(deliver(run[0])) for run in runs)
+    with old_objects_frozen():  # bulk work: see old_objects_frozen
+        return sum(deliver_group(run) if len(run) > 1 else int(deliver(run[0])) for run in runs)
 
 
 def deliver_group(group: list[OutboxEvent]) -> int:

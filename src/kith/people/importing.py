@@ -54,15 +54,12 @@ nothing: no parties, no audit entries, no events.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import gc
 import hashlib
 import io
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1845,7 +1842,7 @@ def run_import_job(
             raise ValidationFailed.single(
                 "created_by", "The user who started this import no longer exists or is inactive."
             )
-        with channel("import"), events.deferred_delivery(), _old_objects_frozen():
+        with channel("import"), events.deferred_delivery(), events.old_objects_frozen():
             runner = _Job(job, actor)
             rows: Iterable[_RawRow] = _iter_raw_rows(job)
             if resume:
@@ -1874,35 +1871,6 @@ def run_import_job(
         job.save()
         raise
     return job
-
-
-_frozen_lock = threading.Lock()
-_frozen_jobs = 0
-
-
-@contextlib.contextmanager
-def _old_objects_frozen() -> Iterator[None]:
-    """Keep the garbage collector off the objects that exist before the import.
-
-    A chunk makes many short-lived containers, so the collector runs hundreds of times
-    per chunk, and each full collection walked every object of the process (Django, the
-    apps, the file's text): about a sixth of an import's CPU. ``gc.freeze()`` moves
-    the objects alive now out of its reach until ``gc.unfreeze()``; what the import
-    makes is collected as usual. Process-wide, so the first of concurrent imports
-    freezes and the last one to finish thaws.
-    """
-    global _frozen_jobs
-    with _frozen_lock:
-        if _frozen_jobs == 0:
-            gc.freeze()
-        _frozen_jobs += 1
-    try:
-        yield
-    finally:
-        with _frozen_lock:
-            _frozen_jobs -= 1
-            if _frozen_jobs == 0:
-                gc.unfreeze()
 
 
 def _run_chunk(runner: _Job, raw_rows: list[_RawRow], totals: _Counts, index: int) -> _Counts:
