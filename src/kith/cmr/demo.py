@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.utils import timezone
+
 from kith.core.errors import KithError
 
 # (category, description, budget min, budget max, days open, location, offers)
@@ -139,7 +141,8 @@ def load(*, seed: int, anchor: dt.date) -> str:
                     title=title,
                     price=price,
                     currency="EUR",
-                    valid_until=anchor + dt.timedelta(days=days),
+                    # Intents open from now (file_intent), whatever the anchor: offers too.
+                    valid_until=timezone.localdate() + dt.timedelta(days=days),
                 ),
             )
             offers += 1
