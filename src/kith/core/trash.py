@@ -250,22 +250,32 @@ def _describe(obj: models.Model) -> str:
 
 def _missing_targets(objs: list[models.Model]) -> list[str]:
     """Rows the restored ones point at that exist neither in the database nor among them."""
-    coming: dict[type[models.Model], set] = defaultdict(set)
-    for o in objs:
-        coming[o._meta.concrete_model].add(o.pk)
-    wanted: dict[type[models.Model], dict[Any, models.Model]] = defaultdict(dict)
+    coming: dict[tuple[type[models.Model], str], set] = {}
+
+    def among_restored(target: type[models.Model], attname: str) -> set:
+        key = (target, attname)
+        if key not in coming:
+            coming[key] = {getattr(o, attname) for o in objs if o._meta.concrete_model is target}
+        return coming[key]
+
+    wanted: dict[tuple[type[models.Model], str], dict[Any, models.Model]] = defaultdict(dict)
     for o in objs:
         for f in o._meta.concrete_fields:
             if not f.is_relation or f.many_to_many or f.primary_key:
                 continue
             value = getattr(o, f.attname)
             target = f.related_model._meta.concrete_model
-            if value is None or value in coming[target]:
+            attname = f.target_field.attname  # the pk, or the field a to_field names
+            if value is None or value in among_restored(target, attname):
                 continue
-            wanted[target].setdefault(value, o)
+            wanted[(target, attname)].setdefault(value, o)
     reasons = []
-    for target, needed in wanted.items():
-        found = set(target._base_manager.filter(pk__in=list(needed)).values_list("pk", flat=True))
+    for (target, attname), needed in wanted.items():
+        found = set(
+            target._base_manager.filter(**{f"{attname}__in": list(needed)}).values_list(
+                attname, flat=True
+            )
+        )
         for value, o in needed.items():
             if value not in found:
                 reasons.append(
