@@ -21,9 +21,10 @@ from kith.cmr import services as cmr_services
 from kith.cmr.models import ErasureRequest
 from kith.collab import services as collab_services
 from kith.community import services as community_services
-from kith.core.models import AuditEntry, OutboxEvent
+from kith.core.models import AuditEntry, OutboxEvent, TrashItem
 from kith.ideas import services as idea_services
 from kith.interactions import services as interaction_services
+from kith.mail import services as mail_services
 from kith.interactions.models import Interaction, Transaction
 from kith.people import services as people_services
 from kith.people.models import Party
@@ -169,6 +170,18 @@ def everywhere(settings, tmp_path, alice, bob, zeph):
         record=person,
         deadline=dt.date(2026, 12, 24),
     )
+    # An e-mail composed to her (its stored copy), and a record about her in the trash.
+    mail_services.send_email(
+        actor=alice, person=person, subject=f"Hello {GIVEN}", body=f"Dear {NAME}, {PHRASE}"
+    )
+    trashed = work_services.create_activity(
+        actor=alice,
+        type=ActivityType.objects.get(slug="call"),
+        summary=f"Old call with {NAME}",
+        note=PHRASE,
+        record=person,
+    )
+    work_services.delete_activity(actor=alice, activity=trashed)
     return person
 
 
@@ -234,8 +247,11 @@ def test_erasing_a_person_leaves_no_value_anywhere_and_keeps_aggregates(
         "core.IdempotencyRecord",
         "core.AuditEntry",
         "work.Activity",
+        "mail.OutgoingEmail",
+        "core.TrashItem",
     ):
         assert any(hit.startswith(where + ".") for hit in before), where
+    assert TrashItem.objects.filter(party_id=person.pk).exists()
     assert _index_leftovers(["zephyrine", "quixwell"])
     sent = list((settings.EMAIL_FILE_PATH).glob("*"))
     assert sent and any(EMAIL.encode() in p.read_bytes() for p in sent)
@@ -269,6 +285,9 @@ def test_erasing_a_person_leaves_no_value_anywhere_and_keeps_aggregates(
     )
     assert Case.objects.filter(requester=person).count() == counts["cases"]
     assert apps.get_model("community", "Post").objects.count() == counts["community_posts"]
+    # Stored copies of mail sent to her and trashed records about her are gone.
+    assert not apps.get_model("mail", "OutgoingEmail").objects.filter(party=person).exists()
+    assert not TrashItem.objects.filter(party_id=person.pk).exists()
     # Attachments are gone, files included.
     assert not apps.get_model("collab", "Attachment").objects.exists()
     assert not apps.get_model("service", "Attachment").objects.exists()

@@ -243,6 +243,11 @@ register_kept("listening.SpikeAlert", "A volume alert on a source or keyword: fi
 register_kept("people.IdentityModel", "A trained identity-resolution model: weights, not records.")
 register_erasure("people.MatchSuggestion", "left", "right", delete=True)
 
+# trash and staff e-mail
+register_erasure("core.TrashItem", "party_id", delete=True)  # a restore would bring them back
+register_kept("mail.EmailTemplate", "A staff e-mail template; about no one (names swept).")
+register_erasure("mail.OutgoingEmail", "party", delete=True)  # stored copies of sent mail
+
 
 def _text_field(f: models.Field) -> bool:
     return isinstance(f, models.CharField | models.TextField | models.JSONField)
