@@ -24,8 +24,8 @@ from kith.community import services as community_services
 from kith.core.models import AuditEntry, OutboxEvent, TrashItem
 from kith.ideas import services as idea_services
 from kith.interactions import services as interaction_services
-from kith.mail import services as mail_services
 from kith.interactions.models import Interaction, Transaction
+from kith.mail import services as mail_services
 from kith.people import services as people_services
 from kith.people.models import Party
 from kith.sales import services as sales_services

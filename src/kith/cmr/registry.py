@@ -158,7 +158,9 @@ register_excluded(
     "core.TrashItem",
     "Deleted records kept a few days so staff can restore them; once restored they are exported.",
 )
-register_excluded("mail.EmailTemplate", "A staff e-mail template; it holds nothing about a customer.")
+register_excluded(
+    "mail.EmailTemplate", "A staff e-mail template; it holds nothing about a customer."
+)
 register_export("mail.OutgoingEmail", "party", omit=("error",))
 register_excluded(
     "ideas.IdeaLink", "A staff link from an idea to a deal or case; those are exported."
