@@ -388,7 +388,9 @@ def test_a_query_of_first_letters_ranks_few_candidates_and_still_fills_the_page(
     caps: list[int] = []
     real = search._candidates
     monkeypatch.setattr(
-        search, "_candidates", lambda qs, cond, cap: caps.append(cap) or real(qs, cond, cap)
+        search,
+        "_candidates",
+        lambda qs, cond, cap, also=None: caps.append(cap) or real(qs, cond, cap, also),
     )
     found = find("Jo", limit=5)
     assert len(found) == 5 and all(name.startswith("Jonas") for name in found)

@@ -63,7 +63,7 @@ from functools import lru_cache
 
 import jellyfish
 from django.db import OperationalError, connection, transaction
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from rapidfuzz import fuzz
 
@@ -874,8 +874,12 @@ def _score(terms: list[Term], query_text: str, text: str) -> float:
 # ---------------------------------------------------------------- searching
 
 
-def _candidates(queryset: QuerySet, condition: RawSQL, cap: int) -> list[tuple[int, str, str]]:
+def _candidates(
+    queryset: QuerySet, condition: RawSQL, cap: int, also: Q | None = None
+) -> list[tuple[int, str, str]]:
     qs = queryset.order_by().filter(condition)
+    if also is not None:
+        qs = qs.filter(also)
     try:
         return list(qs.values_list("pk", "display_name", "search_text")[:cap])
     except OperationalError:
@@ -921,18 +925,26 @@ def search(queryset: QuerySet[Party], q: str, *, limit: int = 50) -> list[Party]
         return []
     # Room to re-rank, bounded for speed, but never fewer than asked for (exports).
     cap = max(min(max(MIN_CANDIDATES, limit * 4), MAX_CANDIDATES), limit)
-    if _only_short_words(terms):
+    short = _only_short_words(terms)
+    if short:
         cap = max(limit * SHORT_QUERY_CANDIDATES_PER_RESULT, limit)
     query_text = " ".join(p for t in terms for p in t.parts)
 
     found: dict[int, tuple[str, str]] = {}
 
-    def collect(condition: RawSQL) -> None:
-        for pk, display_name, text in _candidates(queryset, condition, cap):
+    def collect(condition: RawSQL, also: Q | None = None) -> None:
+        for pk, display_name, text in _candidates(queryset, condition, cap, also):
             found.setdefault(pk, (display_name, text))
 
+    if short:
+        # With so few candidates, names that start with the letters typed (what the user
+        # means by "jo") go first, or e-mail and web-address prefixes could fill the room.
+        exact = _match_condition(Group("and", tuple(_term_node(t, fuzzy=False) for t in terms)))
+        collect(exact, Q(sort_name__startswith=terms[0].parts[0]))
     # Exact words first: when they are enough, prefixes and typos would only crowd them.
     for fuzzy in (False, True):
+        if len(found) >= cap:
+            break
         collect(_match_condition(Group("and", tuple(_term_node(t, fuzzy=fuzzy) for t in terms))))
         if len(found) >= min(limit, cap) or (found and _identifies(terms)):
             break
