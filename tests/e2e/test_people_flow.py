@@ -71,7 +71,7 @@ def test_find_person_add_role_and_see_it_on_the_timeline(new_page, people):
     expect(results).to_contain_text("Beatriz Souza")
     assert "q=beatriz" in page.url  # the search is in the address, so it can be shared
 
-    results.get_by_role("link", name="Beatriz Souza").click()
+    results.get_by_role("link", name="Beatriz Souza", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Beatriz Souza")
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Asked about the annual plan")
