@@ -11,7 +11,7 @@ import pytest
 from kith.core.errors import ValidationFailed
 from kith.core.events import batch_items
 from kith.core.models import AuditEntry, OutboxEvent
-from kith.people import importing, search, services
+from kith.people import importing, search, services, vocabulary
 from kith.people.models import ContactPoint, ImportJob, Party, Relationship
 from tests.conftest import make_org, make_person
 
@@ -130,6 +130,23 @@ def test_mapping_to_an_undefined_attribute_is_refused(alice):
             dry_run=False,
         )
     assert exc.value.errors[0].message == "Unknown attribute 'shoe_size'; define the field first."
+
+
+def test_a_retired_field_is_neither_offered_nor_imported_into(alice, tier):
+    assert "attr:tier" in importing.allowed_targets()
+    assert importing.suggest_mapping(["Name", "Tier"]).get("Tier") == "attr:tier"
+    vocabulary.set_field_active(actor=alice, definition=tier, active=False)
+    assert "attr:tier" not in importing.allowed_targets()
+    assert "Tier" not in importing.suggest_mapping(["Name", "Tier"])
+    with pytest.raises(ValidationFailed) as exc:
+        run(alice, "Name,Tier\nAna,gold\n", mapping={"Name": "display_name", "Tier": "attr:tier"})
+    assert [(e.field, e.message) for e in exc.value.errors] == [
+        (
+            "mapping.Tier",
+            "The field 'Tier' is retired; restore it in Settings → Custom fields to import into it.",
+        )
+    ]
+    assert not Party.objects.filter(display_name="Ana").exists()
 
 
 @pytest.mark.parametrize(

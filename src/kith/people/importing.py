@@ -297,7 +297,9 @@ def allowed_targets(kind: str = "people") -> list[str]:
     base = PERSON_TARGETS if party_kind == Party.Kind.PERSON else ORGANIZATION_TARGETS
     handles = [f"handle:{name}" for name in SOCIAL_CHANNELS]
     attrs = [
-        f"attr:{d.key}" for d in _definitions().values() if d.applies_to in ("any", party_kind)
+        f"attr:{d.key}"
+        for d in _definitions().values()
+        if d.active and d.applies_to in ("any", party_kind)
     ]
     return [*base, *handles, *attrs]
 
@@ -316,6 +318,11 @@ def _target_error(target: str, party_kind: str, definitions: dict) -> str | None
         definition = definitions.get(key)
         if definition is None or definition.applies_to not in ("any", party_kind):
             return f"Unknown attribute '{key}'; define the field first."
+        if not definition.active:
+            return (
+                f"The field '{definition.label}' is retired; restore it in Settings → "
+                "Custom fields to import into it."
+            )
         return None
     if target == "organization":
         return "Organisations have no employer; map this column to display_name instead."
@@ -485,7 +492,7 @@ def suggest_mapping(headers: Iterable[str], kind: str = "people") -> dict[str, s
     that asks for it.
     """
     party_kind = KINDS.get(kind, Party.Kind.PERSON)
-    definitions = _definitions()
+    definitions = {k: d for k, d in _definitions().items() if d.active}  # retired: not offered
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
