@@ -25,12 +25,17 @@ Conventions (those of Fader, Hardie & Lee 2005 and of lifetimes):
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+logger = logging.getLogger("kith.insights.clv")
 
 WEEK_DAYS = 7.0
 # Calibration frequency buckets for the holdout check: 0, 1, …, 6 and "7+".
@@ -124,10 +129,7 @@ def fit(data: RFM, *, penalizer: float = 0.0) -> Fitted:
     last_error: Exception | None = None
     for pen in (penalizer, max(penalizer, 1e-3)):
         try:
-            # The optimiser probes impossible parameters on its way (log/sqrt of negatives);
-            # those RuntimeWarnings are its business, the finite check below is ours.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with _quiet():
                 bgf = BetaGeoFitter(penalizer_coef=pen)
                 bgf.fit(data.frequency, data.recency, data.T)
                 ggf = GammaGammaFitter(penalizer_coef=pen)
@@ -147,6 +149,23 @@ class Predictions:
     p_alive: np.ndarray
     expected_purchases: np.ndarray
     clv: np.ndarray
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep lifetimes' noise out of the terminal and the worker's log.
+
+    The optimiser probes impossible parameters on its way (log/sqrt of negatives): those
+    RuntimeWarnings are its business, the finite checks here are ours. And lifetimes
+    *prints* the optimiser's whole result when a fit does not converge (before raising,
+    which ``fit`` answers by retrying): that goes to the debug log instead of stdout.
+    """
+    printed = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+    if printed.getvalue():
+        logger.debug("lifetimes: %s", printed.getvalue().strip())
 
 
 def predict(
@@ -169,23 +188,24 @@ def predict(
         empty = np.zeros(0)
         return Predictions(empty, empty, empty)
     f, r, t = data.frequency, data.recency, data.T
-    p_alive = np.asarray(model.bgf.conditional_probability_alive(f, r, t), dtype=float)
     weeks = horizon_months * 4.345
-    expected = np.asarray(
-        model.bgf.conditional_expected_number_of_purchases_up_to_time(weeks, f, r, t),
-        dtype=float,
-    )
     monthly = (1.0 + yearly_discount) ** (1.0 / 12.0) - 1.0
-    clv = model.ggf.customer_lifetime_value(
-        model.bgf,
-        pd.Series(f),
-        pd.Series(r),
-        pd.Series(t),
-        pd.Series(np.where(f > 0, data.monetary, 0.0)),
-        time=horizon_months,
-        discount_rate=monthly,
-        freq="W",
-    )
+    with _quiet():
+        p_alive = np.asarray(model.bgf.conditional_probability_alive(f, r, t), dtype=float)
+        expected = np.asarray(
+            model.bgf.conditional_expected_number_of_purchases_up_to_time(weeks, f, r, t),
+            dtype=float,
+        )
+        clv = model.ggf.customer_lifetime_value(
+            model.bgf,
+            pd.Series(f),
+            pd.Series(r),
+            pd.Series(t),
+            pd.Series(np.where(f > 0, data.monetary, 0.0)),
+            time=horizon_months,
+            discount_rate=monthly,
+            freq="W",
+        )
     p_alive, expected = np.nan_to_num(p_alive, nan=0.0), np.nan_to_num(expected, nan=0.0)
     clv = np.nan_to_num(np.asarray(clv, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     return Predictions(
@@ -217,13 +237,12 @@ def holdout_check(
     cal = rfm(purchases, now_days=cutoff)
     model = fit(cal)
     weeks = holdout_days / WEEK_DAYS
+    with _quiet():
+        raw = model.bgf.conditional_expected_number_of_purchases_up_to_time(
+            weeks, cal.frequency, cal.recency, cal.T
+        )
     predicted = np.nan_to_num(
-        np.asarray(
-            model.bgf.conditional_expected_number_of_purchases_up_to_time(
-                weeks, cal.frequency, cal.recency, cal.T
-            ),
-            dtype=float,
-        ),
+        np.asarray(raw, dtype=float),
         nan=0.0,
         posinf=0.0,
         neginf=0.0,
