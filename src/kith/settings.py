@@ -222,7 +222,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 # Threads that run ordinary (synchronous) requests under `kith serve`, and the paths
 # served by Django's ASGI handler instead because they stream for a long time (kith.asgi).
 KITH_WEB_THREADS = int(os.environ.get("KITH_WEB_THREADS", "8"))
-KITH_ASYNC_PATHS = ["/collab/stream/"]
+# Every Server-Sent Events view (tests/core/test_asgi.py finds them in the URLconf): on
+# the WSGI pool an open stream would hold one of KITH_WEB_THREADS threads for minutes, and
+# a few open tabs would leave none for anyone else.
+KITH_ASYNC_PATHS = ["/collab/stream/", "/listening/stream/"]
 # Seconds `kith serve` waits, once told to stop, for requests still running; then it
 # cancels them and exits, so a runaway request cannot hold a shutdown (or a deploy) forever.
 KITH_SHUTDOWN_TIMEOUT = float(os.environ.get("KITH_SHUTDOWN_TIMEOUT", "30"))

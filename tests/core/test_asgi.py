@@ -124,3 +124,74 @@ def test_the_event_stream_goes_through_django_asgi_and_the_rest_through_wsgi(
     body = stream.text
     assert body.startswith("retry: 1000") and "event: hello" in body and "event: bye" in body
     assert handlers == [WSGIHandler, WSGIHandler, ASGIHandler]
+
+
+def _routes(patterns, prefix: str = ""):
+    """(path, view) for every pattern of the URLconf, its route as written."""
+    from django.urls import URLPattern, URLResolver
+
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield "/" + prefix + str(p.pattern), p.callback
+
+
+def test_every_event_stream_view_is_served_asynchronously(settings):
+    """An event stream on the WSGI pool holds a thread while it is open (five minutes):
+    a few tabs on the listening queue hung the whole server that way. Every view that
+    answers text/event-stream must sit under KITH_ASYNC_PATHS."""
+    import inspect
+
+    from django.urls import get_resolver
+
+    app = KithApplication(None, None, async_paths=tuple(settings.KITH_ASYNC_PATHS))
+    streams = []
+    for path, view in _routes(get_resolver().url_patterns):
+        view = inspect.unwrap(getattr(view, "func", view))  # partials: the function
+        try:
+            source = inspect.getsource(view)
+        except TypeError:  # a class instance or builtin: no stream of ours
+            continue
+        if "text/event-stream" in source:
+            streams.append(path)
+            assert app.is_async({"type": "http", "path": path}), path
+    assert {"/collab/stream/", "/listening/stream/"} <= set(streams)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
+def test_the_listening_stream_holds_no_web_thread(bob, settings, monkeypatch):
+    """Served end to end: the listening queue's stream goes through Django's ASGI handler
+    (its async generator), so open queue tabs leave the thread pool to everybody else."""
+    from django.core.handlers.asgi import ASGIHandler
+    from django.test import Client
+
+    from kith.asgi import application
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings.REDIS_URL = ""
+    settings.KITH_COLLAB_SSE_MAX_SECONDS = 0.5
+    browser = Client()
+    browser.force_login(bob)
+    cookies = {settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value}
+    handlers: list[type] = []
+
+    def on_request(sender, **kwargs):
+        handlers.append(sender)
+
+    async def visit() -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", cookies=cookies
+        ) as client:
+            return await client.get("/listening/stream/")
+
+    request_started.connect(on_request)
+    try:
+        stream = asyncio.run(visit())
+    finally:
+        request_started.disconnect(on_request)
+    assert stream.status_code == 200, stream.text[:500]
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    assert handlers == [ASGIHandler]

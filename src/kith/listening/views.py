@@ -419,7 +419,13 @@ async def _async_events(
         yield collab_live.sse("bye", {})
     finally:
         subscription.close()
-        await sync_to_async(connection.close)()
+        # A function, so ``connection`` is looked up in the thread that closes it (the
+        # bound method taken here would be this event loop thread's connection).
+        await sync_to_async(_close_connection)()
+
+
+def _close_connection() -> None:
+    connection.close()
 
 
 # ---------------------------------------------------------------- dashboards
