@@ -75,6 +75,30 @@ def test_move_from_the_board_with_htmx(web, alice, make_deal, stages, pipeline):
     assert StageChange.objects.filter(deal=deal).count() == 3
 
 
+def test_the_board_sends_one_move_form_template_not_a_form_per_card(web, alice, make_deal, stages):
+    deals = [make_deal(title=f"Deal {i}") for i in range(12)]
+    c = web(alice)
+    body = c.get(reverse("sales:board")).content.decode()
+    assert body.count('id="deal-move-template"') == 1
+    assert body.count('name="lost_reason"') == 1  # the template's, no card's
+    assert body.count('class="deal-move" data-lazy') == len(deals)
+    # Without JavaScript, each card's Move links to its deal page, which has the form.
+    assert reverse("sales:deal", args=[deals[0].public_id]) in body
+    detail = c.get(reverse("sales:deal", args=[deals[0].public_id])).content.decode()
+    assert reverse("sales:deal_move", args=[deals[0].public_id]) in detail
+    # A refused move shows that card's whole form, open, with the error.
+    r = c.post(
+        reverse("sales:deal_move", args=[deals[0].public_id]),
+        {"stage": str(stages["Lost"].public_id)},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="board",
+    )
+    html = r.content.decode()
+    assert r.status_code == 422
+    assert f'id="move-{deals[0].public_id}"' in html and "Say why the deal was lost." in html
+    assert f'id="move-{deals[1].public_id}"' not in html
+
+
 def test_create_deal_form_validates_inline(web, alice, acme, stages):
     c = web(alice)
     url = reverse("sales:deal_new")

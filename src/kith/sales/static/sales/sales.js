@@ -1,11 +1,50 @@
 /* Sales board: drag a card onto another column to move the deal.
-   Progressive: every card also has a "Move" form that works with the keyboard and
-   without JavaScript; dropping simply submits that same form through htmx. */
+   Every card has a "Move" control that works with the keyboard: its form is built from
+   the board's one <template id="deal-move-template"> when the control is opened (a form
+   per card made the page twice as heavy); without JavaScript it links to the deal's
+   page, which has the same form. Dropping submits that same form through htmx. */
 (function () {
   "use strict";
   var dragged = null;
 
   function column(el) { return el && el.closest ? el.closest(".board-col") : null; }
+
+  // The card's move form, built from the template on first use.
+  function moveForm(card) {
+    var details = card.querySelector(".deal-move");
+    if (!details) return null;
+    var form = details.querySelector("form");
+    if (form) return form;
+    var template = document.getElementById("deal-move-template");
+    if (!template) return null;
+    form = template.content.querySelector("form").cloneNode(true);
+    var id = card.dataset.deal;
+    var title = card.querySelector(".deal-card-title");
+    form.setAttribute("action", card.dataset.moveUrl);
+    form.setAttribute("hx-post", card.dataset.moveUrl);
+    var select = form.querySelector("[name=stage]");
+    select.id = "move-" + id;
+    select.value = column(card).dataset.stage;
+    var stageLabel = form.querySelector("[data-role=stage-label]");
+    stageLabel.htmlFor = select.id;
+    stageLabel.textContent = "Move \u201c" + (title ? title.textContent.trim() : "") + "\u201d to";
+    var reason = form.querySelector("[name=lost_reason]");
+    reason.id = "reason-" + id;
+    form.querySelector("[data-role=reason-label]").htmlFor = reason.id;
+    var fallback = details.querySelector(".deal-move-nojs");
+    if (fallback) fallback.remove();
+    details.appendChild(form);
+    if (window.htmx) window.htmx.process(form);
+    return form;
+  }
+
+  // "toggle" does not bubble: listen in the capture phase.
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details.matches || !details.matches(".deal-move[data-lazy]") || !details.open) return;
+    var card = details.closest(".deal-card");
+    if (card) moveForm(card);
+  }, true);
 
   document.addEventListener("dragstart", function (event) {
     var card = event.target.closest && event.target.closest(".deal-card[draggable='true']");
@@ -42,7 +81,7 @@
     event.preventDefault();
     var card = dragged;
     if (column(card) === col) return;
-    var form = card.querySelector(".deal-move form");
+    var form = moveForm(card);
     if (!form) return;
     if (col.dataset.lost === "1") {
       var reason = window.prompt("Why was this deal lost?");
