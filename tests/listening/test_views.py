@@ -225,6 +225,47 @@ def test_queue_rows_fragment_and_stream_frames(src, bob):
     assert views._frame({"type": "post"}) is None
 
 
+def test_the_queue_sends_one_actions_template_not_six_forms_per_row(src, bob, vic):
+    services.ingest(src, [incoming(f"row {i}") for i in range(5)])
+    html = client_for(bob).get("/listening/?sentiment=neutral").content.decode()
+    assert len(rows_in(html)) == 5
+    # Each row: "Assign to me" and a link to its actions page; the convert, reply,
+    # dismiss and spam forms come once, in the template, under a placeholder id.
+    assert html.count("/convert/") == 3 and html.count("/spam/") == 1
+    assert html.count('id="mention-actions-template"') == 1
+    assert f"/listening/mentions/{views.ACTIONS_PLACEHOLDER}/convert/" in html
+    for m in Mention.objects.all():
+        assert f'href="/listening/mentions/{m.public_id}/?next=' in html
+    # Actions return to the queue page with its filters, also from the re-read fragment
+    # (whose own URL is not a page); the pager points at the page too.
+    fragment = client_for(bob).get("/listening/queue/rows/?sentiment=neutral").content.decode()
+    assert 'name="next" value="/listening/?status=open&amp;sentiment=neutral"' in fragment
+    assert "/listening/queue/rows/" not in fragment.split(">", 1)[1]
+    assert fragment.count("<form") == 5  # "Assign to me", one per row
+    # A viewer works nothing: no template, no actions.
+    assert "mention-actions-template" not in client_for(vic).get("/listening/").content.decode()
+
+
+def test_a_mentions_actions_page_works_without_javascript(src, bob, vic, carol):
+    services.ingest(src, [incoming("no script here")])
+    mention = Mention.objects.get()
+    url = f"/listening/mentions/{mention.public_id}/"
+    html = client_for(bob).get(url + "?next=/listening/%3Fstatus%3Dall").content.decode()
+    assert "no script here" in html and 'href="/listening/?status=all"' in html
+    for action in ("assign", "convert", "reply", "dismiss", "spam"):
+        assert f'action="/listening/mentions/{mention.public_id}/{action}/"' in html
+    assert 'name="next" value="/listening/?status=all"' in html
+    # The back link never leaves the queue.
+    html = client_for(bob).get(url + "?next=https://evil.example/").content.decode()
+    assert "evil.example" not in html and 'name="next" value="/listening/"' in html
+    r = client_for(bob).post(f"{url}dismiss/", {"next": "/listening/?status=all"})
+    assert r.status_code == 302 and r["Location"] == "/listening/?status=all"
+    assert "no longer open" in client_for(bob).get(url).content.decode()
+    assert client_for(vic).get(url).status_code == 403
+    assert client_for(carol).get(url).status_code == 302
+    assert client_for(bob).get("/listening/mentions/" + str(src.public_id) + "/").status_code == 404
+
+
 def test_new_and_changed_mentions_are_published_live(
     src, alice, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("queue/rows/", views.queue_rows, name="queue_rows"),
     path("queue/bulk/", views.bulk, name="bulk"),
     path("stream/", views.stream, name="stream"),
+    path("mentions/<uuid:public_id>/", views.mention_actions, name="mention_actions"),
     path("mentions/<uuid:public_id>/assign/", views.assign, name="assign"),
     path("mentions/<uuid:public_id>/reply/", views.reply, name="reply"),
     path("mentions/<uuid:public_id>/convert/", views.convert, name="convert"),
