@@ -903,6 +903,7 @@ WEB_RECORD_URL = {
     "service:case_message",
     "service:case_transition",
     "service:case_assign",
+    "service:case_delete",
     "work:activity",
     "work:activity_edit",
     "work:activity_delete",

@@ -74,6 +74,19 @@ def get_case_for_change(user, public_id) -> Case:
     return case
 
 
+def can_delete(user, case: Case) -> bool:
+    """Deleting a case (into the trash) is for admins and managers who may change it."""
+    return getattr(user, "sees_everything", False) and can_change(user, case)
+
+
+def get_case_for_delete(user, public_id) -> Case:
+    """The case to delete, for the API and the web UI alike: NotFound when invisible,
+    Forbidden when read-only or when the user is not an admin or manager."""
+    case = get_case_for_change(user, public_id)
+    require_manager(user)
+    return case
+
+
 def require_staff(user) -> None:
     people_access.require_staff(user)
 

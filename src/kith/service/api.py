@@ -302,8 +302,7 @@ def update_case(request: HttpRequest, public_id: uuid.UUID, payload: CasePatch):
 
 @router.delete("/cases/{public_id}", response={204: None}, url_name="delete_case")
 def delete_case(request: HttpRequest, public_id: uuid.UUID):
-    case = access.get_case_for_change(request.user, public_id)
-    access.require_manager(request.user)
+    case = access.get_case_for_delete(request.user, public_id)
     services.delete_case(actor=request.user, case=case)
     return Status(204, None)
 

@@ -1751,8 +1751,7 @@ def _check_case_restore(user, case: Case) -> None:
     """Who may delete a case may restore it (the API's delete checks, on the restored row)."""
     from kith.service import access
 
-    access.get_case_for_change(user, case.public_id)
-    access.require_manager(user)
+    access.get_case_for_delete(user, case.public_id)
 
 
 def _after_case_restore(*, actor, obj: Case, item: TrashItem) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("cases/<uuid:public_id>/messages/", views.case_message, name="case_message"),
     path("cases/<uuid:public_id>/status/", views.case_transition, name="case_transition"),
     path("cases/<uuid:public_id>/assign/", views.case_assign, name="case_assign"),
+    path("cases/<uuid:public_id>/delete/", views.case_delete, name="case_delete"),
     path("attachments/<uuid:public_id>/", views.attachment_download, name="attachment"),
     path("upload/", views.upload_email, name="upload"),
     path("breaches/", views.breach_report, name="breaches"),

@@ -51,6 +51,7 @@ from kith.service.models import (
     Status,
 )
 from kith.web.decorators import staff_view
+from kith.web.trash import undo_message
 
 PAGE_SIZE = 50
 SAFE_MAIL_TAGS = set(nh3.ALLOWED_TAGS) - {"img"}
@@ -350,6 +351,7 @@ def _case_context(request: HttpRequest, case: Case, **extra) -> dict:
         "transitions": sorted(services.ALLOWED_TRANSITIONS[case.status]),
         "status_labels": dict(Status.choices),
         "can_change": access.can_change(request.user, case),
+        "can_delete": access.can_delete(request.user, case),
         # The reply box keeps the kind last used, so a second internal note is not e-mailed.
         "message_form": extra.pop("message_form", None)
         or MessageForm(initial={"kind": request.session.get(REPLY_KIND_KEY, "reply")}),
@@ -436,6 +438,18 @@ def case_assign(request: HttpRequest, public_id) -> HttpResponse:
     else:
         messages.error(request, "Pick an agent from the list.")
     return redirect("service:case", public_id=case.public_id)
+
+
+@staff_view
+@require_POST
+def case_delete(request: HttpRequest, public_id) -> HttpResponse:
+    """Delete a case into the trash (the API's check); the queue says so and offers Undo."""
+    case = access.get_case_for_delete(request.user, public_id)
+    what = f"Case #{case.number} “{case.subject}”"
+    item = services.delete_case(actor=request.user, case=case)
+    undo_message(request, item, what)
+    url = reverse("service:list")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @staff_view
