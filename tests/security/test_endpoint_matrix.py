@@ -302,6 +302,8 @@ API_POLICY: dict[str, str] = {
     "POST /api/insights/referrals": S,
     "DELETE /api/insights/referrals/{referral_id}": S,
     "POST /api/insights/people/{person_id}/referral-code": SR,
+    "PATCH /api/insights/people/{person_id}/referral-code": SR,
+    "DELETE /api/insights/people/{person_id}/referral-code": SR,
     # research: staff read; panels, surveys and invitations are staff writes
     "GET /api/insights/participation": S,
     "GET /api/insights/panels": S,
@@ -929,6 +931,8 @@ WEB_RECORD_URL = {
     "cmr:staff_offer",
     "insights:referred_by",
     "insights:make_referral_code",
+    "insights:revoke_referral_code",
+    "insights:referral_code_expiry",
 }
 WEB_PUBLIC = {
     "jwks",

@@ -369,6 +369,24 @@ class ReferralCodeOut(Schema):
     link: str
     visits: int
     expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ReferralCodeExpiryIn(Schema):
+    expires_at: dt.datetime | None = Field(
+        ..., description="When the code stops working (in the future), or null for never."
+    )
+
+
+def _referral_code_out(request: HttpRequest, party, code) -> ReferralCodeOut:
+    return ReferralCodeOut(
+        person=party.public_id,
+        code=code.code,
+        link=request.build_absolute_uri(f"/portal/r/{code.code}/"),
+        visits=code.visits,
+        expires_at=code.expires_at,
+        revoked_at=code.revoked_at,
+    )
 
 
 @router.post(
@@ -377,13 +395,36 @@ class ReferralCodeOut(Schema):
     summary="A person's referral code (made on first request)",
 )
 def person_referral_code(request: HttpRequest, person_id: uuid.UUID):
-    """The person's personal referral code and link, made if they have none yet."""
+    """The person's valid referral code and link: made if they have none yet, made anew
+    (a different code) when the current one is revoked or expired."""
     party = people_access.get_party_for_change(request.user, person_id, kind="person")
     code = referrals.code_for(actor=request.user, person=party)
-    return ReferralCodeOut(
-        person=party.public_id,
-        code=code.code,
-        link=request.build_absolute_uri(f"/portal/r/{code.code}/"),
-        visits=code.visits,
-        expires_at=code.expires_at,
-    )
+    return _referral_code_out(request, party, code)
+
+
+@router.patch(
+    "/insights/people/{person_id}/referral-code",
+    response=ReferralCodeOut,
+    summary="Set or clear a referral code's expiry",
+)
+def set_referral_code_expiry(
+    request: HttpRequest, person_id: uuid.UUID, body: ReferralCodeExpiryIn
+):
+    """Give the person's code an expiry (a past moment: 422 on ``expires_at``) or none
+    (null). No code: 404; a revoked code: 409."""
+    party = people_access.get_party_for_change(request.user, person_id, kind="person")
+    code = referrals.set_code_expiry(actor=request.user, person=party, expires_at=body.expires_at)
+    return _referral_code_out(request, party, code)
+
+
+@router.delete(
+    "/insights/people/{person_id}/referral-code",
+    response={204: None},
+    summary="Revoke a person's referral code",
+)
+def revoke_referral_code(request: HttpRequest, person_id: uuid.UUID):
+    """Revoke the person's code: its link and code are refused from now on. No code:
+    404; already revoked: 409. Asking for a code again (POST) makes a new one."""
+    party = people_access.get_party_for_change(request.user, person_id, kind="person")
+    referrals.revoke_code(actor=request.user, person=party)
+    return Status(204, None)

@@ -3,6 +3,11 @@
 * Each person may get one code (``code_for``): short, random, without look-alike
   characters. Its link is ``/portal/r/<code>/``: opening it counts a visit and leads
   to the portal sign-up with the code filled in.
+* Staff may revoke a code (``revoke_code``) or give it an expiry (``set_code_expiry``).
+  A revoked or expired code is refused everywhere (``resolve``); asking for a code
+  again then gives a *new* one in the same row (one per person): the old code, its
+  visits and dates go to the audit entry, pending sign-ups made with it are dropped
+  (they would have been refused), and referrals already recorded keep the old code.
 * A sign-up with a code (``signup_with_code``) checks the code *before* anything else
   (an unknown, revoked or expired code is a 422 on ``referral_code``), then starts the
   ordinary sign-up and keeps a pending referral under a hash of the address. When the
@@ -27,7 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kith.core import audit, events
-from kith.core.errors import Conflict, FieldError, KithError, ValidationFailed
+from kith.core.errors import Conflict, FieldError, KithError, NotFound, ValidationFailed
 from kith.people.models import Party
 
 from .models_value import PendingReferral, Referral, ReferralCode
@@ -43,6 +48,8 @@ __all__ = [
     "record_visit",
     "refer_by_code",
     "resolve",
+    "revoke_code",
+    "set_code_expiry",
     "signup_with_code",
 ]
 
@@ -56,15 +63,30 @@ def _hash(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def code_for(*, actor, person: Party) -> ReferralCode:
-    """The person's referral code, created on first use (one per person)."""
+def _is_live(code: ReferralCode, now: dt.datetime) -> bool:
+    return code.revoked_at is None and (code.expires_at is None or code.expires_at > now)
+
+
+def _random_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _require_active_person(person: Party) -> None:
     if person.kind != Party.Kind.PERSON or person.status != Party.Status.ACTIVE:
         raise ValidationFailed.single("person", "Only an active person has a referral code.")
+
+
+def code_for(*, actor, person: Party) -> ReferralCode:
+    """The person's valid referral code: made on first use, and made anew (in the same
+    row, one per person) when the current one is revoked or expired."""
+    _require_active_person(person)
     existing = ReferralCode.objects.filter(party=person).first()
     if existing is not None:
-        return existing
+        if _is_live(existing, timezone.now()):
+            return existing
+        return _replace(actor=actor, person=person)
     for _ in range(5):  # a clash among 31^8 codes is rare; try again if it happens
-        code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+        code = _random_code()
         try:
             with transaction.atomic():
                 made = ReferralCode.objects.create(party=person, code=code)
@@ -79,8 +101,130 @@ def code_for(*, actor, person: Party) -> ReferralCode:
         except IntegrityError:
             existing = ReferralCode.objects.filter(party=person).first()
             if existing is not None:  # made at the same moment by another request
-                return existing
+                return code_for(actor=actor, person=person)
     raise Conflict("Could not make a referral code; please try again.")
+
+
+def _replace(*, actor, person: Party) -> ReferralCode:
+    """Give the person a new code in place of their revoked or expired one."""
+    for _ in range(5):
+        code = _random_code()
+        try:
+            with transaction.atomic():
+                row = ReferralCode.objects.select_for_update().filter(party=person).first()
+                if row is None:  # erased meanwhile: make one afresh
+                    break
+                if _is_live(row, timezone.now()):  # replaced by another request meanwhile
+                    return row
+                before = {
+                    "code": row.code,
+                    "revoked_at": row.revoked_at,
+                    "expires_at": row.expires_at,
+                    "visits": row.visits,
+                    "last_visit_at": row.last_visit_at,
+                }
+                # Sign-ups made with the old code could only be refused now; with the
+                # row carrying a new code they must not be claimed through it either.
+                dropped, _ = PendingReferral.objects.filter(code=row).delete()
+                row.code = code
+                row.revoked_at = None
+                row.expires_at = None
+                row.visits = 0
+                row.last_visit_at = None
+                row.save(
+                    update_fields=[
+                        "code",
+                        "revoked_at",
+                        "expires_at",
+                        "visits",
+                        "last_visit_at",
+                        "updated_at",
+                    ]
+                )
+                after = {
+                    "code": row.code,
+                    "revoked_at": None,
+                    "expires_at": None,
+                    "visits": 0,
+                    "last_visit_at": None,
+                }
+                changes = audit.diff(before, after)
+                if dropped:
+                    changes["pending_dropped"] = dropped
+                audit.record(
+                    actor=actor,
+                    action="insights.referral_code.replaced",
+                    obj=row,
+                    changes=changes,
+                    party_id=person.pk,
+                )
+                events.emit("referral_code.replaced", obj=row, actor=actor)
+            return row
+        except IntegrityError:  # the new code clashed with another person's
+            continue
+    else:
+        raise Conflict("Could not make a referral code; please try again.")
+    return code_for(actor=actor, person=person)
+
+
+def revoke_code(*, actor, person: Party) -> ReferralCode:
+    """Revoke the person's code: its link and code are refused from now on (409 when
+    it is already revoked, 404 when the person has none)."""
+    with transaction.atomic():
+        row = ReferralCode.objects.select_for_update().filter(party=person).first()
+        if row is None:
+            raise NotFound("This person has no referral code.")
+        if row.revoked_at is not None:
+            raise Conflict("This referral code is already revoked.")
+        row.revoked_at = timezone.now()
+        row.save(update_fields=["revoked_at", "updated_at"])
+        # Sign-ups already made with it would be refused when claimed; drop them now.
+        dropped, _ = PendingReferral.objects.filter(code=row).delete()
+        changes: dict = {"code": row.code, "revoked_at": [None, row.revoked_at]}
+        if dropped:
+            changes["pending_dropped"] = dropped
+        audit.record(
+            actor=actor,
+            action="insights.referral_code.revoked",
+            obj=row,
+            changes=changes,
+            party_id=person.pk,
+        )
+        events.emit("referral_code.revoked", obj=row, actor=actor)
+    return row
+
+
+def set_code_expiry(*, actor, person: Party, expires_at: dt.datetime | None) -> ReferralCode:
+    """Give the person's code an expiry (a moment in the future) or none (``None``).
+
+    A past moment is a 422 on ``expires_at``; a revoked code is a 409 (a new code is
+    made by asking for one); no code is a 404.
+    """
+    if expires_at is not None:
+        if timezone.is_naive(expires_at):
+            expires_at = timezone.make_aware(expires_at)
+        if expires_at <= timezone.now():
+            raise ValidationFailed.single("expires_at", "Choose a moment in the future.")
+    with transaction.atomic():
+        row = ReferralCode.objects.select_for_update().filter(party=person).first()
+        if row is None:
+            raise NotFound("This person has no referral code.")
+        if row.revoked_at is not None:
+            raise Conflict("This referral code is revoked; make a new one instead.")
+        if row.expires_at == expires_at:
+            return row
+        before = row.expires_at
+        row.expires_at = expires_at
+        row.save(update_fields=["expires_at", "updated_at"])
+        audit.record(
+            actor=actor,
+            action="insights.referral_code.expiry_set",
+            obj=row,
+            changes={"code": row.code, "expires_at": [before, expires_at]},
+            party_id=person.pk,
+        )
+        events.emit("referral_code.expiry_set", obj=row, actor=actor)
+    return row
 
 
 def resolve(raw: str | None, *, field: str = "referral_code") -> ReferralCode:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from kith.core import inputs
 from kith.core.errors import KithError, ValidationFailed
 from kith.insights import access, queries_value, referrals, value
 from kith.insights.models_value import ReferralCode
@@ -161,12 +165,14 @@ def party_panel(request: HttpRequest, party) -> str | None:
     can_change = people_access.can_change(request.user, party)
     if figures is None and referred_by is None and not referred and not can_change:
         return None
+    code = ReferralCode.objects.filter(party=party).first()
     return render_to_string(
         "insights/value_party_panel.html",
         {
             "party": party,
             "can_change": can_change,
-            "referral_code": ReferralCode.objects.filter(party=party).first(),
+            "referral_code": code,
+            **_code_state(code),
             "v": figures,
             "run": queries_value.latest_run(),
             "referred_by": referred_by,
@@ -176,6 +182,24 @@ def party_panel(request: HttpRequest, party) -> str | None:
         },
         request=request,
     )
+
+
+def _code_state(code: ReferralCode | None) -> dict:
+    """How the panel shows a code: live, expired or revoked, and its last valid day."""
+    if code is None:
+        return {}
+    if code.revoked_at is not None:
+        state = "revoked"
+    elif code.expires_at is not None and code.expires_at <= timezone.now():
+        state = "expired"
+    else:
+        state = "live"
+    last_day = (
+        timezone.localtime(code.expires_at - dt.timedelta(microseconds=1)).date()
+        if code.expires_at is not None
+        else None
+    )
+    return {"referral_code_state": state, "referral_code_last_day": last_day}
 
 
 def _back_to(party) -> HttpResponse:
@@ -231,6 +255,68 @@ def make_referral_code(request: HttpRequest, public_id) -> HttpResponse:
     return _back_to(party)
 
 
+CODE_FIELD_LABELS = {"expires_at": "Valid until", "person": "Person"}
+
+
+def _code_error(exc: KithError) -> str:
+    """A refused change's message with the form's labels, not the field names."""
+    if not exc.errors:
+        return exc.message
+    return "; ".join(
+        f"{CODE_FIELD_LABELS.get(e.field, e.field.replace('_', ' ').capitalize())}: {e.message}"
+        for e in exc.errors
+    )
+
+
+@require_POST
+@staff_view
+def revoke_referral_code(request: HttpRequest, public_id) -> HttpResponse:
+    """Revoke the person's referral code (its link stops working at once)."""
+    party = people_access.get_party_for_change(request.user, public_id, kind="person")
+    try:
+        code = referrals.revoke_code(actor=request.user, person=party)
+    except KithError as exc:  # access was checked above: a message, not an error page
+        messages.error(request, f"Referral code not revoked: {_code_error(exc)}")
+    else:
+        messages.success(request, f"Referral code {code.code} revoked; its link no longer works.")
+    return _back_to(party)
+
+
+def _end_of_day(raw: str) -> dt.datetime | None:
+    """A date from the form as the moment its day ends (local time); blank: no expiry."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed.single("expires_at", "Enter a date (YYYY-MM-DD).") from None
+    if not inputs.MIN_YEAR <= day.year <= inputs.MAX_YEAR:
+        raise ValidationFailed.single("expires_at", inputs.RANGE_MESSAGE)
+    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+
+
+@require_POST
+@staff_view
+def referral_code_expiry(request: HttpRequest, public_id) -> HttpResponse:
+    """Set (a date, the code working through that day) or clear a code's expiry."""
+    party = people_access.get_party_for_change(request.user, public_id, kind="person")
+    try:
+        expires_at = _end_of_day(request.POST.get("expires_on", "")[:20])
+        code = referrals.set_code_expiry(actor=request.user, person=party, expires_at=expires_at)
+    except KithError as exc:  # access was checked above: a message, not an error page
+        messages.error(request, f"Expiry not saved: {_code_error(exc)}")
+    else:
+        if code.expires_at is None:
+            messages.success(request, f"Referral code {code.code} no longer expires.")
+        else:
+            last_day = _code_state(code)["referral_code_last_day"]
+            messages.success(
+                request, f"Referral code {code.code} works until the end of {last_day:%Y-%m-%d}."
+            )
+    return _back_to(party)
+
+
 # Mounted by ``kith.insights.urls`` (under /insights/).
 urlpatterns = [
     path("value/", value_home, name="value"),
@@ -242,5 +328,15 @@ urlpatterns = [
         "value/people/<uuid:public_id>/referral-code/",
         make_referral_code,
         name="make_referral_code",
+    ),
+    path(
+        "value/people/<uuid:public_id>/referral-code/revoke/",
+        revoke_referral_code,
+        name="revoke_referral_code",
+    ),
+    path(
+        "value/people/<uuid:public_id>/referral-code/expiry/",
+        referral_code_expiry,
+        name="referral_code_expiry",
     ),
 ]
