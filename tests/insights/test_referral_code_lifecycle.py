@@ -415,3 +415,36 @@ def test_the_panel_forms_on_a_person_without_a_code_answer_with_a_message(alice)
     expiry = client.post(_web_url(ana, "expiry"), {"expires_on": "2100-01-01"}, follow=True)
     assert "Expiry not saved: This person has no referral code." in expiry.content.decode()
     assert not ReferralCode.objects.exists()
+
+
+def test_the_portal_shows_a_withdrawn_code_and_does_not_let_the_customer_undo_it(alice, carol):
+    me = client_for(carol)
+    me.post("/portal/referrals/")
+    first = ReferralCode.objects.get(party=carol.person).code
+    referrals.revoke_code(actor=alice, person=carol.person)
+    page = me.get("/portal/referrals/").content.decode()
+    assert "was withdrawn" in page and f"/portal/r/{first}/" not in page
+    assert "Get a new referral link" not in page
+    # Posting the form by hand is refused with the reason; the code stays revoked.
+    page = me.post("/portal/referrals/", follow=True).content.decode()
+    assert "please contact us if you want a new one" in page
+    code = ReferralCode.objects.get(party=carol.person)
+    assert code.code == first and code.revoked_at is not None
+    # Staff can give a new one.
+    assert referrals.code_for(actor=alice, person=carol.person).code != first
+
+
+def test_the_portal_lets_a_customer_renew_an_expired_code(carol):
+    me = client_for(carol)
+    me.post("/portal/referrals/")
+    ReferralCode.objects.filter(party=carol.person).update(
+        expires_at=timezone.now() - dt.timedelta(days=1)
+    )
+    first = ReferralCode.objects.get(party=carol.person).code
+    page = me.get("/portal/referrals/").content.decode()
+    assert "expired on" in page and "Get a new referral link" in page
+    assert f"/portal/r/{first}/" not in page
+    page = me.post("/portal/referrals/", follow=True).content.decode()
+    renewed = ReferralCode.objects.get(party=carol.person)
+    assert renewed.code != first and renewed.is_live
+    assert f"/portal/r/{renewed.code}/" in page

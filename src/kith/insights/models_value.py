@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from kith.core.models import KithModel
 
@@ -169,6 +170,13 @@ class ReferralCode(KithModel):
     revoked_at = models.DateTimeField(null=True, blank=True)
     visits = models.PositiveIntegerField(default=0)
     last_visit_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def is_live(self) -> bool:
+        """Neither revoked nor past its expiry: links and sign-ups with it work."""
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )
 
     def __str__(self) -> str:
         return f"Referral code of {self.party_id}"

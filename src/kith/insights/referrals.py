@@ -67,6 +67,10 @@ def _is_live(code: ReferralCode, now: dt.datetime) -> bool:
     return code.revoked_at is None and (code.expires_at is None or code.expires_at > now)
 
 
+def _is_staff(actor) -> bool:
+    return getattr(actor, "kind", None) == "staff"
+
+
 def _random_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -84,6 +88,12 @@ def code_for(*, actor, person: Party) -> ReferralCode:
     if existing is not None:
         if _is_live(existing, timezone.now()):
             return existing
+        if existing.revoked_at is not None and not _is_staff(actor):
+            # Staff revoke a code for a reason (abuse, a leaked link): the customer may
+            # renew an expired code themselves, but not undo a revocation.
+            raise Conflict(
+                "Your referral code was withdrawn; please contact us if you want a new one."
+            )
         return _replace(actor=actor, person=person)
     for _ in range(5):  # a clash among 31^8 codes is rare; try again if it happens
         code = _random_code()

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from kith.core.errors import ValidationFailed
+from kith.core.errors import Conflict, ValidationFailed
 from kith.insights import referrals
 from kith.insights.models_value import ReferralCode
 
@@ -48,8 +48,12 @@ def my_referrals(request: HttpRequest) -> HttpResponse:
     """The customer's code and link (made on request), and how many joined through it."""
     person = request.user.person
     if request.method == "POST":
-        referrals.code_for(actor=request.user, person=person)
-        messages.success(request, "Your referral link is ready to share.")
+        try:
+            referrals.code_for(actor=request.user, person=person)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Your referral link is ready to share.")
         return redirect("portal:referrals")
     code = ReferralCode.objects.filter(party=person).first()
     link = (
@@ -64,6 +68,7 @@ def my_referrals(request: HttpRequest) -> HttpResponse:
             "nav": "referrals",
             "code": code,
             "link": link,
+            "live": code is not None and code.is_live,
             "summary": referrals.referred_summary(person),
         },
     )
