@@ -84,3 +84,33 @@ def test_access(alice, bob, dan, vic, carol):
     private.refresh_from_db()
     public.refresh_from_db()
     assert private.title == "" and public.title == ""
+
+
+def test_admins_and_managers_can_take_the_owner_away_agents_cannot(alice, mia, bob, api_as):
+    ana = make_person(alice, owner=bob)
+    admin = client_for(alice)
+    assert "No owner" in admin.get(_url(ana, "owner"), headers=HTMX).content.decode()
+    r = admin.post(_url(ana, "owner"), {"value": ""}, headers=HTMX)
+    assert r.status_code == 200 and "No owner" in r.content.decode()
+    ana.refresh_from_db()
+    assert ana.owner is None
+    entry = AuditEntry.objects.filter(action="person.updated", object_id=str(ana.pk)).latest("id")
+    assert "owner" in entry.changes
+    # An agent may only set themselves: no "No owner" choice, and an empty value is refused.
+    mine = make_person(bob, given="Own")
+    agent = client_for(bob)
+    body = agent.get(_url(mine, "owner"), headers=HTMX).content.decode()
+    assert "No owner" not in body and "Choose…" in body
+    assert agent.post(_url(mine, "owner"), {"value": ""}, headers=HTMX).status_code == 422
+    mine.refresh_from_db()
+    assert mine.owner == bob
+    # The API: an explicit null takes it away (managers), agents get 403 on the field,
+    # and a PATCH that does not mention the owner leaves it.
+    url = f"/api/people/{mine.public_id}"
+    r = api_as(bob).patch(url, {"owner": None})
+    assert r.status_code == 403 and "owner" in r.content.decode()
+    assert api_as(mia).patch(url, {"title": "Buyer"}).json()["owner"] == "bob"
+    r = api_as(mia).patch(url, {"owner": None})
+    assert r.status_code == 200 and r.json()["owner"] is None
+    mine.refresh_from_db()
+    assert mine.owner is None and mine.title == "Buyer"

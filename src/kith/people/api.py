@@ -102,6 +102,8 @@ def _party_input(kind: str, payload, *, creating: bool) -> services.PartyInput:
         interests=payload.interests,
         attributes=payload.attributes,
         owner=owner,
+        # On an update an explicit empty owner (null or "") takes the owner away.
+        clear_owner=not creating and "owner" in payload.model_fields_set and not payload.owner,
         team=team,
         visibility=payload.visibility,
     )

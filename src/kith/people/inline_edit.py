@@ -40,14 +40,17 @@ def _owners():
 class InlineForm(CleanForm):
     value = forms.CharField(required=False, max_length=600)
 
-    def __init__(self, *args, field: str, **kwargs) -> None:
+    def __init__(self, *args, field: str, may_clear_owner: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.field_name = field
         self.fields["value"].label = FIELDS[field][0]
         if field == "owner":
+            # Only those the hand-over rules let take an owner away see "No owner".
+            empty = ("", "No owner") if may_clear_owner else ("", "Choose…")
             self.fields["value"] = forms.ChoiceField(
                 label="Owner",
-                choices=[("", "Choose…")] + [(u.username, u.username) for u in _owners()],
+                required=not may_clear_owner,
+                choices=[empty] + [(u.username, u.username) for u in _owners()],
             )
         elif field == "title":
             self.fields["value"].max_length = 200
@@ -64,6 +67,9 @@ def _current(party: Party, field: str) -> str:
 def _input(party: Party, field: str, value: str) -> PartyInput:
     data = PartyInput(kind=party.kind)
     if field == "owner":
+        if not value:
+            data.clear_owner = True
+            return data
         data.owner = _owners().filter(username=value).first()
         if data.owner is None:
             raise ValidationFailed.single("value", "Choose an active staff user.")
@@ -93,12 +99,13 @@ def inline_edit(request: HttpRequest, public_id: uuid.UUID, field: str) -> HttpR
     party = access.get_party_for_change(request.user, public_id)
     if field not in FIELDS or party.kind not in FIELDS[field][1]:
         raise NotFound("No such field.")
+    clearing = {"may_clear_owner": bool(getattr(request.user, "sees_everything", False))}
     if request.method == "GET":
         if request.GET.get("cancel"):
             return render(request, "people/_inline_cell.html", _cell(request, party, field))
-        form = InlineForm(initial={"value": _current(party, field)}, field=field)
+        form = InlineForm(initial={"value": _current(party, field)}, field=field, **clearing)
         return render(request, "people/_inline_form.html", _cell(request, party, field, form=form))
-    form = InlineForm(request.POST, field=field)
+    form = InlineForm(request.POST, field=field, **clearing)
     if form.is_valid():
         try:
             party = services.update_party(

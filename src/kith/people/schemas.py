@@ -67,7 +67,13 @@ class PartyBase(Schema):
     attributes: dict[str, Any] | None = None
     visibility: Literal["private", "team", "everyone"] | None = None
     team: str | None = Field(None, description="Team name, for team visibility.")
-    owner: str | None = Field(None, description="Username of the owner (default: you).")
+    owner: str | None = Field(
+        None,
+        description=(
+            "Username of the owner (on create, default: you). On an update, null or an"
+            " empty string takes the owner away (admins and managers only)."
+        ),
+    )
 
 
 class PersonIn(PartyBase):

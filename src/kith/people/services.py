@@ -82,6 +82,9 @@ class PartyInput:
     interests: list[str] | None = None
     attributes: dict[str, Any] | None = None
     owner: Any = None
+    # True takes the owner away (``owner`` None only means "leave as is"); the hand-over
+    # rules allow it to admins and managers.
+    clear_owner: bool = False
     team: Any = None
     visibility: str | None = None
 
@@ -445,10 +448,11 @@ def update_party(*, actor, party: Party, data: PartyInput) -> Party:
         party = Party.objects.select_for_update().get(pk=party.pk)
         # Only changes are checked: a form re-sending today's owner or team is no hand-over.
         owner_changes = data.owner is not None and data.owner.pk != party.owner_id
+        owner_cleared = data.owner is None and data.clear_owner and party.owner_id is not None
         team_changes = data.team is not None and data.team.pk != party.team_id
         assignment.check_record_hand_over(
             actor,
-            owner=data.owner if owner_changes else ...,
+            owner=data.owner if owner_changes else None if owner_cleared else ...,
             team=data.team if team_changes else ...,
             visibility=data.visibility if data.visibility != party.visibility else None,
             current_owner_id=party.owner_id,
@@ -478,6 +482,8 @@ def update_party(*, actor, party: Party, data: PartyInput) -> Party:
             party.team = data.team
         if data.owner is not None:
             party.owner = data.owner
+        elif owner_cleared:
+            party.owner = None
         party.save()
         if tags is not None:
             _set_tags(party, tags)
