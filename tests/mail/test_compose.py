@@ -106,3 +106,31 @@ def test_subject_line_breaks_are_refused(alice):
     with pytest.raises(Exception) as info:
         services.send_email(actor=alice, person=ana, subject="Hi\nBcc: x@evil", body="B")
     assert info.value.errors[0].field == "subject"
+
+
+def test_the_timeline_shows_whether_each_email_went_out(alice, bob):
+    ana = make_person(alice, email="ana@example.com")
+    queued = services.send_email(actor=bob, person=ana, subject="Queued one", body="x")
+    sent = services.send_email(actor=bob, person=ana, subject="Sent one", body="x")
+    failed = services.send_email(actor=bob, person=ana, subject="Failed one", body="x")
+    assert services.deliver(sent.pk)
+    OutgoingEmail.objects.filter(pk=failed.pk).update(
+        status=OutgoingEmail.Status.FAILED, error="Not sent: mailbox unavailable"
+    )
+    page = client_for(bob).get(party_url(ana)).content.decode()
+    badges = {}
+    for subject in ("Queued one", "Sent one", "Failed one"):
+        entry = page.split(f'<p class="entry-summary">{subject}</p>', 1)[0].rsplit("<li", 1)[1]
+        badges[subject] = entry.split('data-testid="email-delivery">', 1)[1].split("<", 1)[0]
+    assert badges == {"Queued one": "Queued", "Sent one": "Sent", "Failed one": "Not sent"}
+    assert "Not sent: mailbox unavailable" in page
+    assert queued.interaction_id and OutgoingEmail.objects.get(pk=queued.pk).status == "queued"
+    # A logged e-mail that Kith did not send (typed in by hand) has no delivery badge.
+    from kith.interactions import services as interaction_services
+
+    interaction_services.log_interaction(
+        actor=bob, party=ana, channel="email", direction="out", kind="email", summary="By hand"
+    )
+    page = client_for(bob).get(party_url(ana)).content.decode()
+    entry = page.split('<p class="entry-summary">By hand</p>', 1)[0].rsplit("<li", 1)[1]
+    assert "email-delivery" not in entry

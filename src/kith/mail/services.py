@@ -254,6 +254,21 @@ def send_email(
     return outgoing
 
 
+def delivery_states(interaction_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Delivery (status, label, error) of the e-mails behind these timeline entries,
+    keyed by interaction id; one query, for the timeline to show beside each e-mail."""
+    if not interaction_ids:
+        return {}
+    labels = dict(OutgoingEmail.Status.choices)
+    rows = OutgoingEmail.objects.filter(interaction_id__in=interaction_ids).values_list(
+        "interaction_id", "status", "error"
+    )
+    return {
+        iid: {"status": status, "label": labels.get(status, status), "error": error}
+        for iid, status, error in rows
+    }
+
+
 def _enqueue(pk: int) -> None:
     from kith.mail import tasks  # tasks import services
 

@@ -48,8 +48,9 @@ from kith.core.inputs import CleanForm
 from kith.core.pagination import decode_cursor, encode_cursor, paginate
 from kith.interactions import services as interaction_services
 from kith.interactions.access import visible_refs
-from kith.interactions.models import Channel, Interaction
+from kith.interactions.models import Channel, Direction, Interaction
 from kith.interactions.queries import organization_member_ids, timeline
+from kith.mail import services as mail_services
 from kith.people import access, importing, list_prefs, merging, quick_create, search, services
 from kith.people.forms import (
     CONTACT_CHANNELS,
@@ -732,8 +733,23 @@ def _timeline_context(
             "id", "public_id", "display_name", "kind"
         )
     }
+    # E-mails written in Kith say whether they went out (queued, sent, not sent: why).
+    delivery = mail_services.delivery_states(
+        [
+            e.item.pk
+            for e in page.entries
+            if e.type == "interaction"
+            and e.item.kind == "email"
+            and e.item.direction == Direction.OUTBOUND
+        ]
+    )
     entries = [
-        {"entry": e, "item": e.item, "who": others.get(e.item.party_id)}
+        {
+            "entry": e,
+            "item": e.item,
+            "who": others.get(e.item.party_id),
+            "delivery": delivery.get(e.item.pk) if e.type == "interaction" else None,
+        }
         for e in page.entries
         if e.item.party_id in visible
     ]
