@@ -125,3 +125,44 @@ def test_only_partners_and_only_shared_intents(pat, carol, alice):
     assert str(shared.public_id) not in html and 'data-testid="no-shared-intents"' in html
     shared_url = f"/cmr/partner/intents/{shared.public_id}/offers/"
     assert client_for(pat).post(shared_url, {"title": "T", "price": "1"}).status_code == 404
+
+
+def test_partners_answer_through_the_api_too(pat, carol, alice):
+    _allow_sharing(carol)
+    shared = _file(carol, share_with_partners=True)
+    private = _file(carol, category="Private wish")
+    api = ApiClient(pat)
+    listed = api.get("/api/cmr/partner-intents").json()["items"]
+    assert [i["id"] for i in listed] == [str(shared.public_id)]
+    url = f"/api/cmr/partner-intents/{shared.public_id}/offers"
+    # Bad input: field errors, nothing written; a product is not the partner's to name.
+    bad = api.post(url, {"title": "", "price": "lots"})
+    assert bad.status_code == 422 and not Offer.objects.exists()
+    assert (
+        api.post(url, {"title": "T", "price": "1", "product": str(shared.public_id)}).status_code
+        == 422
+    )
+    made = api.post(url, {"title": "Rocket R58", "price": "1400", "currency": "EUR"})
+    assert made.status_code == 201, made.content
+    assert made.json()["title"] == "Rocket R58" and made.json()["status"] == "open"
+    offer = Offer.objects.get()
+    assert offer.partner == pat.person and offer.made_by == pat
+    # Their own offers only: a staff offer on the same intent is not listed.
+    intents.make_offer(
+        actor=alice, intent=shared, data=intents.OfferInput(title="House blend", price="900")
+    )
+    mine = api.get(url).json()["items"]
+    assert [o["title"] for o in mine] == ["Rocket R58"]
+    # Not shared, not a partner, or the customer's own intent: 404, nothing written.
+    assert (
+        api.post(
+            f"/api/cmr/partner-intents/{private.public_id}/offers", {"title": "T", "price": "1"}
+        ).status_code
+        == 404
+    )
+    assert api.get(f"/api/cmr/partner-intents/{private.public_id}/offers").status_code == 404
+    for user in (carol, alice):
+        assert ApiClient(user).post(url, {"title": "T", "price": "1"}).status_code == 404
+        assert ApiClient(user).get(url).status_code == 404
+    assert ApiClient(None).post(url, {"title": "T", "price": "1"}).status_code in (401, 404)
+    assert Offer.objects.count() == 2

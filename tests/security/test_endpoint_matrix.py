@@ -373,6 +373,8 @@ API_POLICY: dict[str, str] = {
     "POST /api/cmr/intents/{intent_id}/offers": S,
     "GET /api/people/{public_id}/intents": SR,
     "GET /api/cmr/partner-intents": POR,
+    "POST /api/cmr/partner-intents/{intent_id}/offers": POR,
+    "GET /api/cmr/partner-intents/{intent_id}/offers": POR,
     # kith.listening: staff read, writers work the queue, admins/managers configure;
     # customers 404. The webhook needs no login: its HMAC signature authenticates it.
     "GET /api/listening/sources": S,

@@ -704,6 +704,21 @@ class PartnerIntentPage(Schema):
     items: list[PartnerIntentOut]
 
 
+class PartnerOfferIn(InputSchema):
+    """A partner's offer: as staff's, without a product from the company's catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: CleanStr = Field(..., max_length=200)
+    price: str = Field(..., max_length=20)
+    description: CleanStr = Field("", max_length=4000)
+    currency: CleanStr = Field("", max_length=3)
+    valid_until: dt.date | None = None
+
+
+class PartnerOfferPage(Schema):
+    items: list[OfferOut]
+
+
 def _money_out(value) -> str | None:
     return None if value is None else str(value)
 
@@ -866,3 +881,27 @@ def partner_intents(request: HttpRequest):
         row = _intent_out(i)
         items.append({k: row[k] for k in PartnerIntentOut.model_fields})
     return {"items": items}
+
+
+@router.post("/cmr/partner-intents/{intent_id}/offers", response={201: OfferOut})
+def make_partner_offer(request: HttpRequest, intent_id: str, body: PartnerOfferIn):
+    """A partner answers an intent shared with partners; the customer compares it beside
+    the company's offers. Anyone who is not a partner, or an intent no longer shared: 404."""
+    from . import intents
+
+    intent = intents.partner_intent(request.user, intent_id)
+    with audit_channel("api"):
+        offer = intents.make_partner_offer(
+            actor=request.user, intent=intent, data=intents.OfferInput(**body.model_dump())
+        )
+    return Status(201, _offer_out(offer))
+
+
+@router.get("/cmr/partner-intents/{intent_id}/offers", response=PartnerOfferPage)
+def partner_offers(request: HttpRequest, intent_id: str):
+    """The calling partner's own offers on a shared intent (never another partner's)."""
+    from . import intents
+
+    intent = intents.partner_intent(request.user, intent_id)
+    mine = intents.partner_offers(request.user, [intent.pk]).get(intent.pk, [])
+    return {"items": [_offer_out(o, intent) for o in mine]}
