@@ -118,6 +118,14 @@ def test_demo_logins_have_their_roles(loaded):
     assert carol.person.given_name == "Carol"
     assert Party.objects.holding("customer", on=DAY).filter(pk=carol.person_id).exists()
     assert carol.check_password(data.DEMO_PASSWORD)
+    # pat: the partner's side of the portal (intents shared with partners) can be tried.
+    from kith.collab.access import is_partner
+
+    pat = User.objects.get(username="pat")
+    assert pat.is_portal and pat.person_id not in (None, carol.person_id)
+    assert is_partner(pat) and not is_partner(carol)
+    assert pat.check_password(data.DEMO_PASSWORD)
+    assert "pat" in loaded.logins
 
 
 def test_some_records_are_private_to_bob_or_his_team(loaded):

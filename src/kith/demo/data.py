@@ -69,6 +69,14 @@ LOGINS: tuple[Login, ...] = (
     Login("bob", "agent", "staff", "Bob", "Nguyen", "agent: owns private and team records"),
     Login("vic", "viewer", "staff", "Victor", "Owusu", "viewer: reads, changes nothing"),
     Login("carol", "viewer", "portal", "", "", "customer: portal login linked to a person"),
+    Login(
+        "pat",
+        "viewer",
+        "portal",
+        "",
+        "",
+        "partner: portal login; answers intents shared with partners",
+    ),
 )
 STAFF_EMAIL_DOMAIN = "ourcompany.example"
 
@@ -1641,6 +1649,56 @@ class _Writer:
             last_name=person.family_name,
         )
         self.result.logins.append("carol")
+        self.partner_login(exclude=person)
+
+    def partner_login(self, *, exclude) -> None:
+        """pat: a portal login for a demo person who holds a partner role today, so the
+        partner's side (intents customers share with partners, offers) can be tried."""
+        from kith.accounts import services as accounts
+        from kith.accounts.models import User
+        from kith.people.models import Party
+
+        if User.objects.filter(username__iexact="pat").exists():
+            self.result.skipped.append("login pat exists already; left as is")
+            return
+        demo_ids = list(self.ids.values())
+        person = (
+            Party.objects.holding("partner")
+            .filter(pk__in=demo_ids, kind=Party.Kind.PERSON, status=Party.Status.ACTIVE, user=None)
+            .exclude(pk=exclude.pk)
+            .order_by("id")
+            .first()
+        )
+        if person is None:
+            # A small demo may have no partner: make one of its people a partner today,
+            # the way staff would record it (a role with a start date, on the timeline).
+            from kith.people import services as people_services
+
+            person = (
+                Party.objects.filter(
+                    pk__in=demo_ids, kind=Party.Kind.PERSON, status=Party.Status.ACTIVE, user=None
+                )
+                .exclude(pk=exclude.pk)
+                .order_by("id")
+                .first()
+            )
+            if person is None:
+                self.result.skipped.append("no demo person for the partner login pat")
+                return
+            people_services.add_relationship(actor=None, subject=person, role="partner")
+        email = next((c.value for c in person.contact_points.filter(channel="email")), "")
+        accounts.create_user(
+            actor=None,
+            username="pat",
+            password=DEMO_PASSWORD,
+            email=email,
+            kind=User.Kind.PORTAL,
+            role="viewer",
+            person=person,
+            first_name=person.given_name,
+            last_name=person.family_name,
+        )
+        self.result.logins.append("pat")
 
     def reindex(self) -> None:
         from kith.people import search

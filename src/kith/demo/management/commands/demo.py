@@ -107,7 +107,7 @@ class Command(BaseCommand):
         self.stdout.write(f"\nDemo logins (password for all: {data.DEMO_PASSWORD}):")
         for login in data.LOGINS:
             text = login.description
-            if login.kind == "portal" and portal_person:
+            if login.username == "carol" and portal_person:
                 text += f" ({portal_person})"
             self.stdout.write(f"  {login.username:<6} {text}")
         self.stdout.write("Open http://127.0.0.1:8000/ after `kith serve`.")
