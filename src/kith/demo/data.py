@@ -1627,19 +1627,25 @@ class _Writer:
         self.result.transactions = len(rows)
 
     def portal_login(self) -> None:
-        from kith.accounts import services as accounts
-        from kith.accounts.models import User
         from kith.people.models import Party
 
         person = Party.objects.get(pk=self.ids[self.data.portal_person])
         self.result.portal_person = person.display_name
-        if User.objects.filter(username__iexact="carol").exists():
-            self.result.skipped.append("login carol exists already; left as is")
+        self._portal_user("carol", person)
+        self.partner_login(exclude=person)
+
+    def _portal_user(self, username: str, person) -> None:
+        """A portal login (demo password) for ``person``, unless the name is taken."""
+        from kith.accounts import services as accounts
+        from kith.accounts.models import User
+
+        if User.objects.filter(username__iexact=username).exists():
+            self.result.skipped.append(f"login {username} exists already; left as is")
             return
         email = next((c.value for c in person.contact_points.filter(channel="email")), "")
         accounts.create_user(
             actor=None,
-            username="carol",
+            username=username,
             password=DEMO_PASSWORD,
             email=email,
             kind=User.Kind.PORTAL,
@@ -1648,57 +1654,38 @@ class _Writer:
             first_name=person.given_name,
             last_name=person.family_name,
         )
-        self.result.logins.append("carol")
-        self.partner_login(exclude=person)
+        self.result.logins.append(username)
 
     def partner_login(self, *, exclude) -> None:
         """pat: a portal login for a demo person who holds a partner role today, so the
         partner's side (intents customers share with partners, offers) can be tried."""
-        from kith.accounts import services as accounts
         from kith.accounts.models import User
+        from kith.people import services as people_services
         from kith.people.models import Party
 
         if User.objects.filter(username__iexact="pat").exists():
             self.result.skipped.append("login pat exists already; left as is")
             return
-        demo_ids = list(self.ids.values())
-        person = (
-            Party.objects.holding("partner")
-            .filter(pk__in=demo_ids, kind=Party.Kind.PERSON, status=Party.Status.ACTIVE, user=None)
+        candidates = (
+            Party.objects.filter(
+                pk__in=list(self.ids.values()),
+                kind=Party.Kind.PERSON,
+                status=Party.Status.ACTIVE,
+                user=None,
+            )
             .exclude(pk=exclude.pk)
             .order_by("id")
-            .first()
         )
+        person = candidates.filter(pk__in=Party.objects.holding("partner")).first()
         if person is None:
             # A small demo may have no partner: make one of its people a partner today,
             # the way staff would record it (a role with a start date, on the timeline).
-            from kith.people import services as people_services
-
-            person = (
-                Party.objects.filter(
-                    pk__in=demo_ids, kind=Party.Kind.PERSON, status=Party.Status.ACTIVE, user=None
-                )
-                .exclude(pk=exclude.pk)
-                .order_by("id")
-                .first()
-            )
+            person = candidates.first()
             if person is None:
                 self.result.skipped.append("no demo person for the partner login pat")
                 return
             people_services.add_relationship(actor=None, subject=person, role="partner")
-        email = next((c.value for c in person.contact_points.filter(channel="email")), "")
-        accounts.create_user(
-            actor=None,
-            username="pat",
-            password=DEMO_PASSWORD,
-            email=email,
-            kind=User.Kind.PORTAL,
-            role="viewer",
-            person=person,
-            first_name=person.given_name,
-            last_name=person.family_name,
-        )
-        self.result.logins.append("pat")
+        self._portal_user("pat", person)
 
     def reindex(self) -> None:
         from kith.people import search
