@@ -63,14 +63,6 @@ def _hash(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def _is_live(code: ReferralCode, now: dt.datetime) -> bool:
-    return code.revoked_at is None and (code.expires_at is None or code.expires_at > now)
-
-
-def _is_staff(actor) -> bool:
-    return getattr(actor, "kind", None) == "staff"
-
-
 def _random_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -86,9 +78,9 @@ def code_for(*, actor, person: Party) -> ReferralCode:
     _require_active_person(person)
     existing = ReferralCode.objects.filter(party=person).first()
     if existing is not None:
-        if _is_live(existing, timezone.now()):
+        if existing.is_live:
             return existing
-        if existing.revoked_at is not None and not _is_staff(actor):
+        if existing.revoked_at is not None and not getattr(actor, "is_staff_user", False):
             # Staff revoke a code for a reason (abuse, a leaked link): the customer may
             # renew an expired code themselves, but not undo a revocation.
             raise Conflict(
@@ -115,6 +107,22 @@ def code_for(*, actor, person: Party) -> ReferralCode:
     raise Conflict("Could not make a referral code; please try again.")
 
 
+# What a replacement resets, and what its audit entry keeps of the old code.
+SNAPSHOT_FIELDS = ("code", "revoked_at", "expires_at", "visits", "last_visit_at")
+
+
+def _snapshot(row: ReferralCode) -> dict:
+    return {name: getattr(row, name) for name in SNAPSHOT_FIELDS}
+
+
+def _locked_code(person: Party) -> ReferralCode:
+    """The person's code, row-locked for a change in the caller's transaction; 404 if none."""
+    row = ReferralCode.objects.select_for_update().filter(party=person).first()
+    if row is None:
+        raise NotFound("This person has no referral code.")
+    return row
+
+
 def _replace(*, actor, person: Party) -> ReferralCode:
     """Give the person a new code in place of their revoked or expired one."""
     for _ in range(5):
@@ -124,15 +132,9 @@ def _replace(*, actor, person: Party) -> ReferralCode:
                 row = ReferralCode.objects.select_for_update().filter(party=person).first()
                 if row is None:  # erased meanwhile: make one afresh
                     break
-                if _is_live(row, timezone.now()):  # replaced by another request meanwhile
+                if row.is_live:  # replaced by another request meanwhile
                     return row
-                before = {
-                    "code": row.code,
-                    "revoked_at": row.revoked_at,
-                    "expires_at": row.expires_at,
-                    "visits": row.visits,
-                    "last_visit_at": row.last_visit_at,
-                }
+                before = _snapshot(row)
                 # Sign-ups made with the old code could only be refused now; with the
                 # row carrying a new code they must not be claimed through it either.
                 dropped, _ = PendingReferral.objects.filter(code=row).delete()
@@ -141,24 +143,8 @@ def _replace(*, actor, person: Party) -> ReferralCode:
                 row.expires_at = None
                 row.visits = 0
                 row.last_visit_at = None
-                row.save(
-                    update_fields=[
-                        "code",
-                        "revoked_at",
-                        "expires_at",
-                        "visits",
-                        "last_visit_at",
-                        "updated_at",
-                    ]
-                )
-                after = {
-                    "code": row.code,
-                    "revoked_at": None,
-                    "expires_at": None,
-                    "visits": 0,
-                    "last_visit_at": None,
-                }
-                changes = audit.diff(before, after)
+                row.save(update_fields=[*SNAPSHOT_FIELDS, "updated_at"])
+                changes = audit.diff(before, _snapshot(row))
                 if dropped:
                     changes["pending_dropped"] = dropped
                 audit.record(
@@ -181,9 +167,7 @@ def revoke_code(*, actor, person: Party) -> ReferralCode:
     """Revoke the person's code: its link and code are refused from now on (409 when
     it is already revoked, 404 when the person has none)."""
     with transaction.atomic():
-        row = ReferralCode.objects.select_for_update().filter(party=person).first()
-        if row is None:
-            raise NotFound("This person has no referral code.")
+        row = _locked_code(person)
         if row.revoked_at is not None:
             raise Conflict("This referral code is already revoked.")
         row.revoked_at = timezone.now()
@@ -216,9 +200,7 @@ def set_code_expiry(*, actor, person: Party, expires_at: dt.datetime | None) -> 
         if expires_at <= timezone.now():
             raise ValidationFailed.single("expires_at", "Choose a moment in the future.")
     with transaction.atomic():
-        row = ReferralCode.objects.select_for_update().filter(party=person).first()
-        if row is None:
-            raise NotFound("This person has no referral code.")
+        row = _locked_code(person)
         if row.revoked_at is not None:
             raise Conflict("This referral code is revoked; make a new one instead.")
         if row.expires_at == expires_at:

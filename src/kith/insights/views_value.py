@@ -188,12 +188,7 @@ def _code_state(code: ReferralCode | None) -> dict:
     """How the panel shows a code: live, expired or revoked, and its last valid day."""
     if code is None:
         return {}
-    if code.revoked_at is not None:
-        state = "revoked"
-    elif code.expires_at is not None and code.expires_at <= timezone.now():
-        state = "expired"
-    else:
-        state = "live"
+    state = "revoked" if code.revoked_at is not None else "live" if code.is_live else "expired"
     last_day = (
         timezone.localtime(code.expires_at - dt.timedelta(microseconds=1)).date()
         if code.expires_at is not None

@@ -68,7 +68,6 @@ def my_referrals(request: HttpRequest) -> HttpResponse:
             "nav": "referrals",
             "code": code,
             "link": link,
-            "live": code is not None and code.is_live,
             "summary": referrals.referred_summary(person),
         },
     )
