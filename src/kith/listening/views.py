@@ -129,6 +129,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     rows = [{"m": m, "sla": sla_state(m, now)} for m in found[:PAGE_SIZE]]
     query = urlencode({k: v for k, v in filters.items() if v})
     rows_query = f"{query}&page={number}" if number > 1 else query
+    queue_url = reverse("listening:queue")
     return {
         "filters": filters,
         "page": {
@@ -142,8 +143,8 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "rows_url": reverse("listening:queue_rows") + (f"?{rows_query}" if rows_query else ""),
         # Where actions return to and where the pager points: the queue page itself, even
         # when these rows were rendered as the fragment the page re-reads.
-        "queue_url": reverse("listening:queue"),
-        "back": reverse("listening:queue") + (f"?{rows_query}" if rows_query else ""),
+        "queue_url": queue_url,
+        "back": queue_url + (f"?{rows_query}" if rows_query else ""),
     }
 
 
@@ -180,8 +181,7 @@ ACTIONS_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 def mention_actions(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """One mention and its actions on a page of their own: the queue's menu without JavaScript."""
     mention = access.get_mention_for_change(request.user, public_id)
-    nxt = request.GET.get("next", "")
-    back = nxt if nxt.startswith("/listening/") and "//" not in nxt else reverse("listening:queue")
+    back = _queue_path(request.GET.get("next", ""))
     return render(
         request,
         "listening/mention_actions.html",
@@ -197,11 +197,16 @@ def queue_rows(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------- queue actions
-def _back_to_queue(request: HttpRequest) -> HttpResponse:
-    nxt = request.POST.get("next", "")
+def _queue_path(nxt: str) -> str:
+    """``nxt`` when it is a path inside the listening pages (never another site), else
+    the queue: where an action or the actions page goes back to."""
     if nxt.startswith("/listening/") and "//" not in nxt:
-        return redirect(nxt)
-    return redirect("listening:queue")
+        return nxt
+    return reverse("listening:queue")
+
+
+def _back_to_queue(request: HttpRequest) -> HttpResponse:
+    return redirect(_queue_path(request.POST.get("next", "")))
 
 
 def _act(request: HttpRequest, action) -> HttpResponse:
