@@ -40,6 +40,12 @@ def _team_ids(actor) -> set[int]:
     return set(actor.teams.values_list("id", flat=True)) if getattr(actor, "pk", None) else set()
 
 
+def may_give_to_anyone(actor) -> bool:
+    """Whether ``actor`` may make anyone the owner, or leave a record with none (admins,
+    managers and the system); forms ask this before offering "No owner"."""
+    return actor is None or _sees_everything(actor)
+
+
 def check_owner(actor, owner, *, current_owner_id: int | None = None, field: str = "owner") -> None:
     """Raise unless ``actor`` may make ``owner`` the owner (None: no owner).
 
@@ -48,7 +54,7 @@ def check_owner(actor, owner, *, current_owner_id: int | None = None, field: str
     """
     if owner is not None and not _is_staff(owner):
         raise ValidationFailed.single(field, "Must be an active staff user.")
-    if actor is None or _sees_everything(actor):
+    if may_give_to_anyone(actor):
         return
     if owner is None or owner.pk != actor.pk:
         raise Forbidden(

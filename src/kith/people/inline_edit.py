@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from kith.accounts import assignment
 from kith.accounts.models import User
 from kith.core.errors import Forbidden, NotFound, ValidationFailed
 from kith.core.inputs import CleanForm
@@ -99,7 +100,7 @@ def inline_edit(request: HttpRequest, public_id: uuid.UUID, field: str) -> HttpR
     party = access.get_party_for_change(request.user, public_id)
     if field not in FIELDS or party.kind not in FIELDS[field][1]:
         raise NotFound("No such field.")
-    clearing = {"may_clear_owner": bool(getattr(request.user, "sees_everything", False))}
+    clearing = {"may_clear_owner": assignment.may_give_to_anyone(request.user)}
     if request.method == "GET":
         if request.GET.get("cancel"):
             return render(request, "people/_inline_cell.html", _cell(request, party, field))
