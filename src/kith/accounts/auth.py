@@ -12,6 +12,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from kith.accounts.models import ApiToken
 from kith.core.errors import NotFound
+from kith.core.prepared import get_with_related
 
 logger = logging.getLogger("kith.accounts")
 
@@ -31,7 +32,9 @@ def user_for_token(token: str):
     key_id, _, secret = token[len(ApiToken.PREFIX) :].partition("_")
     if not key_id or not secret:
         return None
-    row = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+    # Every API request passes here: one prepared query (kith.core.prepared), the same
+    # rows as ApiToken.objects.select_related("user").filter(key_id=key_id).first().
+    row = get_with_related(ApiToken, column="key_id", value=key_id, related="user")
     if row is None or not row.is_active or not row.user.is_active:
         return None
     if not hmac.compare_digest(row.key_hash, ApiToken.hash_secret(secret)):
