@@ -1139,11 +1139,19 @@ def _after_notifications(user_ids: list[int]) -> None:
                 logger.exception("immediate notification mail failed")
 
 
-def mark_read(*, actor, ids: list[uuid.UUID] | None = None) -> int:
-    """Mark the actor's notifications read (the given ones, or all)."""
+def mark_read(*, actor, ids: list[uuid.UUID | str] | None = None) -> int:
+    """Mark the actor's notifications read (the given ones, or all).
+
+    ``ids`` may come straight from a form; one that is not an id is refused (field
+    ``id``) before anything is marked.
+    """
     qs = Notification.objects.filter(user=actor, read_at__isnull=True)
     if ids is not None:
-        qs = qs.filter(public_id__in=ids)
+        try:
+            wanted = [v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for v in ids]
+        except ValueError:
+            raise ValidationFailed.single("id", "Not a valid notification id.") from None
+        qs = qs.filter(public_id__in=wanted)
     with transaction.atomic():
         count = qs.update(read_at=_now())
     live.publish(

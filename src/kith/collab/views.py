@@ -489,8 +489,10 @@ def notifications(request: HttpRequest) -> HttpResponse:
             except KithError as exc:
                 messages.error(request, exc.message)
         else:
-            ids = request.POST.getlist("id") or None
-            services.mark_read(actor=request.user, ids=ids)
+            try:
+                services.mark_read(actor=request.user, ids=request.POST.getlist("id") or None)
+            except KithError as exc:
+                messages.error(request, exc.message)
         return redirect("collab:notifications")
     page = queries.notifications(request.user, cursor=request.GET.get("cursor"), limit=50)
     prefs = NotificationSettings.objects.filter(user=request.user).first()

@@ -580,15 +580,7 @@ def group_post(request: HttpRequest, public_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def notifications(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        raw = request.POST.getlist("id") or None
-        ids = None
-        if raw:
-            import uuid
-
-            try:
-                ids = [uuid.UUID(v) for v in raw]
-            except ValueError:
-                raise ValidationFailed.single("id", "Not a valid id.") from None
+        ids = request.POST.getlist("id") or None
         collab_services.mark_read(actor=request.user, ids=ids)
         return redirect("portal:notifications")
     return render(
