@@ -100,3 +100,53 @@ def test_timeline_mirror_obeys_the_topic(group_space, alice, bob, carol):
     assert row.information_role == "seeking"
     assert interaction_access.scope_interactions(alice).filter(pk=row.pk).exists()
     assert not interaction_access.scope_interactions(bob).filter(pk=row.pk).exists()
+
+
+def _fresh(user):
+    """The user as a new request sees it (nothing read earlier in the request cached on it)."""
+    from kith.accounts.models import User
+
+    return User.objects.get(pk=user.pk) if user.is_authenticated else AnonymousUser()
+
+
+def test_one_space_is_judged_as_the_list_of_visible_spaces_judges_it(
+    spaces, alice, mia, bob, vic, carol, cyd, pat
+):
+    """``may_see_space`` (a post's space, on every vote) and ``visible_space_ids`` (lists)
+    are the same rule: they agree for every audience, an archived space included."""
+    from django.utils import timezone
+
+    from kith.community.models import Space
+
+    archived = services.create_space(actor=alice, name="Old", audience="customers")
+    Space.objects.filter(pk=archived.pk).update(archived_at=timezone.now())
+    archived.refresh_from_db()
+    lurker = portal_user("lurker", role=None)
+    for user in (AnonymousUser(), alice, mia, bob, vic, carol, cyd, pat, lurker):
+        listed = set(access.visible_space_ids(_fresh(user)))
+        for space in [*spaces.values(), archived]:
+            judged = access.may_see_space(_fresh(user), space)
+            assert judged == (space.pk in listed), (str(user), space.audience)
+    assert not access.may_see_space(_fresh(alice), archived)
+
+
+def test_a_public_space_needs_no_query_and_a_customers_space_one(
+    spaces, carol, django_assert_num_queries
+):
+    user = _fresh(carol)
+    with django_assert_num_queries(0):
+        assert access.may_see_space(user, spaces["public"])
+    with django_assert_num_queries(1):
+        assert access.may_see_space(user, spaces["customers"])
+    with django_assert_num_queries(1):
+        assert not access.may_see_space(user, spaces["partners"])
+
+
+def test_a_post_in_a_space_the_user_may_not_see_is_not_found(partner_space, pat, cyd):
+    topic = services.create_topic(actor=pat, space=partner_space, title="Deal?", body="Terms")
+    post = topic.posts.get()
+    assert access.get_post(_fresh(pat), post.public_id) == post
+    with pytest.raises(NotFound):
+        access.get_post(_fresh(cyd), post.public_id)
+    with pytest.raises(NotFound):
+        access.get_post(AnonymousUser(), post.public_id)

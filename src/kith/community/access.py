@@ -41,48 +41,92 @@ def is_staff_writer(user) -> bool:
     return is_staff(user) and user.can_write
 
 
-def _role_condition(user, role: str, audience: str) -> Q:
-    """Spaces of ``audience`` when ``user``'s Person holds ``role`` today: the roles read
-    earlier in the request when there, else a subquery of the same statement."""
+def _role_condition(user, role: str) -> bool | Q:
+    """Whether ``user``'s Person holds ``role`` today: the roles read earlier in the
+    request when there, else a condition (a subquery) for the statement that asks."""
     held = getattr(user, "_community_roles", None)
     if held is not None:
-        return Q(audience=audience) if role in held else Q(pk__in=[])
+        return role in held
     from kith.people.models import Relationship
 
-    holds = Exists(
-        Relationship.objects.current().filter(subject_id=user.person_id, role__slug=role)
+    return Q(
+        Exists(Relationship.objects.current().filter(subject_id=user.person_id, role__slug=role))
     )
-    return Q(audience=audience) & Q(holds)
 
 
-def _group_condition(user) -> Q:
+def _group_condition(user) -> bool | Q:
+    """Spaces of a group ``user`` is an active member of (False: of none, known already)."""
     cached = getattr(user, "_collab_group_ids", None)
     if cached is not None:
-        return Q(audience=Space.Audience.GROUP, group_id__in=cached) if cached else Q(pk__in=[])
+        return Q(group_id__in=cached) if cached else False
     from kith.collab.models import Membership
 
     active = Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
-    return Q(audience=Space.Audience.GROUP, group_id__in=active.values("group_id"))
+    return Q(group_id__in=active.values("group_id"))
+
+
+# The audiences a portal user reaches through a role their Person holds.
+_ROLE_OF_AUDIENCE = {Space.Audience.CUSTOMERS: "customer", Space.Audience.PARTNERS: "partner"}
+_STAFF_AUDIENCES = (Space.Audience.CUSTOMERS, Space.Audience.PARTNERS, Space.Audience.STAFF)
+_RESTRICTED_AUDIENCES = [a for a in Space.Audience.values if a != Space.Audience.PUBLIC]
+
+
+def _audience_rule(user, audience: str) -> bool | Q:
+    """Whether ``user`` sees the spaces of ``audience`` (archiving and admins' view of
+    everything aside): True or False when that needs no query, else a condition on
+    spaces (a subquery of roles or group memberships).
+
+    The one statement of the rule: ``space_filter`` (every space) and ``may_see_space``
+    (one space) are both made from it."""
+    if audience == Space.Audience.PUBLIC:
+        return True
+    if not is_logged_in(user):
+        return False
+    if audience == Space.Audience.GROUP:
+        return _group_condition(user)
+    if is_staff(user):
+        return audience in _STAFF_AUDIENCES
+    role = _ROLE_OF_AUDIENCE.get(audience)
+    if role is None or not user.person_id:
+        return False
+    return _role_condition(user, role)
 
 
 def space_filter(user) -> Q | None:
     """A Q limiting spaces to those ``user`` may see; None means every space.
 
     Roles and group memberships are subqueries, so the visible spaces are one
-    statement (a vote or a topic page reads them on every request)."""
+    statement (a topic page reads them on every request)."""
     if is_staff(user) and user.sees_everything:
         return None
     condition = Q(audience=Space.Audience.PUBLIC)
-    if not is_logged_in(user):
-        return condition
-    if is_staff(user):
-        condition |= Q(
-            audience__in=[Space.Audience.CUSTOMERS, Space.Audience.PARTNERS, Space.Audience.STAFF]
-        )
-    elif user.person_id:
-        condition |= _role_condition(user, "customer", Space.Audience.CUSTOMERS)
-        condition |= _role_condition(user, "partner", Space.Audience.PARTNERS)
-    return condition | _group_condition(user)
+    for audience in _RESTRICTED_AUDIENCES:
+        rule = _audience_rule(user, audience)
+        if rule is True:
+            condition |= Q(audience=audience)
+        elif rule is not False:
+            condition |= Q(audience=audience) & rule
+    return condition
+
+
+def may_see_space(user, space: Space) -> bool:
+    """Whether ``user`` may see ``space``: ``space_filter``'s rule for this one space.
+
+    A vote (the hottest write) asks this of the post's space. Listing every visible
+    space cost a statement whose conditions took longer to build than to run; here a
+    public space (or a staff audience) needs no query, a customers', partners' or group
+    space one small one on roles or memberships."""
+    if space.archived_at is not None:
+        return False
+    known = getattr(user, "_community_space_ids", None)
+    if known is not None:
+        return space.pk in known
+    if is_staff(user) and user.sees_everything:
+        return True
+    rule = _audience_rule(user, space.audience)
+    if isinstance(rule, bool):
+        return rule
+    return Space.objects.filter(pk=space.pk).filter(rule).exists()
 
 
 def scope_spaces(user, qs: QuerySet | None = None) -> QuerySet:
@@ -164,7 +208,7 @@ def get_post(user, public_id) -> Post:
         .filter(public_id=_uuid(public_id))
         .first()
     )
-    if found is None or found.topic.space_id not in visible_space_ids(user):
+    if found is None or not may_see_space(user, found.topic.space):
         raise NotFound("No such post.")
     topic = found.topic
     if not can_moderate_anywhere(user):

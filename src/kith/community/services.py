@@ -739,11 +739,20 @@ def _vote_points(space: Space, post: Post, value: int) -> tuple[str, int] | None
     return action, space.point(action)
 
 
+def _day_start(now: dt.datetime) -> dt.datetime:
+    """The start of ``now``'s day (UTC): the daily vote cap's day."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _earned_from_votes_today(user_id: int) -> int:
-    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    """Points ``user_id`` earned from votes today, summed from the ledger (``_cast_vote``
+    sums the same rows on PostgreSQL, in the vote's own statement)."""
     return (
         ReputationEvent.objects.filter(
-            user_id=user_id, from_vote=True, created_at__gte=start, points__gt=0
+            user_id=user_id,
+            from_vote=True,
+            created_at__gte=_day_start(timezone.now()),
+            points__gt=0,
         ).aggregate(s=Sum("points"))["s"]
         or 0
     )
@@ -798,28 +807,62 @@ def _insert_vote(
     return row[0] if row else None
 
 
+@dataclass
+class _Cast:
+    """What ``_cast_vote`` wrote and read: the vote's id (None when (post, voter) had a
+    vote already, and nothing was written), the post's new score, the voter's votes on
+    this author in the last 24 hours with this one (None: not read), and the points
+    the author earned from votes today (None: not read)."""
+
+    vote_id: int | None
+    score: int | None = None
+    recent: int | None = None
+    earned_today: int | None = None
+
+
 def _cast_vote(
-    *, post: Post, voter_id: int, author_id: int | None, value: int, now, space: Space
-) -> tuple[int | None, int | None, int | None]:
-    """Insert a new vote and move the post's score: ``(vote id, new score, the voter's
-    votes on this author in the last 24 hours, this one included)``, or ``(None, None,
-    None)`` when (post, voter) already has a vote.
+    *,
+    post: Post,
+    voter_id: int,
+    author_id: int | None,
+    value: int,
+    now: dt.datetime,
+    space: Space,
+    sum_earned: bool = False,
+) -> _Cast:
+    """Insert a new vote and move the post's score, unless (post, voter) has a vote.
 
     On PostgreSQL this is one statement (data-modifying CTEs): the conditional INSERT,
-    the score's ``UPDATE … RETURNING`` (only when the INSERT wrote a row) and the count
-    serial-vote detection needs, read in the same round trip. The count sees the
-    statement's snapshot, which does not hold the new vote: hence the + 1. Elsewhere it
-    is the separate statements (the count is then left to ``_detect_serial_votes``)."""
+    the score's ``UPDATE … RETURNING`` (only when the INSERT wrote a row), the count
+    serial-vote detection needs and, with ``sum_earned`` (the author's tally for the
+    daily cap is not kept yet), the author's points from votes today: the rows
+    ``_earned_from_votes_today`` sums. The reads see the statement's snapshot, which
+    does not hold the new vote: hence the count's + 1 (and the author's profile is
+    locked, so no other vote moves the sum meanwhile). Elsewhere it is the separate
+    statements (the count and the sum are then left to their callers)."""
     if connection.vendor != "postgresql":
         vote_id = _insert_vote(
             post=post, voter_id=voter_id, author_id=author_id, value=value, now=now
         )
         if vote_id is None:
-            return None, None, None
-        return vote_id, _move_score(post, value), None
+            return _Cast(None)
+        return _Cast(vote_id, _move_score(post, value))
     limit = space.point("serial_vote_limit")
-    votes = connection.ops.quote_name(Vote._meta.db_table)
-    posts = connection.ops.quote_name(Post._meta.db_table)
+    qn = connection.ops.quote_name
+    votes = qn(Vote._meta.db_table)
+    posts = qn(Post._meta.db_table)
+    params: list[Any] = [
+        *(post.pk, voter_id, author_id, value, now),
+        *(value, post.pk),
+        *(voter_id, author_id, now - dt.timedelta(days=1), limit + 1),
+    ]
+    earned_sql = "NULL"
+    if sum_earned and author_id is not None:
+        earned_sql = (
+            f"(SELECT COALESCE(SUM(points), 0) FROM {qn(ReputationEvent._meta.db_table)} "  # noqa: S608
+            "WHERE user_id = %s AND from_vote AND created_at >= %s AND points > 0)"
+        )
+        params += [author_id, _day_start(now)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH v AS (INSERT INTO {votes} (post_id, voter_id, author_id, value, created_at) "  # noqa: S608
@@ -828,27 +871,15 @@ def _cast_vote(
             "WHERE id = %s AND EXISTS (SELECT 1 FROM v) RETURNING score) "
             "SELECT (SELECT id FROM v), (SELECT score FROM s), "
             f"(SELECT count(*) FROM (SELECT 1 FROM {votes} WHERE voter_id = %s "
-            "AND author_id = %s AND created_at >= %s LIMIT %s) r)",
-            [
-                post.pk,
-                voter_id,
-                author_id,
-                value,
-                now,
-                value,
-                post.pk,
-                voter_id,
-                author_id,
-                now - dt.timedelta(days=1),
-                limit + 1,
-            ],
+            f"AND author_id = %s AND created_at >= %s LIMIT %s) r), {earned_sql}",
+            params,
         )
-        vote_id, score, earlier = cursor.fetchone()
+        vote_id, score, earlier, earned_today = cursor.fetchone()
     if vote_id is None:
-        return None, None, None
+        return _Cast(None, earned_today=earned_today)
     if post.kind == Post.Kind.QUESTION:  # the opening post's score is the topic's too
         Topic.objects.filter(pk=post.topic_id).update(score=F("score") + value)
-    return vote_id, score, earlier + 1
+    return _Cast(vote_id, score, earlier + 1, earned_today)
 
 
 def _move_score(post: Post, by: int) -> int:
@@ -865,14 +896,26 @@ def _move_score(post: Post, by: int) -> int:
     return score
 
 
-def _capped(profile: MemberProfile, points: int, cap: int, today: dt.date) -> int:
+def _capped(
+    profile: MemberProfile,
+    points: int,
+    cap: int,
+    today: dt.date,
+    *,
+    earned_today: int | None = None,
+) -> int:
     """The part of ``points`` (from a vote) under the author's daily cap; moves the day's
-    tally on the locked ``profile`` (saved by the caller's ledger update)."""
+    tally on the locked ``profile`` (saved by the caller's ledger update).
+    ``earned_today``: the ledger's sum for today when the caller read it already."""
     if points <= 0:
         return points
-    if profile.vote_points_on != today:
-        # First vote points today (or ever: then the ledger says what today holds).
-        earned = _earned_from_votes_today(profile.user_id) if profile.vote_points_on is None else 0
+    if profile.vote_points_on is None:
+        # No tally yet (the first vote points ever): the ledger says what today holds.
+        earned = (
+            earned_today if earned_today is not None else _earned_from_votes_today(profile.user_id)
+        )
+    elif profile.vote_points_on != today:  # the first vote points today
+        earned = 0
     else:
         earned = profile.vote_points
     points = max(0, min(points, cap - earned))
@@ -908,9 +951,21 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
             actor, space, "vote_up" if value > 0 else "vote_down", profile=voter_profile
         )
         now = timezone.now()
-        vote_id, score, recent = _cast_vote(
-            post=post, voter_id=actor.pk, author_id=author_id, value=value, now=now, space=space
+        earned = _vote_points(space, post, value)
+        author_profile = profiles.get(author_id) if author_id else None
+        cast = _cast_vote(
+            post=post,
+            voter_id=actor.pk,
+            author_id=author_id,
+            value=value,
+            now=now,
+            space=space,
+            # Without a tally the daily cap needs the ledger's sum: read in the same trip.
+            sum_earned=bool(earned and earned[1] > 0)
+            and author_profile is not None
+            and author_profile.vote_points_on is None,
         )
+        vote_id, score, recent = cast.vote_id, cast.score, cast.recent
         if vote_id is None:  # a vote exists: the same (nothing to do) or the other way
             existing = Vote.objects.get(post=post, voter=actor)
             if existing.value == value:
@@ -924,13 +979,17 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
         row = Vote(
             pk=vote_id, post=post, voter=actor, author_id=author_id, value=value, created_at=now
         )
-        earned = _vote_points(space, post, value)
         entries: list[ReputationEvent] = []
-        author_profile = profiles.get(author_id) if author_id else None
         if earned and author_profile is not None:
             action, points = earned
             full = points
-            points = _capped(author_profile, points, space.point("daily_vote_cap"), now.date())
+            points = _capped(
+                author_profile,
+                points,
+                space.point("daily_vote_cap"),
+                now.date(),
+                earned_today=cast.earned_today,
+            )
             entries.append(
                 _entry(
                     user=author_id,
