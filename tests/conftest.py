@@ -271,3 +271,11 @@ class ApiClient:
 @pytest.fixture
 def api_as():
     return ApiClient
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    """Skip the test unless it runs on PostgreSQL (race tests; see tests/concurrency.py)."""
+    from tests.concurrency import require_postgres
+
+    require_postgres()

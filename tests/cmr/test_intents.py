@@ -5,10 +5,8 @@ timeline, audited and announced; customers reach only their own intents."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from kith.accounts import services as account_services
@@ -18,6 +16,7 @@ from kith.core.errors import Conflict
 from kith.core.models import AuditEntry, OutboxEvent
 from kith.interactions.models import Interaction
 from kith.sales.models import Deal
+from tests.concurrency import require_postgres, run_together
 from tests.conftest import PASSWORD, ApiClient, client_for, make_person
 
 INTENT = {
@@ -200,10 +199,7 @@ def test_the_portal_and_staff_pages(alice, carol):
 @pytest.mark.usefixtures("restore_migration_seed")
 def test_racing_acceptances_make_one_deal(settings, tmp_path):
     """Two offers accepted at once (two tabs): the intent's row lock lets one win."""
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "SKIPPED ON SQLITE: real concurrent writers need PostgreSQL (SQLite serialises writes)."
-        )
+    require_postgres()
     staff = account_services.create_user(
         actor=None, username="owner", password=PASSWORD, role="admin"
     )
@@ -219,25 +215,9 @@ def test_racing_acceptances_make_one_deal(settings, tmp_path):
         )
         for n in range(4)
     ]
-    barrier = threading.Barrier(len(offers))
-    won, conflicts, errors = [], [], []
-
-    def worker(offer):
-        try:
-            barrier.wait()
-            won.append(intents.accept_offer(actor=None, offer=offer))
-        except Conflict:
-            conflicts.append(offer)
-        except Exception as exc:  # pragma: no cover - the assertion below reports it
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(o,)) for o in offers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    won, failed = run_together(lambda offer: intents.accept_offer(actor=None, offer=offer), offers)
+    conflicts = [e for e in failed if isinstance(e, Conflict)]
+    errors = [e for e in failed if not isinstance(e, Conflict)]
     assert not errors
     assert len(won) == 1 and len(conflicts) == len(offers) - 1
     assert Deal.objects.filter(person=person).count() == 1

@@ -1,11 +1,9 @@
 """Follows: one per (record, follower) even under concurrent requests; automatic follows;
 event-type choices and mute; merges move follows, mentions and memberships."""
 
-import threading
-
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from kith.accounts import services as account_services
 from kith.accounts.models import User
@@ -13,6 +11,7 @@ from kith.collab import services
 from kith.collab.models import Follow, Membership, Mention, Notification, Post
 from kith.people import merging
 from kith.people.models import Party
+from tests.concurrency import require_postgres, run_together
 from tests.conftest import PASSWORD, make_person
 
 pytestmark = pytest.mark.django_db
@@ -66,33 +65,13 @@ def test_losing_a_race_returns_the_winners_row(alice, bob, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("restore_migration_seed")
 def test_concurrent_follows_make_one_row():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "SKIPPED ON SQLITE: real concurrent writers need PostgreSQL (SQLite "
-            "serialises writes); the simulated race above covers the code path."
-        )
+    require_postgres()  # the simulated race above covers the code path on SQLite
     owner = account_services.create_user(
         actor=None, username="owner", password=PASSWORD, role="admin"
     )
     bob = account_services.create_user(actor=None, username="bob2", password=PASSWORD)
     ana = make_person(owner, given="Ana", family="Lima")
-    barrier = threading.Barrier(8)
-    results, errors = [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(services.follow(actor=bob, target=ana))
-        except Exception as exc:  # pragma: no cover - the assertion below reports it
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = run_together(lambda _: services.follow(actor=bob, target=ana), range(8))
     assert not errors
     assert _follows(ana, bob).count() == 1
     assert sum(1 for _, created in results if created) == 1

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import close_old_connections, connection
 
 from kith.ideas import services
 from kith.ideas.models import IdeaVote
+from tests.concurrency import require_postgres, run_together
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_votes_by_one_person_make_one_vote(restore_migration_seed):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrent transactions need PostgreSQL")
+    require_postgres()
     from kith.accounts import services as account_services
     from kith.accounts.models import Role
     from tests.ideas.conftest import portal_user
@@ -28,25 +25,10 @@ def test_two_concurrent_votes_by_one_person_make_one_vote(restore_migration_seed
     voter = portal_user("racer")
     first = services.create_idea(actor=author, title="One", body="b", category=category)
     second = services.create_idea(actor=author, title="Two", body="b", category=category)
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def cast(idea):
-        try:
-            barrier.wait()
-            services.vote(actor=voter, idea=idea)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
-
     # Two votes on one idea, and two on another idea of a one-vote budget.
-    threads = [threading.Thread(target=cast, args=(i,)) for i in (first, first, second, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = run_together(
+        lambda idea: services.vote(actor=voter, idea=idea), [first, first, second, second]
+    )
     votes = IdeaVote.objects.filter(voter=voter)
     assert votes.count() == 1  # the budget of one holds under the race
     first.refresh_from_db()

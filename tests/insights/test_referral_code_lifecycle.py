@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -24,6 +21,7 @@ from kith.core.errors import Conflict, NotFound, ValidationFailed
 from kith.core.models import AuditEntry, OutboxEvent
 from kith.insights import referrals
 from kith.insights.models_value import PendingReferral, Referral, ReferralCode
+from tests.concurrency import require_postgres, run_together
 from tests.conftest import PASSWORD, client_for, make_person
 
 LINK = re.compile(r"http://[^\s]+?(/portal/verify/[^\s]+/)")
@@ -339,45 +337,17 @@ def test_the_panel_shows_an_expired_code_as_expired(carol, alice):
 # ---------------------------------------------------------------- races (PostgreSQL)
 
 
-def _at_once(n: int, work: Callable[[int], object]) -> tuple[list, list[BaseException]]:
-    """Run ``work(i)`` in ``n`` threads released together, each on its own connection."""
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results.append(work(i))
-        except BaseException as exc:  # collected for the assertions
-            barrier.abort()
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    connection.close()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
-
-
-def _postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("race tests need PostgreSQL (SQLite serialises writers)")
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("restore_migration_seed")
 def test_concurrent_revocations_one_succeeds_the_others_conflict(alice):
-    _postgres_only()
+    require_postgres()
     person = make_person(None, given="Rae", family="Race")
     code = referrals.code_for(actor=None, person=person)
     n = 6
-    results, errors = _at_once(n, lambda i: referrals.revoke_code(actor=alice, person=person))
+    results, errors = run_together(
+        lambda i: referrals.revoke_code(actor=alice, person=person), range(n)
+    )
     assert len(results) == 1, errors
     assert len(errors) == n - 1 and all(isinstance(e, Conflict) for e in errors), errors
     assert (
@@ -393,12 +363,14 @@ def test_concurrent_revocations_one_succeeds_the_others_conflict(alice):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("restore_migration_seed")
 def test_concurrent_requests_for_a_new_code_make_one(alice):
-    _postgres_only()
+    require_postgres()
     person = make_person(None, given="Rae", family="Race")
     old = referrals.code_for(actor=None, person=person).code
     referrals.revoke_code(actor=alice, person=person)
     n = 6
-    results, errors = _at_once(n, lambda i: referrals.code_for(actor=alice, person=person).code)
+    results, errors = run_together(
+        lambda i: referrals.code_for(actor=alice, person=person).code, range(n)
+    )
     assert not errors, errors
     assert len(set(results)) == 1 and old not in results
     assert ReferralCode.objects.get(party=person).code == results[0]

@@ -3,44 +3,17 @@ member once; two submissions of one invitation at once record one set of answers
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import close_old_connections, connection
 
 from kith.core.errors import Conflict
 from kith.insights import panels
 from kith.insights.models_research import SurveyAnswer, SurveyInvitation
-
-
-def _race(fn: Callable[[], object]) -> tuple[list, list[BaseException]]:
-    barrier = threading.Barrier(2)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(fn())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
+from tests.concurrency import require_postgres, run_together
 
 
 @pytest.fixture
 def survey(restore_migration_seed):
-    if connection.vendor != "postgresql":
-        pytest.skip("real concurrent transactions need PostgreSQL")
+    require_postgres()
     from kith.accounts import services as account_services
     from kith.accounts.models import Role
     from tests.insights.test_research_panels import _consent, _customer
@@ -65,7 +38,7 @@ def survey(restore_migration_seed):
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_invitations_invite_each_member_once(survey):
     admin, _, made = survey
-    results, errors = _race(lambda: panels.invite(actor=admin, survey=made))
+    results, errors = run_together(lambda _: panels.invite(actor=admin, survey=made), range(2))
     assert not errors, errors
     assert sorted(r["invited"] for r in results) == [0, 12]
     assert sorted(r["already_invited"] for r in results) == [0, 12]
@@ -79,8 +52,9 @@ def test_two_concurrent_submissions_record_one_answer(survey):
     panels.invite(actor=admin, survey=made)
     user = users[0]
     inv = SurveyInvitation.objects.get(survey=made, party=user.person)
-    results, errors = _race(
-        lambda: panels.submit_answers(actor=user, invitation=inv, answers={"q1": ["A"]})
+    results, errors = run_together(
+        lambda _: panels.submit_answers(actor=user, invitation=inv, answers={"q1": ["A"]}),
+        range(2),
     )
     assert len(results) == 1
     assert len(errors) == 1 and isinstance(errors[0], Conflict), errors

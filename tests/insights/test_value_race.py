@@ -7,12 +7,9 @@ writers, so these run on PostgreSQL only.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from kith.core.errors import Conflict
@@ -20,43 +17,15 @@ from kith.insights import value
 from kith.insights.models_value import PersonValue, ValueRun
 from kith.interactions.models import Transaction
 from kith.people.models import Party
+from tests.concurrency import run_together
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("race tests need PostgreSQL (SQLite serialises writers)")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_only")]
 
 
 @pytest.fixture
 def no_worker(settings):
     """Requests queue their run without running it (as with the database backend)."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-
-
-def _at_once(n: int, work: Callable[[int], object]) -> tuple[list, list[BaseException]]:
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results.append(work(i))
-        except BaseException as exc:  # collected for the assertion
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    connection.close()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
 
 
 def _customers(n: int = 30) -> list[Party]:
@@ -84,7 +53,7 @@ def _customers(n: int = 30) -> list[Party]:
 
 
 def test_two_concurrent_requests_give_one_run_and_one_conflict(no_worker):
-    results, errors = _at_once(2, lambda i: value.request_value_run(actor=None))
+    results, errors = run_together(lambda i: value.request_value_run(actor=None), range(2))
     assert len(results) == 1 and len(errors) == 1
     assert isinstance(errors[0], Conflict)
     assert ValueRun.objects.count() == 1 and ValueRun.objects.get().in_flight is True
@@ -93,7 +62,7 @@ def test_two_concurrent_requests_give_one_run_and_one_conflict(no_worker):
 def test_two_workers_on_one_run_compute_it_once(no_worker):
     people = _customers()
     run = value.request_value_run(actor=None)
-    _, errors = _at_once(2, lambda i: value.run_value(run_id=run.pk))
+    _, errors = run_together(lambda i: value.run_value(run_id=run.pk), range(2))
     assert not errors, errors
     run.refresh_from_db()
     assert run.status == "done"
@@ -107,7 +76,7 @@ def test_runs_finishing_together_leave_one_set_of_figures(no_worker):
     # Two runs queued (as after a stale one was released), computed by two workers at once.
     first = ValueRun.objects.create(status="queued", in_flight=None)
     second = ValueRun.objects.create(status="queued", in_flight=None)
-    _, errors = _at_once(2, lambda i: value.run_value(run_id=(first, second)[i].pk))
+    _, errors = run_together(lambda i: value.run_value(run_id=(first, second)[i].pk), range(2))
     assert not errors, errors
     assert set(ValueRun.objects.values_list("status", flat=True)) == {"done"}
     # Each save replaced every other run's figures: whichever finished last is all there is.

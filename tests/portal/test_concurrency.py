@@ -7,31 +7,21 @@ at once make one login and one clear 409, never a 500 or two Persons with one ad
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
-from django.db import connection
 
 from kith.accounts import services
 from kith.accounts.models import User
 from kith.core.errors import Conflict
 from kith.people.models import ContactPoint
+from tests.concurrency import run_together
 from tests.conftest import PASSWORD
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("restore_migration_seed"),
+    pytest.mark.usefixtures("postgres_only", "restore_migration_seed"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "SKIPPED ON SQLITE: real concurrent writers need PostgreSQL (SQLite "
-            "serialises writers); run with DATABASE_URL=postgres://…"
-        )
 
 
 def _token(message) -> str:
@@ -39,25 +29,8 @@ def _token(message) -> str:
 
 
 def _at_once(tokens: list[str]) -> tuple[list[User], list[BaseException]]:
-    barrier = threading.Barrier(len(tokens))
-    made: list[User] = []
-    errors: list[BaseException] = []
-
-    def run(token: str) -> None:
-        try:
-            barrier.wait()
-            made.append(services.verify_signup(token=token))
-        except BaseException as exc:  # collected: a Conflict is an allowed outcome
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in tokens]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return made, errors
+    """Follow each verification link in its own thread, all at once."""
+    return run_together(lambda token: services.verify_signup(token=token), tokens)
 
 
 def test_one_link_followed_twice_at_once_makes_one_login(mailoutbox):

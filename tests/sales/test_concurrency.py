@@ -9,58 +9,32 @@ chain and the closed-won forecast cell drifted from its recomputation.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from kith.core.models import OutboxEvent
 from kith.interactions.models import Interaction
 from kith.sales import consistency, services
 from kith.sales.models import Deal, ForecastCell, StageChange
+from tests.concurrency import run_together
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("restore_migration_seed"),
+    pytest.mark.usefixtures("postgres_only", "restore_migration_seed"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "SKIPPED ON SQLITE: real concurrent writers need PostgreSQL (SQLite "
-            "serialises writers); run with DATABASE_URL=postgres://…"
-        )
 
 
 def _at_once(n: int, work: Callable[[int, Deal], object], deal_pk: int) -> list[BaseException]:
     """Run ``work(i, deal)`` in ``n`` threads released together; each loads its own deal."""
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            deal = Deal.objects.select_related("stage").get(pk=deal_pk)
-            barrier.wait(timeout=60)
-            work(i, deal)
-        except BaseException as exc:  # reported by the callers' assertions
-            barrier.abort()  # never leave the others waiting for a thread that failed
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    # Give this thread's pooled connection back: 20 threads need 20 of the pool's 20.
-    connection.close()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = run_together(
+        lambda loaded: work(*loaded),
+        range(n),
+        prepare=lambda i: (i, Deal.objects.select_related("stage").get(pk=deal_pk)),
+    )
     return errors
 
 
@@ -179,29 +153,15 @@ def test_deals_crossing_between_two_cells_do_not_deadlock(make_deal, stages, ali
         time.sleep(0.05)
 
     monkeypatch.setattr(services, "_apply", slow_apply)
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def run(i: int) -> None:
-        try:
-            pk = a.pk if i % 2 else b.pk
-            barrier.wait(timeout=60)
-            for step in range(6):
-                deal = Deal.objects.get(pk=pk)
-                target = "Won" if (step + i) % 2 else "Negotiation"
-                services.move_deal(actor=alice, deal=deal, stage=stages[target])
-        except BaseException as exc:
-            barrier.abort()
-            errors.append(exc)
-        finally:
-            connection.close()
+        pk = a.pk if i % 2 else b.pk
+        for step in range(6):
+            deal = Deal.objects.get(pk=pk)
+            target = "Won" if (step + i) % 2 else "Negotiation"
+            services.move_deal(actor=alice, deal=deal, stage=stages[target])
 
-    connection.close()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = run_together(run, range(8))
     assert errors == []
     _assert_chain(a)
     _assert_chain(b)

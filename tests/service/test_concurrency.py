@@ -5,53 +5,26 @@ clock stays consistent (``kith check``)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from kith.core.models import OutboxEvent
 from kith.service import consistency, services
 from kith.service.models import Case, SlaBreach, StatusChange
+from tests.concurrency import run_together
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("restore_migration_seed"),
+    pytest.mark.usefixtures("postgres_only", "restore_migration_seed"),
 ]
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "SKIPPED ON SQLITE: real concurrent writers need PostgreSQL (SQLite "
-            "serialises writers); run with DATABASE_URL=postgres://…"
-        )
-
-
 def _at_once(n: int, work: Callable[[Case], object], case_pk: int) -> list[BaseException]:
-    barrier = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            case = Case.objects.get(pk=case_pk)  # each request's own, soon stale, copy
-            barrier.wait(timeout=60)
-            work(case)
-        except BaseException as exc:
-            barrier.abort()
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    connection.close()  # the pool's connections go to the threads
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    """Run ``work(case)`` in ``n`` threads released together, each with its own (soon
+    stale) copy of the case, as concurrent requests hold."""
+    _, errors = run_together(work, range(n), prepare=lambda i: Case.objects.get(pk=case_pk))
     return errors
 
 
