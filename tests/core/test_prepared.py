@@ -66,3 +66,19 @@ def test_an_authenticated_api_request_reads_its_token_once(alice, api_as):
         assert client.get("/api/me").status_code == 200
     token_reads = [q for q in queries if "accounts_apitoken" in q["sql"]]
     assert len(token_reads) == 1
+
+
+def test_select_in_returns_the_rows_filter_in_returns(alice):
+    from kith.core.prepared import select_in
+    from kith.people.models import ContactPoint, Tag
+    from tests.conftest import make_person
+
+    make_person(alice, given="Ana", family="Lima", email="ana@example.org")
+    make_person(alice, given="Bo", family="Lima", email="bo@example.org")
+    wanted = ["ana@example.org", "bo@example.org", "nobody@example.org"]
+    expected = {cp.pk: _fields(cp) for cp in ContactPoint.objects.filter(normalized__in=wanted)}
+    found = select_in(ContactPoint, "normalized", wanted)
+    assert {cp.pk: _fields(cp) for cp in found} == expected and len(expected) == 2
+    assert all(not cp._state.adding for cp in found)
+    assert found[0].party.family_name == "Lima"  # relations load as usual
+    assert select_in(Tag, "name", []) == []

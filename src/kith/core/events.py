@@ -45,6 +45,7 @@ from django.utils import timezone
 from kith.core.audit import jsonable
 from kith.core.context import channel
 from kith.core.models import EventDelivery, OutboxEvent
+from kith.core.prepared import insert_one
 
 logger = logging.getLogger("kith.events")
 
@@ -153,18 +154,22 @@ def emit(
     # born delivered: claiming and settling it would cost three queries for nothing.
     wanting = [sub for sub in _subscriptions.values() if sub.wants(name)]
     wanted = bool(wanting)
-    event = OutboxEvent.objects.create(
-        name=name,
-        occurred_at=now,
-        available_at=now,
-        actor_id=_actor_id(actor),
-        object_type=obj._meta.label_lower,
-        object_id=obj.pk,
-        object_public_id=getattr(obj, "public_id", None),
-        data=jsonable(data or {}),
-        status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
-        processed_at=None if wanted else now,
-        lane=lane or (BULK if _deferred() else INTERACTIVE),
+    # Every write of every service passes here: one prepared INSERT (kith.core.prepared)
+    # instead of building the ORM's statement for each event.
+    event = insert_one(
+        OutboxEvent(
+            name=name,
+            occurred_at=now,
+            available_at=now,
+            actor_id=_actor_id(actor),
+            object_type=obj._meta.label_lower,
+            object_id=obj.pk,
+            object_public_id=getattr(obj, "public_id", None),
+            data=jsonable(data or {}),
+            status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
+            processed_at=None if wanted else now,
+            lane=lane or (BULK if _deferred() else INTERACTIVE),
+        )
     )
     if (
         any(sub.inline for sub in wanting)
@@ -216,19 +221,21 @@ def emit_batch(
     wanted = any(sub.wants(name) for sub in _subscriptions.values())
     if wanted:
         _arrived.set()
-    return OutboxEvent.objects.create(
-        name=name,
-        occurred_at=now,
-        available_at=now,
-        actor_id=_actor_id(actor),
-        object_type=object_type,
-        object_id=rows[0]["id"],
-        object_public_id=None,
-        data=jsonable({"shared": data or {}, "items": rows}),
-        status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
-        processed_at=None if wanted else now,
-        lane=lane,
-        batch_size=len(rows),
+    return insert_one(
+        OutboxEvent(
+            name=name,
+            occurred_at=now,
+            available_at=now,
+            actor_id=_actor_id(actor),
+            object_type=object_type,
+            object_id=rows[0]["id"],
+            object_public_id=None,
+            data=jsonable({"shared": data or {}, "items": rows}),
+            status=OutboxEvent.Status.PENDING if wanted else OutboxEvent.Status.DONE,
+            processed_at=None if wanted else now,
+            lane=lane,
+            batch_size=len(rows),
+        )
     )
 
 

@@ -19,6 +19,7 @@ from kith.accounts import assignment
 from kith.core import audit, events, timezones, trash
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.core.models import TrashItem
+from kith.core.prepared import insert_many, select_in
 from kith.people import search
 from kith.people.models import (
     ContactPoint,
@@ -224,15 +225,16 @@ def _conflicting_contacts(
     wanted = {(c, n) for c, n in pairs if c != ContactPoint.POSTAL}
     if not wanted:
         return []
-    # One IN over the indexed normalised values, the channel compared here: an OR of
-    # (channel, value) pairs cost more to build in the ORM than the query took to run,
-    # on every create. The party is read only for a clash, which is rare.
-    qs = ContactPoint.objects.filter(normalized__in=sorted({n for _, n in wanted})).order_by()
+    # One IN over the indexed normalised values, the channel and party compared here:
+    # an OR of (channel, value) pairs cost more to build in the ORM than the query took
+    # to run, on every create; the IN itself is a prepared statement (kith.core.prepared).
+    # The party is read only for a clash, which is rare.
+    found = select_in(ContactPoint, "normalized", sorted({n for _, n in wanted}))
     if exclude_party is not None:
-        qs = qs.exclude(party=exclude_party)
+        found = [cp for cp in found if cp.party_id != exclude_party.pk]
     # Meta.ordering applied in Python: the SQL ORDER BY cost more to build than to run.
     return sorted(
-        (cp for cp in qs if (cp.channel, cp.normalized) in wanted), key=ContactPoint.sort_key
+        (cp for cp in found if (cp.channel, cp.normalized) in wanted), key=ContactPoint.sort_key
     )
 
 
@@ -246,7 +248,7 @@ def _taken_message(actor, point: ContactPoint) -> str:
 
 
 def _set_tags(party: Party, names: list[str], *, new_party: bool = False) -> list[Tag]:
-    existing = {t.name.casefold(): t for t in Tag.objects.filter(name__in=names).order_by()}
+    existing = {t.name.casefold(): t for t in select_in(Tag, "name", list(names))}
     tags = []
     for name in names:
         tag = existing.get(name.casefold())
@@ -256,7 +258,7 @@ def _set_tags(party: Party, names: list[str], *, new_party: bool = False) -> lis
     if new_party:
         # Nothing to compare with: write the links in one INSERT (``set`` reads first).
         through = Party.tags.through
-        through.objects.bulk_create([through(party_id=party.pk, tag_id=t.pk) for t in tags])
+        insert_many([through(party_id=party.pk, tag_id=t.pk) for t in tags], ids=False)
     else:
         party.tags.set(tags)
     return tags
@@ -345,7 +347,7 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
             party.team = data.team
             party.visibility = data.visibility or Visibility.EVERYONE
             party.search_text = search.document_of_new(party, [(c, n) for _, c, n in contacts])
-            party.save()
+            party.insert()
             created = _add_contacts(party, contacts, new_party=True)
             tag_rows = _set_tags(party, tags, new_party=True) if tags else []
             search.index_new([(party.pk, party.search_text)])
@@ -416,8 +418,8 @@ def _add_contacts(
                 verified=contact.verified,
             )
         )
-    # One INSERT for all of them (both databases hand the new ids back).
-    return ContactPoint.objects.bulk_create(created)
+    # One prepared INSERT for all of them (both databases hand the new ids back).
+    return insert_many(created)
 
 
 def update_party(*, actor, party: Party, data: PartyInput) -> Party:
