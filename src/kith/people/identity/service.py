@@ -499,7 +499,8 @@ def score_new_people(party_ids: list[int]) -> int:
     every candidate that ``_candidate_query`` would find for each of them in a few
     queries for all (``_candidates_many``), instead of a query per person that scanned
     the people table (``iexact``, ``endswith``) each time. Only people with candidates
-    are then scored by the model, one by one as before.
+    are then scored by the model: all of them in a few calls (``score_many``), their
+    suggestions stored one person after another as before.
     """
     run = active_model()
     if run is None or not party_ids:
@@ -522,13 +523,15 @@ def score_new_people(party_ids: list[int]) -> int:
         p.pk: features.to_row(record)
         for p, record in zip(others, features.records_from_parties(others), strict=True)
     }
-    stored = 0
+    groups = []
     for person in people:
         mine = [other_rows[pk] for pk in candidates.get(person.pk, ()) if pk in other_rows]
-        if not mine:
-            continue
-        row = rows[person.pk]
-        pairs = engine.score(run.model, row, mine)
+        if mine:
+            groups.append((rows[person.pk], mine))
+    # One model load and a few Splink calls for the whole batch (engine.score_many); the
+    # pairs are then stored person by person, as when each was scored on its own.
+    stored = 0
+    for (row, mine), pairs in zip(groups, engine.score_many(run.model, groups), strict=True):
         by_id = {r["unique_id"]: r for r in [row, *mine]}
         stored += _store_pairs(None, pairs, {}, by_id)
     return stored
