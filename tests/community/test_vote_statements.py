@@ -19,10 +19,10 @@ from tests.conftest import client_for
 # (UPDATE … RETURNING), the ledger row, the author's totals, the per-space total,
 # serial-vote detection, the timeline interaction, the audit entry, the outbox event.
 VOTE_STATEMENTS = 13
-# On PostgreSQL the vote, the score, the serial-vote count (and, for an author without a
-# daily tally yet, today's points from the ledger) are one statement, and the ledger row
-# with both totals another (data-modifying CTEs).
-VOTE_STATEMENTS_PG = 9
+# On PostgreSQL the vote, the score, the serial-vote count, the ledger row and both totals
+# are one statement (data-modifying CTEs). An author without a daily tally yet costs one
+# more: the statement reads today's points from the ledger, and the ledger row follows.
+VOTE_STATEMENTS_PG = 8
 
 
 def _statements(ctx) -> list[str]:
@@ -127,8 +127,8 @@ def test_without_a_tally_the_daily_cap_counts_todays_ledger(answers, public_spac
         r = _put_vote(client, second)
     assert r.status_code == 200, r.content
     ran = _statements(ctx)
-    # SQLite sums the ledger in a statement of its own.
-    bound = VOTE_STATEMENTS_PG if connection.vendor == "postgresql" else VOTE_STATEMENTS + 1
+    # PostgreSQL writes the ledger row after the vote's statement; SQLite sums apart.
+    bound = 1 + (VOTE_STATEMENTS_PG if connection.vendor == "postgresql" else VOTE_STATEMENTS)
     assert len(ran) <= bound, "\n".join(s[:150] for s in ran)
     assert [e.points for e in ReputationEvent.objects.filter(user=cyd).order_by("id")] == [10, 5]
     profile = MemberProfile.objects.get(user=cyd)
@@ -151,3 +151,39 @@ def test_a_vote_in_a_customers_space_pays_one_statement_for_the_role(customer_sp
     bound = 1 + (VOTE_STATEMENTS_PG if connection.vendor == "postgresql" else VOTE_STATEMENTS)
     assert len(ran) <= bound, "\n".join(s[:150] for s in ran)
     assert Vote.objects.filter(voter=voter).count() == 2
+
+
+def test_a_down_vote_writes_both_rows_and_totals_pointing_at_the_vote(answers, public_space, cyd):
+    """A down-vote on an answer: the author's points and the voter's cost, each on the
+    ledger with the vote's id, each member's total and per-space total equal to it."""
+    _topic, (first, _second) = answers
+    voter = portal_user("vera")
+    make_trusted(voter, reputation=0)
+    public_space.privileges = {"vote_down": {"reputation": 0, "trust_level": 0}}
+    public_space.save()
+    first.topic.space.refresh_from_db()
+    result = services.vote(actor=voter, post=first, value=-1)
+    assert result.score == -1
+    vote_row = Vote.objects.get(voter=voter)
+    rows = {e.user_id: e for e in ReputationEvent.objects.filter(vote=vote_row)}
+    assert set(rows) == {cyd.pk, voter.pk}
+    assert rows[cyd.pk].points == public_space.point("answer_downvoted")
+    assert rows[voter.pk].points == public_space.point("downvote_cast")
+    for user in (cyd, voter):
+        total = MemberProfile.objects.get(user=user).reputation
+        assert total == services.reputation_from_ledger(user) == rows[user.pk].points
+        per_space = SpaceReputation.objects.get(user=user, space=public_space).reputation
+        assert per_space == rows[user.pk].points
+
+
+def test_an_up_vote_on_the_question_moves_the_topic_score_and_the_asker(answers, carol):
+    topic, _answers = answers
+    voter = portal_user("vera")
+    make_trusted(voter)
+    question = topic.posts.get(kind="question")
+    assert services.vote(actor=voter, post=question, value=1).score == 1
+    topic.refresh_from_db()
+    assert topic.score == 1
+    row = ReputationEvent.objects.get(user=carol)
+    assert row.vote_id == Vote.objects.get(voter=voter).pk and row.from_vote
+    assert MemberProfile.objects.get(user=carol).reputation == row.points > 0

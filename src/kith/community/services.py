@@ -224,68 +224,133 @@ _LEDGER_COLUMNS = (
 )
 
 
-def _write_ledger_pg(
-    entries: list[ReputationEvent], *, also: dict[int, dict[str, Any]] | None = None
-) -> list[ReputationEvent]:
-    """``_write_ledger`` on PostgreSQL in one round trip: the ledger rows, each member's
-    total (and ``also``'s fields) and the per-space upsert as data-modifying CTEs of one
-    statement. A vote pays for one statement here instead of three; a member without a
-    profile row (no update counted) gets one afterwards, as on SQLite."""
+@dataclass
+class _LedgerSql:
+    """The data-modifying CTEs that append ledger rows and move the cached totals, the
+    expressions the statement then selects (the rows' ids, then one count per member
+    whose profile it updated) and their parameters, in the order they appear."""
+
+    ctes: list[str]
+    selects: list[str]
+    params: list[Any]
+    users: list[tuple[int, int]]  # (user id, points) of each profile UPDATE, in order
+
+
+def _ledger_sql(
+    entries: list[ReputationEvent],
+    *,
+    also: dict[int, dict[str, Any]] | None = None,
+    after_vote: bool = False,
+) -> _LedgerSql:
+    """``_write_ledger`` on PostgreSQL as parts of one statement: the ledger rows, each
+    member's total (and ``also``'s fields) and the per-space upsert.
+
+    ``after_vote``: the parts join ``_cast_vote``'s statement, whose CTE ``v`` returns the
+    new vote's id, or no row when (post, voter) had a vote already. The ledger rows then
+    point at that vote, and nothing here is written unless it returned a row (each part
+    is guarded by ``EXISTS (SELECT 1 FROM v)``; one INSERT per row, because a multi-row
+    ``SELECT`` cannot take its column types from the table as ``VALUES`` does)."""
     per_user, per_space = _ledger_totals(entries, also)
     qn = connection.ops.quote_name
+    guard = " WHERE EXISTS (SELECT 1 FROM v)" if after_vote else ""
     fields = {f.column: f for f in ReputationEvent._meta.concrete_fields}
     params: list[Any] = []
-    rows = []
-    for e in entries:
-        rows.append("(" + ", ".join(["%s"] * len(_LEDGER_COLUMNS)) + ")")
+
+    def values(entry: ReputationEvent) -> str:
+        out = []
         for column in _LEDGER_COLUMNS:
+            if after_vote and column == "vote_id":
+                out.append("(SELECT id FROM v)")
+                continue
             field = fields[column]
-            params.append(field.get_db_prep_save(getattr(e, field.attname), connection))
-    parts = [
-        f"e AS (INSERT INTO {qn(ReputationEvent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(_LEDGER_COLUMNS)}) VALUES {', '.join(rows)} RETURNING id)"
-    ]
+            out.append("%s")
+            params.append(field.get_db_prep_save(getattr(entry, field.attname), connection))
+        return ", ".join(out)
+
+    table = qn(ReputationEvent._meta.db_table)
+    columns = ", ".join(_LEDGER_COLUMNS)
+    if after_vote:
+        ctes = [
+            f"e{i} AS (INSERT INTO {table} ({columns}) SELECT {values(e)}{guard} RETURNING id)"
+            for i, e in enumerate(entries)
+        ]
+        ids = ", ".join(f"(SELECT id FROM e{i})" for i in range(len(entries)))  # noqa: S608
+        selects = [f"ARRAY[{ids}]"]
+    else:
+        rows = ", ".join(f"({values(e)})" for e in entries)
+        ctes = [f"e AS (INSERT INTO {table} ({columns}) VALUES {rows} RETURNING id)"]  # noqa: S608
+        selects = ["ARRAY(SELECT id FROM e)"]
     profile_fields = {f.name: f for f in MemberProfile._meta.concrete_fields}
     users = list(per_user.items())
     for i, (user_id, points) in enumerate(users):
         sets = ["reputation = reputation + %s"]
-        set_params: list[Any] = [points]
+        params.append(points)
         for name, value in (also or {}).get(user_id, {}).items():
             field = profile_fields[name]  # names come from this module, never from input
             sets.append(f"{qn(field.column)} = %s")
-            set_params.append(field.get_db_prep_save(value, connection))
-        parts.append(
+            params.append(field.get_db_prep_save(value, connection))
+        also_new = " AND EXISTS (SELECT 1 FROM v)" if after_vote else ""
+        ctes.append(
             f"u{i} AS (UPDATE {qn(MemberProfile._meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
-            "WHERE user_id = %s RETURNING 1)"
+            f"WHERE user_id = %s{also_new} RETURNING 1)"
         )
-        params += [*set_params, user_id]
-    if per_space:
-        table = qn(SpaceReputation._meta.db_table)
-        parts.append(
-            f"s AS (INSERT INTO {table} (user_id, space_id, reputation) VALUES "  # noqa: S608
+        params.append(user_id)
+        selects.append(f"(SELECT count(*) FROM u{i})")  # noqa: S608
+    spaces = qn(SpaceReputation._meta.db_table)
+    upsert = (
+        f" ON CONFLICT (user_id, space_id) DO UPDATE "
+        f"SET reputation = {spaces}.reputation + excluded.reputation RETURNING 1)"
+    )
+    if after_vote:
+        for j, ((user_id, space_id), moved) in enumerate(per_space.items()):
+            ctes.append(
+                f"s{j} AS (INSERT INTO {spaces} (user_id, space_id, reputation) "
+                f"SELECT %s, %s, %s{guard}{upsert}"
+            )
+            params += [user_id, space_id, moved]
+    elif per_space:
+        ctes.append(
+            f"s AS (INSERT INTO {spaces} (user_id, space_id, reputation) VALUES "  # noqa: S608
             + ", ".join(["(%s, %s, %s)"] * len(per_space))
-            + f" ON CONFLICT (user_id, space_id) DO UPDATE "
-            f"SET reputation = {table}.reputation + excluded.reputation RETURNING 1)"
+            + upsert
         )
         for (user_id, space_id), moved in per_space.items():
             params += [user_id, space_id, moved]
-    counts = "".join(f", (SELECT count(*) FROM u{i})" for i in range(len(users)))  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {', '.join(parts)} SELECT ARRAY(SELECT id FROM e){counts}",  # noqa: S608
-            params,
-        )
-        row = cursor.fetchone()
+    return _LedgerSql(ctes, selects, params, users)
+
+
+def _ledger_written(
+    entries: list[ReputationEvent],
+    sql: _LedgerSql,
+    row: tuple[Any, ...],
+    *,
+    also: dict[int, dict[str, Any]] | None = None,
+) -> None:
+    """After the statement of ``sql`` ran: its ids onto ``entries`` (``row`` holds what
+    ``sql.selects`` selected), and a member without a profile row (no update counted)
+    gets one with their points, as on SQLite."""
     for entry, pk in zip(entries, row[0], strict=True):
         entry.pk = pk
         entry._state.adding = False
-    for (user_id, points), moved in zip(users, row[1:], strict=True):
+    for (user_id, points), moved in zip(sql.users, row[1:], strict=True):
         if not moved:  # a member's first points: the profile row comes with them
             fields_ = {**(also or {}).get(user_id, {}), "reputation": F("reputation") + points}
             MemberProfile.objects.bulk_create(
                 [MemberProfile(user_id=user_id)], ignore_conflicts=True
             )
             MemberProfile.objects.filter(user_id=user_id).update(**fields_)
+
+
+def _write_ledger_pg(
+    entries: list[ReputationEvent], *, also: dict[int, dict[str, Any]] | None = None
+) -> list[ReputationEvent]:
+    """``_write_ledger`` on PostgreSQL in one round trip (data-modifying CTEs): one
+    statement instead of three."""
+    sql = _ledger_sql(entries, also=also)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(sql.ctes)} SELECT {', '.join(sql.selects)}", sql.params)
+        row = cursor.fetchone()
+    _ledger_written(entries, sql, row, also=also)
     return entries
 
 
@@ -811,13 +876,15 @@ def _insert_vote(
 class _Cast:
     """What ``_cast_vote`` wrote and read: the vote's id (None when (post, voter) had a
     vote already, and nothing was written), the post's new score, the voter's votes on
-    this author in the last 24 hours with this one (None: not read), and the points
-    the author earned from votes today (None: not read)."""
+    this author in the last 24 hours with this one (None: not read), the points the
+    author earned from votes today (None: not read), and whether the vote's ledger rows
+    went in with it."""
 
     vote_id: int | None
     score: int | None = None
     recent: int | None = None
     earned_today: int | None = None
+    ledger_written: bool = False
 
 
 def _cast_vote(
@@ -829,17 +896,19 @@ def _cast_vote(
     now: dt.datetime,
     space: Space,
     sum_earned: bool = False,
+    ledger: _VoteLedger | None = None,
 ) -> _Cast:
     """Insert a new vote and move the post's score, unless (post, voter) has a vote.
 
     On PostgreSQL this is one statement (data-modifying CTEs): the conditional INSERT,
     the score's ``UPDATE … RETURNING`` (only when the INSERT wrote a row), the count
-    serial-vote detection needs and, with ``sum_earned`` (the author's tally for the
-    daily cap is not kept yet), the author's points from votes today: the rows
+    serial-vote detection needs, ``ledger``'s rows and totals (written only with the
+    vote, pointing at it) and, with ``sum_earned`` (the author's tally for the daily cap
+    is not kept yet), the author's points from votes today: the rows
     ``_earned_from_votes_today`` sums. The reads see the statement's snapshot, which
     does not hold the new vote: hence the count's + 1 (and the author's profile is
     locked, so no other vote moves the sum meanwhile). Elsewhere it is the separate
-    statements (the count and the sum are then left to their callers)."""
+    statements (the count, the sum and the ledger are then left to the caller)."""
     if connection.vendor != "postgresql":
         vote_id = _insert_vote(
             post=post, voter_id=voter_id, author_id=author_id, value=value, now=now
@@ -851,35 +920,49 @@ def _cast_vote(
     qn = connection.ops.quote_name
     votes = qn(Vote._meta.db_table)
     posts = qn(Post._meta.db_table)
-    params: list[Any] = [
-        *(post.pk, voter_id, author_id, value, now),
-        *(value, post.pk),
-        *(voter_id, author_id, now - dt.timedelta(days=1), limit + 1),
+    ctes = [
+        f"v AS (INSERT INTO {votes} (post_id, voter_id, author_id, value, created_at) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (post_id, voter_id) DO NOTHING RETURNING id)",
+        f"s AS (UPDATE {posts} SET score = score + %s "  # noqa: S608
+        "WHERE id = %s AND EXISTS (SELECT 1 FROM v) RETURNING score)",
     ]
-    earned_sql = "NULL"
+    selects = [
+        "(SELECT id FROM v)",
+        "(SELECT score FROM s)",
+        f"(SELECT count(*) FROM (SELECT 1 FROM {votes} WHERE voter_id = %s "  # noqa: S608
+        "AND author_id = %s AND created_at >= %s LIMIT %s) r)",
+    ]
+    cte_params: list[Any] = [post.pk, voter_id, author_id, value, now, value, post.pk]
+    select_params: list[Any] = [voter_id, author_id, now - dt.timedelta(days=1), limit + 1]
     if sum_earned and author_id is not None:
-        earned_sql = (
+        selects.append(
             f"(SELECT COALESCE(SUM(points), 0) FROM {qn(ReputationEvent._meta.db_table)} "  # noqa: S608
             "WHERE user_id = %s AND from_vote AND created_at >= %s AND points > 0)"
         )
-        params += [author_id, _day_start(now)]
+        select_params += [author_id, _day_start(now)]
+    else:
+        selects.append("NULL")
+    ledger_sql = None
+    if ledger is not None and ledger.entries:
+        ledger_sql = _ledger_sql(ledger.entries, also=ledger.tally, after_vote=True)
+        ctes += ledger_sql.ctes
+        cte_params += ledger_sql.params
+        selects += ledger_sql.selects
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH v AS (INSERT INTO {votes} (post_id, voter_id, author_id, value, created_at) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (post_id, voter_id) DO NOTHING RETURNING id), "
-            f"s AS (UPDATE {posts} SET score = score + %s "
-            "WHERE id = %s AND EXISTS (SELECT 1 FROM v) RETURNING score) "
-            "SELECT (SELECT id FROM v), (SELECT score FROM s), "
-            f"(SELECT count(*) FROM (SELECT 1 FROM {votes} WHERE voter_id = %s "
-            f"AND author_id = %s AND created_at >= %s LIMIT %s) r), {earned_sql}",
-            params,
+            f"WITH {', '.join(ctes)} SELECT {', '.join(selects)}", cte_params + select_params
         )
-        vote_id, score, earlier, earned_today = cursor.fetchone()
+        row = cursor.fetchone()
+    vote_id, score, earlier, earned_today = row[:4]
     if vote_id is None:
         return _Cast(None, earned_today=earned_today)
     if post.kind == Post.Kind.QUESTION:  # the opening post's score is the topic's too
         Topic.objects.filter(pk=post.topic_id).update(score=F("score") + value)
-    return _Cast(vote_id, score, earlier + 1, earned_today)
+    if ledger_sql is not None:
+        for entry in ledger.entries:
+            entry.vote_id = vote_id
+        _ledger_written(ledger.entries, ledger_sql, row[4:], also=ledger.tally)
+    return _Cast(vote_id, score, earlier + 1, earned_today, ledger_written=ledger_sql is not None)
 
 
 def _move_score(post: Post, by: int) -> int:
@@ -924,6 +1007,67 @@ def _capped(
     return points
 
 
+@dataclass
+class _VoteLedger:
+    """A vote's ledger rows (unsaved, their vote not set yet) and the author's daily
+    tally to save with them (``_write_ledger``'s ``also``)."""
+
+    entries: list[ReputationEvent]
+    tally: dict[int, dict[str, Any]] | None
+
+
+def _vote_ledger(
+    *,
+    actor,
+    post: Post,
+    space: Space,
+    value: int,
+    author: MemberProfile,
+    now: dt.datetime,
+    earned_today: int | None = None,
+) -> _VoteLedger:
+    """What a vote by ``actor`` writes on the ledger: the author's points (under the
+    daily cap, whose tally moves on the locked ``author`` profile) and, for a down-vote
+    on an answer, the voter's cost. ``earned_today``: as ``_capped`` takes it."""
+    action, points = _vote_points(space, post, value)
+    full = points
+    points = _capped(
+        author, points, space.point("daily_vote_cap"), now.date(), earned_today=earned_today
+    )
+    entries = [
+        _entry(
+            user=author.user_id,
+            space=space,
+            action=action,
+            points=points,
+            post=post,
+            actor=actor,
+            from_vote=True,
+            reason="" if points or not full else "daily cap reached",
+        )
+    ]
+    if value < 0 and post.kind == Post.Kind.ANSWER:
+        entries.append(
+            _entry(
+                user=actor.pk,
+                space=space,
+                action="downvote_cast",
+                points=space.point("downvote_cast"),
+                post=post,
+                actor=actor,
+            )
+        )
+    tally = None
+    if author.vote_points_on == now.date():
+        tally = {
+            author.user_id: {
+                "vote_points_on": author.vote_points_on,
+                "vote_points": author.vote_points,
+            }
+        }
+    return _VoteLedger(entries, tally)
+
+
 def vote(*, actor, post: Post, value: int) -> VoteResult:
     """Cast (or change) ``actor``'s vote on ``post``: +1 or -1. One vote per person per post.
 
@@ -951,8 +1095,17 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
             actor, space, "vote_up" if value > 0 else "vote_down", profile=voter_profile
         )
         now = timezone.now()
-        earned = _vote_points(space, post, value)
         author_profile = profiles.get(author_id) if author_id else None
+        earned = _vote_points(space, post, value) if author_profile is not None else None
+        # Without a tally of the author's vote points today, the daily cap needs the
+        # ledger's sum first (read by the vote's statement); otherwise the ledger rows
+        # are known before the vote and go in with it (on PostgreSQL).
+        needs_sum = bool(earned and earned[1] > 0) and author_profile.vote_points_on is None
+        ledger: _VoteLedger | None = None
+        if earned and not needs_sum:
+            ledger = _vote_ledger(
+                actor=actor, post=post, space=space, value=value, author=author_profile, now=now
+            )
         cast = _cast_vote(
             post=post,
             voter_id=actor.pk,
@@ -960,10 +1113,8 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
             value=value,
             now=now,
             space=space,
-            # Without a tally the daily cap needs the ledger's sum: read in the same trip.
-            sum_earned=bool(earned and earned[1] > 0)
-            and author_profile is not None
-            and author_profile.vote_points_on is None,
+            sum_earned=needs_sum,
+            ledger=ledger,
         )
         vote_id, score, recent = cast.vote_id, cast.score, cast.recent
         if vote_id is None:  # a vote exists: the same (nothing to do) or the other way
@@ -976,54 +1127,22 @@ def vote(*, actor, post: Post, value: int) -> VoteResult:
                 post=post, voter_id=actor.pk, author_id=author_id, value=value, now=now
             )
             score, recent = _move_score(post, value), None
-        row = Vote(
-            pk=vote_id, post=post, voter=actor, author_id=author_id, value=value, created_at=now
-        )
-        entries: list[ReputationEvent] = []
-        if earned and author_profile is not None:
-            action, points = earned
-            full = points
-            points = _capped(
-                author_profile,
-                points,
-                space.point("daily_vote_cap"),
-                now.date(),
+        if earned and ledger is None:
+            ledger = _vote_ledger(
+                actor=actor,
+                post=post,
+                space=space,
+                value=value,
+                author=author_profile,
+                now=now,
                 earned_today=cast.earned_today,
             )
-            entries.append(
-                _entry(
-                    user=author_id,
-                    space=space,
-                    action=action,
-                    points=points,
-                    post=post,
-                    vote=row,
-                    actor=actor,
-                    from_vote=True,
-                    reason="" if points or not full else "daily cap reached",
-                )
-            )
-            if value < 0 and post.kind == Post.Kind.ANSWER:
-                entries.append(
-                    _entry(
-                        user=actor.pk,
-                        space=space,
-                        action="downvote_cast",
-                        points=space.point("downvote_cast"),
-                        post=post,
-                        vote=row,
-                        actor=actor,
-                    )
-                )
-            tally = None
-            if author_profile.vote_points_on == now.date():
-                tally = {
-                    author_id: {
-                        "vote_points_on": author_profile.vote_points_on,
-                        "vote_points": author_profile.vote_points,
-                    }
-                }
-            _write_ledger(entries, also=tally)
+        entries = ledger.entries if ledger is not None else []
+        if ledger is not None:
+            if not cast.ledger_written:
+                for entry in entries:
+                    entry.vote_id = vote_id
+                _write_ledger(entries, also=ledger.tally)
             _detect_serial_votes(
                 actor=actor, author=author_profile.user, space=space, now=now, recent=recent
             )
