@@ -227,3 +227,57 @@ def test_no_page_or_form_answers_5xx_to_hostile_input(demo_data, username, start
     # The crawl really walked the UI (a broken start page or parser would find nothing).
     assert pages >= min(PAGE_LIMIT[username], 20)
     assert forms >= 3
+
+
+# What a login that may change no staff record can still do through the staff forms: its
+# own collaboration (react, comment, follow, its notification settings, leave a group), its
+# own ideas, and its own calendar feed. Anything else in the audit log is a leak.
+PERSONAL_ACTIONS = {
+    "reaction.added",
+    "reaction.removed",
+    "comment.created",
+    "interaction.logged",
+    "follow.created",
+    "follow.updated",
+    "follow.removed",
+    "notification_settings.updated",
+    "membership.removed",
+    "idea.created",
+    "idea.commented",
+    "idea.comment_edited",
+    "calendar_feed.created",
+}
+
+
+def _as_rendered(form: Form) -> dict:
+    """The form sent as a user would send it unchanged: rendered values, first choices."""
+    body: dict[str, object] = {}
+    for name, kind, value in form.fields:
+        if kind.endswith(":unchecked") or kind == "file":
+            continue
+        if kind == "select":
+            body[name] = next((o for o in form.options.get(name, []) if o), "")
+        else:
+            body[name] = value or ("Probe 12" if kind not in ("hidden", "submit") else value)
+    return body
+
+
+def test_viewers_customers_and_partners_change_nothing_through_staff_forms(demo_data):
+    from kith.accounts.models import User
+    from kith.core.models import AuditEntry
+
+    admin = Client(raise_request_exception=False)
+    assert admin.login(username="alice", password=demo.DEMO_PASSWORD)
+    _, forms = _crawl(admin, "/", PAGE_LIMIT["alice"], [])
+    assert len(forms) >= 50
+    for username in ("vic", "carol", "pat"):
+        user = User.objects.get(username=username)
+        client = Client(raise_request_exception=False)
+        assert client.login(username=username, password=demo.DEMO_PASSWORD)
+        since = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        for form in forms:
+            client.post(form.action, _as_rendered(form))
+        done = set(
+            AuditEntry.objects.filter(actor=user, id__gt=since).values_list("action", flat=True)
+        )
+        assert done - PERSONAL_ACTIONS == set(), username
