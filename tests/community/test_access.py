@@ -150,3 +150,18 @@ def test_a_post_in_a_space_the_user_may_not_see_is_not_found(partner_space, pat,
         access.get_post(_fresh(cyd), post.public_id)
     with pytest.raises(NotFound):
         access.get_post(AnonymousUser(), post.public_id)
+
+
+def test_groups_read_earlier_in_the_request_decide_without_a_query(
+    spaces, carol, cyd, django_assert_num_queries
+):
+    from kith.collab import access as collab_access
+
+    member, outsider = _fresh(carol), _fresh(cyd)
+    for user in (member, outsider):
+        collab_access.active_group_ids(user)  # what a feed on the same page reads
+    with django_assert_num_queries(0):
+        assert access.may_see_space(member, spaces["group"])
+        assert not access.may_see_space(outsider, spaces["group"])
+    assert {spaces["group"].pk} <= set(access.visible_space_ids(member))
+    assert spaces["group"].pk not in access.visible_space_ids(outsider)

@@ -41,28 +41,64 @@ def is_staff_writer(user) -> bool:
     return is_staff(user) and user.can_write
 
 
-def _role_condition(user, role: str) -> bool | Q:
+class _HeldRole:
+    """A role ``user``'s Person holds today, still to be read: the spaces of its
+    audience are visible when the rows exist."""
+
+    def __init__(self, user, role: str) -> None:
+        from kith.people.models import Relationship
+
+        self.rows = Relationship.objects.current().filter(
+            subject_id=user.person_id, role__slug=role
+        )
+
+    def space_condition(self) -> Q:
+        return Q(Exists(self.rows))
+
+    def holds_for(self, space: Space) -> bool:
+        return self.rows.exists()
+
+
+class _MemberOf:
+    """The groups ``user`` is an active member of (those read earlier in the request,
+    else the memberships to read): a group space is visible when its group is one."""
+
+    def __init__(self, user, known: list[int] | None = None) -> None:
+        from kith.collab.models import Membership
+
+        self.known = known
+        self.groups: QuerySet | None = None
+        if known is None:
+            self.groups = Membership.objects.filter(
+                user=user, status=Membership.Status.ACTIVE
+            ).values("group_id")
+
+    def space_condition(self) -> Q:
+        return Q(group_id__in=self.known if self.groups is None else self.groups)
+
+    def holds_for(self, space: Space) -> bool:
+        if space.group_id is None:
+            return False
+        if self.groups is None:
+            return space.group_id in (self.known or [])
+        return self.groups.filter(group_id=space.group_id).exists()
+
+
+def _role_condition(user, role: str) -> bool | _HeldRole:
     """Whether ``user``'s Person holds ``role`` today: the roles read earlier in the
-    request when there, else a condition (a subquery) for the statement that asks."""
+    request when there, else the rows to ask."""
     held = getattr(user, "_community_roles", None)
     if held is not None:
         return role in held
-    from kith.people.models import Relationship
-
-    return Q(
-        Exists(Relationship.objects.current().filter(subject_id=user.person_id, role__slug=role))
-    )
+    return _HeldRole(user, role)
 
 
-def _group_condition(user) -> bool | Q:
-    """Spaces of a group ``user`` is an active member of (False: of none, known already)."""
-    cached = getattr(user, "_collab_group_ids", None)
-    if cached is not None:
-        return Q(group_id__in=cached) if cached else False
-    from kith.collab.models import Membership
-
-    active = Membership.objects.filter(user=user, status=Membership.Status.ACTIVE)
-    return Q(group_id__in=active.values("group_id"))
+def _group_condition(user) -> bool | _MemberOf:
+    """The groups whose spaces ``user`` sees (False: none, known already)."""
+    known = getattr(user, "_collab_group_ids", None)
+    if known is not None and not known:
+        return False
+    return _MemberOf(user, known)
 
 
 # The audiences a portal user reaches through a role their Person holds.
@@ -71,10 +107,10 @@ _STAFF_AUDIENCES = (Space.Audience.CUSTOMERS, Space.Audience.PARTNERS, Space.Aud
 _RESTRICTED_AUDIENCES = [a for a in Space.Audience.values if a != Space.Audience.PUBLIC]
 
 
-def _audience_rule(user, audience: str) -> bool | Q:
+def _audience_rule(user, audience: str) -> bool | _HeldRole | _MemberOf:
     """Whether ``user`` sees the spaces of ``audience`` (archiving and admins' view of
-    everything aside): True or False when that needs no query, else a condition on
-    spaces (a subquery of roles or group memberships).
+    everything aside): True or False when that needs no query, else the roles or
+    memberships that decide it.
 
     The one statement of the rule: ``space_filter`` (every space) and ``may_see_space``
     (one space) are both made from it."""
@@ -105,7 +141,7 @@ def space_filter(user) -> Q | None:
         if rule is True:
             condition |= Q(audience=audience)
         elif rule is not False:
-            condition |= Q(audience=audience) & rule
+            condition |= Q(audience=audience) & rule.space_condition()
     return condition
 
 
@@ -115,7 +151,7 @@ def may_see_space(user, space: Space) -> bool:
     A vote (the hottest write) asks this of the post's space. Listing every visible
     space cost a statement whose conditions took longer to build than to run; here a
     public space (or a staff audience) needs no query, a customers', partners' or group
-    space one small one on roles or memberships."""
+    space one small one on the user's roles or memberships."""
     if space.archived_at is not None:
         return False
     known = getattr(user, "_community_space_ids", None)
@@ -126,7 +162,7 @@ def may_see_space(user, space: Space) -> bool:
     rule = _audience_rule(user, space.audience)
     if isinstance(rule, bool):
         return rule
-    return Space.objects.filter(pk=space.pk).filter(rule).exists()
+    return rule.holds_for(space)
 
 
 def scope_spaces(user, qs: QuerySet | None = None) -> QuerySet:
@@ -202,12 +238,11 @@ def get_topic(user, public_id) -> Topic:
     return found
 
 
-def get_post(user, public_id) -> Post:
-    found = (
-        Post.objects.select_related("topic", "topic__space", "author")
-        .filter(public_id=_uuid(public_id))
-        .first()
-    )
+def get_post(user, public_id, *, with_author: bool = True) -> Post:
+    """A post by public id with its topic and space (and author, unless the caller
+    shows none: a vote), or NotFound when ``user`` may not see it."""
+    related = ("topic", "topic__space", "author") if with_author else ("topic", "topic__space")
+    found = Post.objects.select_related(*related).filter(public_id=_uuid(public_id)).first()
     if found is None or not may_see_space(user, found.topic.space):
         raise NotFound("No such post.")
     topic = found.topic

@@ -455,14 +455,14 @@ def add_comment(request: HttpRequest, public_id: uuid.UUID, payload: CommunityBo
 
 @router.put("/community/posts/{public_id}/vote")
 def vote(request: HttpRequest, public_id: uuid.UUID, payload: VoteIn):
-    post = access.get_post(request.user, public_id)
+    post = access.get_post(request.user, public_id, with_author=False)
     result = services.vote(actor=request.user, post=post, value=payload.value)
     return {"post": str(post.public_id), "value": result.value, "score": result.score}
 
 
 @router.delete("/community/posts/{public_id}/vote")
 def retract_vote(request: HttpRequest, public_id: uuid.UUID):
-    post = access.get_post(request.user, public_id)
+    post = access.get_post(request.user, public_id, with_author=False)
     result = services.retract_vote(actor=request.user, post=post)
     return {"post": str(post.public_id), "value": 0, "score": result.score}
 
