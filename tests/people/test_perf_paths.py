@@ -56,3 +56,26 @@ def test_short_queries_rank_names_starting_with_the_letters_first(alice):
     make_person(alice, given="Joana", family="Lima")
     found = search.search(Party.objects.active(), "jo", limit=5)
     assert found[0].display_name == "Joana Lima"
+
+
+def test_reading_a_person_reads_the_party_once(alice, api_as):
+    """The detail reply uses the party the access check loaded, and its owner when that
+    is the reader: token, party, contact points, tags, roles, then the read's log row."""
+    from kith.people.models import Tag
+
+    client = api_as(alice)
+    party = make_person(alice, given="Ana", family="Lima", email="ana@example.org")
+    party.tags.add(Tag.objects.create(name="vip"))
+    assert party.owner_id == alice.pk
+    client.get("/api/me")  # the token's last-use note, once a minute
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/api/people/{party.public_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["owner"] == alice.username and body["tags"] == ["vip"]
+    assert [cp["value"] for cp in body["contact_points"]] == ["ana@example.org"]
+    sqls = [q["sql"] for q in queries]
+    assert sum('FROM "people_party"' in s for s in sqls) == 1
+    assert not any('FROM "accounts_user"' in s for s in sqls)
+    reads = [s for s in sqls if s.startswith("SELECT")]
+    assert len(reads) == 5, reads

@@ -29,6 +29,7 @@ from kith.people.queries import (
     PartyFilters,
     apply_filters,
     count_rows,
+    detail_data,
     list_rows_data,
     with_list_data,
 )
@@ -157,9 +158,15 @@ def _list(request: HttpRequest, kind: str, query: ListQuery) -> dict[str, Any]:
 
 
 def _get(request: HttpRequest, public_id: uuid.UUID, kind: str) -> dict[str, Any]:
-    party = access.get_party(request.user, public_id, kind=kind)
-    party = with_list_data(Party.objects.filter(pk=party.pk)).get()
-    return party_out(party, all_roles=True)
+    return _detail(access.get_party(request.user, public_id, kind=kind), request.user)
+
+
+def _detail(party: Party, viewer: User) -> dict[str, Any]:
+    """The detail reply of a party the access check loaded (not read a second time)."""
+    if type(viewer) is User and party.owner_id is not None and party.owner_id == viewer.pk:
+        # The reply names the owner: when that is the viewer, the login already loaded.
+        Party.owner.field.set_cached_value(party, viewer)
+    return party_out(party, all_roles=True, **detail_data(party))
 
 
 def _fresh(party: Party) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def get_person(request: HttpRequest, public_id: uuid.UUID):
     (``KITH_CMR_PURPOSE_REQUIRED_ROLES``) send ``X-Kith-Purpose`` or ``purpose``."""
     party = access.get_party(request.user, public_id, kind=Party.Kind.PERSON)
     transparency.record_read(request, party, "api")
-    return party_out(with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True)
+    return _detail(party, request.user)
 
 
 @router.patch("/people/{public_id}", response=PartyOut, url_name="update_person")
