@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/profile_create.py [--creates 300] [--top 30]
         [--database-url postgres://postgres@127.0.0.1:5432/kith_profile]
+        [--no-profile] [--served 15] [--identity-model]
 
 A fresh database (a SQLite file in a temporary folder unless ``--database-url`` names
 a PostgreSQL database, which is dropped and created again), migrated, with an admin
@@ -77,6 +78,13 @@ def main() -> None:
         help="with --trickle: run the worker's task batch and periodic jobs every N passes "
         "only (to measure what that would save; kith.core.worker runs them every pass)",
     )
+    parser.add_argument(
+        "--identity-model",
+        action="store_true",
+        help="train an identity model first (on synthetic people, as the weekly retrain "
+        "would on real ones), so the worker scores each new person as it does in production "
+        "once a model exists",
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="kith-profile-")
@@ -129,6 +137,16 @@ def main() -> None:
         while OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).exists():
             worker.run_once()
 
+    if args.identity_model:
+        from kith.people.identity import features, synthetic
+        from kith.people.identity import model as engine
+        from kith.people.identity.models import IdentityModel
+
+        records = synthetic.generate(300, seed=9).records
+        IdentityModel.objects.create(
+            status=IdentityModel.Status.DONE,
+            model=engine.train([features.to_row(r) for r in records]),
+        )
     for i in range(30):  # warm caches, imports and the connection
         create(i)
     drain()
