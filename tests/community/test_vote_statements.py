@@ -187,3 +187,19 @@ def test_an_up_vote_on_the_question_moves_the_topic_score_and_the_asker(answers,
     row = ReputationEvent.objects.get(user=carol)
     assert row.vote_id == Vote.objects.get(voter=voter).pk and row.from_vote
     assert MemberProfile.objects.get(user=carol).reputation == row.points > 0
+
+
+def test_the_tenth_up_vote_awards_the_good_answer_badge_once(answers, cyd):
+    """The author as the vote's lock read them (only the columns a vote needs) still
+    takes the badge and its event."""
+    from kith.community.models import BadgeAward
+    from kith.core.models import OutboxEvent
+
+    _topic, (first, _second) = answers
+    for i in range(11):
+        voter = portal_user(f"fan{i}")
+        make_trusted(voter)
+        services.vote(actor=voter, post=first, value=1)
+    award = BadgeAward.objects.get(user=cyd, badge__slug="good-answer")
+    events = OutboxEvent.objects.filter(name="community.badge.awarded", object_id=award.badge_id)
+    assert [e.data["user"] for e in events] == [str(cyd.public_id)]
