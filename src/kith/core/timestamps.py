@@ -15,6 +15,7 @@ the write itself fails there.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any
 
@@ -39,15 +40,13 @@ def _clamped(data: Any, latest: Any, earliest: Any) -> Any:
     return earliest if raw.endswith(b"BC") else latest
 
 
-def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
-    """Register the tolerant loaders on a new PostgreSQL connection (a signal receiver)."""
-    if connection is None or connection.vendor != "postgresql":
-        return
+@functools.cache
+def _loaders(timezone: Any) -> tuple[type, type]:
+    """The tolerant loader classes for one time zone, built once per process (the pool
+    hands out connections per request, and ``install`` runs on each)."""
     import psycopg
     from django.db.backends.postgresql.psycopg_any import BaseTzLoader
     from psycopg.types.datetime import DateLoader
-
-    timezone = connection.timezone
 
     class TolerantTzLoader(BaseTzLoader):
         def load(self, data: Any) -> dt.datetime:
@@ -66,6 +65,14 @@ def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
             except psycopg.DataError:
                 return _clamped(data, LATEST.date(), EARLIEST.date())
 
+    return TolerantTzLoader, TolerantDateLoader
+
+
+def install(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
+    """Register the tolerant loaders on a new PostgreSQL connection (a signal receiver)."""
+    if connection is None or connection.vendor != "postgresql":
+        return
+    tz_loader, date_loader = _loaders(connection.timezone)
     adapters = connection.connection.adapters
-    adapters.register_loader("timestamptz", TolerantTzLoader)
-    adapters.register_loader("date", TolerantDateLoader)
+    adapters.register_loader("timestamptz", tz_loader)
+    adapters.register_loader("date", date_loader)
