@@ -27,8 +27,9 @@ def test_nested_users_freeze_once_and_the_last_thaws() -> None:
         frozen = gc.get_freeze_count()
         assert frozen > 0
         with events.old_objects_frozen():
-            assert gc.get_freeze_count() == frozen  # not frozen a second time
-        assert gc.get_freeze_count() == frozen  # the outer user still runs
+            # Not frozen a second time (frozen objects may still be freed: never more).
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen  # the outer user still runs
     assert gc.get_freeze_count() == 0
 
 
