@@ -74,3 +74,44 @@ def test_score_new_people_stores_suggestions_for_a_batch(people):
     # Scoring the batch again adds nothing new (the suggestions are upserted).
     service.score_new_people(pks)
     assert set(MatchSuggestion.objects.values_list("left_id", "right_id")) == stored
+    # A decided pair stays decided when its people are scored again.
+    rejected = MatchSuggestion.objects.order_by("pk").first()
+    before = (rejected.probability, rejected.updated_at)
+    MatchSuggestion.objects.filter(pk=rejected.pk).update(status=MatchSuggestion.Status.REJECTED)
+    service.score_new_people(pks)
+    rejected.refresh_from_db()
+    assert rejected.status == MatchSuggestion.Status.REJECTED
+    assert (rejected.probability, rejected.updated_at) == before
+
+
+@pytest.mark.parametrize("max_pairs", [20_000, 50])
+def test_score_many_gives_the_pairs_scored_one_by_one(people, max_pairs):
+    """A batch scored in one model load (and, with a small ``max_pairs``, in several
+    chunks) gives each new person the pairs and scores that ``score`` gives alone."""
+    from kith.people.identity import model as engine
+
+    gen = synthetic.generate(150, seed=9)
+    model = engine.train([features.to_row(r) for r in gen.records])
+    rows = {
+        p.pk: features.to_row(r)
+        for p, r in zip(people, features.records_from_parties(people), strict=True)
+    }
+    candidates = service._candidates_many(rows)
+    groups = [(rows[pk], [rows[c] for c in ids]) for pk, ids in sorted(candidates.items())][:15]
+    groups.append((rows[people[0].pk], []))  # nobody to compare with: nothing
+    # Twice under one key: the second call scores with the model the first one loaded
+    # (with other records: the records it was loaded with must not matter).
+    engine.score_many(model, groups[5:], max_pairs=max_pairs, key=("test", max_pairs))
+    many = engine.score_many(model, groups, max_pairs=max_pairs, key=("test", max_pairs))
+    assert engine._loaded is not None and engine._loaded[0] == ("test", max_pairs)
+
+    def key(pairs):
+        return sorted(
+            (p.left, p.right, round(p.probability, 9), p.weight, [r.__dict__ for r in p.reasons])
+            for p in pairs
+        )
+
+    assert len(many) == len(groups) and many[-1] == []
+    for (new, cands), got in zip(groups, many, strict=True):
+        assert key(got) == key(engine.score(model, new, cands))
+    assert sum(len(g) for g in many) > len(groups)  # not vacuous
