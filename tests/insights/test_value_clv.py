@@ -117,3 +117,21 @@ def test_lifetimes_output_goes_to_the_debug_log_not_the_terminal(capsys, caplog)
             warnings.warn("invalid value encountered in log", RuntimeWarning, stacklevel=1)
     assert capsys.readouterr().out == ""
     assert any("Desired error" in r.getMessage() for r in caplog.records)
+
+
+def test_a_small_sample_that_fails_at_the_smallest_penalizer_is_fitted_with_a_larger_one():
+    """40 simulated customers whose Gamma-Gamma fit does not converge at penalizer
+    0.001 (the browser test's fixture, when "now" fell at 17:00 UTC) are fitted at 0.01
+    instead of being reported as "not enough data"."""
+    weeks = 60
+    drawn = clv.simulate(
+        40, r=0.8, alpha=4.0, a=0.5, b=4.0, p=6.0, q=4.0, v=15.0, weeks=weeks,
+        rng=np.random.default_rng(5), stagger_weeks=20,
+    )  # fmt: skip
+    now = 20000 + 17 / 24
+    purchases = {
+        i: [(now - (weeks * 7 - day + 0.5), amount) for day, amount in drawn[i]] for i in range(40)
+    }
+    fitted = clv.fit(clv.rfm(purchases, now_days=now))
+    assert fitted.params["penalizer"] == 0.01
+    assert all(np.isfinite(v) for v in fitted.params.values())

@@ -114,7 +114,7 @@ def fit(data: RFM, *, penalizer: float = 0.0) -> Fitted:
     """Fit BG/NBD on everyone and Gamma-Gamma on the repeat buyers.
 
     Raises ``NotEnoughData`` below ``MIN_CUSTOMERS`` customers or ``MIN_REPEAT_BUYERS``
-    repeat buyers. A fit that does not converge is retried with a small penalizer (as
+    repeat buyers. A fit that does not converge is retried with small penalizers (as
     lifetimes advises for real data) before giving up.
     """
     from lifetimes import BetaGeoFitter, GammaGammaFitter
@@ -127,7 +127,9 @@ def fit(data: RFM, *, penalizer: float = 0.0) -> Fitted:
             f"{int(repeat.sum())} repeat buyers; at least {MIN_REPEAT_BUYERS} are needed."
         )
     last_error: Exception | None = None
-    for pen in (penalizer, max(penalizer, 1e-3)):
+    # lifetimes advises a penalizer between 0.001 and 0.1 for real data; a small sample
+    # may need the larger ones (40 customers failed Gamma-Gamma at 0.001, fitted at 0.01).
+    for pen in dict.fromkeys((penalizer, max(penalizer, 1e-3), max(penalizer, 1e-2))):
         try:
             with _quiet():
                 bgf = BetaGeoFitter(penalizer_coef=pen)
