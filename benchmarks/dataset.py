@@ -17,6 +17,7 @@ real customers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 import re
@@ -75,8 +76,6 @@ NOTES = (
     "",
     "",
 )
-STREETS = ("Main Street", "Hauptstraße", "Rue de la Paix", "Via Roma", "Calle Mayor", "Kerkstraat")
-TOWNS = ("Springfield", "Berlin", "Lyon", "Milano", "Madrid", "Utrecht", "Leeds", "Porto")
 
 
 def attributes(rng: random.Random) -> dict[str, Any]:
@@ -94,10 +93,26 @@ def attributes(rng: random.Random) -> dict[str, Any]:
 
 
 def postal_address(rng: random.Random) -> str:
+    """An address on one of ~2,400 streets in one of ~700 towns (Faker's, several
+    locales): a handful of streets would make most people neighbours, and identity
+    resolution rightly compares neighbours with the same name."""
+    streets, towns = address_pools()
     return (
-        f"{rng.randint(1, 200)} {rng.choice(STREETS)}, "
-        f"{rng.randint(10000, 99999)} {rng.choice(TOWNS)}"
+        f"{rng.randint(1, 200)} {rng.choice(streets)}, "
+        f"{rng.randint(10000, 99999)} {rng.choice(towns)}"
     )
+
+
+@functools.cache
+def address_pools(seed: int = 0) -> tuple[list[str], list[str]]:
+    """Street and town names from several Faker locales (drawn once per seed)."""
+    streets, towns = [], []
+    for offset, locale in enumerate(FAKER_LOCALES):
+        faker = Faker(locale)
+        faker.seed_instance(seed + offset)
+        streets += sorted({faker.street_name() for _ in range(300)})
+        towns += sorted({faker.city() for _ in range(100)})
+    return streets, towns
 
 
 def phone_number(serial: int) -> tuple[str, str]:
@@ -130,6 +145,7 @@ def ascii_word(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", folded) or "x"
 
 
+@functools.cache
 def name_pools(seed: int) -> tuple[list[str], list[str], list[str]]:
     """First names, family names and company names from several Faker locales."""
     first, family, companies = [], [], []

@@ -500,8 +500,12 @@ def field_definitions() -> None:
             )
 
 
-FIRST_NAMES = ("Ana", "Bruno", "Chloé", "Dmitri", "Eun-ji", "Farah", "Gustavo", "Hana")
-FAMILY_NAMES = ("Lima", "Okafor", "Müller", "Rossi", "Nakamura", "Dubois", "Silva", "Kowalski")
+def names() -> tuple[list[str], list[str]]:
+    """The first and family names creates and imports draw from: the data set's pools
+    (Faker, several locales, thousands of each), not a handful that would make every
+    new person a namesake of a large part of the table."""
+    first, family, _ = dataset.name_pools(seed=11)
+    return first, family
 
 
 def person_payload(rng: random.Random, tag: str, serial: int = 0) -> dict[str, Any]:
@@ -510,7 +514,8 @@ def person_payload(rng: random.Random, tag: str, serial: int = 0) -> dict[str, A
 
     ``tag`` makes the e-mails unique; ``serial`` (below 10,000,000) the phone number.
     """
-    given, family = rng.choice(FIRST_NAMES), rng.choice(FAMILY_NAMES)
+    first, families = names()
+    given, family = rng.choice(first), rng.choice(families)
     word = dataset.ascii_word(given)
     phone, _ = dataset.phone_number(90_000_000 + serial % 10_000_000)
     contacts = [
@@ -912,7 +917,7 @@ class Bench:
                 phone, _ = dataset.phone_number(90_000_000 + self.serial % 10_000_000)
                 rows.append(
                     [
-                        self.rng.choice(FIRST_NAMES),
+                        self.rng.choice(names()[0]),
                         f"Import{i}",
                         f"import-{self.run_id}-{phase}-{i}@import.example",
                         phone if self.rng.random() < 0.7 else "",

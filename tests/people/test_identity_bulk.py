@@ -4,12 +4,16 @@ found for all of them at once are those the one-person query finds for each."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from kith.people.identity import features, service, synthetic
 from kith.people.identity.models import IdentityModel, MatchSuggestion
 from kith.people.models import Party
+from tests.conftest import client_for
 from tests.people.test_identity import _insert
 
 
@@ -115,3 +119,107 @@ def test_score_many_gives_the_pairs_scored_one_by_one(people, max_pairs):
     for (new, cands), got in zip(groups, many, strict=True):
         assert key(got) == key(engine.score(model, new, cands))
     assert sum(len(g) for g in many) > len(groups)  # not vacuous
+
+
+@pytest.fixture
+def trained(db) -> IdentityModel:
+    from kith.people.identity import model as engine
+
+    gen = synthetic.generate(150, seed=9)
+    return IdentityModel.objects.create(
+        status="done", model=engine.train([features.to_row(r) for r in gen.records])
+    )
+
+
+def test_compared_is_the_models_blocking_in_python(db):
+    """``features.compared`` keeps exactly the pairs Splink's blocking rules compare
+    (threshold 0 keeps every compared pair), so a new person scored alone meets the
+    people a full run would compare them with."""
+    from kith.people.identity import model as engine
+
+    gen = synthetic.generate(200, dup_rate=0.3, cross_channel=6, lookalikes=6, seed=5)
+    rows = [features.to_row(r) for r in gen.records]
+    model = engine.train(rows)
+    pairs, _ = engine.predict(model, rows, threshold=0.0)
+    splink = {(p.left, p.right) for p in pairs}
+    ours = {
+        tuple(sorted((a["unique_id"], b["unique_id"])))
+        for i, a in enumerate(rows)
+        for b in rows[i + 1 :]
+        if features.compared(a, b)
+    }
+    assert len(splink) > 100  # not vacuous: many pairs compared
+    assert ours == splink
+
+
+def test_a_new_person_is_scored_only_against_pairs_the_model_compares(trained, monkeypatch):
+    from kith.people.identity import model as engine
+
+    new = Party.objects.create(
+        kind="person", given_name="Maria", family_name="Okafor", birthday=dt.date(1980, 2, 3)
+    )
+    namesake = Party.objects.create(kind="person", given_name="Paul", family_name="Okafor")
+    same_birthday = Party.objects.create(
+        kind="person", given_name="Mia", family_name="Okafor", birthday=dt.date(1980, 2, 3)
+    )
+    seen: list[set[str]] = []
+    real = engine.score_many
+
+    def spy(model, groups, **kwargs):
+        seen.extend({c["unique_id"] for c in cands} for _, cands in groups)
+        return real(model, groups, **kwargs)
+
+    monkeypatch.setattr(engine, "score_many", spy)
+    service.score_new_people([new.pk])
+    # The family name alone found both; only the pair agreeing on family name and date
+    # of birth (a blocking rule) is scored.
+    assert seen == [{str(same_birthday.pk)}]
+    assert str(namesake.pk) not in seen[0]
+
+
+def test_new_people_are_queued_and_scored_in_one_batch_by_the_periodic_job(trained, alice):
+    from kith.core import events, worker
+    from kith.people import services
+    from kith.people.identity.models import PendingIdentityScore
+
+    def create(given: str, email: str) -> Party:
+        return services.create_party(
+            actor=alice,
+            data=services.PartyInput(
+                fields={"given_name": given, "family_name": "Okafor", "birthday": "1980-02-03"},
+                contact_points=[services.ContactInput(channel="email", value=email)],
+            ),
+        )
+
+    first = create("Ada", "ada.okafor@example.org")
+    second = create("Ada", "ada.okafor@home.example")
+    events.deliver_pending()
+    # Delivered: queued, not yet scored.
+    assert set(PendingIdentityScore.objects.values_list("party_id", flat=True)) == {
+        first.pk,
+        second.pk,
+    }
+    assert service.queued_count() == 2
+    assert not MatchSuggestion.objects.exists()
+    # The queue shows on the CLI and the admins' system page.
+    out = StringIO()
+    call_command("identity", "status", stdout=out)
+    assert "2 new people waiting to be scored" in out.getvalue()
+    page = client_for(alice).get("/system/").content.decode()
+    assert re.search(r'id="identity-queue">2<', page)
+    assert "people.identity_score_new" in worker.run_due_jobs()
+    assert service.queued_count() == 0
+    pair = MatchSuggestion.objects.get()
+    assert (pair.left_id, pair.right_id) == (first.pk, second.pk)
+    assert pair.status == MatchSuggestion.Status.OPEN
+
+
+def test_nothing_is_queued_without_a_trained_model(db, alice):
+    from kith.core import events
+    from kith.people import services
+
+    services.create_party(
+        actor=alice, data=services.PartyInput(fields={"given_name": "Ada", "family_name": "Okafor"})
+    )
+    events.deliver_pending()
+    assert service.queued_count() == 0

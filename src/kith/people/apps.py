@@ -18,6 +18,11 @@ class PeopleConfig(AppConfig):
         from kith.people.identity import tasks as _identity_tasks  # noqa: F401
 
         worker.periodic("people.identity_retrain", every_seconds=7 * 24 * 3600)(_retrain)
+        from django.conf import settings
+
+        worker.periodic(
+            "people.identity_score_new", every_seconds=settings.KITH_IDENTITY_SCORE_SECONDS
+        )(_score_queued)
         # A merge's undo record copies rows of both people: erased with them, not exported
         # twice (the rows themselves are in the export).
         from kith.cmr import erasure, registry
@@ -27,6 +32,11 @@ class PeopleConfig(AppConfig):
             "A copy of rows already in the export, kept only to undo a recent merge.",
         )
         erasure.register_erasure("people.MergeRecord", "keep", "absorb", delete=True)
+        registry.register_excluded(
+            "people.PendingIdentityScore",
+            "A work queue holding only the person's id until the worker scores them.",
+        )
+        erasure.register_erasure("people.PendingIdentityScore", "party", delete=True)
 
 
 def _reindex() -> None:
@@ -39,6 +49,12 @@ def _mark_stale_imports() -> None:
     from kith.people import importing
 
     importing.mark_stale_jobs()
+
+
+def _score_queued() -> None:
+    from kith.people.identity import service
+
+    service.score_queued()
 
 
 def _retrain() -> None:

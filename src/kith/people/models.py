@@ -432,6 +432,10 @@ class ImportJob(KithModel):
 
 
 # Identity resolution rows (trained models, match suggestions) live in their own module.
-from kith.people.identity.models import IdentityModel, MatchSuggestion  # noqa: E402
+from kith.people.identity.models import (  # noqa: E402
+    IdentityModel,
+    MatchSuggestion,
+    PendingIdentityScore,
+)
 
-__all__ = ["IdentityModel", "MatchSuggestion"]
+__all__ = ["IdentityModel", "MatchSuggestion", "PendingIdentityScore"]

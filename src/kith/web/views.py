@@ -24,6 +24,7 @@ from kith.accounts.services import login_with_password
 from kith.core import events
 from kith.core.api import require_admin
 from kith.core.errors import NotFound, Throttled, ValidationFailed
+from kith.people.identity import service as identity_service
 from kith.people.models import ImportJob
 from kith.web import dashboard, global_search
 from kith.web.decorators import staff_view
@@ -122,7 +123,13 @@ def system_status(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/system.html",
-        {"nav": "system", "backlog": events.backlog(), "jobs": jobs},
+        {
+            "nav": "system",
+            "backlog": events.backlog(),
+            "jobs": jobs,
+            "identity_queue": identity_service.queued_count(),
+            "identity_every": settings.KITH_IDENTITY_SCORE_SECONDS,
+        },
     )
 
 

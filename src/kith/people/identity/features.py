@@ -66,6 +66,70 @@ FIELDS = (
 )
 
 
+# Row fields that hold lists; two lists agree when they share a value.
+LIST_FIELDS = frozenset(
+    {"emails", "email_users", "phones", "handles", "seen_handles", "organisations"}
+)
+
+# Which pairs the linkage model compares at all (its blocking rules): two people who
+# agree on every part of at least one rule. A part pairs a field of the first person
+# with a field of the second: the same field, or given and family name swapped. Each
+# rule is an equi-join, so the pairs grow with the duplicates, not with the square of
+# the table; together they keep a pair that agrees on any strong field (a contact
+# point, the customer number, a name with a date of birth or a postcode). The model
+# builds Splink's rules from this (``model.blocking_rules``) and :func:`compared` is the
+# same test in Python, so a new person is scored against exactly the people a full
+# run would compare them with.
+BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = tuple(
+    tuple((part, part) for part in rule) if isinstance(rule[0], str) else rule
+    for rule in (
+        ("emails",),
+        ("phones",),
+        ("handles",),
+        ("id_number",),
+        ("family_name", "given_canon"),
+        ("family_name", "birthday"),
+        ("given_name", "birthday"),
+        ("given_name", "postcode"),
+        ("family_name", "postcode"),
+        ("birthday", "postcode"),
+        ("family_name", "street"),
+        ("given_name", "street"),
+        ("street_number", "postcode"),
+        ("birthday", "street_number"),
+        ("family_name", "street_number"),
+        ("street", "postcode"),
+        ("birthday", "street"),
+        (("given_name", "family_name"), ("postcode", "postcode")),
+        # Names swapped between the fields.
+        (("given_name", "family_name"), ("family_name", "given_name")),
+        ("email_users",),
+    )
+)
+
+
+def _agree(a: dict[str, Any], b: dict[str, Any], rule: tuple[tuple[str, str], ...]) -> bool:
+    for left, right in rule:
+        x, y = a.get(left), b.get(right)
+        if not x or not y:  # unknown never agrees (NULL = NULL is not true in SQL)
+            return False
+        if left in LIST_FIELDS:
+            if not set(x).intersection(y):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def compared(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether the model compares rows ``a`` and ``b`` (:func:`to_row`): see BLOCKING_RULES.
+
+    Both ways round: Splink joins a rule with its left side on the lower id, and which
+    of two people has the lower id says nothing about whether they are one person.
+    """
+    return any(_agree(a, b, rule) or _agree(b, a, rule) for rule in BLOCKING_RULES)
+
+
 @dataclass
 class PersonRecord:
     """One person as identity resolution sees them (any field may be missing)."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kith.people.identity.features import FIELDS
+from kith.people.identity.features import BLOCKING_RULES, FIELDS, LIST_FIELDS
 
 Progress = Callable[[int, str], None]
 
@@ -261,36 +261,19 @@ def comparisons() -> list[Any]:
 
 
 def blocking_rules() -> list[Any]:
-    """Which pairs are compared at all: pairs sharing any one of these keys.
-
-    Each rule is an equi-join, so the number of pairs grows with the duplicates, not with
-    the square of the table. Together they keep a pair that agrees on any strong field
-    (a contact point, the customer number, a name with a date of birth or a postcode).
-    """
+    """Which pairs are compared at all: Splink's form of ``features.BLOCKING_RULES``."""
     _, _, block_on = _splink()
-    return [
-        block_on("emails", arrays_to_explode=["emails"]),
-        block_on("phones", arrays_to_explode=["phones"]),
-        block_on("handles", arrays_to_explode=["handles"]),
-        block_on("id_number"),
-        block_on("family_name", "given_canon"),
-        block_on("family_name", "birthday"),
-        block_on("given_name", "birthday"),
-        block_on("given_name", "postcode"),
-        block_on("family_name", "postcode"),
-        block_on("birthday", "postcode"),
-        block_on("family_name", "street"),
-        block_on("given_name", "street"),
-        block_on("street_number", "postcode"),
-        block_on("birthday", "street_number"),
-        block_on("family_name", "street_number"),
-        block_on("street", "postcode"),
-        block_on("birthday", "street"),
-        "l.given_name = r.family_name AND l.postcode = r.postcode",
-        # Names swapped between the fields.
-        "l.given_name = r.family_name AND l.family_name = r.given_name",
-        block_on("email_users", arrays_to_explode=["email_users"]),
-    ]
+    rules: list[Any] = []
+    for rule in BLOCKING_RULES:
+        if all(left == right for left, right in rule):
+            fields = [left for left, _ in rule]
+            exploded = [f for f in fields if f in LIST_FIELDS]
+            rules.append(
+                block_on(*fields, arrays_to_explode=exploded) if exploded else block_on(*fields)
+            )
+        else:
+            rules.append(" AND ".join(f"l.{left} = r.{right}" for left, right in rule))
+    return rules
 
 
 def _em_rules() -> list[Any]:

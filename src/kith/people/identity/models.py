@@ -113,3 +113,25 @@ class MatchSuggestion(KithModel):
 
     def other(self, party_id: int) -> int:
         return self.right_id if party_id == self.left_id else self.left_id
+
+
+class PendingIdentityScore(models.Model):
+    """A new person waiting to be scored against the table: the worker's queue.
+
+    New people are scored on a clock (``people.identity_score_new``, every
+    ``KITH_IDENTITY_SCORE_SECONDS``), all waiting people in one batch, rather than on
+    each delivery of ``person.created``: a Splink scoring call costs tens of
+    milliseconds of CPU whatever its size, so scoring the one or few people of each
+    worker pass was the largest part of what a create cost the server.
+    """
+
+    party = models.OneToOneField(
+        "people.Party", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "people"
+
+    def __str__(self) -> str:
+        return f"identity scoring queued for {self.party_id}"

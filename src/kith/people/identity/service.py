@@ -10,8 +10,9 @@
   screen, the API) marks it accepted through the ``party_merged`` signal.
 * :func:`match_candidates` (listening, imports): given a name, handle, e-mail,
   organisation… return people with a match probability and the reasons.
-* New people are scored by the worker after commit (``person.created``, not inline), so
-  create and import never wait for the model.
+* New people are queued by the worker after commit (``person.created``, not inline) and
+  scored in batches on a clock (:func:`score_queued`), so create and import never wait
+  for the model and a model call's fixed cost is shared by every person of the period.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from kith.core import audit, events
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people import merging
 from kith.people.identity import features
-from kith.people.identity.models import IdentityModel, MatchSuggestion
+from kith.people.identity.models import IdentityModel, MatchSuggestion, PendingIdentityScore
 from kith.people.models import ContactPoint, Party
 
 logger = logging.getLogger("kith.identity")
@@ -42,6 +43,8 @@ logger = logging.getLogger("kith.identity")
 MAX_CANDIDATES = 200
 # Suggestions written per transaction when a training stores its pairs.
 STORE_CHUNK = 500
+# Queued new people scored per batch by score_queued.
+SCORE_BATCH = 2000
 
 
 @dataclass
@@ -530,9 +533,17 @@ def score_new_people(party_ids: list[int]) -> int:
     }
     groups = []
     for person in people:
-        mine = [other_rows[pk] for pk in candidates.get(person.pk, ()) if pk in other_rows]
+        row = rows[person.pk]
+        # Only the pairs the model would compare in a full run (its blocking rules):
+        # the cheap lookups also find everyone with the same family name, pairs the
+        # model caps as "name only" anyway, and scoring them was most of the cost.
+        mine = [
+            other_rows[pk]
+            for pk in candidates.get(person.pk, ())
+            if pk in other_rows and _worth_scoring(row, other_rows[pk])
+        ]
         if mine:
-            groups.append((rows[person.pk], mine))
+            groups.append((row, mine))
     # One model load and a few Splink calls for the whole batch (engine.score_many); the
     # pairs are then stored person by person, as when each was scored on its own.
     stored = 0
@@ -544,6 +555,55 @@ def score_new_people(party_ids: list[int]) -> int:
         by_id = {r["unique_id"]: r for r in [row, *mine]}
         stored += _store_pairs(None, pairs, {}, by_id)
     return stored
+
+
+def _worth_scoring(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """A pair the model compares (``features.compared``), or one whose handle the other
+    mentions (a signature naming ``@ana_l``): the contact lookups find those too."""
+    return features.compared(a, b) or any(
+        set(x.get("seen_handles") or ()).intersection(y.get("handles") or ())
+        for x, y in ((a, b), (b, a))
+    )
+
+
+def queue_new_people(party_ids: Iterable[int]) -> int:
+    """Queue new people for :func:`score_queued` (the worker, on ``person.created``)."""
+    ids = set(party_ids)
+    if not ids or active_model() is None:
+        # Nothing scores them without a model; the first training compares everyone.
+        return 0
+    existing = Party.objects.filter(pk__in=ids).values_list("pk", flat=True)
+    rows = [PendingIdentityScore(party_id=pk) for pk in existing]
+    PendingIdentityScore.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def score_queued(*, limit: int = 20 * SCORE_BATCH) -> int:
+    """Score the queued new people, ``SCORE_BATCH`` at a time, and take them off the
+    queue; returns the suggestions stored (the worker's periodic job).
+
+    Read, scored, then deleted by id, each step short: no transaction is held while
+    the model runs (on SQLite it would hold the write lock). A person queued twice or
+    scored by two workers at once is harmless: suggestions are upserted by pair.
+    """
+    stored = done = 0
+    while done < limit:
+        ids = list(
+            PendingIdentityScore.objects.order_by("party_id").values_list("party_id", flat=True)[
+                :SCORE_BATCH
+            ]
+        )
+        if not ids:
+            break
+        stored += score_new_people(ids)
+        PendingIdentityScore.objects.filter(party_id__in=ids).delete()
+        done += len(ids)
+    return stored
+
+
+def queued_count() -> int:
+    """New people waiting to be scored (the backlog the CLI and the status page show)."""
+    return PendingIdentityScore.objects.count()
 
 
 # What features.records_from_parties reads of a party (its search document is large).

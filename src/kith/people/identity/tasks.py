@@ -15,13 +15,14 @@ def train_identity_task(run_id: int) -> dict[str, int | str]:
     return {"status": run.status, "records": run.record_count, "suggestions": run.suggestion_count}
 
 
-# Not inline: scoring loads the model (Splink, DuckDB); the person's page does not wait.
+# Not inline, and only queued here: the periodic job ``people.identity_score_new`` scores
+# everyone queued in one batch (see PendingIdentityScore for why).
 @subscriber("person.created", name="identity.score_new", inline=False)
 def score_new(event) -> None:
     if event.object_id:
-        service.score_new_people([event.object_id])
+        service.queue_new_people([event.object_id])
 
 
 @batch_handler("identity.score_new")
 def score_new_batch(batch, items) -> None:
-    service.score_new_people([e.object_id for e in items if e.object_id])
+    service.queue_new_people([e.object_id for e in items if e.object_id])

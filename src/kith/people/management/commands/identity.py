@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kith.core.errors import Conflict
@@ -29,6 +30,10 @@ class Command(BaseCommand):
                 self.stdout.write("No identity model has been trained yet.")
                 return
             self._report(run)
+            self.stdout.write(
+                f"{service.queued_count()} new people waiting to be scored "
+                f"(every {settings.KITH_IDENTITY_SCORE_SECONDS} s)."
+            )
             return
         if queue:
             try:
