@@ -458,14 +458,27 @@ def pending_events() -> int:
     return OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).count()
 
 
+def pending_identity_scores() -> int:
+    """New people the worker has queued for identity scoring and not yet scored (it
+    scores them together every ``KITH_IDENTITY_SCORE_SECONDS``)."""
+    from kith.people.identity.models import PendingIdentityScore
+
+    return PendingIdentityScore.objects.count()
+
+
 def wait_drained(limit: float) -> tuple[bool, int]:
-    """Wait until the outbox holds no pending event, polling every 50 ms; returns
-    (drained, events still pending)."""
+    """Wait until the outbox holds no pending event and no new person waits for
+    identity scoring (its CPU belongs to the creates), polling every 50 ms; returns
+    (drained, events and people still waiting)."""
     deadline = time.monotonic() + limit
-    left = pending_events()
+
+    def waiting() -> int:
+        return pending_events() + pending_identity_scores()
+
+    left = waiting()
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = pending_events()
+        left = waiting()
     return left == 0, left
 
 
