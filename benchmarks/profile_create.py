@@ -139,7 +139,7 @@ def main() -> None:
         score_queued()
 
     def score_queued() -> None:
-        # New people wait for the worker's periodic identity job (every 10 s), which
+        # New people wait for the worker's periodic identity job (every 5 s), which
         # may not fall due within a short run: run it here so its cost is counted.
         from kith.people.identity import service as identity
 

@@ -267,7 +267,7 @@ KITH_IDENTITY_AUTO_LINK_THRESHOLD = float(
     os.environ.get("KITH_IDENTITY_AUTO_LINK_THRESHOLD", "1.01")
 )
 # How often the worker scores the new people queued since its last pass, in one batch.
-KITH_IDENTITY_SCORE_SECONDS = int(os.environ.get("KITH_IDENTITY_SCORE_SECONDS", "10"))
+KITH_IDENTITY_SCORE_SECONDS = int(os.environ.get("KITH_IDENTITY_SCORE_SECONDS", "5"))
 KITH_IDENTITY_ID_ATTRIBUTE = os.environ.get("KITH_IDENTITY_ID_ATTRIBUTE", "customer_number")
 KITH_IDENTITY_EVIDENCE_ATTRIBUTES = tuple(
     k for k in os.environ.get("KITH_IDENTITY_EVIDENCE_ATTRIBUTES", "signature,bio").split(",") if k

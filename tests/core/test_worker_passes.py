@@ -157,3 +157,48 @@ def test_a_group_skips_what_a_subscriber_already_has(alice, isolated_subscribers
         .exclude(pk=first.pk)
         .values_list("pk", flat=True)
     )
+
+
+def test_a_bulk_backlog_larger_than_a_pass_is_delivered_without_waiting_for_the_poll(
+    alice, isolated_subscribers, clock, settings
+):
+    """Each pass takes one bulk slice (``KITH_OUTBOX_BULK_ITEMS_PER_PASS``); when a slice
+    was cut at that budget the loop claims the next one at once, not after the poll
+    interval (an hour here): an import's events were delivered a slice a second."""
+    import threading
+
+    settings.KITH_OUTBOX_BULK_ITEMS_PER_PASS = 10
+    people = [make_person(alice) for _ in range(30)]
+    events.deliver_pending()  # their own person.created events (no subscriber here)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def handler(batch, items):
+        seen.extend(e.object_id for e in items)
+        if len(seen) == 30:
+            stop.set()
+            events.arrived().set()  # wake the loop from its wait for the next poll
+
+    events.subscriber("test.bulk", name="test.bulk_sub", inline=False)(lambda e: None)
+    events.batch_handler("test.bulk_sub")(handler)
+    for start in (0, 10, 20):
+        events.emit_batch(
+            "test.bulk",
+            object_type="people.party",
+            items=[events.BatchItem(object_id=p.pk) for p in people[start : start + 10]],
+        )
+    clock.poll_at = 0.0
+    clock.interval = 3600.0
+
+    def deadline() -> None:  # the test's own: stop, and wake the loop from its wait
+        stop.set()
+        events.arrived().set()
+
+    timer = threading.Timer(10.0, deadline)
+    timer.start()
+    try:
+        worker._loop_until(stop, clock, interval=3600)
+    finally:
+        timer.cancel()
+    assert sorted(seen) == sorted(p.pk for p in people)
+    assert _pending("test.bulk") == 0

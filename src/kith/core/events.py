@@ -339,6 +339,15 @@ def _claimable(lane: str, now, ids: list[int] | None):
     return qs
 
 
+_last_claim = threading.local()
+
+
+def last_claim_was_full() -> bool:
+    """Whether this thread's last :func:`claim` stopped at its limit or its bulk budget,
+    so more deliverable events may be waiting (the worker then claims again at once)."""
+    return getattr(_last_claim, "full", False)
+
+
 def claim(
     *,
     limit: int = 100,
@@ -359,18 +368,23 @@ def claim(
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.KITH_OUTBOX_LEASE_SECONDS)
     bulk_ids: list[int] = []
+    full = False
     with transaction.atomic():
         events = list(_claimable(INTERACTIVE, now, ids)[:limit])
         room = limit - len(events)
+        full = room <= 0
         # Inline delivery names its (interactive) events: no bulk query in the request.
         if room > 0 and budget > 0 and (ids is None or len(events) < len(ids)):
             weight = 0
             # Ids and sizes only: a batch row carries its items, read once leased.
             for pk, size in _claimable(BULK, now, ids).values_list("id", "batch_size")[:room]:
                 if weight and weight + max(size, 1) > budget:
+                    full = True  # the budget stopped the slice, not the backlog's end
                     break
                 bulk_ids.append(pk)
                 weight += max(size, 1)
+            full = full or len(bulk_ids) >= room
+        _last_claim.full = full
         chosen = [e.id for e in events] + bulk_ids
         if chosen:
             OutboxEvent.objects.filter(id__in=chosen).update(

@@ -228,8 +228,11 @@ def _loop_until(stop: threading.Event, clock: _Clock, interval: float) -> None:
         if failures:
             logger.warning("worker running again after %d failed passes", failures)
             failures = 0
-        if delivered >= BATCH:
-            continue  # a backlog: the next batch at once
+        if delivered >= BATCH or events.last_claim_was_full():
+            # A backlog (a full batch, or a bulk slice cut at its budget): the next
+            # batch at once, polling the outbox although no new event signalled.
+            clock.poll_at = 0.0
+            continue
         woke = events.arrived().wait(clock.seconds_to_next()) or _tasks_enqueued.is_set()
         if woke and not stop.is_set():
             stop.wait(COALESCE_SECONDS)
