@@ -368,7 +368,6 @@ def claim(
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.KITH_OUTBOX_LEASE_SECONDS)
     bulk_ids: list[int] = []
-    full = False
     with transaction.atomic():
         events = list(_claimable(INTERACTIVE, now, ids)[:limit])
         room = limit - len(events)
