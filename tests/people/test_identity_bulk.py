@@ -223,3 +223,32 @@ def test_nothing_is_queued_without_a_trained_model(db, alice):
     )
     events.deliver_pending()
     assert service.queued_count() == 0
+
+
+def test_a_true_match_among_more_namesakes_than_the_cap_is_still_a_candidate(db):
+    """A common family name finds more people than ``MAX_CANDIDATES``; the cut keeps
+    those with the same given name or birthday first, not merely the oldest ids."""
+    namesakes = service.MAX_CANDIDATES + 10
+    Party.objects.bulk_create(
+        Party(
+            kind="person",
+            given_name=f"Given{i}",
+            family_name="Okafor",
+            display_name=f"Given{i} Okafor",
+            sort_name=f"given{i} okafor",
+        )
+        for i in range(namesakes)
+    )
+    older = Party.objects.create(kind="person", given_name="Maria", family_name="Okafor")
+    twin = Party.objects.create(
+        kind="person", given_name="Paul", family_name="Okafor", birthday=dt.date(1980, 2, 3)
+    )
+    new = Party.objects.create(
+        kind="person", given_name="Mary", family_name="Okafor", birthday=dt.date(1980, 2, 3)
+    )
+    rows = {new.pk: features.to_row(features.records_from_parties([new])[0])}
+    found = service._candidates_many(rows)[new.pk]
+    assert len(found) == service.MAX_CANDIDATES
+    # Mary is a nickname-folded Maria; Paul shares the birthday: both strong.
+    assert older.pk in found and twin.pk in found
+    assert found == sorted(found)

@@ -626,16 +626,26 @@ def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
     The same tests as ``_candidate_query``: a shared e-mail, phone or handle; the same
     family name (case-insensitive), or a name ending with it; the same given name and
     birthday; for a given name alone, a name starting with it.
+
+    Where more than ``MAX_CANDIDATES`` are found (a common family name), the strong
+    ones are kept first: a shared contact, or a family name with the same given name
+    (nickname-folded) or birthday. Cutting by id alone dropped a true match that
+    happened to be newer than two hundred namesakes.
     """
     from django.db.models.functions import Lower, Right
 
+    from kith.people.identity.nicknames import canonical
+
     people = Party.objects.people().active()
     found: dict[int, set[int]] = {pk: set() for pk in rows}
+    strong: dict[int, set[int]] = {pk: set() for pk in rows}
 
-    def add(new: Iterable[int], party_id: int) -> None:
+    def add(new: Iterable[int], party_id: int, *, is_strong: bool = False) -> None:
         for pk in new:
             if pk != party_id:
                 found[pk].add(party_id)
+                if is_strong:
+                    strong[pk].add(party_id)
 
     by_point: dict[str, set[int]] = {}
     by_family: dict[str, set[int]] = {}
@@ -658,15 +668,25 @@ def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
             party__kind=Party.Kind.PERSON,
             party__status=Party.Status.ACTIVE,
         ).values_list("party_id", "normalized"):
-            add(by_point.get(normalized, ()), party_id)
+            add(by_point.get(normalized, ()), party_id, is_strong=True)
     if by_family:
         # family_name__iexact: compared lower-cased by the database, as iexact does.
-        for party_id, lowered in (
+        for party_id, lowered, given_name, birthday in (
             people.annotate(kith_family=Lower("family_name"))
             .filter(kith_family__in=[f.lower() for f in by_family])
-            .values_list("pk", "kith_family")
+            .values_list("pk", "kith_family", "given_name", "birthday")
         ):
-            add(by_family.get(lowered, ()), party_id)
+            given = features.clean_name(given_name)
+            canon = canonical(given) if given else None
+            day = str(birthday) if birthday else None
+            for pk in by_family.get(lowered, ()):
+                row = rows[pk]
+                add(
+                    (pk,),
+                    party_id,
+                    is_strong=bool(canon and canon == row.get("given_canon"))
+                    or bool(day and day == row.get("birthday")),
+                )
         # sort_name__endswith=" <family>": one test per length of the families, so the
         # table is read once, whatever the number of families.
         by_length: dict[int, list[str]] = {}
@@ -687,8 +707,19 @@ def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
         for party_id, given_name, birthday in people.filter(
             birthday__in=list(by_birthday)
         ).values_list("pk", "given_name", "birthday"):
-            add(by_birthday.get(str(birthday), {}).get((given_name or "").casefold(), ()), party_id)
+            add(
+                by_birthday.get(str(birthday), {}).get((given_name or "").casefold(), ()),
+                party_id,
+                is_strong=True,
+            )
     for pk, given in given_only:
         for party_id in people.filter(sort_name__startswith=given).values_list("pk", flat=True):
             add((pk,), party_id)
-    return {pk: sorted(ids)[:MAX_CANDIDATES] for pk, ids in found.items() if ids}
+    chosen: dict[int, list[int]] = {}
+    for pk, ids in found.items():
+        if not ids:
+            continue
+        kept = sorted(strong[pk])[:MAX_CANDIDATES]
+        kept += sorted(ids - strong[pk])[: MAX_CANDIDATES - len(kept)]
+        chosen[pk] = sorted(kept)
+    return chosen
