@@ -628,6 +628,31 @@ def score_many(
         return _score_chunks(linker, model, todo, union, results, max_pairs)
 
 
+def _wanted_records(frame, model: dict[str, Any], wanted: dict[tuple[str, str], int]):
+    """The rows of a scored cross product that ``wanted`` asks for, with only the
+    columns :func:`_scored` reads, as dicts.
+
+    Filtered and projected in DuckDB: a chunk's cross product is up to
+    ``SCORE_MANY_PAIRS`` rows of every comparison's values, levels and weights, while
+    the pairs asked for are a few per new person; turning all of it into Python dicts
+    was most of the worker's time for a stream of creates.
+    """
+    relation = frame.as_duckdbpyrelation()
+    names = [c["output_column_name"] for c in model["comparisons"]]
+    needed = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+    needed += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
+    present = set(relation.columns)
+    columns = [c for c in needed if c in present]
+    # Ids are the rows' own unique_id values (party ids as text); quoted as SQL strings.
+    keys = ", ".join(
+        "'{}'".format(f"{left}|{right}".replace("'", "''")) for left, right in wanted
+    )
+    selected = relation.filter(
+        f"concat(CAST(unique_id_l AS VARCHAR), '|', CAST(unique_id_r AS VARCHAR)) IN ({keys})"
+    ).project(", ".join(f'"{c}"' for c in columns))
+    return [dict(zip(columns, row, strict=True)) for row in selected.fetchall()]
+
+
 def _score_chunks(linker, model, todo, union, results, max_pairs) -> list[list[ScoredPair]]:
     chunks: list[list[tuple[int, dict[str, Any], list[dict[str, Any]]]]] = [[]]
     rights: set[str] = set()
@@ -649,7 +674,7 @@ def _score_chunks(linker, model, todo, union, results, max_pairs) -> list[list[S
         frame = linker.inference.score_pairs(
             [new for _, new, _ in chunk], [union[r] for r in right_ids]
         )
-        records = frame.as_record_list()
+        records = _wanted_records(frame, model, wanted)
         frame.drop_table_from_database_and_remove_from_cache()
         kept = [
             (group, rec)
