@@ -644,9 +644,7 @@ def _wanted_records(frame, model: dict[str, Any], wanted: dict[tuple[str, str], 
     present = set(relation.columns)
     columns = [c for c in needed if c in present]
     # Ids are the rows' own unique_id values (party ids as text); quoted as SQL strings.
-    keys = ", ".join(
-        "'{}'".format(f"{left}|{right}".replace("'", "''")) for left, right in wanted
-    )
+    keys = ", ".join("'{}'".format(f"{left}|{right}".replace("'", "''")) for left, right in wanted)
     selected = relation.filter(
         f"concat(CAST(unique_id_l AS VARCHAR), '|', CAST(unique_id_r AS VARCHAR)) IN ({keys})"
     ).project(", ".join(f'"{c}"' for c in columns))
