@@ -513,7 +513,7 @@ def score_new_people(party_ids: list[int]) -> int:
     run = active_model()
     if run is None or not party_ids:
         return 0
-    people = list(Party.objects.people().active().filter(pk__in=party_ids).only(*_RECORD_FIELDS))
+    people = _record_rows(Party.objects.people().active().filter(pk__in=party_ids))
     if not people:
         return 0
     rows = {
@@ -526,7 +526,7 @@ def score_new_people(party_ids: list[int]) -> int:
         return 0
     from kith.people.identity import model as engine
 
-    others = list(Party.objects.filter(pk__in=wanted).only(*_RECORD_FIELDS))
+    others = _record_rows(Party.objects.filter(pk__in=wanted))
     other_rows = {
         p.pk: features.to_row(record)
         for p, record in zip(others, features.records_from_parties(others), strict=True)
@@ -608,7 +608,7 @@ def queued_count() -> int:
 
 # What features.records_from_parties reads of a party (its search document is large).
 _RECORD_FIELDS = (
-    "id",
+    "pk",
     "given_name",
     "family_name",
     "display_name",
@@ -616,6 +616,13 @@ _RECORD_FIELDS = (
     "attributes",
     "notes",
 )
+
+
+def _record_rows(queryset) -> list[Any]:
+    """The fields ``features.records_from_parties`` reads, as named tuples: a scored
+    batch reads every candidate (45 a new person at 100,000 people), and a model
+    instance per candidate cost more than the row."""
+    return list(queryset.values_list(*_RECORD_FIELDS, named=True))
 
 
 def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
