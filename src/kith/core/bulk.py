@@ -9,11 +9,13 @@ cheaper than ``bulk_create`` on the import path, where it was first written.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 _MISSING = object()
 
@@ -140,3 +142,19 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
             [model._meta.db_table, model._meta.pk.column, count],
         )
         return [pk for (pk,) in cursor.fetchall()]
+
+
+def id_set(ids: Iterable[int]) -> RawSQL | list[int]:
+    """Integer ids for ``field__in=``, sent as one parameter: a subquery over a JSON
+    array (SQLite's ``json_each``) or an array (PostgreSQL's ``unnest``).
+
+    Django prepares each parameter of a plain ``__in`` list on its own (~7 µs each):
+    with tens of thousands of ids, a batch of identity scoring's candidates, that was a
+    tenth of its CPU. Other databases get the plain list.
+    """
+    values = [int(i) for i in ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [values])
+    if connection.vendor == "sqlite":
+        return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])
+    return values

@@ -280,10 +280,11 @@ def records_from_parties(parties: Iterable[Any]) -> list[PersonRecord]:
     """
     from django.conf import settings
 
+    from kith.core.bulk import id_set
     from kith.people.models import ContactPoint, Relationship
 
     people = list(parties)
-    ids = [p.pk for p in people]
+    ids = id_set(p.pk for p in people)
     points: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     for party_id, channel, value, normalized in ContactPoint.objects.filter(
         party_id__in=ids

@@ -31,6 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kith.core import audit, events
+from kith.core.bulk import id_set
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people import merging
 from kith.people.identity import features
@@ -526,7 +527,7 @@ def score_new_people(party_ids: list[int]) -> int:
         return 0
     from kith.people.identity import model as engine
 
-    others = _record_rows(Party.objects.filter(pk__in=wanted))
+    others = _record_rows(Party.objects.filter(pk__in=id_set(wanted)))
     other_rows = {
         p.pk: features.to_row(record)
         for p, record in zip(others, features.records_from_parties(others), strict=True)
