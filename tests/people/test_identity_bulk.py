@@ -252,3 +252,46 @@ def test_a_true_match_among_more_namesakes_than_the_cap_is_still_a_candidate(db)
     # Mary is a nickname-folded Maria; Paul shares the birthday: both strong.
     assert older.pk in found and twin.pk in found
     assert found == sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        # given name of one = family name of the other, same postcode (a one-sided rule)
+        (
+            {"given_name": "lee", "family_name": "ana", "postcode": "1000"},
+            {"given_name": "kim", "family_name": "lee", "postcode": "1000"},
+            True,
+        ),
+        # the two names swapped between the fields
+        (
+            {"given_name": "ana", "family_name": "lee"},
+            {"given_name": "lee", "family_name": "ana"},
+            True,
+        ),
+        # one shared e-mail among several (a list field)
+        ({"emails": ["a@x.org", "b@x.org"]}, {"emails": ["c@x.org", "b@x.org"]}, True),
+        # two fields of one rule (family name and birthday)
+        (
+            {"family_name": "lee", "birthday": "1980-01-02", "given_name": "ana"},
+            {"family_name": "lee", "birthday": "1980-01-02", "given_name": "bo"},
+            True,
+        ),
+        # only one field of each rule agrees
+        (
+            {"family_name": "lee", "birthday": "1980-01-02", "postcode": "1000"},
+            {"family_name": "lee", "birthday": "1990-01-02", "postcode": "2000"},
+            False,
+        ),
+        (
+            {"given_name": "ana", "family_name": "lee"},
+            {"given_name": "bo", "family_name": "kim"},
+            False,
+        ),
+        # unknown values never agree
+        ({"given_name": None, "birthday": None}, {"given_name": None, "birthday": None}, False),
+    ],
+)
+def test_compared_follows_each_kind_of_blocking_rule_both_ways_round(a, b, expected):
+    assert features.compared(a, b) is expected
+    assert features.compared(b, a) is expected

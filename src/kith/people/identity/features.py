@@ -121,13 +121,34 @@ def _agree(a: dict[str, Any], b: dict[str, Any], rule: tuple[tuple[str, str], ..
     return True
 
 
+# Rules that join each field with itself hold both ways round exactly when every field
+# of the rule agrees, so compared() tests them as subsets of the pair's agreeing fields
+# (one look at each field per pair, not one per rule and direction).
+_SAME_FIELD_RULES = tuple(
+    frozenset(left for left, _ in rule)
+    for rule in BLOCKING_RULES
+    if all(left == right for left, right in rule)
+)
+_OTHER_RULES = tuple(
+    rule for rule in BLOCKING_RULES if not all(left == right for left, right in rule)
+)
+_RULE_FIELDS = tuple(sorted(frozenset().union(*_SAME_FIELD_RULES)))
+
+
 def compared(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether the model compares rows ``a`` and ``b`` (:func:`to_row`): see BLOCKING_RULES.
 
     Both ways round: Splink joins a rule with its left side on the lower id, and which
     of two people has the lower id says nothing about whether they are one person.
     """
-    return any(_agree(a, b, rule) or _agree(b, a, rule) for rule in BLOCKING_RULES)
+    agreeing = set()
+    for name in _RULE_FIELDS:
+        x, y = a.get(name), b.get(name)
+        if x and y and (not set(x).isdisjoint(y) if name in LIST_FIELDS else x == y):
+            agreeing.add(name)
+    if agreeing and any(rule <= agreeing for rule in _SAME_FIELD_RULES):
+        return True
+    return any(_agree(a, b, rule) or _agree(b, a, rule) for rule in _OTHER_RULES)
 
 
 @dataclass
