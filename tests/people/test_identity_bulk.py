@@ -9,6 +9,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from kith.people.identity import features, service, synthetic
 from kith.people.identity.models import IdentityModel, MatchSuggestion
@@ -295,3 +297,27 @@ def test_a_true_match_among_more_namesakes_than_the_cap_is_still_a_candidate(db)
 def test_compared_follows_each_kind_of_blocking_rule_both_ways_round(a, b, expected):
     assert features.compared(a, b) is expected
     assert features.compared(b, a) is expected
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the plan checked is SQLite's (EXPLAIN QUERY PLAN)"
+)
+def test_the_namesake_lookup_reads_the_family_name_index(people):
+    """A batch's namesakes are found through the index on lower(family_name), not by
+    reading every party (at 100,000 people: 209 ms a batch of 400 without it, 48 with)."""
+    rows = {
+        p.pk: features.to_row(r)
+        for p, r in zip(people[:20], features.records_from_parties(people[:20]), strict=True)
+    }
+    with CaptureQueriesContext(connection) as queries:
+        service._candidates_many(rows)
+    family = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'LOWER("people_party"."family_name")' in q["sql"]
+    ]
+    assert family, "no family-name lookup ran"
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {family[0]}")
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "people_party_family_lower" in plan, plan

@@ -12,6 +12,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from kith.core.models import KithModel
@@ -131,6 +132,10 @@ class Party(KithModel):
     class Meta:
         indexes = [
             models.Index(fields=["kind", "status", "sort_name", "id"]),
+            # Identity scoring finds each new person's namesakes by lower(family_name)
+            # for a whole batch; without it the lookup read every party (209 vs 48 ms
+            # for 400 family names among 100,000 people on SQLite).
+            models.Index(Lower("family_name"), name="people_party_family_lower"),
         ]
         verbose_name_plural = "parties"
 

@@ -679,11 +679,16 @@ def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
             add(by_point.get(normalized, ()), party_id, is_strong=True)
     if by_family:
         # family_name__iexact: compared lower-cased by the database, as iexact does.
-        for party_id, lowered, given_name, birthday in (
-            people.annotate(kith_family=Lower("family_name"))
+        # Filtered on lower(family_name) alone, so its index is the one the database
+        # can use (SQLite, without ANALYZE statistics, chose the kind and status index
+        # and read every party); active people are kept here instead.
+        for party_id, lowered, given_name, birthday, kind, status in (
+            Party.objects.annotate(kith_family=Lower("family_name"))
             .filter(kith_family__in=[f.lower() for f in by_family])
-            .values_list("pk", "kith_family", "given_name", "birthday")
+            .values_list("pk", "kith_family", "given_name", "birthday", "kind", "status")
         ):
+            if kind != Party.Kind.PERSON or status != Party.Status.ACTIVE:
+                continue
             given = features.clean_name(given_name)
             canon = canonical(given) if given else None
             day = str(birthday) if birthday else None
