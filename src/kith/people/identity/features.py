@@ -263,6 +263,12 @@ def _nonempty(values: Iterable[str]) -> list[str] | None:
     return cleaned or None
 
 
+def given_canon(given: str | None) -> str | None:
+    """A cleaned given name (:func:`clean_name`) folded to its nickname group's form,
+    as rows carry it in ``given_canon``; None when there is none."""
+    return canonical(given) if given else None
+
+
 def to_row(record: PersonRecord) -> dict[str, Any]:
     """The flat row the linkage model compares (see :mod:`kith.people.identity.model`)."""
     given, family = clean_name(record.given_name), clean_name(record.family_name)
@@ -275,7 +281,7 @@ def to_row(record: PersonRecord) -> dict[str, Any]:
     return {
         "unique_id": str(record.id),
         "given_name": given or None,
-        "given_canon": canonical(given) if given else None,
+        "given_canon": given_canon(given),
         "family_name": family or None,
         "birthday": _date_text(record.birthday),
         "street_number": address.get("street_number") or None,

@@ -514,7 +514,7 @@ def score_new_people(party_ids: list[int]) -> int:
     run = active_model()
     if run is None or not party_ids:
         return 0
-    people = _record_rows(Party.objects.people().active().filter(pk__in=party_ids))
+    people = _record_rows(Party.objects.people().active().filter(pk__in=id_set(party_ids)))
     if not people:
         return 0
     rows = {
@@ -642,8 +642,6 @@ def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
     """
     from django.db.models.functions import Lower, Right
 
-    from kith.people.identity.nicknames import canonical
-
     people = Party.objects.people().active()
     found: dict[int, set[int]] = {pk: set() for pk in rows}
     strong: dict[int, set[int]] = {pk: set() for pk in rows}
@@ -689,8 +687,7 @@ def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
         ):
             if kind != Party.Kind.PERSON or status != Party.Status.ACTIVE:
                 continue
-            given = features.clean_name(given_name)
-            canon = canonical(given) if given else None
+            canon = features.given_canon(features.clean_name(given_name))
             day = str(birthday) if birthday else None
             for pk in by_family.get(lowered, ()):
                 row = rows[pk]
