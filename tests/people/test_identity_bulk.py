@@ -90,6 +90,38 @@ def test_score_new_people_stores_suggestions_for_a_batch(people):
     assert (rejected.probability, rejected.updated_at) == before
 
 
+def test_a_batch_stores_its_suggestions_together_as_one_by_one_would(people):
+    """Stored for the whole batch in a few short transactions, not one per person (a
+    commit each was as costly as the scoring), and the same suggestions as scoring
+    each person on their own stores."""
+    from kith.people.identity import model as engine
+
+    gen = synthetic.generate(150, seed=9)
+    IdentityModel.objects.create(
+        status="done", model=engine.train([features.to_row(r) for r in gen.records])
+    )
+    pks = [p.pk for p in people]
+
+    def stored() -> dict[tuple[int, int], float]:
+        return {
+            (a, b): round(p, 9)
+            for a, b, p in MatchSuggestion.objects.values_list("left_id", "right_id", "probability")
+        }
+
+    with CaptureQueriesContext(connection) as queries:
+        count = service.score_new_people(pks)
+    together = stored()
+    transactions = [q for q in queries if q["sql"].startswith("SAVEPOINT")]
+    people_with_suggestions = {pk for pair in together for pk in pair if pk in set(pks)}
+    assert count == len(together) > 0
+    assert len(people_with_suggestions) > 10  # one transaction each, before
+    assert len(transactions) <= -(-count // service.STORE_CHUNK)
+    MatchSuggestion.objects.all().delete()
+    for pk in pks:
+        service.score_new_people([pk])
+    assert stored() == together
+
+
 @pytest.mark.parametrize("max_pairs", [20_000, 50])
 def test_score_many_gives_the_pairs_scored_one_by_one(people, max_pairs):
     """A batch scored in one model load (and, with a small ``max_pairs``, in several

@@ -508,8 +508,8 @@ def score_new_people(party_ids: list[int]) -> int:
     every candidate that ``_candidate_query`` would find for each of them in a few
     queries for all (``_candidates_many``), instead of a query per person that scanned
     the people table (``iexact``, ``endswith``) each time. Only people with candidates
-    are then scored by the model: all of them in a few calls (``score_many``), their
-    suggestions stored one person after another as before.
+    are then scored by the model: all of them in a few calls (``score_many``), and
+    their suggestions stored together.
     """
     run = active_model()
     if run is None or not party_ids:
@@ -545,17 +545,15 @@ def score_new_people(party_ids: list[int]) -> int:
         ]
         if mine:
             groups.append((row, mine))
-    # One model load and a few Splink calls for the whole batch (engine.score_many); the
-    # pairs are then stored person by person, as when each was scored on its own.
-    stored = 0
+    # One model load and a few Splink calls for the whole batch (engine.score_many).
     # Keyed by the model's content (0.2 ms to hash): the worker keeps the loaded model
     # from one batch to the next, and a retrained or edited model is loaded afresh.
     fingerprint = hashlib.sha256(json.dumps(run.model, sort_keys=True, default=str).encode())
     scored = engine.score_many(run.model, groups, key=fingerprint.hexdigest())
-    for (row, mine), pairs in zip(groups, scored, strict=True):
-        by_id = {r["unique_id"]: r for r in [row, *mine]}
-        stored += _store_pairs(None, pairs, {}, by_id)
-    return stored
+    # Stored for the whole batch at once (in _store_pairs' short chunks): person by
+    # person it was three queries and a commit each, as much as the scoring itself.
+    by_id = {r["unique_id"]: r for row, mine in groups for r in [row, *mine]}
+    return _store_pairs(None, [p for pairs in scored for p in pairs], {}, by_id)
 
 
 def _worth_scoring(a: dict[str, Any], b: dict[str, Any]) -> bool:
