@@ -288,10 +288,18 @@ class Follow(KithModel):
     ``is_external`` marks portal users (customers, partners): they never get internal posts.
     """
 
-    target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    # Neither key has an index of its own: the unique (target_type, target_id, follower)
+    # and the (follower, target_type) index start with them, and each index is one more
+    # write for every follow (a create adds its owner's).
+    target_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     target_id = models.BigIntegerField()
     follower = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collab_follows"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="collab_follows",
+        db_index=False,
     )
     event_types = models.JSONField(default=list, blank=True)
     is_external = models.BooleanField(default=False)

@@ -181,7 +181,9 @@ class ContactPoint(KithModel):
     WEBSITE = "website"
 
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="contact_points")
-    channel = models.CharField(max_length=30, db_index=True)
+    # Not indexed alone: every lookup by channel also names the normalized value (the
+    # indexes below) or the party, and a create writes three or four contact points.
+    channel = models.CharField(max_length=30)
     value = models.CharField(max_length=500)
     normalized = models.CharField(max_length=500)
     label = models.CharField(max_length=40, blank=True)

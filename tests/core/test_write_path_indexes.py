@@ -1,0 +1,32 @@
+"""Tables written on every create carry no index another index already starts with.
+
+Each index is one more B-tree to update (and, on SQLite, pages to write to the WAL) for
+every row: a person's create writes three or four contact points, an audit row and a
+follow. Lookups by these columns still have an index, the composite one that starts
+with them.
+"""
+
+import pytest
+from django.db import connection
+
+from kith.collab.models import Follow
+from kith.core.models import AuditEntry
+from kith.people.models import ContactPoint
+
+# model, the column that must not be indexed alone, an index that starts with it
+CASES = [
+    (ContactPoint, "channel", ["channel", "normalized"]),
+    (Follow, "follower_id", ["follower_id", "target_type_id"]),
+    (Follow, "target_type_id", ["target_type_id", "target_id", "follower_id"]),
+    (AuditEntry, "object_type_id", ["object_type_id", "object_id", "occurred_at"]),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model, column, covering", CASES)
+def test_no_index_of_its_own_where_a_composite_starts_with_it(model, column, covering):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    indexed = [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
+    assert [column] not in indexed
+    assert covering in indexed, indexed
