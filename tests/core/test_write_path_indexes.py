@@ -2,7 +2,7 @@
 
 Each index is one more B-tree to update (and, on SQLite, pages to write to the WAL) for
 every row: a person's create writes three or four contact points, an audit row and a
-follow. Lookups by these columns still have an index, the composite one that starts
+follow; a listening ingest writes an interaction for each matched mention. Lookups by these columns still have an index, the composite one that starts
 with them.
 """
 
@@ -11,6 +11,7 @@ from django.db import connection
 
 from kith.collab.models import Follow
 from kith.core.models import AuditEntry
+from kith.interactions.models import Interaction, Transaction
 from kith.people.models import ContactPoint
 
 # model, the column that must not be indexed alone, an index that starts with it
@@ -19,6 +20,8 @@ CASES = [
     (Follow, "follower_id", ["follower_id", "target_type_id"]),
     (Follow, "target_type_id", ["target_type_id", "target_id", "follower_id"]),
     (AuditEntry, "object_type_id", ["object_type_id", "object_id", "occurred_at"]),
+    (Interaction, "party_id", ["party_id", "occurred_at", "id"]),
+    (Transaction, "party_id", ["party_id", "occurred_at", "id"]),
 ]
 
 

@@ -62,7 +62,10 @@ class InformationRole(models.TextChoices):
 
 
 class Interaction(KithModel):
-    party = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="interactions")
+    # No index of its own: both indexes in Meta start with it (one write less a row).
+    party = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     direction = models.CharField(
         max_length=10, choices=Direction.choices, default=Direction.INBOUND
@@ -115,7 +118,10 @@ class Transaction(KithModel):
         PAYMENT = "payment", "Payment"
         REFUND = "refund", "Refund"
 
-    party = models.ForeignKey("people.Party", on_delete=models.CASCADE, related_name="transactions")
+    # No index of its own: the (party, -occurred_at, -id) index in Meta starts with it.
+    party = models.ForeignKey(
+        "people.Party", on_delete=models.CASCADE, related_name="transactions", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)

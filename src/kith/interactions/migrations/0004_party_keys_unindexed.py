@@ -1,0 +1,53 @@
+"""Interaction.party and Transaction.party lose their own indexes: the composite
+indexes on (party, -occurred_at, -id) and (party, channel, …) start with them, and each
+index is one more write for every interaction (a listening ingest writes many).
+
+Dropped by name (``DROP INDEX IF EXISTS``) rather than by ``AlterField``'s own SQL, which
+on SQLite rebuilt the whole table, every row copied, to remove an index.
+"""
+
+from django.db import migrations, models
+
+
+def _drop(*names: str) -> migrations.RunSQL:
+    return migrations.RunSQL(
+        [f'DROP INDEX IF EXISTS "{name}"' for name in names], reverse_sql=migrations.RunSQL.noop
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("interactions", "0003_call_duration_outcome"),
+        ("people", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="interaction",
+                    name="party",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=models.deletion.CASCADE,
+                        related_name="interactions",
+                        to="people.party",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="transaction",
+                    name="party",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=models.deletion.CASCADE,
+                        related_name="transactions",
+                        to="people.party",
+                    ),
+                ),
+            ],
+            database_operations=[
+                _drop("interactions_interaction_party_id_69474954"),
+                _drop("interactions_transaction_party_id_c8d5c80d"),
+            ],
+        ),
+    ]
