@@ -2,16 +2,19 @@
 
 Each index is one more B-tree to update (and, on SQLite, pages to write to the WAL) for
 every row: a person's create writes three or four contact points, an audit row and a
-follow; a listening ingest writes an interaction for each matched mention. Lookups by these columns still have an index, the composite one that starts
+follow, and its events a delivery row per subscriber; a post writes a feed row per
+follower; a listening ingest writes a mention for each post and an interaction for each
+matched one. Lookups by these columns still have an index, the composite one that starts
 with them.
 """
 
 import pytest
 from django.db import connection
 
-from kith.collab.models import Follow
-from kith.core.models import AuditEntry
+from kith.collab.models import FeedItem, Follow
+from kith.core.models import AuditEntry, EventDelivery
 from kith.interactions.models import Interaction, Transaction
+from kith.listening.models import Mention
 from kith.people.models import ContactPoint
 
 # model, the column that must not be indexed alone, an index that starts with it
@@ -22,6 +25,11 @@ CASES = [
     (AuditEntry, "object_type_id", ["object_type_id", "object_id", "occurred_at"]),
     (Interaction, "party_id", ["party_id", "occurred_at", "id"]),
     (Transaction, "party_id", ["party_id", "occurred_at", "id"]),
+    (EventDelivery, "event_id", ["event_id", "subscriber"]),
+    (FeedItem, "user_id", ["user_id", "post_id"]),
+    (Mention, "source_id", ["source_id", "published_at"]),
+    (Mention, "person_id", ["person_id", "published_at"]),
+    (Mention, "assignee_id", ["assignee_id", "is_open", "rank", "id"]),
 ]
 
 

@@ -330,7 +330,11 @@ class FeedItem(models.Model):
     """One post in one user's feed (fan-out on write); ``mention`` marks @mentions of them."""
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own either: the unique (user, post) and the (user, target_type,
+    # target_id, post) indexes start with it, and a post writes a row per follower.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # No B-tree index of its own: PostgreSQL would walk it backwards for "my feed" and
     # filter by user, skipping every row a popular post fanned out. Migration 0002 adds
     # a hash index on PostgreSQL (lookups by post only, no ordering) and a plain one on

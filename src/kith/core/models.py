@@ -111,7 +111,11 @@ class EventDelivery(models.Model):
     """One subscriber has handled one event; unique so a handler runs once per event."""
 
     id = models.BigAutoField(primary_key=True)
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: the unique (event, subscriber) starts with it, and a row is
+    # written for every event each subscriber takes.
+    event = models.ForeignKey(
+        OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     subscriber = models.CharField(max_length=120)
     delivered_at = models.DateTimeField()
 

@@ -144,7 +144,11 @@ class ConvertedKind(models.TextChoices):
 
 
 class Mention(KithModel):
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="mentions")
+    # source, person and assignee have no index of their own: the indexes in Meta start
+    # with each of them, and an ingest writes a mention for every post it takes.
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="mentions", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     channel = models.CharField(max_length=20)
     text = models.TextField()
@@ -174,7 +178,12 @@ class Mention(KithModel):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
     person = models.ForeignKey(
-        "people.Party", null=True, blank=True, on_delete=models.SET_NULL, related_name="mentions"
+        "people.Party",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mentions",
+        db_index=False,
     )
     interaction = models.ForeignKey(
         "interactions.Interaction",
@@ -190,6 +199,7 @@ class Mention(KithModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="listening_mentions",
+        db_index=False,
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
     # Derived by the database from ``status``: the queue's leading index column.

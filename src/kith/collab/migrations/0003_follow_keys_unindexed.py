@@ -1,20 +1,13 @@
 """Follow's two keys lose their own indexes: the unique (target_type, target_id,
 follower) and the (follower, target_type) index start with them.
 
-The index is dropped by name (``DROP INDEX IF EXISTS``) rather than by ``AlterField``'s
-own SQL: on SQLite that rebuilt the whole table, every row copied, for a change that
-only removes an index. The names are those Django gave the indexes on both databases
-(PostgreSQL also made a ``_like`` one for a text column).
+The index goes by name (kith.core.migration_ops.drop_indexes): no table rebuild.
 """
 
 from django.conf import settings
 from django.db import migrations, models
 
-
-def _drop(*names: str) -> migrations.RunSQL:
-    return migrations.RunSQL(
-        [f'DROP INDEX IF EXISTS "{name}"' for name in names], reverse_sql=migrations.RunSQL.noop
-    )
+from kith.core.migration_ops import drop_indexes
 
 
 class Migration(migrations.Migration):
@@ -49,7 +42,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
-                _drop(
+                drop_indexes(
                     "collab_follow_follower_id_31345c48", "collab_follow_target_type_id_9b0435e0"
                 ),
             ],

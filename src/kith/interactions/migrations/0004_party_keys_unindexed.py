@@ -2,17 +2,12 @@
 indexes on (party, -occurred_at, -id) and (party, channel, …) start with them, and each
 index is one more write for every interaction (a listening ingest writes many).
 
-Dropped by name (``DROP INDEX IF EXISTS``) rather than by ``AlterField``'s own SQL, which
-on SQLite rebuilt the whole table, every row copied, to remove an index.
+The indexes go by name (kith.core.migration_ops.drop_indexes): no table rebuild.
 """
 
 from django.db import migrations, models
 
-
-def _drop(*names: str) -> migrations.RunSQL:
-    return migrations.RunSQL(
-        [f'DROP INDEX IF EXISTS "{name}"' for name in names], reverse_sql=migrations.RunSQL.noop
-    )
+from kith.core.migration_ops import drop_indexes
 
 
 class Migration(migrations.Migration):
@@ -46,8 +41,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
-                _drop("interactions_interaction_party_id_69474954"),
-                _drop("interactions_transaction_party_id_c8d5c80d"),
+                drop_indexes("interactions_interaction_party_id_69474954"),
+                drop_indexes("interactions_transaction_party_id_c8d5c80d"),
             ],
         ),
     ]
