@@ -1,11 +1,11 @@
 """What the worker spends scoring new people for duplicates, on a large database.
 
     .venv/bin/python benchmarks/run.py --db sqlite --keep       # once: 100,000 people
-    .venv/bin/python benchmarks/identity_scoring.py [--people 1000] [--repeat 3]
-        [--data-dir /tmp/kith-benchmarks/sqlite-100000_1000000] [--database-url URL]
+    .venv/bin/python benchmarks/identity_scoring.py [--db sqlite|postgres] [--quick]
+        [--people 1000] [--repeat 3]
 
-It reads the database ``run.py --keep`` left (a SQLite file in ``--data-dir``, or the
-PostgreSQL database ``--database-url`` names), takes its ``--people`` newest people (the
+It reads the database ``run.py --keep`` left for the same ``--db`` and size (found and
+configured as ``run.Target`` does), takes its ``--people`` newest people (the
 benchmark's creates and imports: realistic names, addresses and namesakes), and
 scores them as the worker's periodic job does (``score_new_people``, ``SCORE_BATCH`` at
 a time) against the trained model the server stored, ``--repeat`` times. Before each
@@ -33,32 +33,34 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run as bench  # noqa: E402  (benchmarks/ is not a package)
+import dataset  # noqa: E402  (benchmarks/ is not a package)
+import run as bench  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--quick", action="store_true", help="the database run.py --quick --keep left"
+    )
+    parser.add_argument("--people", type=int, default=1000, help="newest people scored")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--data-dir",
-        default=str(Path(tempfile.gettempdir()) / "kith-benchmarks" / "sqlite-100000_1000000"),
+        "--base-dir",
+        default=os.environ.get(
+            "KITH_BENCH_DIR", str(Path(tempfile.gettempdir()) / "kith-benchmarks")
+        ),
     )
-    parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    os.environ.update(
-        KITH_DATA_DIR=args.data_dir,
-        SECRET_KEY=bench.SECRET,
-        DEBUG="false",
-        DJANGO_SETTINGS_MODULE="kith.settings",
-        KITH_LOG_LEVEL="WARNING",
-    )
-    os.environ.pop("DATABASE_URL", None)
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    elif not (Path(args.data_dir) / "kith.sqlite3").exists():
-        sys.exit(f"no database in {args.data_dir}: run benchmarks/run.py --db sqlite --keep first")
+    # The database run.py --keep left, and the environment its server ran with.
+    sizes = dataset.Sizes(10_000, 100_000) if args.quick else dataset.Sizes(100_000, 1_000_000)
+    target = bench.Target(args.db, sizes, Path(args.base_dir))
+    if target.loaded_sizes() is None:
+        quick = " --quick" if args.quick else ""
+        sys.exit(f"no loaded database: run benchmarks/run.py --db {args.db}{quick} --keep first")
+    os.environ.clear()
+    os.environ.update(target.env())
 
     import django
 
