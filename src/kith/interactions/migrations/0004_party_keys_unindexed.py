@@ -41,8 +41,10 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
-                drop_indexes("interactions_interaction_party_id_69474954"),
-                drop_indexes("interactions_transaction_party_id_c8d5c80d"),
+                drop_indexes(
+                    "interactions_interaction_party_id_69474954",
+                    "interactions_transaction_party_id_c8d5c80d",
+                ),
             ],
         ),
     ]
