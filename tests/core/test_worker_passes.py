@@ -205,3 +205,27 @@ def test_a_bulk_backlog_larger_than_a_pass_is_delivered_without_waiting_for_the_
         timer.cancel()
     assert sorted(seen) == sorted(p.pk for p in people)
     assert _pending("test.bulk") == 0
+
+
+def test_a_long_periodic_job_lets_waiting_events_through_between_its_chunks(
+    alice, isolated_subscribers, clock
+):
+    """Jobs and delivery share the worker's thread: a job working through a backlog
+    calls ``yield_to_events`` between chunks, and the events waiting are delivered
+    then, not after the whole backlog."""
+    seen = []
+    events.subscriber("person.created", name="test.later", inline=False)(seen.append)
+    make_person(alice)
+    make_person(alice)
+    assert worker.yield_to_events() == 2
+    assert len(seen) == 2 and _pending() == 0
+    assert worker.yield_to_events() == 0  # nothing left waiting
+
+
+def test_yielding_outside_the_worker_loop_delivers_nothing(alice, isolated_subscribers):
+    """Tests and ``kith worker --once`` call jobs directly and deliver for themselves."""
+    seen = []
+    events.subscriber("person.created", name="test.later", inline=False)(seen.append)
+    make_person(alice)
+    assert worker.yield_to_events() == 0
+    assert seen == [] and _pending() == 1

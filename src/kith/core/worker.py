@@ -82,6 +82,28 @@ def _run_jobs(jobs: list[PeriodicJob], clock: _Clock | None = None) -> list[str]
     return ran
 
 
+def yield_to_events(*, max_batches: int = 10) -> int:
+    """Deliver the events waiting now, from inside a periodic job between its chunks;
+    returns how many were delivered.
+
+    The worker runs its periodic jobs and event delivery in one thread: a job working
+    through a long backlog (identity scoring after a large import) held every mention
+    and notification back until it finished. Outside ``run_forever`` (tests, ``kith
+    worker --once``) it does nothing: those callers deliver for themselves.
+    """
+    if getattr(_loop, "clock", None) is None:
+        return 0
+    delivered = 0
+    # Until none is left: a pass takes a bounded share of a bulk backlog
+    # (KITH_OUTBOX_BULK_ITEMS_PER_PASS), often a single import chunk's row.
+    for _ in range(max_batches):
+        count = events.deliver_pending(limit=BATCH)
+        delivered += count
+        if not count:
+            break
+    return delivered
+
+
 def run_tasks_batch(max_tasks: int = 20) -> None:
     """Run up to ``max_tasks`` ready tasks from the database task queue, then return."""
     from django.conf import settings
