@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from kith.people.identity import features, service, synthetic
-from kith.people.identity.models import IdentityModel, MatchSuggestion
+from kith.people.identity.models import IdentityKey, IdentityModel, MatchSuggestion
 from kith.people.models import ContactPoint, Party, Relationship, RoleType
 from tests.conftest import client_for, make_person
 
@@ -131,6 +131,11 @@ def test_training_stores_suggestions_with_weights_and_rejections_are_remembered(
     assert run.status == "done", run.message
     assert not run.fallback and run.record_count == len(parties)
     assert run.model["comparisons"] and run.suggestion_count > 20
+    # Training also stores everyone's blocking keys, through which new people find them.
+    assert run.keys_version == features.KEYS_VERSION
+    assert set(IdentityKey.objects.values_list("party_id", flat=True)) == {
+        p.pk for p in parties.values()
+    }
 
     by_pk = {p.pk: rid for rid, p in parties.items()}
     truth = gen.true_pairs()

@@ -1,5 +1,6 @@
 """New people scored set-wise (an import's batch of ``person.created``): the candidates
-found for all of them at once are those the one-person query finds for each."""
+found for all of them at once, through everyone's stored blocking keys, are exactly the
+people the model compares them with; changed people are scored (and keyed) again."""
 
 from __future__ import annotations
 
@@ -13,23 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from kith.people.identity import features, service, synthetic
-from kith.people.identity.models import IdentityModel, MatchSuggestion
+from kith.people.identity.models import IdentityKey, IdentityModel, MatchSuggestion
 from kith.people.models import Party
 from tests.conftest import client_for
 from tests.people.test_identity import _insert
-
-
-def _one_by_one(pk: int, row: dict) -> list[int]:
-    """What score_new_people found for one person before it went set-wise."""
-    return list(
-        Party.objects.people()
-        .active()
-        .exclude(pk=pk)
-        .filter(service._candidate_query(row))
-        .distinct()
-        .order_by("pk")
-        .values_list("pk", flat=True)[: service.MAX_CANDIDATES]
-    )
 
 
 @pytest.fixture
@@ -54,16 +42,53 @@ def people(db) -> list[Party]:
     return list(Party.objects.people().active().order_by("pk"))
 
 
-def test_candidates_for_many_are_those_found_one_by_one(people):
-    rows = {
+def _rows(parties) -> dict[int, dict]:
+    parties = list(parties)
+    return {
         p.pk: features.to_row(r)
-        for p, r in zip(people, features.records_from_parties(people), strict=True)
+        for p, r in zip(parties, features.records_from_parties(parties), strict=True)
     }
-    many = service._candidates_many(rows)
-    expected = {pk: _one_by_one(pk, row) for pk, row in rows.items()}
-    assert {pk: ids for pk, ids in expected.items() if ids} == many
-    # Not vacuous: contacts, family names and the other tests all found someone.
-    assert sum(len(ids) for ids in many.values()) > len(people)
+
+
+def test_stored_and_probe_keys_meet_exactly_for_pairs_worth_scoring():
+    """``probe_keys`` of one row meets ``stored_keys`` of another exactly when the two
+    are worth scoring: the model compares them, or one mentions the other's handle."""
+    gen = synthetic.generate(200, dup_rate=0.3, cross_channel=6, lookalikes=6, seed=5)
+    rows = [features.to_row(r) for r in gen.records]
+    # A signature naming another's handle, and nothing else in common, both ways round.
+    rows += [
+        {"unique_id": "h1", "given_name": "ana", "handles": ["ana_l"]},
+        {"unique_id": "h2", "given_name": "bo", "seen_handles": ["ana_l"]},
+    ]
+    stored = [features.stored_keys(r) for r in rows]
+    probes = [features.probe_keys(r) for r in rows]
+    met = worth = by_handle = 0
+    for i, a in enumerate(rows):
+        for j, b in enumerate(rows):
+            if i == j:
+                continue
+            expected = service._worth_scoring(a, b)
+            assert (not probes[i].isdisjoint(stored[j])) is expected, (a, b)
+            met += expected
+            by_handle += expected and not features.compared(a, b)
+            worth += 1
+    # Not vacuous: many pairs met, some through a mentioned handle alone, most not.
+    assert 100 < met < worth // 10 and by_handle > 0
+
+
+def test_candidates_by_keys_are_the_active_people_worth_scoring(people):
+    service.rebuild_keys()
+    rows = _rows(people)
+    found = service._candidates_by_keys(rows)
+    expected = {
+        pk: sorted(o for o in rows if o != pk and service._worth_scoring(row, rows[o]))
+        for pk, row in rows.items()
+    }
+    assert found == {pk: ids for pk, ids in expected.items() if ids}
+    # Not vacuous; and the merged "Ana Lima" (not in rows) was never keyed.
+    assert sum(len(ids) for ids in found.values()) > len(people) // 2
+    merged = Party.objects.get(status=Party.Status.MERGED)
+    assert not IdentityKey.objects.filter(party=merged).exists()
 
 
 def test_score_new_people_stores_suggestions_for_a_batch(people):
@@ -108,6 +133,7 @@ def test_a_batch_stores_its_suggestions_together_as_one_by_one_would(people):
             for a, b, p in MatchSuggestion.objects.values_list("left_id", "right_id", "probability")
         }
 
+    service.ensure_keys(service.active_model())  # once per model: not this batch's work
     with CaptureQueriesContext(connection) as queries:
         count = service.score_new_people(pks)
     together = stored()
@@ -115,7 +141,8 @@ def test_a_batch_stores_its_suggestions_together_as_one_by_one_would(people):
     people_with_suggestions = {pk for pair in together for pk in pair if pk in set(pks)}
     assert count == len(together) > 0
     assert len(people_with_suggestions) > 10  # one transaction each, before
-    assert len(transactions) <= -(-count // service.STORE_CHUNK)
+    # One for the batch's keys, then the suggestions in chunks.
+    assert len(transactions) <= 1 + -(-count // service.STORE_CHUNK)
     MatchSuggestion.objects.all().delete()
     for pk in pks:
         service.score_new_people([pk])
@@ -130,11 +157,9 @@ def test_score_many_gives_the_pairs_scored_one_by_one(people, max_pairs):
 
     gen = synthetic.generate(150, seed=9)
     model = engine.train([features.to_row(r) for r in gen.records])
-    rows = {
-        p.pk: features.to_row(r)
-        for p, r in zip(people, features.records_from_parties(people), strict=True)
-    }
-    candidates = service._candidates_many(rows)
+    service.rebuild_keys()
+    rows = _rows(people)
+    candidates = service._candidates_by_keys(rows)
     groups = [(rows[pk], [rows[c] for c in ids]) for pk, ids in sorted(candidates.items())][:15]
     groups.append((rows[people[0].pk], []))  # nobody to compare with: nothing
     # Twice under one key: the second call scores with the model the first one loaded
@@ -238,7 +263,7 @@ def test_new_people_are_queued_and_scored_in_one_batch_by_the_periodic_job(train
     # The queue shows on the CLI and the admins' system page.
     out = StringIO()
     call_command("identity", "status", stdout=out)
-    assert "2 new people waiting to be scored" in out.getvalue()
+    assert "2 new or changed people waiting to be scored" in out.getvalue()
     page = client_for(alice).get("/system/").content.decode()
     assert re.search(r'id="identity-queue">2<', page)
     assert "people.identity_score_new" in worker.run_due_jobs()
@@ -259,32 +284,26 @@ def test_nothing_is_queued_without_a_trained_model(db, alice):
     assert service.queued_count() == 0
 
 
-def test_a_true_match_among_more_namesakes_than_the_cap_is_still_a_candidate(db):
-    """A common family name finds more people than ``MAX_CANDIDATES``; the cut keeps
-    those with the same given name or birthday first, not merely the oldest ids."""
-    namesakes = service.MAX_CANDIDATES + 10
+def test_a_true_match_among_more_lookalikes_than_the_cap_is_still_a_candidate(db):
+    """More people than ``MAX_CANDIDATES`` share one key with a new person (a common
+    name); the cut keeps those sharing the most keys, not merely the oldest ids."""
+    lookalikes = service.MAX_CANDIDATES + 10
     Party.objects.bulk_create(
-        Party(
-            kind="person",
-            given_name=f"Given{i}",
-            family_name="Okafor",
-            display_name=f"Given{i} Okafor",
-            sort_name=f"given{i} okafor",
-        )
-        for i in range(namesakes)
+        Party(kind="person", given_name="Maria", family_name="Okafor", sort_name="maria okafor")
+        for _ in range(lookalikes)
     )
-    older = Party.objects.create(kind="person", given_name="Maria", family_name="Okafor")
     twin = Party.objects.create(
-        kind="person", given_name="Paul", family_name="Okafor", birthday=dt.date(1980, 2, 3)
+        kind="person", given_name="Maria", family_name="Okafor", birthday=dt.date(1980, 2, 3)
     )
     new = Party.objects.create(
         kind="person", given_name="Mary", family_name="Okafor", birthday=dt.date(1980, 2, 3)
     )
-    rows = {new.pk: features.to_row(features.records_from_parties([new])[0])}
-    found = service._candidates_many(rows)[new.pk]
+    service.rebuild_keys()
+    found = service._candidates_by_keys(_rows([new]))[new.pk]
     assert len(found) == service.MAX_CANDIDATES
-    # Mary is a nickname-folded Maria; Paul shares the birthday: both strong.
-    assert older.pk in found and twin.pk in found
+    # Mary is a nickname-folded Maria: every lookalike shares that key; the twin also
+    # shares the family name with the birthday, and is kept though its id is the newest.
+    assert twin.pk in found
     assert found == sorted(found)
 
 
@@ -334,22 +353,109 @@ def test_compared_follows_each_kind_of_blocking_rule_both_ways_round(a, b, expec
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="the plan checked is SQLite's (EXPLAIN QUERY PLAN)"
 )
-def test_the_namesake_lookup_reads_the_family_name_index(people):
-    """A batch's namesakes are found through the index on lower(family_name), not by
-    reading every party (at 100,000 people: 209 ms a batch of 400 without it, 48 with)."""
-    rows = {
-        p.pk: features.to_row(r)
-        for p, r in zip(people[:20], features.records_from_parties(people[:20]), strict=True)
-    }
+def test_the_key_lookup_reads_only_the_key_index(people):
+    """A batch's candidates are found through the (key, party) index alone: at 100,000
+    people it answers without reading the table or any person's record."""
+    service.rebuild_keys()
+    rows = _rows(people[:20])
     with CaptureQueriesContext(connection) as queries:
-        service._candidates_many(rows)
-    family = [
-        q["sql"]
-        for q in queries.captured_queries
-        if 'LOWER("people_party"."family_name")' in q["sql"]
-    ]
-    assert family, "no family-name lookup ran"
+        service._candidates_by_keys(rows)
+    lookup = [q["sql"] for q in queries.captured_queries if "people_identitykey" in q["sql"]]
+    assert len(lookup) == 1
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {family[0]}")
+        cursor.execute(f"EXPLAIN QUERY PLAN {lookup[0]}")
         plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
-    assert "people_party_family_lower" in plan, plan
+    assert "COVERING INDEX identity_key_lookup" in plan, plan
+
+
+def test_a_model_trained_before_keys_existed_gets_them_on_first_use(people, trained, monkeypatch):
+    """A model trained before this version has no keys: the first scoring builds
+    everyone's once (they found nobody otherwise), then never again for that model."""
+    assert not IdentityKey.objects.exists() and trained.keys_version == ""
+    pks = [p.pk for p in people]
+    assert service.score_new_people(pks) > 0
+    trained.refresh_from_db()
+    assert trained.keys_version == features.KEYS_VERSION
+    # Everyone with a key to store (a given name alone makes none), and nobody else.
+    keyable = {pk for pk, row in _rows(people).items() if features.stored_keys(row)}
+    assert set(IdentityKey.objects.values_list("party_id", flat=True)) == keyable
+    assert len(keyable) > len(pks) - 5
+
+    def again(*args, **kwargs):
+        raise AssertionError("keys rebuilt twice for one model")
+
+    monkeypatch.setattr(service, "rebuild_keys", again)
+    service.score_new_people(pks[:5])
+
+
+def test_a_changed_person_is_scored_again_and_found_by_their_new_details(
+    trained, alice, monkeypatch
+):
+    """A person's keys are stored when they are scored; a change (here a postal
+    address added) queues them again, so a later newcomer at that address finds them."""
+    from kith.core import events
+    from kith.people import services
+    from kith.people.identity import model as engine
+
+    address = "12 Main Street, Springfield 12345"
+
+    def create(given: str, family: str, **contact) -> Party:
+        return services.create_party(
+            actor=alice,
+            data=services.PartyInput(
+                fields={"given_name": given, "family_name": family},
+                contact_points=[services.ContactInput(**contact)],
+            ),
+        )
+
+    ada = create("Ada", "Okafor", channel="email", value="ada@work.example")
+    events.deliver_pending()
+    service.score_queued()
+    assert IdentityKey.objects.filter(party=ada).exists()
+    services.add_contact_point(
+        actor=alice, party=ada, contact=services.ContactInput(channel="postal", value=address)
+    )
+    events.deliver_pending()
+    assert service.queued_count() == 1  # queued again by contact_point.added
+    service.score_queued()
+    scored: list[tuple[str, set[str]]] = []
+    real = engine.score_many
+
+    def spy(model, groups, **kwargs):
+        scored.extend((new["unique_id"], {c["unique_id"] for c in cands}) for new, cands in groups)
+        return real(model, groups, **kwargs)
+
+    monkeypatch.setattr(engine, "score_many", spy)
+    # Nothing but the new address in common (another name, no birthday or e-mail).
+    newcomer = create("Zed", "Quill", channel="postal", value=address)
+    events.deliver_pending()
+    service.score_queued()
+    assert scored == [(str(newcomer.pk), {str(ada.pk)})]
+
+
+def test_erasure_removes_a_persons_keys(people, alice):
+    """The keys are hashes of the person's names and contacts: erased with them."""
+    from kith.cmr import erasure
+
+    service.rebuild_keys()
+    person, other = people[0], people[1]
+    assert IdentityKey.objects.filter(party=person).exists()
+    summary = erasure.erase(actor=alice, person=person)
+    assert summary["people.IdentityKey"] > 0
+    assert not IdentityKey.objects.filter(party=person).exists()
+    assert IdentityKey.objects.filter(party=other).exists()
+
+
+def test_a_backlog_is_scored_batch_by_batch_with_the_worker_between(people, trained, monkeypatch):
+    """After each batch but the last, ``score_queued`` hands back to the worker (which
+    delivers the events waiting); every queued person is scored and dequeued."""
+    pks = [p.pk for p in people]
+    service.queue_new_people(pks)
+    monkeypatch.setattr(service, "SCORE_BATCH", 50)
+    calls = []
+    service.score_queued(between=lambda: calls.append(service.queued_count()))
+    batches = -(-len(pks) // 50)
+    assert len(calls) == batches - 1 and batches > 2
+    assert calls == sorted(calls, reverse=True) and calls[-1] > 0
+    assert service.queued_count() == 0
+    assert MatchSuggestion.objects.exists()

@@ -37,6 +37,11 @@ class PeopleConfig(AppConfig):
             "A work queue holding only the person's id until the worker scores them.",
         )
         erasure.register_erasure("people.PendingIdentityScore", "party", delete=True)
+        registry.register_excluded(
+            "people.IdentityKey",
+            "Hashes of the record's own names, dates and contacts, for finding duplicates.",
+        )
+        erasure.register_erasure("people.IdentityKey", "party", delete=True)
 
 
 def _reindex() -> None:
@@ -52,9 +57,12 @@ def _mark_stale_imports() -> None:
 
 
 def _score_queued() -> None:
+    from kith.core import worker
     from kith.people.identity import service
 
-    service.score_queued()
+    # A backlog (a large import) is scored batch by batch; the events that arrive
+    # meanwhile are delivered between batches rather than after the whole backlog.
+    service.score_queued(between=worker.yield_to_events)
 
 
 def _retrain() -> None:

@@ -12,7 +12,6 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from kith.core.models import KithModel
@@ -132,10 +131,6 @@ class Party(KithModel):
     class Meta:
         indexes = [
             models.Index(fields=["kind", "status", "sort_name", "id"]),
-            # Identity scoring finds each new person's namesakes by lower(family_name)
-            # for a whole batch; without it the lookup read every party (209 vs 48 ms
-            # for 400 family names among 100,000 people on SQLite).
-            models.Index(Lower("family_name"), name="people_party_family_lower"),
         ]
         verbose_name_plural = "parties"
 
@@ -440,9 +435,10 @@ class ImportJob(KithModel):
 
 # Identity resolution rows (trained models, match suggestions) live in their own module.
 from kith.people.identity.models import (  # noqa: E402
+    IdentityKey,
     IdentityModel,
     MatchSuggestion,
     PendingIdentityScore,
 )
 
-__all__ = ["IdentityModel", "MatchSuggestion", "PendingIdentityScore"]
+__all__ = ["IdentityKey", "IdentityModel", "MatchSuggestion", "PendingIdentityScore"]

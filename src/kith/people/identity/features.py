@@ -15,10 +15,11 @@ Nothing here imports the linkage engine; the web process may use it freely.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,47 +109,170 @@ BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = tuple(
 )
 
 
-def _agree(a: dict[str, Any], b: dict[str, Any], rule: tuple[tuple[str, str], ...]) -> bool:
-    for left, right in rule:
-        x, y = a.get(left), b.get(right)
-        if not x or not y:  # unknown never agrees (NULL = NULL is not true in SQL)
-            return False
-        if left in LIST_FIELDS:
-            if not set(x).intersection(y):
-                return False
-        elif x != y:
-            return False
-    return True
-
-
-# Rules that join each field with itself hold both ways round exactly when every field
-# of the rule agrees, so compared() tests them as subsets of the pair's agreeing fields
-# (one look at each field per pair, not one per rule and direction).
-_SAME_FIELD_RULES = tuple(
-    frozenset(left for left, _ in rule)
+# Every part of a rule pairs two list fields or two single values; the keys below rely
+# on it (a list field meets another when they share a value, a single value when equal).
+assert all(
+    (left in LIST_FIELDS) == (right in LIST_FIELDS)
     for rule in BLOCKING_RULES
+    for left, right in rule
+)
+
+# A row's blocking keys: those of the rules that join each field with itself (the same
+# on both sides), then the other rules' left and right keys.
+BlockingKeys = tuple[frozenset, frozenset, frozenset]
+
+_SAME_FIELD_RULES = tuple(
+    (number, tuple(left for left, _ in rule))
+    for number, rule in enumerate(BLOCKING_RULES)
     if all(left == right for left, right in rule)
 )
-_OTHER_RULES = tuple(
-    rule for rule in BLOCKING_RULES if not all(left == right for left, right in rule)
+_CROSS_RULES = tuple(
+    (number, tuple(left for left, _ in rule), tuple(right for _, right in rule))
+    for number, rule in enumerate(BLOCKING_RULES)
+    if not all(left == right for left, right in rule)
 )
-_RULE_FIELDS = tuple(sorted(frozenset().union(*_SAME_FIELD_RULES)))
 
 
-def compared(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether the model compares rows ``a`` and ``b`` (:func:`to_row`): see BLOCKING_RULES.
+def _rule_keys(number: int, fields: tuple[str, ...]) -> Callable[[dict[str, Any]], Iterable]:
+    """A function giving a row's keys for one side of rule ``number`` (``fields``).
+
+    Built once for each rule at import: the common shapes (one list field, one or two
+    single values) get a function with no loop, as every candidate of a scoring batch
+    goes through all of them.
+    """
+    lists = [name in LIST_FIELDS for name in fields]
+    if len(fields) == 1 and lists[0]:
+        (name,) = fields
+
+        def one_list(row: dict[str, Any]) -> Iterable:
+            values = row.get(name)
+            return [(number, v) for v in values] if values else ()
+
+        return one_list
+    if len(fields) == 1:
+        (name,) = fields
+
+        def one_value(row: dict[str, Any]) -> Iterable:
+            value = row.get(name)
+            return ((number, value),) if value else ()
+
+        return one_value
+    if len(fields) == 2 and not any(lists):
+        first, second = fields
+
+        def two_values(row: dict[str, Any]) -> Iterable:
+            x = row.get(first)
+            if x:
+                y = row.get(second)
+                if y:
+                    return ((number, x, y),)
+            return ()
+
+        return two_values
+
+    def general(row: dict[str, Any]) -> Iterable:
+        keys: list[tuple] = [(number,)]
+        for name, is_list in zip(fields, lists, strict=True):
+            value = row.get(name)
+            if not value:  # unknown never agrees (NULL = NULL is not true in SQL)
+                return ()
+            keys = [(*key, v) for key in keys for v in (value if is_list else (value,))]
+        return keys
+
+    return general
+
+
+_SAME_KEYS = tuple(_rule_keys(number, fields) for number, fields in _SAME_FIELD_RULES)
+_LEFT_KEYS = tuple(_rule_keys(number, lefts) for number, lefts, _ in _CROSS_RULES)
+_RIGHT_KEYS = tuple(_rule_keys(number, rights) for number, _, rights in _CROSS_RULES)
+
+
+def blocking_keys(row: dict[str, Any]) -> BlockingKeys:
+    """The row's keys for BLOCKING_RULES: :func:`keys_meet` says from two rows' keys
+    whether the model compares them.
+
+    A rule's key is the rule's number with one value for each of its parts, taken from
+    the parts' left fields (or their right fields); a list field gives a key for each of
+    its values, and a part without a value (unknown never agrees) gives the rule no key.
+    Two rows agree on a rule exactly when the first's left keys and the second's right
+    keys share one. Built once a row, the pair test is then a few set intersections,
+    not a walk over the rules for every pair a batch looks at.
+    """
+    same: list[tuple] = []
+    for keys in _SAME_KEYS:
+        same.extend(keys(row))
+    left: list[tuple] = []
+    for keys in _LEFT_KEYS:
+        left.extend(keys(row))
+    right: list[tuple] = []
+    for keys in _RIGHT_KEYS:
+        right.extend(keys(row))
+    return frozenset(same), frozenset(left), frozenset(right)
+
+
+def keys_meet(a: BlockingKeys, b: BlockingKeys) -> bool:
+    """Whether two rows with these :func:`blocking_keys` are compared by the model.
 
     Both ways round: Splink joins a rule with its left side on the lower id, and which
     of two people has the lower id says nothing about whether they are one person.
     """
-    agreeing = set()
-    for name in _RULE_FIELDS:
-        x, y = a.get(name), b.get(name)
-        if x and y and (not set(x).isdisjoint(y) if name in LIST_FIELDS else x == y):
-            agreeing.add(name)
-    if agreeing and any(rule <= agreeing for rule in _SAME_FIELD_RULES):
-        return True
-    return any(_agree(a, b, rule) or _agree(b, a, rule) for rule in _OTHER_RULES)
+    return not a[0].isdisjoint(b[0]) or not a[1].isdisjoint(b[2]) or not b[1].isdisjoint(a[2])
+
+
+def compared(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether the model compares rows ``a`` and ``b`` (:func:`to_row`): see BLOCKING_RULES."""
+    return keys_meet(blocking_keys(a), blocking_keys(b))
+
+
+# The handles rule's number: a handle one person mentions meets the other's handle key.
+_HANDLES_RULE = BLOCKING_RULES.index((("handles", "handles"),))
+# Names the key definition below (rules and tagging): stored keys built under another
+# version are rebuilt before they are used (service.ensure_keys).
+KEYS_VERSION = hashlib.sha256(repr((BLOCKING_RULES, "L/R/seen v1")).encode()).hexdigest()[:16]
+
+
+def _hashed(keys: Iterable[tuple]) -> set[int]:
+    """64-bit hashes of keys (stable across processes, unlike ``hash``), as stored."""
+    return {
+        int.from_bytes(
+            hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "big", signed=True
+        )
+        for key in keys
+    }
+
+
+def stored_keys(row: dict[str, Any]) -> set[int]:
+    """The keys stored for a person (``IdentityKey``), hashed: those that
+    :func:`probe_keys` of another person meets exactly when the two are worth scoring:
+    the model compares them (:func:`compared`), or one mentions the other's handle.
+
+    Same-field keys are stored as they are; a one-sided rule's left and right keys are
+    tagged with their side, so a probe asks for the opposite side; and each handle the
+    person's free text mentions is stored tagged ``seen``.
+    """
+    same, left, right = blocking_keys(row)
+    return _hashed(
+        [
+            *same,
+            *(("L", key) for key in left),
+            *(("R", key) for key in right),
+            *(("seen", handle) for handle in row.get("seen_handles") or ()),
+        ]
+    )
+
+
+def probe_keys(row: dict[str, Any]) -> set[int]:
+    """The keys to look up for a person among everyone's :func:`stored_keys`."""
+    same, left, right = blocking_keys(row)
+    return _hashed(
+        [
+            *same,
+            *(("R", key) for key in left),
+            *(("L", key) for key in right),
+            *(("seen", handle) for handle in row.get("handles") or ()),
+            *((_HANDLES_RULE, handle) for handle in row.get("seen_handles") or ()),
+        ]
+    )
 
 
 @dataclass
@@ -299,8 +423,9 @@ def to_row(record: PersonRecord) -> dict[str, Any]:
     }
 
 
-def records_from_parties(parties: Iterable[Any]) -> list[PersonRecord]:
-    """Records for these Party rows (people), with contact points and current employers.
+def records_from_parties(parties: Iterable[Any], *, employers: bool = True) -> list[PersonRecord]:
+    """Records for these Party rows (people), with contact points and current employers
+    (unless ``employers`` is false: blocking keys do not read them).
 
     Four queries whatever the number of people: the parties, their contact points, their
     current employers, and the identifier attribute lives on the party row itself.
@@ -317,13 +442,15 @@ def records_from_parties(parties: Iterable[Any]) -> list[PersonRecord]:
         party_id__in=ids
     ).values_list("party_id", "channel", "value", "normalized"):
         points[party_id].append((channel, value, normalized))
-    employers: dict[int, list[str]] = defaultdict(list)
+    employed: dict[int, list[str]] = defaultdict(list)
     for subject_id, org_name in (
         Relationship.objects.current()
         .filter(subject_id__in=ids, object__isnull=False, object__kind="organization")
         .values_list("subject_id", "object__display_name")
+        if employers
+        else ()
     ):
-        employers[subject_id].append(org_name)
+        employed[subject_id].append(org_name)
     id_key = settings.KITH_IDENTITY_ID_ATTRIBUTE
     evidence_keys = settings.KITH_IDENTITY_EVIDENCE_ATTRIBUTES
     out = []
@@ -343,7 +470,7 @@ def records_from_parties(parties: Iterable[Any]) -> list[PersonRecord]:
                 phones=[n for c, _, n in mine if c == ContactPoint.PHONE],
                 handles=[n for c, _, n in mine if c not in _NOT_HANDLES],
                 websites=[n for c, _, n in mine if c == ContactPoint.WEBSITE],
-                organisations=employers.get(p.pk, []),
+                organisations=employed.get(p.pk, []),
                 id_number=str(attributes.get(id_key, "") or "") if id_key else "",
                 evidence_text="\n".join(e for e in evidence if e),
             )

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -31,11 +32,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kith.core import audit, events
-from kith.core.bulk import id_set
+from kith.core.bulk import id_set, insert_rows
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people import merging
 from kith.people.identity import features
-from kith.people.identity.models import IdentityModel, MatchSuggestion, PendingIdentityScore
+from kith.people.identity.models import (
+    IdentityKey,
+    IdentityModel,
+    MatchSuggestion,
+    PendingIdentityScore,
+)
 from kith.people.models import ContactPoint, Party
 
 logger = logging.getLogger("kith.identity")
@@ -174,6 +180,9 @@ def run_training(*, run_id: int) -> IdentityModel:
         if trained:
             _set_progress(run_id, 90, "storing suggestions")
             count = _store_pairs(run, pairs, clusters, {r["unique_id"]: r for r in rows})
+            _set_progress(run_id, 95, "indexing people for scoring new ones")
+            rebuild_keys(rows)
+            run.keys_version = features.KEYS_VERSION
         with transaction.atomic():
             run.model = trained
             run.suggestion_count = count
@@ -502,18 +511,20 @@ def match_candidates(
 
 
 def score_new_people(party_ids: list[int]) -> int:
-    """Score newly created people against the table and store suggestions (worker).
+    """Score new (or changed) people against the table and store suggestions (worker).
 
-    Set-wise for a batch (an import's chunk): the new people's records in one go and
-    every candidate that ``_candidate_query`` would find for each of them in a few
-    queries for all (``_candidates_many``), instead of a query per person that scanned
-    the people table (``iexact``, ``endswith``) each time. Only people with candidates
-    are then scored by the model: all of them in a few calls (``score_many``), and
-    their suggestions stored together.
+    Set-wise for a batch (an import's chunk): the people's records in one go, their
+    blocking keys stored afresh (``IdentityKey``), and the people worth scoring against
+    found for all of them through everyone's stored keys in one query
+    (``_candidates_by_keys``). Those candidates are read afresh and tested again with
+    the model's blocking rules (a stale key finds someone who no longer agrees), then
+    all groups are scored in a few calls (``score_many``) and their suggestions stored
+    together.
     """
     run = active_model()
     if run is None or not party_ids:
         return 0
+    ensure_keys(run)
     people = _record_rows(Party.objects.people().active().filter(pk__in=id_set(party_ids)))
     if not people:
         return 0
@@ -521,23 +532,24 @@ def score_new_people(party_ids: list[int]) -> int:
         p.pk: features.to_row(record)
         for p, record in zip(people, features.records_from_parties(people), strict=True)
     }
-    candidates = _candidates_many(rows)
+    # Their keys as they are now, before the lookup: two people of one batch find each
+    # other, and later people find these.
+    _write_keys(rows)
+    candidates = _candidates_by_keys(rows)
     wanted = {pk for pks in candidates.values() for pk in pks}
     if not wanted:
         return 0
     from kith.people.identity import model as engine
 
-    others = _record_rows(Party.objects.filter(pk__in=id_set(wanted)))
+    others = _record_rows(Party.objects.people().active().filter(pk__in=id_set(wanted - set(rows))))
     other_rows = {
         p.pk: features.to_row(record)
         for p, record in zip(others, features.records_from_parties(others), strict=True)
     }
+    other_rows.update(rows)
     groups = []
     for person in people:
         row = rows[person.pk]
-        # Only the pairs the model would compare in a full run (its blocking rules):
-        # the cheap lookups also find everyone with the same family name, pairs the
-        # model caps as "name only" anyway, and scoring them was most of the cost.
         mine = [
             other_rows[pk]
             for pk in candidates.get(person.pk, ())
@@ -566,7 +578,8 @@ def _worth_scoring(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def queue_new_people(party_ids: Iterable[int]) -> int:
-    """Queue new people for :func:`score_queued` (the worker, on ``person.created``)."""
+    """Queue people for :func:`score_queued` (the worker, on ``person.created`` and, through
+    :func:`queue_changed_people`, on changes)."""
     ids = set(party_ids)
     if not ids or active_model() is None:
         # Nothing scores them without a model; the first training compares everyone.
@@ -577,13 +590,44 @@ def queue_new_people(party_ids: Iterable[int]) -> int:
     return len(rows)
 
 
-def score_queued(*, limit: int = 20 * SCORE_BATCH) -> int:
-    """Score the queued new people, ``SCORE_BATCH`` at a time, and take them off the
+def queue_changed_people(events_: Iterable[Any]) -> int:
+    """Queue the people these change events are about (``tasks.CHANGE_EVENTS``) for
+    :func:`score_queued`: the person updated or merged into, the person whose contact
+    point was added or changed, and the person a merge undone gave back."""
+    people: set[int] = set()
+    points: set[int] = set()
+    restored: set[str] = set()
+    for event in events_:
+        if not event.object_id:
+            continue
+        if event.name.startswith("contact_point."):
+            points.add(event.object_id)
+            continue
+        people.add(event.object_id)
+        if event.name == "person.merge_undone" and (event.data or {}).get("absorbed"):
+            restored.add(event.data["absorbed"])
+    if points:
+        people.update(
+            ContactPoint.objects.filter(pk__in=id_set(points)).values_list("party_id", flat=True)
+        )
+    if restored:
+        people.update(
+            Party.objects.filter(public_id__in=list(restored)).values_list("pk", flat=True)
+        )
+    return queue_new_people(people)
+
+
+def score_queued(
+    *, limit: int = 20 * SCORE_BATCH, between: Callable[[], object] | None = None
+) -> int:
+    """Score the queued people, ``SCORE_BATCH`` at a time, and take them off the
     queue; returns the suggestions stored (the worker's periodic job).
 
     Read, scored, then deleted by id, each step short: no transaction is held while
     the model runs (on SQLite it would hold the write lock). A person queued twice or
     scored by two workers at once is harmless: suggestions are upserted by pair.
+    ``between`` runs before each batch after the first (the worker delivers the events
+    waiting meanwhile: ``worker.yield_to_events``).
     """
     stored = done = 0
     while done < limit:
@@ -594,6 +638,8 @@ def score_queued(*, limit: int = 20 * SCORE_BATCH) -> int:
         )
         if not ids:
             break
+        if done and between is not None:
+            between()
         stored += score_new_people(ids)
         PendingIdentityScore.objects.filter(party_id__in=ids).delete()
         done += len(ids)
@@ -601,7 +647,7 @@ def score_queued(*, limit: int = 20 * SCORE_BATCH) -> int:
 
 
 def queued_count() -> int:
-    """New people waiting to be scored (the backlog the CLI and the status page show)."""
+    """New or changed people waiting to be scored (the backlog the CLI and the status page show)."""
     return PendingIdentityScore.objects.count()
 
 
@@ -624,110 +670,82 @@ def _record_rows(queryset) -> list[Any]:
     return list(queryset.values_list(*_RECORD_FIELDS, named=True))
 
 
-def _candidates_many(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
-    """For each new person (pk → ``features.to_row``), the people ``_candidate_query``
-    finds for them (active people other than themselves, by id, at most
-    ``MAX_CANDIDATES``), with a few queries for all of them rather than one each.
+def _candidates_by_keys(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
+    """For each person (pk → ``features.to_row``), the people whose stored keys meet
+    theirs (``features.probe_keys``): those the model compares them with or who mention
+    their handle, when the stored keys are current; by id, without themselves, at most
+    ``MAX_CANDIDATES``, those meeting most keys first. One query for the whole batch.
 
-    The same tests as ``_candidate_query``: a shared e-mail, phone or handle; the same
-    family name (case-insensitive), or a name ending with it; the same given name and
-    birthday; for a given name alone, a name starting with it.
-
-    Where more than ``MAX_CANDIDATES`` are found (a common family name), the strong
-    ones are kept first: a shared contact, or a family name with the same given name
-    (nickname-folded) or birthday. Cutting by id alone dropped a true match that
-    happened to be newer than two hundred namesakes.
+    Who is active is not asked here: the caller reads the candidates afresh.
     """
-    from django.db.models.functions import Lower, Right
-
-    people = Party.objects.people().active()
-    found: dict[int, set[int]] = {pk: set() for pk in rows}
-    strong: dict[int, set[int]] = {pk: set() for pk in rows}
-
-    def add(new: Iterable[int], party_id: int, *, is_strong: bool = False) -> None:
-        for pk in new:
-            if pk != party_id:
-                found[pk].add(party_id)
-                if is_strong:
-                    strong[pk].add(party_id)
-
-    by_point: dict[str, set[int]] = {}
-    by_family: dict[str, set[int]] = {}
-    by_birthday: dict[Any, dict[str, set[int]]] = {}
-    given_only: list[tuple[int, str]] = []
-    for pk, row in rows.items():
-        for key in ("emails", "phones", "handles", "seen_handles"):
-            for value in row.get(key) or ():
-                by_point.setdefault(value, set()).add(pk)
-        given, family = row.get("given_name"), row.get("family_name")
-        if family:
-            by_family.setdefault(family, set()).add(pk)
-        if given and row.get("birthday"):
-            by_birthday.setdefault(row["birthday"], {}).setdefault(given.casefold(), set()).add(pk)
-        if given and not family:
-            given_only.append((pk, given))
-    if by_point:
-        for party_id, normalized in ContactPoint.objects.filter(
-            normalized__in=list(by_point),
-            party__kind=Party.Kind.PERSON,
-            party__status=Party.Status.ACTIVE,
-        ).values_list("party_id", "normalized"):
-            add(by_point.get(normalized, ()), party_id, is_strong=True)
-    if by_family:
-        # family_name__iexact: compared lower-cased by the database, as iexact does.
-        # Filtered on lower(family_name) alone, so its index is the one the database
-        # can use (SQLite, without ANALYZE statistics, chose the kind and status index
-        # and read every party); active people are kept here instead.
-        for party_id, lowered, given_name, birthday, kind, status in (
-            Party.objects.annotate(kith_family=Lower("family_name"))
-            .filter(kith_family__in=[f.lower() for f in by_family])
-            .values_list("pk", "kith_family", "given_name", "birthday", "kind", "status")
-        ):
-            if kind != Party.Kind.PERSON or status != Party.Status.ACTIVE:
-                continue
-            canon = features.given_canon(features.clean_name(given_name))
-            day = str(birthday) if birthday else None
-            for pk in by_family.get(lowered, ()):
-                row = rows[pk]
-                add(
-                    (pk,),
-                    party_id,
-                    is_strong=bool(canon and canon == row.get("given_canon"))
-                    or bool(day and day == row.get("birthday")),
-                )
-        # sort_name__endswith=" <family>": one test per length of the families, so the
-        # table is read once, whatever the number of families.
-        by_length: dict[int, list[str]] = {}
-        for family in by_family:
-            by_length.setdefault(len(family) + 1, []).append(f" {family}")
-        q = Q(pk__in=[])
-        for length, tails in by_length.items():
-            q |= Q(**{f"kith_tail_{length}__in": tails})
-        tails_qs = people.alias(
-            **{f"kith_tail_{length}": Right("sort_name", length) for length in by_length}
-        ).filter(q)
-        for party_id, sort_name in tails_qs.values_list("pk", "sort_name"):
-            for length in by_length:
-                tail = sort_name[-length:]
-                if tail.startswith(" "):
-                    add(by_family.get(tail[1:], ()), party_id)
-    if by_birthday:
-        for party_id, given_name, birthday in people.filter(
-            birthday__in=list(by_birthday)
-        ).values_list("pk", "given_name", "birthday"):
-            add(
-                by_birthday.get(str(birthday), {}).get((given_name or "").casefold(), ()),
-                party_id,
-                is_strong=True,
-            )
-    for pk, given in given_only:
-        for party_id in people.filter(sort_name__startswith=given).values_list("pk", flat=True):
-            add((pk,), party_id)
+    probes = {pk: features.probe_keys(row) for pk, row in rows.items()}
+    by_key: dict[int, list[int]] = defaultdict(list)
+    for key, party_id in IdentityKey.objects.filter(
+        key__in=id_set(set().union(*probes.values()))
+    ).values_list("key", "party_id"):
+        by_key[key].append(party_id)
     chosen: dict[int, list[int]] = {}
-    for pk, ids in found.items():
-        if not ids:
-            continue
-        kept = sorted(strong[pk])[:MAX_CANDIDATES]
-        kept += sorted(ids - strong[pk])[: MAX_CANDIDATES - len(kept)]
-        chosen[pk] = sorted(kept)
+    for pk, keys in probes.items():
+        hits = Counter(other for key in keys for other in by_key.get(key, ()) if other != pk)
+        if hits:
+            # A key shared with very many (a common name and a big town's postcode) must
+            # not crowd out one shared on several counts.
+            strongest = sorted(hits, key=lambda other: (-hits[other], other))[:MAX_CANDIDATES]
+            chosen[pk] = sorted(strongest)
     return chosen
+
+
+def _write_keys(rows: dict[int, dict[str, Any]]) -> None:
+    """Store these people's blocking keys afresh (``features.stored_keys``), replacing
+    what they had, in one short transaction.
+
+    Two workers keying one person at once may leave both sets of keys on PostgreSQL
+    (neither sees the other's rows to delete): harmless, as keys only point the way,
+    and the person's next scoring replaces them.
+    """
+    keys = [
+        {"party_id": pk, "key": key}
+        for pk, row in rows.items()
+        for key in features.stored_keys(row)
+    ]
+    with transaction.atomic():
+        IdentityKey.objects.filter(party_id__in=id_set(rows)).delete()
+        insert_rows(IdentityKey, keys, timezone.now())
+
+
+def rebuild_keys(rows: list[dict[str, Any]] | None = None, *, batch: int = 500) -> int:
+    """Store every active person's blocking keys afresh, ``batch`` people a transaction;
+    returns the people keyed. Keys of people no longer active are dropped. ``rows``:
+    everyone's rows (``features.to_row``) when the caller has just read them (training).
+
+    Chunk by chunk rather than emptying the table first: a person scored meanwhile
+    keeps the keys just written, a lookup running meanwhile finds everyone else, and
+    each transaction is short (on SQLite it holds the one write lock). 100,000 people
+    took 17 s here, once per model.
+    """
+    IdentityKey.objects.exclude(
+        party__kind=Party.Kind.PERSON, party__status=Party.Status.ACTIVE
+    ).delete()
+    if rows is not None:
+        by_pk = {int(row["unique_id"]): row for row in rows}
+        pks = sorted(by_pk)
+        for start in range(0, len(pks), batch):
+            _write_keys({pk: by_pk[pk] for pk in pks[start : start + batch]})
+        return len(pks)
+    ids = list(Party.objects.people().active().order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch):
+        chunk = _record_rows(Party.objects.filter(pk__in=id_set(ids[start : start + batch])))
+        records = features.records_from_parties(chunk, employers=False)
+        _write_keys({p.pk: features.to_row(r) for p, r in zip(chunk, records, strict=True)})
+    return len(ids)
+
+
+def ensure_keys(run: IdentityModel) -> None:
+    """Build everyone's blocking keys for ``run`` unless they are built under the
+    current key definition (a model trained before keys existed, or keys defined
+    anew): once per model, in the worker, before the keys are first used."""
+    if run.keys_version == features.KEYS_VERSION:
+        return
+    rebuild_keys()
+    IdentityModel.objects.filter(pk=run.pk).update(keys_version=features.KEYS_VERSION)
+    run.keys_version = features.KEYS_VERSION

@@ -26,3 +26,25 @@ def score_new(event) -> None:
 @batch_handler("identity.score_new")
 def score_new_batch(batch, items) -> None:
     service.queue_new_people([e.object_id for e in items if e.object_id])
+
+
+# A changed person is scored again, which also stores their blocking keys afresh: the
+# keys are how later people find them (IdentityKey). A removed contact point needs
+# nothing: the key it leaves finds a candidate that the fresh read then drops.
+CHANGE_EVENTS = (
+    "person.updated",
+    "person.merged",
+    "person.merge_undone",
+    "contact_point.added",
+    "contact_point.updated",
+)
+
+
+@subscriber(*CHANGE_EVENTS, name="identity.score_changed", inline=False)
+def score_changed(event) -> None:
+    service.queue_changed_people([event])
+
+
+@batch_handler("identity.score_changed")
+def score_changed_batch(batch, items) -> None:
+    service.queue_changed_people(items)

@@ -31,7 +31,7 @@ class Command(BaseCommand):
                 return
             self._report(run)
             self.stdout.write(
-                f"{service.queued_count()} new people waiting to be scored "
+                f"{service.queued_count()} new or changed people waiting to be scored "
                 f"(every {settings.KITH_IDENTITY_SCORE_SECONDS} s)."
             )
             return
