@@ -14,6 +14,7 @@ from django.core import signing
 from django.test import Client
 
 from kith.accounts.models import PortalSignup, User
+from kith.core.models import OutboxEvent
 from kith.interactions.models import Interaction
 from kith.people.models import ContactPoint, Party
 from tests.conftest import PASSWORD, client_for, make_person
@@ -258,7 +259,11 @@ def test_contact_email_change_needs_confirmation(carol, mailoutbox):
     assert client.post(link).status_code == 302
     carol.refresh_from_db()
     assert carol.email == "carol.new@example.com"
-    assert ContactPoint.objects.get(normalized="carol.new@example.com").verified
+    point = ContactPoint.objects.get(normalized="carol.new@example.com")
+    assert point.verified
+    # Announced like any new contact point (identity resolution re-keys carol on it).
+    added = OutboxEvent.objects.get(name="contact_point.added", object_id=point.pk)
+    assert added.data["party"] == str(carol.person.public_id)
 
 
 def test_expired_unverified_signups_are_purged(db, mailoutbox):

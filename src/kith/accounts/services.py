@@ -621,13 +621,21 @@ def confirm_email_change(*, actor: User, token: str) -> User:
             ContactPoint.objects.filter(party_id=user.person_id, channel="email").update(
                 primary=False
             )
-            ContactPoint.objects.create(
+            point = ContactPoint.objects.create(
                 party_id=user.person_id,
                 channel="email",
                 value=address,
                 normalized=address,
                 verified=True,
                 primary=True,
+            )
+            # As people.services.add_contact_point announces a new contact point:
+            # identity resolution keys the person afresh on it (IdentityKey).
+            events.emit(
+                "contact_point.added",
+                obj=point,
+                actor=user,
+                data={"party": str(user.person.public_id), "channel": "email"},
             )
         else:
             ContactPoint.objects.filter(pk=other.pk).update(verified=True)
