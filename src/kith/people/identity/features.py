@@ -8,6 +8,9 @@ linkage model reads: cleaned names with a nickname-folded given name, the addres
 into street number, street, locality and postcode, and lists for the multi-valued
 channels. :func:`records_from_parties` builds records from Kith's people table in a
 fixed number of queries, so training and prediction read the database the same way.
+:func:`blocking_keys` states the model's blocking rules as keys, and
+:func:`stored_keys` / :func:`probe_keys` hash them for the ``IdentityKey`` table
+through which a new person's candidates are found.
 
 Nothing here imports the linkage engine; the web process may use it freely.
 """
