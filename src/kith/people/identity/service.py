@@ -525,13 +525,9 @@ def score_new_people(party_ids: list[int]) -> int:
     if run is None or not party_ids:
         return 0
     ensure_keys(run)
-    people = _record_rows(Party.objects.people().active().filter(pk__in=id_set(party_ids)))
-    if not people:
+    rows = _rows_of(party_ids)
+    if not rows:
         return 0
-    rows = {
-        p.pk: features.to_row(record)
-        for p, record in zip(people, features.records_from_parties(people), strict=True)
-    }
     # Their keys as they are now, before the lookup: two people of one batch find each
     # other, and later people find these.
     _write_keys(rows)
@@ -541,19 +537,13 @@ def score_new_people(party_ids: list[int]) -> int:
         return 0
     from kith.people.identity import model as engine
 
-    others = _record_rows(Party.objects.people().active().filter(pk__in=id_set(wanted - set(rows))))
-    other_rows = {
-        p.pk: features.to_row(record)
-        for p, record in zip(others, features.records_from_parties(others), strict=True)
-    }
-    other_rows.update(rows)
+    other_rows = {**_rows_of(wanted - set(rows)), **rows}
     groups = []
-    for person in people:
-        row = rows[person.pk]
+    for pk, row in rows.items():
         mine = [
-            other_rows[pk]
-            for pk in candidates.get(person.pk, ())
-            if pk in other_rows and _worth_scoring(row, other_rows[pk])
+            other_rows[other]
+            for other in candidates.get(pk, ())
+            if other in other_rows and _worth_scoring(row, other_rows[other])
         ]
         if mine:
             groups.append((row, mine))
@@ -664,10 +654,17 @@ _RECORD_FIELDS = (
 
 
 def _record_rows(queryset) -> list[Any]:
-    """The fields ``features.records_from_parties`` reads, as named tuples: a scored
-    batch reads every candidate (45 a new person at 100,000 people), and a model
-    instance per candidate cost more than the row."""
+    """The fields ``features.records_from_parties`` reads, as named tuples: cheaper than
+    a model instance per person for a scored batch or a rebuild of everyone's keys."""
     return list(queryset.values_list(*_RECORD_FIELDS, named=True))
+
+
+def _rows_of(ids: Iterable[int], *, employers: bool = True) -> dict[int, dict[str, Any]]:
+    """pk → ``features.to_row`` for the active people among ``ids``, in id order, in a
+    fixed number of queries (``employers=False``: without them, as keys need)."""
+    people = _record_rows(Party.objects.people().active().filter(pk__in=id_set(ids)).order_by("pk"))
+    records = features.records_from_parties(people, employers=employers)
+    return {p.pk: features.to_row(r) for p, r in zip(people, records, strict=True)}
 
 
 def _candidates_by_keys(rows: dict[int, dict[str, Any]]) -> dict[int, list[int]]:
@@ -726,17 +723,17 @@ def rebuild_keys(rows: list[dict[str, Any]] | None = None, *, batch: int = 500) 
     IdentityKey.objects.exclude(
         party__kind=Party.Kind.PERSON, party__status=Party.Status.ACTIVE
     ).delete()
-    if rows is not None:
-        by_pk = {int(row["unique_id"]): row for row in rows}
-        pks = sorted(by_pk)
-        for start in range(0, len(pks), batch):
-            _write_keys({pk: by_pk[pk] for pk in pks[start : start + batch]})
-        return len(pks)
-    ids = list(Party.objects.people().active().order_by("pk").values_list("pk", flat=True))
+    given = {int(row["unique_id"]): row for row in rows} if rows is not None else None
+    if given is not None:
+        ids = sorted(given)
+    else:
+        ids = list(Party.objects.people().active().order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), batch):
-        chunk = _record_rows(Party.objects.filter(pk__in=id_set(ids[start : start + batch])))
-        records = features.records_from_parties(chunk, employers=False)
-        _write_keys({p.pk: features.to_row(r) for p, r in zip(chunk, records, strict=True)})
+        chunk = ids[start : start + batch]
+        if given is not None:
+            _write_keys({pk: given[pk] for pk in chunk})
+        else:
+            _write_keys(_rows_of(chunk, employers=False))
     return len(ids)
 
 
