@@ -195,11 +195,19 @@ else:
         }
     }
 
+# "bulk": imports and model fits, run beside the server by its bulk worker process
+# (kith.core.worker.BULK_QUEUE, kith.core.bulk_worker).
+TASK_QUEUES = ["default", "bulk"]
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("KITH_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": TASK_QUEUES,
     }
 }
+# `kith serve` runs the bulk task queue in a child process, so an import or a model
+# fit uses the second core instead of the server's (kith.core.bulk_worker); false: the
+# embedded worker thread runs every queue (one process, less memory).
+KITH_BULK_WORKER_PROCESS = env_bool("KITH_BULK_WORKER_PROCESS", True)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

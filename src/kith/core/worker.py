@@ -2,7 +2,12 @@
 
 ``kith worker`` runs it as its own process (run several for throughput; leases keep
 them from stepping on each other). ``kith serve`` also runs one in a thread in
-embedded mode so a single command gives a working system.
+embedded mode so a single command gives a working system, and next to it a child
+process for the bulk task queue (``kith.core.bulk_worker``).
+
+A worker has a role (``Role``): everything (the default), the *interactive* share
+(events, periodic jobs, tasks of every queue but ``bulk``) or the *bulk* share (tasks
+of the ``bulk`` queue only: imports and model fits, long and CPU-bound).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.core.cache import cache
 from django.db import close_old_connections
@@ -21,6 +27,19 @@ from kith.core.http_errors import database_unavailable
 
 logger = logging.getLogger("kith.worker")
 MAX_BACKOFF_SECONDS = 60.0
+# Tasks that run long on the CPU and publish nothing live: imports, model training and
+# fits. ``@task(queue_name=BULK_QUEUE)``; settings.TASK_QUEUES lists it.
+BULK_QUEUE = "bulk"
+
+
+class Role(StrEnum):
+    """What share of the work a worker loop takes."""
+
+    ALL = "all"
+    # Events, periodic jobs and every task queue but BULK_QUEUE: a bulk worker runs beside.
+    INTERACTIVE = "interactive"
+    # BULK_QUEUE's tasks only.
+    BULK = "bulk"
 
 
 @dataclass(frozen=True)
@@ -89,9 +108,11 @@ def yield_to_events(*, max_batches: int = 10) -> int:
     The worker runs its periodic jobs and event delivery in one thread: a job working
     through a long backlog (identity scoring after a large import) held every mention
     and notification back until it finished. Outside ``run_forever`` (tests, ``kith
-    worker --once``) it does nothing: those callers deliver for themselves.
+    worker --once``) it does nothing: those callers deliver for themselves; nor in a
+    bulk worker, which delivers no events.
     """
-    if getattr(_loop, "clock", None) is None:
+    clock = getattr(_loop, "clock", None)
+    if clock is None or clock.role is Role.BULK:
         return 0
     delivered = 0
     # Until none is left: a pass takes a bounded share of a bulk backlog
@@ -104,8 +125,10 @@ def yield_to_events(*, max_batches: int = 10) -> int:
     return delivered
 
 
-def run_tasks_batch(max_tasks: int = 20) -> None:
-    """Run up to ``max_tasks`` ready tasks from the database task queue, then return."""
+def run_tasks_batch(max_tasks: int = 20, *, role: Role = Role.ALL) -> None:
+    """Run up to ``max_tasks`` ready tasks of ``role``'s queues, then return."""
+    import os
+
     from django.conf import settings
 
     if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
@@ -113,14 +136,15 @@ def run_tasks_batch(max_tasks: int = 20) -> None:
     from django_tasks_db.management.commands.db_worker import Worker
 
     Worker(
-        queue_names=["*"],
+        queue_names=[BULK_QUEUE] if role is Role.BULK else ["*"],
         interval=0,
         batch=True,
         backend_name="default",
         startup_delay=False,
         max_tasks=max_tasks,
-        worker_id=f"kith-{threading.get_ident()}",
-        excluded_queue_names=[],
+        # Stored on the task's result (worker_ids): which process and share ran it.
+        worker_id=f"kith-{role.value}-{os.getpid()}-{threading.get_ident()}",
+        excluded_queue_names=[BULK_QUEUE] if role is Role.INTERACTIVE else [],
     ).run()
 
 
@@ -145,8 +169,9 @@ class _Clock:
       pass: the claims are database queries with the database cache.
     """
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, role: Role = Role.ALL) -> None:
         self.interval = interval
+        self.role = role
         self.poll_at = 0.0  # time.monotonic() of the next outbox and task poll
         self.tasks_signalled = False
         self.job_due: dict[str, float] = {}  # job name -> time.time() it may be due
@@ -172,12 +197,18 @@ def _connect_task_signal() -> None:
     task_enqueued.connect(_on_task_enqueued, dispatch_uid="kith.worker.task_enqueued")
 
 
+def wake_for_tasks() -> None:
+    """Tell this process's worker loop that a task may be waiting (another process
+    enqueued it: ``kith.core.bulk_worker`` forwards the signal)."""
+    _tasks_enqueued.set()
+
+
 def run_once() -> int:
     """One pass: deliver a batch of events and run a batch of tasks. Returns events delivered.
 
     Called directly (``kith worker --once``, tests) it does everything. Inside
-    ``run_forever`` it does only what is due by the loop's ``_Clock``: with nothing
-    signalled and nothing due it sends no query.
+    ``run_forever`` it does only what is due by the loop's ``_Clock``, and only its
+    role's share: with nothing signalled and nothing due it sends no query.
     """
     clock: _Clock | None = getattr(_loop, "clock", None)
     if clock is None:
@@ -187,13 +218,21 @@ def run_once() -> int:
         return delivered
     now = time.monotonic()
     poll = now >= clock.poll_at
-    signalled = events.arrived().is_set()
     tasks = _tasks_enqueued.is_set()
-    events.arrived().clear()
     _tasks_enqueued.clear()
+    if clock.role is Role.BULK:
+        # Events and periodic jobs are the interactive worker's; this process's own
+        # events are forwarded to it by kith.core.bulk_worker.
+        if poll or tasks:
+            run_tasks_batch(role=clock.role)
+        if poll:
+            clock.poll_at = now + clock.interval
+        return 0
+    signalled = events.arrived().is_set()
+    events.arrived().clear()
     delivered = events.deliver_pending(limit=BATCH) if poll or signalled else 0
     if poll or tasks:
-        run_tasks_batch()
+        run_tasks_batch(role=clock.role)
     wall = time.time()
     due = [job for job in list(_jobs.values()) if clock.job_due.get(job.name, 0.0) <= wall]
     if due:
@@ -203,17 +242,19 @@ def run_once() -> int:
     return delivered
 
 
-def run_forever(*, interval: float = 1.0, stop: threading.Event | None = None) -> None:
-    """Deliver events, run tasks and periodic jobs until ``stop`` is set.
+def run_forever(
+    *, interval: float = 1.0, stop: threading.Event | None = None, role: Role = Role.ALL
+) -> None:
+    """Deliver events, run tasks and periodic jobs (``role``'s share) until ``stop`` is set.
 
     Events committed in this process wake it at once (then it gathers for
     ``COALESCE_SECONDS``); otherwise it polls every ``interval`` seconds, which is how
     another process's events and tasks are picked up.
     """
     stop = stop or threading.Event()
-    logger.info("worker started")
+    logger.info("worker started (%s)", role.value)
     _connect_task_signal()
-    clock = _Clock(interval)
+    clock = _Clock(interval, role)
     _loop.clock = clock
     try:
         _loop_until(stop, clock, interval)
@@ -255,16 +296,18 @@ def _loop_until(stop: threading.Event, clock: _Clock, interval: float) -> None:
             # batch at once, polling the outbox although no new event signalled.
             clock.poll_at = 0.0
             continue
-        woke = events.arrived().wait(clock.seconds_to_next()) or _tasks_enqueued.is_set()
+        # A bulk worker leaves events.arrived() to whoever forwards its events.
+        wake = _tasks_enqueued if clock.role is Role.BULK else events.arrived()
+        woke = wake.wait(clock.seconds_to_next()) or _tasks_enqueued.is_set()
         if woke and not stop.is_set():
             stop.wait(COALESCE_SECONDS)
 
 
-def start_in_thread(interval: float = 1.0) -> threading.Event:
+def start_in_thread(interval: float = 1.0, *, role: Role = Role.ALL) -> threading.Event:
     stop = threading.Event()
     thread = threading.Thread(
         target=run_forever,
-        kwargs={"interval": interval, "stop": stop},
+        kwargs={"interval": interval, "stop": stop, "role": role},
         daemon=True,
         name="kith-worker",
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django_tasks import task
 
+from kith.core.worker import BULK_QUEUE
 
-@task()
+
+@task(queue_name=BULK_QUEUE)
 def compute_value_task(run_id: int) -> dict[str, int | str]:
     """Compute customer value (CLV, CRV, segments) for the queued run ``run_id``."""
     from kith.insights import value

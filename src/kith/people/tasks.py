@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django_tasks import task
 
+from kith.core.worker import BULK_QUEUE
 from kith.people import importing
 from kith.people.models import ImportJob
 
 
-@task()
+@task(queue_name=BULK_QUEUE)
 def run_import(job_id: int) -> dict[str, int | str]:
     """Run the import job ``job_id`` to the end (or resume it after a worker died)."""
     job = importing.run_import_job(job_id)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django_tasks import task
 
 from kith.core.events import batch_handler, subscriber
+from kith.core.worker import BULK_QUEUE
 from kith.people.identity import service
 
 
-@task()
+@task(queue_name=BULK_QUEUE)
 def train_identity_task(run_id: int) -> dict[str, int | str]:
     """Train the identity model for the queued run ``run_id`` and store suggestions."""
     run = service.run_training(run_id=run_id)

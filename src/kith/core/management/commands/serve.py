@@ -1,4 +1,5 @@
-"""``kith serve``: the web UI and API under uvicorn, with an embedded worker thread.
+"""``kith serve``: the web UI and API under uvicorn, with an embedded worker thread
+and, beside it, a bulk worker process for imports and model fits (``kith.core.bulk_worker``).
 
 Stopping (Ctrl+C, SIGTERM) is bounded by ``KITH_SHUTDOWN_TIMEOUT`` seconds: uvicorn
 stops accepting, waits that long for requests in flight, then cancels them. A request
@@ -90,15 +91,35 @@ class Command(BaseCommand):
                 "to anyone who can reach it. Unset DEBUG, or serve on 127.0.0.1."
             )
         stop_worker = None
+        bulk = None
         if not no_worker:
-            from kith.core.worker import start_in_thread
+            from kith.core import worker
 
-            stop_worker = start_in_thread()
+            role = worker.Role.ALL
+            if settings.KITH_BULK_WORKER_PROCESS:
+                from kith.core.bulk_worker import BulkWorkerProcess
+
+                bulk = BulkWorkerProcess()
+                bulk.start()
+                role = worker.Role.INTERACTIVE
+            stop_worker = worker.start_in_thread(role=role)
         self.stdout.write(
             f"Kith is serving on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)"
         )
         db = settings.DATABASES["default"]
         self.stdout.write(f"Database: {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}")
+        if bulk is not None:
+            self.stdout.write(f"Bulk worker (imports, model fits): process {bulk.pid}")
+        try:
+            self._run(uvicorn, host, port, workers, shutdown_timeout)
+        finally:
+            if bulk is not None:
+                bulk.stop()
+        if stop_worker is not None:
+            stop_worker.set()
+        exit_if_requests_stuck()
+
+    def _run(self, uvicorn, host: str, port: int, workers: int, shutdown_timeout: float) -> None:
         uvicorn.run(
             "kith.asgi:application",
             host=host,
@@ -113,6 +134,3 @@ class Command(BaseCommand):
             # uvicorn takes whole seconds here; never 0, which would cut every request.
             timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
         )
-        if stop_worker is not None:
-            stop_worker.set()
-        exit_if_requests_stuck()
