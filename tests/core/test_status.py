@@ -97,3 +97,44 @@ def test_status_page_shows_backlog_and_stalled_imports(backlog, alice, bob, caro
     # A customer is sent to the portal (or gets 404), never the page.
     customer = client_for(carol).get("/system/")
     assert customer.status_code in (302, 404) and b"Event backlog" not in customer.content
+
+
+@pytest.fixture
+def queued_tasks(settings):
+    """Two import tasks and one e-mail task waiting in the database task queue."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }
+    from kith.mail.tasks import deliver_email
+    from kith.people.tasks import run_import
+
+    run_import.enqueue(10**9)
+    run_import.enqueue(10**9 + 1)
+    deliver_email.enqueue(10**9)
+
+
+def test_tasks_waiting_per_queue_and_the_bulk_worker_are_shown(queued_tasks, alice, monkeypatch):
+    out = StringIO()
+    call_command("status", stdout=out)
+    text = out.getvalue()
+    assert re.search(r"default\s+1\b", text) and re.search(r"bulk\s+2\b", text), text
+    out = StringIO()
+    call_command("status", "--json", stdout=out)
+    assert json.loads(out.getvalue())["tasks"] == {"default": 1, "bulk": 2}
+
+    html = client_for(alice).get("/system/").content.decode()
+    assert '<tr data-queue="bulk"><th scope="row">Bulk</th><td>2</td></tr>' in html
+    assert "No bulk worker process in this server" in html  # the test server starts none
+
+    from kith.core import bulk_worker
+
+    class Started:
+        pid, starts = 4242, 3
+        _stopping = type("Flag", (), {"is_set": staticmethod(lambda: False)})()
+
+    monkeypatch.setattr(bulk_worker, "_started", Started())
+    html = client_for(alice).get("/system/").content.decode()
+    assert "process 4242, running (started 3 times)" in html
+    Started.pid = None
+    html = client_for(alice).get("/system/").content.decode()
+    assert "<strong>not running</strong>, being started again" in html

@@ -58,6 +58,17 @@ def child_command() -> list[str]:
     ]
 
 
+_started: BulkWorkerProcess | None = None
+
+
+def status() -> dict[str, int | bool | None] | None:
+    """This server's bulk worker (pid, alive, how many times started), None without one."""
+    process = _started
+    if process is None or process._stopping.is_set():
+        return None
+    return {"pid": process.pid, "alive": process.pid is not None, "starts": process.starts}
+
+
 class BulkWorkerProcess:
     """Start, supervise, wake and stop the bulk worker child process."""
 
@@ -77,7 +88,9 @@ class BulkWorkerProcess:
 
     def start(self) -> None:
         """Start the child and the thread that restarts it when it dies."""
+        global _started
         self._spawn()
+        _started = self
         self._supervisor = threading.Thread(
             target=self._supervise, daemon=True, name="kith-bulk-supervisor"
         )

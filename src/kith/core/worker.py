@@ -148,6 +148,23 @@ def run_tasks_batch(max_tasks: int = 20, *, role: Role = Role.ALL) -> None:
     ).run()
 
 
+def waiting_tasks() -> dict[str, int]:
+    """Tasks ready to run, per queue (``settings.TASK_QUEUES``); empty without the
+    database task backend (tests run tasks at once)."""
+    from django.conf import settings
+    from django.db.models import Count
+
+    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+        return {}
+    from django_tasks_db.models import DBTaskResult
+
+    counts = dict.fromkeys(settings.TASK_QUEUES, 0)
+    ready = DBTaskResult.objects.ready().order_by().values_list("queue_name")
+    for queue, count in ready.annotate(count=Count("id")):
+        counts[queue] = count
+    return counts
+
+
 BATCH = 200  # outbox rows claimed per pass
 # After a wake-up the worker waits this long for more events, so a steady stream of
 # creates is delivered a few dozen at a time (one pass, a few statements) rather than

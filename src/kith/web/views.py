@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kith.accounts.services import login_with_password
-from kith.core import events
+from kith.core import bulk_worker, events, worker
 from kith.core.api import require_admin
 from kith.core.errors import NotFound, Throttled, ValidationFailed
 from kith.people.identity import service as identity_service
@@ -110,7 +110,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @staff_view
 def system_status(request: HttpRequest) -> HttpResponse:
-    """Admins: what waits for the worker (outbox per lane) and imports that run or stalled."""
+    """Admins: what waits for the worker (outbox per lane, tasks per queue), the bulk
+    worker process, and imports that run or stalled."""
     require_admin(request.user)
     jobs = (
         ImportJob.objects.defer("content", "errors")
@@ -129,6 +130,8 @@ def system_status(request: HttpRequest) -> HttpResponse:
             "jobs": jobs,
             "identity_queue": identity_service.queued_count(),
             "identity_every": settings.KITH_IDENTITY_SCORE_SECONDS,
+            "tasks_waiting": worker.waiting_tasks(),
+            "bulk_worker": bulk_worker.status(),
         },
     )
 

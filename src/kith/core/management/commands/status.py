@@ -1,4 +1,5 @@
-"""``kith status``: what waits for the worker (the outbox backlog per lane)."""
+"""``kith status``: what waits for the worker (the outbox backlog per lane, the
+background tasks per queue)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from kith.core import events
+from kith.core import events, worker
 
 
 def describe_backlog(report: dict) -> list[str]:
@@ -34,7 +35,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report = events.backlog()
+        tasks = worker.waiting_tasks()
         if options["json"]:
-            self.stdout.write(json.dumps(report, default=str, indent=2))
+            self.stdout.write(json.dumps({**report, "tasks": tasks}, default=str, indent=2))
             return
-        self.stdout.write("\n".join(describe_backlog(report)))
+        lines = describe_backlog(report)
+        if tasks:
+            lines.append("Background tasks ready to run (bulk: imports and model fits):")
+            lines += [f"  {queue:<12} {count:,}" for queue, count in tasks.items()]
+        self.stdout.write("\n".join(lines))
