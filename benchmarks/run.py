@@ -1067,6 +1067,34 @@ class Bench:
             f"updated {job['updated']}, rejected {job['rejected']}; CPU {self.figures['cpu'][name]}"
         )
 
+    def timeline_during_import(self, people: list[tuple], import_people: list[tuple]) -> None:
+        """Person timelines read one after another by one client while an API import runs
+        (what the other users of the server feel during an import), beside the same
+        reads on the idle server (``timeline_api``)."""
+        name = "timeline_during_import"
+        if not self.worker:
+            self.figures[name] = {"skipped": "runs in the worker"}
+            return
+        path, _ = self.import_file(import_people, "api-busy")
+        content = path.read_text(encoding="utf-8")
+        path.unlink(missing_ok=True)
+        response = self.client.post(
+            "/api/imports",
+            json={"kind": "people", "format": "csv", "file_name": "busy.csv", "content": content},
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"POST /api/imports answered {response.status_code}")
+        job, times, checked = response.json(), [], time.monotonic()
+        deadline = checked + self.args.drain_timeout
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            public_id = people[len(times) % len(people)][1]
+            times.append(self.get(f"/api/people/{public_id}/timeline", limit=50)[0])
+            if time.monotonic() - checked > 0.5:
+                job, checked = self.get(f"/api/imports/{job['id']}")[1].json(), time.monotonic()
+        self.drain(name)
+        self.figures[name] = {**summary(times), "import_status": job["status"]}
+        log(f"  timeline during an API import: {_fmt(self.figures[name])}")
+
     def import_cli(self, people: list[tuple]) -> None:
         """``kith import FILE`` as a separate process against the served database; with the
         worker on, the clock stops when the server's worker has delivered the events."""
@@ -1178,6 +1206,8 @@ def bench_pass(
             if "imports" in phases:
                 bench.import_api(import_people)
                 bench.import_cli(import_people)
+            if "busy" in phases:
+                bench.timeline_during_import(people, import_people)
 
 
 def bench_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -1623,9 +1653,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--phases",
         type=lambda value: sorted(set(value.split(","))),
-        default=["creates", "imports", "reads"],
-        help="a comma-separated subset of reads,creates,imports (default: all three), "
-        "to repeat one part, as in an A/B comparison",
+        default=["busy", "creates", "imports", "reads"],
+        help="a comma-separated subset of reads,creates,imports,busy (default: all four; "
+        "busy: timelines read while an API import runs), to repeat one part, as in an A/B "
+        "comparison",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
