@@ -947,6 +947,13 @@ class Bench:
 
     # -- (e) imports through the API and the CLI
 
+    def import_content(self, people: list[tuple], phase: str) -> tuple[str, int]:
+        """``import_file``'s CSV as text, for ``POST /api/imports``; the file is removed."""
+        path, dupes = self.import_file(people, phase)
+        content = path.read_text(encoding="utf-8")
+        path.unlink(missing_ok=True)
+        return content, dupes
+
     def import_file(self, people: list[tuple], phase: str) -> tuple[Path, int]:
         """A CSV of ``--import-rows`` realistic rows in which a fifth are known people
         (same e-mail, updated); returns its path and the number of known people."""
@@ -1019,9 +1026,7 @@ class Bench:
         if not self.worker:
             self.figures[name] = {"skipped": "runs in the worker"}
             return
-        path, dupes = self.import_file(people, "api")
-        content = path.read_text(encoding="utf-8")
-        path.unlink(missing_ok=True)
+        content, dupes = self.import_content(people, "api")
         n = self.args.import_rows
         with self.measure(name) as box:
             started = time.perf_counter()
@@ -1075,9 +1080,7 @@ class Bench:
         if not self.worker:
             self.figures[name] = {"skipped": "runs in the worker"}
             return
-        path, _ = self.import_file(import_people, "api-busy")
-        content = path.read_text(encoding="utf-8")
-        path.unlink(missing_ok=True)
+        content, _ = self.import_content(import_people, "api-busy")
         response = self.client.post(
             "/api/imports",
             json={"kind": "people", "format": "csv", "file_name": "busy.csv", "content": content},
