@@ -78,28 +78,58 @@ def test_each_role_runs_its_own_queues(database_tasks):
     assert ran == ["default", "bulk", "default"]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_bulk_pass_delivers_no_events_and_runs_no_periodic_job(database_tasks, alice):
-    from tests.conftest import make_person
+@pytest.fixture
+def probe_jobs():
+    """Only two periodic jobs, one bulk, each noting its runs in ``ran``."""
+    saved = dict(worker._jobs)
+    worker._jobs.clear()
+    worker.periodic("test.bulk_job", every_seconds=60, bulk=True)(lambda: ran.append("bulk job"))
+    worker.periodic("test.job", every_seconds=60)(lambda: ran.append("job"))
+    yield
+    worker._jobs.clear()
+    worker._jobs.update(saved)
 
-    clock = worker._Clock(interval=1.0, role=worker.Role.BULK)
+
+def _pass(role: worker.Role) -> int:
+    """One ``run_forever`` pass of ``role`` with everything due."""
+    clock = worker._Clock(interval=1.0, role=role)
     clock.poll_at = 0.0
     worker._loop.clock = clock
     try:
-        make_person(alice)
-        bulk_probe.enqueue()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(
-                worker, "_run_jobs", lambda *a: pytest.fail("a bulk worker ran a periodic job")
-            )
-            assert worker.run_once() == 0
-        assert ran == ["bulk"]
-        assert worker.yield_to_events() == 0
+        return worker.run_once()
     finally:
         worker._loop.clock = None
-    from kith.core.models import OutboxEvent
 
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_pass_delivers_no_events_and_runs_only_bulk_jobs(database_tasks, probe_jobs, alice):
+    from kith.core.models import OutboxEvent
+    from tests.conftest import make_person
+
+    make_person(alice)
+    bulk_probe.enqueue()
+    assert _pass(worker.Role.BULK) == 0
+    assert sorted(ran) == ["bulk", "bulk job"]
     assert OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).exists()
+    worker._loop.clock = worker._Clock(interval=1.0, role=worker.Role.BULK)
+    try:
+        assert worker.yield_to_events() == 0  # a bulk job does not deliver between chunks
+    finally:
+        worker._loop.clock = None
+
+    from django.core.cache import cache
+
+    cache.clear()  # the jobs' claims for this period
+    ran.clear()
+    assert _pass(worker.Role.INTERACTIVE) > 0
+    assert ran == ["job"]
+    assert not OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).exists()
+
+
+def test_identity_scoring_and_the_daily_reindex_are_bulk_jobs():
+    jobs = worker.periodic_jobs()
+    assert jobs["people.identity_score_new"].bulk and jobs["people.reindex"].bulk
+    assert not jobs["service.check_breaches"].bulk  # notifies: stays with the server
 
 
 # A stand-in child: each byte on stdin is answered with one on stdout (as the real

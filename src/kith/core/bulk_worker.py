@@ -1,4 +1,5 @@
-"""``kith serve``'s bulk worker: a child process that runs the bulk task queue.
+"""``kith serve``'s bulk worker: a child process that runs the bulk task queue and the
+bulk periodic jobs (identity scoring of new people, the daily search reindex).
 
 Why a process: the embedded worker is a thread of the server, so an import or a model
 fit (``worker.BULK_QUEUE``: long, CPU-bound, Python) held the server's one interpreter
@@ -182,6 +183,11 @@ class BulkWorkerProcess:
 
 def run_supervised(*, interval: float) -> None:
     """The child's side: run the bulk share until stdin closes or SIGTERM arrives."""
+    from django.conf import settings
+
+    # Every event emitted here is delivered by the server's worker, inline subscribers
+    # included: some publish live updates, which reach only the server's own broker.
+    settings.KITH_DELIVER_EVENTS_ON_COMMIT = False
     stop = threading.Event()
     # SIGTERM from stop(): end now, like Ctrl+C (an open transaction rolls back).
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -7,7 +7,8 @@ process for the bulk task queue (``kith.core.bulk_worker``).
 
 A worker has a role (``Role``): everything (the default), the *interactive* share
 (events, periodic jobs, tasks of every queue but ``bulk``) or the *bulk* share (tasks
-of the ``bulk`` queue only: imports and model fits, long and CPU-bound).
+of the ``bulk`` queue and periodic jobs registered with ``bulk=True``: imports, model
+fits, identity scoring, long and CPU-bound, publishing nothing live).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class Role(StrEnum):
     """What share of the work a worker loop takes."""
 
     ALL = "all"
-    # Events, periodic jobs and every task queue but BULK_QUEUE: a bulk worker runs beside.
+    # Events, periodic jobs and every task queue but the bulk ones: a bulk worker runs beside.
     INTERACTIVE = "interactive"
-    # BULK_QUEUE's tasks only.
+    # BULK_QUEUE's tasks and the bulk periodic jobs only.
     BULK = "bulk"
 
 
@@ -47,21 +48,27 @@ class PeriodicJob:
     name: str
     every_seconds: int
     func: Callable[[], object]
+    # Run by the bulk share (long, CPU-bound, publishes nothing live), like BULK_QUEUE.
+    bulk: bool = False
 
 
 _jobs: dict[str, PeriodicJob] = {}
 
 
-def periodic(name: str, *, every_seconds: int) -> Callable[[Callable], Callable]:
+def periodic(
+    name: str, *, every_seconds: int, bulk: bool = False
+) -> Callable[[Callable], Callable]:
     """Run the decorated function about every ``every_seconds`` from the worker.
 
     Apps register their clocks (SLA breach checks, mailbox polling, digests) in their
     ``AppConfig.ready``. The function must be idempotent: it runs at most once a period
     across all workers in the normal case, but twice after a race is harmless by design.
+    ``bulk``: a long CPU-bound job that publishes nothing live, run by a bulk worker
+    where one runs (``Role``).
     """
 
     def register(func: Callable) -> Callable:
-        _jobs[name] = PeriodicJob(name, every_seconds, func)
+        _jobs[name] = PeriodicJob(name, every_seconds, func, bulk)
         return func
 
     return register
@@ -238,10 +245,11 @@ def run_once() -> int:
     tasks = _tasks_enqueued.is_set()
     _tasks_enqueued.clear()
     if clock.role is Role.BULK:
-        # Events and periodic jobs are the interactive worker's; this process's own
-        # events are forwarded to it by kith.core.bulk_worker.
+        # Events are the interactive worker's; this process's own events are forwarded
+        # to it by kith.core.bulk_worker.
         if poll or tasks:
             run_tasks_batch(role=clock.role)
+        _run_due(clock)
         if poll:
             clock.poll_at = now + clock.interval
         return 0
@@ -250,13 +258,23 @@ def run_once() -> int:
     delivered = events.deliver_pending(limit=BATCH) if poll or signalled else 0
     if poll or tasks:
         run_tasks_batch(role=clock.role)
-    wall = time.time()
-    due = [job for job in list(_jobs.values()) if clock.job_due.get(job.name, 0.0) <= wall]
-    if due:
-        _run_jobs(due, clock)
+    _run_due(clock)
     if poll:
         clock.poll_at = now + clock.interval
     return delivered
+
+
+def _run_due(clock: _Clock) -> None:
+    """Run the role's periodic jobs whose time has come by the clock."""
+    wall = time.time()
+    due = [
+        job
+        for job in list(_jobs.values())
+        if clock.job_due.get(job.name, 0.0) <= wall
+        and (clock.role is Role.ALL or job.bulk == (clock.role is Role.BULK))
+    ]
+    if due:
+        _run_jobs(due, clock)
 
 
 def run_forever(

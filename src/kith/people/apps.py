@@ -10,7 +10,7 @@ class PeopleConfig(AppConfig):
 
         # A person's company in the search index is their *current* employer: roles that
         # began or ended with the passing of a day need the index rebuilt once a day.
-        worker.periodic("people.reindex", every_seconds=24 * 3600)(_reindex)
+        worker.periodic("people.reindex", every_seconds=24 * 3600, bulk=True)(_reindex)
         # A killed `kith import` (or a dead worker) leaves its job running; mark it stale.
         worker.periodic("people.stale_imports", every_seconds=60)(_mark_stale_imports)
         # Identity resolution: its worker subscribers and the merge receiver (no Splink
@@ -20,8 +20,11 @@ class PeopleConfig(AppConfig):
         worker.periodic("people.identity_retrain", every_seconds=7 * 24 * 3600)(_retrain)
         from django.conf import settings
 
+        # In the bulk worker where one runs: scoring is CPU-bound and publishes nothing.
         worker.periodic(
-            "people.identity_score_new", every_seconds=settings.KITH_IDENTITY_SCORE_SECONDS
+            "people.identity_score_new",
+            every_seconds=settings.KITH_IDENTITY_SCORE_SECONDS,
+            bulk=True,
         )(_score_queued)
         # A merge's undo record copies rows of both people: erased with them, not exported
         # twice (the rows themselves are in the export).

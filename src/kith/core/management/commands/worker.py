@@ -21,7 +21,8 @@ class Command(BaseCommand):
             choices=[role.value for role in worker.Role],
             default=worker.Role.ALL.value,
             help="all (default): events, periodic jobs and every task queue; interactive: "
-            "all but the bulk queue (imports, model fits); bulk: the bulk queue only.",
+            "all but the bulk work; bulk: the bulk task queue and bulk periodic jobs only "
+            "(imports, model fits, identity scoring).",
         )
         parser.add_argument(
             "--supervised",
