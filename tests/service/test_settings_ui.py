@@ -281,3 +281,18 @@ def test_unknown_record_is_404_for_managers(mia):
     import uuid
 
     assert login(mia).get(f"/service/settings/queues/{uuid.uuid4()}/").status_code == 404
+
+
+def test_queue_agents_are_listed_by_name_whatever_the_order_they_were_added(alice, bob, dan):
+    from kith.accounts import services as account_services
+    from kith.accounts.models import Role
+    from kith.service import services
+
+    # Created last, named first: neither creation nor insertion order gives the name order.
+    aaron = account_services.create_user(
+        actor=None, username="aaron", password="x-long-password-1", role=Role.AGENT
+    )
+    services.create_queue(actor=alice, name="Escalations", agents=[dan, aaron, bob])
+    html = login(alice).get("/service/settings/").content.decode()
+    row = html.split("Escalations", 1)[1].split("</tr>", 1)[0]
+    assert "aaron, bob, dan" in row

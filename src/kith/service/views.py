@@ -12,7 +12,7 @@ import datetime as dt
 
 import nh3
 from django.contrib import messages
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from kith.accounts.models import User
 from kith.core.context import channel as audit_channel
 from kith.core.errors import KithError, NotFound, ValidationFailed
 from kith.core.pagination import paginate
@@ -654,7 +655,10 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "service/settings.html",
         {
             "nav": "service",
-            "queues": Queue.objects.prefetch_related("agents"),
+            # Agents by name: without an order PostgreSQL lists them as it finds them.
+            "queues": Queue.objects.prefetch_related(
+                Prefetch("agents", queryset=User.objects.order_by("username"))
+            ),
             "calendars": BusinessCalendar.objects.prefetch_related("holidays").order_by("name"),
             "policies": SlaPolicy.objects.select_related("organization", "calendar").order_by(
                 "priority", "name"
