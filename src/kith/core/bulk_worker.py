@@ -79,7 +79,6 @@ class BulkWorkerProcess:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._supervisor: threading.Thread | None = None
         self.starts = 0
 
     @property
@@ -92,10 +91,7 @@ class BulkWorkerProcess:
         global _started
         self._spawn()
         _started = self
-        self._supervisor = threading.Thread(
-            target=self._supervise, daemon=True, name="kith-bulk-supervisor"
-        )
-        self._supervisor.start()
+        threading.Thread(target=self._supervise, daemon=True, name="kith-bulk-supervisor").start()
         from django_tasks.signals import task_enqueued
 
         task_enqueued.connect(self._on_task_enqueued, dispatch_uid="kith.bulk_worker")

@@ -14,6 +14,7 @@ fits, identity scoring, long and CPU-bound, publishing nothing live).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -132,13 +133,16 @@ def yield_to_events(*, max_batches: int = 10) -> int:
     return delivered
 
 
-def run_tasks_batch(max_tasks: int = 20, *, role: Role = Role.ALL) -> None:
-    """Run up to ``max_tasks`` ready tasks of ``role``'s queues, then return."""
-    import os
-
+def _database_tasks() -> bool:
+    """Whether tasks wait in the database for a worker (not run at once, as in tests)."""
     from django.conf import settings
 
-    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+    return settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
+
+
+def run_tasks_batch(max_tasks: int = 20, *, role: Role = Role.ALL) -> None:
+    """Run up to ``max_tasks`` ready tasks of ``role``'s queues, then return."""
+    if not _database_tasks():
         return
     from django_tasks_db.management.commands.db_worker import Worker
 
@@ -161,7 +165,7 @@ def waiting_tasks() -> dict[str, int]:
     from django.conf import settings
     from django.db.models import Count
 
-    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+    if not _database_tasks():
         return {}
     from django_tasks_db.models import DBTaskResult
 
@@ -197,7 +201,6 @@ class _Clock:
         self.interval = interval
         self.role = role
         self.poll_at = 0.0  # time.monotonic() of the next outbox and task poll
-        self.tasks_signalled = False
         self.job_due: dict[str, float] = {}  # job name -> time.time() it may be due
 
     def seconds_to_next(self) -> float:
@@ -244,18 +247,13 @@ def run_once() -> int:
     poll = now >= clock.poll_at
     tasks = _tasks_enqueued.is_set()
     _tasks_enqueued.clear()
-    if clock.role is Role.BULK:
-        # Events are the interactive worker's; this process's own events are forwarded
-        # to it by kith.core.bulk_worker.
-        if poll or tasks:
-            run_tasks_batch(role=clock.role)
-        _run_due(clock)
-        if poll:
-            clock.poll_at = now + clock.interval
-        return 0
-    signalled = events.arrived().is_set()
-    events.arrived().clear()
-    delivered = events.deliver_pending(limit=BATCH) if poll or signalled else 0
+    delivered = 0
+    # Events are not a bulk worker's: its own are forwarded to the server's worker by
+    # kith.core.bulk_worker.
+    if clock.role is not Role.BULK:
+        signalled = events.arrived().is_set()
+        events.arrived().clear()
+        delivered = events.deliver_pending(limit=BATCH) if poll or signalled else 0
     if poll or tasks:
         run_tasks_batch(role=clock.role)
     _run_due(clock)

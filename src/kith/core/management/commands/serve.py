@@ -111,26 +111,23 @@ class Command(BaseCommand):
         if bulk is not None:
             self.stdout.write(f"Bulk worker (imports, model fits): process {bulk.pid}")
         try:
-            self._run(uvicorn, host, port, workers, shutdown_timeout)
+            uvicorn.run(
+                "kith.asgi:application",
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS);
+                # Kith decides in one place, from KITH_TRUSTED_PROXIES (kith.core.proxies).
+                proxy_headers=False,
+                # uvicorn takes whole seconds here; never 0, which would cut every request.
+                timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
+            )
         finally:
             if bulk is not None:
                 bulk.stop()
         if stop_worker is not None:
             stop_worker.set()
         exit_if_requests_stuck()
-
-    def _run(self, uvicorn, host: str, port: int, workers: int, shutdown_timeout: float) -> None:
-        uvicorn.run(
-            "kith.asgi:application",
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS);
-            # Kith decides in one place, from KITH_TRUSTED_PROXIES (kith.core.proxies).
-            proxy_headers=False,
-            # uvicorn takes whole seconds here; never 0, which would cut every request.
-            timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
-        )
