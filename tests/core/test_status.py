@@ -113,7 +113,9 @@ def queued_tasks(settings):
     deliver_email.enqueue(10**9)
 
 
-def test_tasks_waiting_per_queue_and_the_bulk_worker_are_shown(queued_tasks, alice, monkeypatch):
+def test_tasks_waiting_per_queue_and_the_bulk_worker_are_shown(
+    queued_tasks, alice, api_as, monkeypatch
+):
     out = StringIO()
     call_command("status", stdout=out)
     text = out.getvalue()
@@ -125,6 +127,10 @@ def test_tasks_waiting_per_queue_and_the_bulk_worker_are_shown(queued_tasks, ali
     html = client_for(alice).get("/system/").content.decode()
     assert '<tr data-queue="bulk"><th scope="row">Bulk</th><td>2</td></tr>' in html
     assert "No bulk worker process in this server" in html  # the test server starts none
+    assert api_as(alice).get("/api/system/tasks").json() == {
+        "queues": {"default": 1, "bulk": 2},
+        "bulk_worker": None,
+    }
 
     from kith.core import bulk_worker
 
@@ -135,6 +141,20 @@ def test_tasks_waiting_per_queue_and_the_bulk_worker_are_shown(queued_tasks, ali
     monkeypatch.setattr(bulk_worker, "_started", Started())
     html = client_for(alice).get("/system/").content.decode()
     assert "process 4242, running (started 3 times)" in html
+    assert api_as(alice).get("/api/system/tasks").json()["bulk_worker"] == {
+        "pid": 4242,
+        "alive": True,
+        "starts": 3,
+    }
     Started.pid = None
     html = client_for(alice).get("/system/").content.decode()
     assert "<strong>not running</strong>, being started again" in html
+    assert api_as(alice).get("/api/system/tasks").json()["bulk_worker"]["alive"] is False
+
+
+def test_api_tasks_for_admins_only(api_as, alice, mia, bob, carol):
+    assert api_as(alice).get("/api/system/tasks").status_code == 200
+    assert api_as(mia).get("/api/system/tasks").status_code == 403
+    assert api_as(bob).get("/api/system/tasks").status_code == 403
+    assert api_as(carol).get("/api/system/tasks").status_code == 404
+    assert Client().get("/api/system/tasks").status_code == 401

@@ -80,6 +80,7 @@ S, SR, OWN, OWNL, SOC, SOCR, POR, PORR, PUB, COM = (
 API_POLICY: dict[str, str] = {
     "GET /api/me": OWNL,
     "GET /api/system/outbox": "admin",
+    "GET /api/system/tasks": "admin",
     "GET /api/tokens": OWNL,
     "POST /api/tokens": OWNL,
     "DELETE /api/tokens/{public_id}": OWN,

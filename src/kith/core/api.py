@@ -1,4 +1,5 @@
-"""HTTP API for the state of the system itself (admins only): the outbox backlog.
+"""HTTP API for the state of the system itself (admins only): the outbox backlog, the
+background tasks waiting per queue and this server's bulk worker process.
 
 Registered in ``kith.api`` behind the staff authentication, so anonymous callers get
 401 and customers 404; staff who are not admins get 403.
@@ -11,7 +12,7 @@ import datetime as dt
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from kith.core import events
+from kith.core import bulk_worker, events, worker
 from kith.core.errors import Forbidden
 
 router = Router(tags=["system"])
@@ -31,6 +32,17 @@ class OutboxOut(Schema):
     failed: int
 
 
+class BulkWorkerOut(Schema):
+    pid: int | None
+    alive: bool
+    starts: int
+
+
+class TasksOut(Schema):
+    queues: dict[str, int]
+    bulk_worker: BulkWorkerOut | None
+
+
 def require_admin(user) -> None:
     """Admins only (Kith's admins are Django superusers, see kith.accounts.services)."""
     if not (getattr(user, "is_superuser", False) and user.is_active):
@@ -44,3 +56,15 @@ def outbox(request: HttpRequest):
     the oldest one's time and age in seconds; and the events that failed for good."""
     require_admin(request.user)
     return events.backlog()
+
+
+@router.get("/system/tasks", response=TasksOut, url_name="system_tasks")
+def tasks(request: HttpRequest):
+    """Background tasks ready to run, per queue (``bulk`` holds imports and model fits;
+    empty when tasks run at once, without the database task backend), and the bulk
+    worker process this server supervises: its pid, whether it runs, how many times it
+    was started (more than once: it died and was started again). ``bulk_worker`` is
+    null when this server runs no such process (``KITH_BULK_WORKER_PROCESS=false``, or
+    a server started other than by ``kith serve``)."""
+    require_admin(request.user)
+    return {"queues": worker.waiting_tasks(), "bulk_worker": bulk_worker.status()}
