@@ -23,6 +23,9 @@ class Role(models.TextChoices):
 class Team(KithModel):
     name = models.CharField(max_length=120, unique=True)
 
+    class Meta:
+        ordering = ["name"]
+
     def __str__(self) -> str:
         return self.name
 

@@ -248,6 +248,9 @@ class Attachment(KithModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    class Meta:
+        ordering = ["id"]  # in upload order wherever a post's files are listed
+
     def __str__(self) -> str:
         return self.name
 

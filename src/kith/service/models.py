@@ -319,11 +319,16 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 
 class Attachment(KithModel):
+    """A file sent with a case message (by the customer or an agent)."""
+
     message = models.ForeignKey(CaseMessage, on_delete=models.CASCADE, related_name="attachments")
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=120, default="application/octet-stream")
     size = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to=attachment_path, max_length=500)
+
+    class Meta:
+        ordering = ["id"]  # in upload order wherever a message's files are listed
 
     def __str__(self) -> str:
         return self.filename
