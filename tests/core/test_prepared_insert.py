@@ -69,6 +69,21 @@ def test_insert_many_without_ids_and_clashes_raise_integrity_error(alice):
         )
 
 
+def test_insert_many_can_skip_rows_a_unique_constraint_holds(alice):
+    party = Party(kind=Party.Kind.PERSON, given_name="Ana")
+    party.insert()
+    tags = [Tag.objects.create(name=name) for name in ("a", "b", "c")]
+    through = Party.tags.through
+    insert_many([through(party_id=party.pk, tag_id=tags[0].pk)], ids=False)
+    # one clash among new rows: the clash is skipped, the others stored, no error
+    insert_many(
+        [through(party_id=party.pk, tag_id=t.pk) for t in tags], ids=False, ignore_conflicts=True
+    )
+    assert sorted(t.name for t in party.tags.all()) == ["a", "b", "c"]
+    with pytest.raises(TypeError):
+        insert_many([Tag(name="d")], ignore_conflicts=True)  # ids wanted, none for a skip
+
+
 def test_an_emitted_event_is_the_row_stored(alice):
     party = Party(kind=Party.Kind.PERSON, given_name="Ana")
     party.insert()

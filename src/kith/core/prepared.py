@@ -239,7 +239,7 @@ def insert_one(obj: M) -> M:
     return obj
 
 
-def insert_many(objs: list[M], *, ids: bool = True) -> list[M]:
+def insert_many(objs: list[M], *, ids: bool = True, ignore_conflicts: bool = False) -> list[M]:
     """INSERT new instances of one model in one statement (a few for very many).
 
     ``bulk_create`` without its per-call query building. The ids come back with each
@@ -247,18 +247,25 @@ def insert_many(objs: list[M], *, ids: bool = True) -> list[M]:
     ``RETURNING`` hands rows back in the order of the ``VALUES``. With ``ids=False``
     (rows nobody reads back, such as many-to-many links) nothing comes back and the
     model needs no ``public_id``; the objects keep no id, as ``bulk_create``'s on a
-    database that cannot return them.
+    database that cannot return them. ``ignore_conflicts`` (only with ``ids=False``:
+    a skipped row has no id to hand back) skips rows a unique constraint already holds,
+    as ``bulk_create(ignore_conflicts=True)`` does.
     """
+    if ignore_conflicts and ids:
+        raise TypeError("ignore_conflicts needs ids=False: a skipped row has no id")
     if not objs:
         return objs
     plan = _insert_plan(type(objs[0]), connection.vendor)
     if not ids:
+        # Both backends spell it so (SQLite since 3.24); a conflict on any unique
+        # constraint skips the row.
+        tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
         per = max(1, (connection.features.max_query_params or 30000) // len(plan.fields))
         with connection.cursor() as cursor:
             for start in range(0, len(objs), per):
                 batch = objs[start : start + per]
                 cursor.execute(
-                    plan.head + ", ".join([plan.row] * len(batch)),
+                    plan.head + ", ".join([plan.row] * len(batch)) + tail,
                     [value for obj in batch for value in _params(plan, obj)],
                 )
         return objs
