@@ -36,8 +36,8 @@ def _is_staff(user) -> bool:
     return bool(getattr(user, "is_staff_user", False))
 
 
-def _team_ids(actor) -> set[int]:
-    return set(actor.teams.values_list("id", flat=True)) if getattr(actor, "pk", None) else set()
+def _team_ids(actor) -> frozenset[int]:
+    return actor.team_ids() if getattr(actor, "pk", None) else frozenset()
 
 
 def may_give_to_anyone(actor) -> bool:

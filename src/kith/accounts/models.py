@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 import uuid
 
@@ -11,6 +12,18 @@ from django.db import models
 from django.utils import timezone
 
 from kith.core.models import KithModel
+
+# Every change of any user's teams in this process takes the next number; a user
+# object's cached team ids (``User.team_ids``) are trusted only under the number they
+# were read under. ``next`` on a count is atomic, so concurrent changes cannot collide.
+_team_changes = itertools.count(1)
+_teams_version = [0]
+
+
+def teams_changed() -> None:
+    """Invalidate every cached ``User.team_ids`` in this process (called on each change
+    of team membership and on a team's deletion; see ``accounts.apps``)."""
+    _teams_version[0] = next(_team_changes)
 
 
 class Role(models.TextChoices):
@@ -70,6 +83,27 @@ class User(AbstractUser):
     @property
     def can_write(self) -> bool:
         return self.is_staff_user and self.role != Role.VIEWER
+
+    def team_ids(self) -> frozenset[int]:
+        """Ids of this user's teams, read once per user object.
+
+        Every app's visibility rule asks for them, some fifteen times while one page is
+        built; a request (and a worker task) works on its own freshly loaded user, so
+        one read serves it. A membership change in this process makes the next call
+        read again; one made by another process is seen from that process's next
+        request on, as with any row a request read before another process wrote it.
+        """
+        cached = self.__dict__.get("_team_ids")
+        if cached is not None and cached[0] == _teams_version[0]:
+            return cached[1]
+        version = _teams_version[0]
+        ids = (
+            frozenset(self.teams.order_by().values_list("id", flat=True))
+            if self.pk
+            else frozenset()
+        )
+        self._team_ids = (version, ids)
+        return ids
 
 
 class ApiToken(KithModel):

@@ -161,16 +161,8 @@ def _party_visible_to_staff(user, party: Party) -> bool:
     if party.visibility == "everyone" or party.owner_id == user.pk:
         return True
     if party.visibility == "team" and party.team_id:
-        return party.team_id in _team_ids(user)
+        return party.team_id in user.team_ids()
     return False
-
-
-def _team_ids(user) -> set[int]:
-    cached = getattr(user, "_collab_team_ids", None)
-    if cached is None:
-        cached = set(user.teams.values_list("id", flat=True))
-        user._collab_team_ids = cached
-    return cached
 
 
 def _invited(user, obj: Model) -> bool:

@@ -32,7 +32,7 @@ def visible_filter(user) -> Q | None:
         return Q(pk=user.person_id) if user.person_id else Q(pk__in=[])
     if user.sees_everything:
         return None
-    team_ids = list(user.teams.values_list("id", flat=True))
+    team_ids = user.team_ids()
     condition = Q(visibility=Visibility.EVERYONE) | Q(owner_id=user.pk)
     if team_ids:
         condition |= Q(visibility=Visibility.TEAM, team_id__in=team_ids)

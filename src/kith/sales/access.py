@@ -53,7 +53,7 @@ def deal_filter(user, *, owner: str = "owner_id", team: str = "team_id") -> Q | 
         return Q(pk__in=[])
     if user.sees_everything:
         return None
-    team_ids = list(user.teams.values_list("id", flat=True))
+    team_ids = user.team_ids()
     condition = Q(visibility=Visibility.EVERYONE) | Q(**{owner: user.pk})
     if team_ids:
         condition |= Q(visibility=Visibility.TEAM, **{f"{team}__in": team_ids})
