@@ -92,6 +92,8 @@ class User(AbstractUser):
         one read serves it. A membership change in this process makes the next call
         read again; one made by another process is seen from that process's next
         request on, as with any row a request read before another process wrote it.
+        (A change rolled back sends no signal: the object that saw it inside the
+        transaction keeps it until the next change; requests after it load new users.)
         """
         cached = self.__dict__.get("_team_ids")
         if cached is not None and cached[0] == _teams_version[0]:
