@@ -156,13 +156,9 @@ def get_target(user, kind: str, public_id: Any) -> Model:
 
 
 def _party_visible_to_staff(user, party: Party) -> bool:
-    if user.sees_everything:
-        return True
-    if party.visibility == "everyone" or party.owner_id == user.pk:
-        return True
-    if party.visibility == "team" and party.team_id:
-        return party.team_id in user.team_ids()
-    return False
+    from kith.people import access as people_access
+
+    return people_access.is_visible(user, party)
 
 
 def _invited(user, obj: Model) -> bool:

@@ -39,6 +39,24 @@ def visible_filter(user) -> Q | None:
     return condition
 
 
+def is_visible(user, party: Party) -> bool:
+    """``visible_filter`` answered for one party already loaded, without a query.
+
+    Pages ask it of the same person many times over (every panel that offers an edit
+    link); tests/people/test_visibility_twin.py checks it against the filter for every
+    kind of user and record, so the two rules cannot drift apart.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_portal:
+        return party.pk is not None and party.pk == user.person_id
+    if user.sees_everything:
+        return True
+    if party.visibility == Visibility.EVERYONE or party.owner_id == user.pk:
+        return True
+    return party.visibility == Visibility.TEAM and party.team_id in user.team_ids()
+
+
 def scope_parties(user, queryset: QuerySet | None = None) -> QuerySet:
     """Parties ``user`` may see (all statuses; callers filter ``active`` as they need)."""
     qs = Party.objects.all() if queryset is None else queryset
@@ -79,7 +97,7 @@ def get_party(user, public_id, *, kind: str | None = None, follow_merged: bool =
         while survivor.merged_into_id and survivor.pk not in seen:
             seen.add(survivor.pk)
             survivor = Party.objects.get(pk=survivor.merged_into_id)
-        if not scope_parties(user, Party.objects.filter(pk=survivor.pk)).exists():
+        if not is_visible(user, survivor):
             raise NotFound("No such person or organisation.")
         raise Moved(new_public_id=str(survivor.public_id), location=party_api_url(survivor))
     return party
@@ -96,9 +114,7 @@ def party_api_url(party: Party) -> str:
 def can_change(user, party: Party) -> bool:
     if not getattr(user, "can_write", False):
         return False
-    if user.sees_everything:
-        return True
-    return scope_parties(user, Party.objects.filter(pk=party.pk)).exists()
+    return is_visible(user, party)
 
 
 def get_party_for_change(user, public_id, *, kind: str | None = None) -> Party:
