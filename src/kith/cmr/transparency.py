@@ -7,8 +7,8 @@ Recording is cheap by construction, so the person page and timeline keep their s
 * ``ReadLogMiddleware`` hands the buffer to the response as a closer, so the rows are
   written in **one** ``INSERT … ON CONFLICT DO NOTHING`` after the response was sent
   (the WSGI server closes the response after the last byte), a statement prepared once
-  per process (``kith.core.prepared``): ``bulk_create`` spent three times the CPU
-  building it anew for every request;
+  per process (``kith.core.prepared``): ``bulk_create``, building it anew for every
+  request, spent 1.6 times the CPU (0.35 against 0.22 ms a write on PostgreSQL);
 * rows are **coalesced**: one per (staff, person, channel) per window of
   ``KITH_CMR_TRANSPARENCY_WINDOW_MINUTES``, the unique constraint doing the work, so a
   member of staff paging through a timeline adds one row, not fifty.
