@@ -155,12 +155,6 @@ def get_target(user, kind: str, public_id: Any) -> Model:
     return obj
 
 
-def _party_visible_to_staff(user, party: Party) -> bool:
-    from kith.people import access as people_access
-
-    return people_access.is_visible(user, party)
-
-
 def _invited(user, obj: Model) -> bool:
     ct = ContentType.objects.get_for_model(obj)
     return Follow.objects.filter(target_type=ct, target_id=obj.pk, follower=user).exists()
@@ -177,7 +171,9 @@ def can_read_feed(user, obj: Model) -> bool:
             return True
         return _invited(user, obj)
     if isinstance(obj, Party):
-        return _party_visible_to_staff(user, obj)
+        from kith.people import access as people_access
+
+        return people_access.is_visible(user, obj)
     getter = owning_app_getter(type(obj))
     if getter is None:
         return bool(user.sees_everything)

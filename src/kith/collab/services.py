@@ -35,6 +35,7 @@ from kith.core.errors import Conflict, FieldError, Forbidden, NotFound, Validati
 from kith.core.models import AuditEntry
 from kith.interactions import services as interaction_services
 from kith.interactions.models import Channel, Direction
+from kith.people import access as people_access
 from kith.people.models import Party
 
 from . import access, live, rendering
@@ -1039,7 +1040,7 @@ def _reader_may_see(user, post: Post, target) -> bool:
     if post.visibility == Visibility.INTERNAL and access.is_external(user):
         return False
     if not access.is_external(user) and isinstance(target, Party) and post.visibility != "group":
-        return access._party_visible_to_staff(user, target)
+        return people_access.is_visible(user, target)
     return access.can_see_post(user, post, target=target)
 
 
