@@ -208,6 +208,13 @@ TASKS = {
 # fit uses the second core instead of the server's (kith.core.bulk_worker); false: the
 # embedded worker thread runs every queue (one process, less memory).
 KITH_BULK_WORKER_PROCESS = env_bool("KITH_BULK_WORKER_PROCESS", True)
+# SQLite: a server checkpoints the write-ahead log in a background thread every this
+# many seconds (0: off), so requests do not (kith.core.sqlite_checkpoint); its
+# connections checkpoint themselves only past the fallback's size of log, in pages.
+KITH_SQLITE_CHECKPOINT_SECONDS = float(os.environ.get("KITH_SQLITE_CHECKPOINT_SECONDS", "1"))
+KITH_SQLITE_CHECKPOINT_FALLBACK_PAGES = int(
+    os.environ.get("KITH_SQLITE_CHECKPOINT_FALLBACK_PAGES", "20000")
+)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -9,10 +9,13 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from kith.core import timestamps, worker
+        from kith.core import sqlite_checkpoint, timestamps, worker
 
         # Rows with dates Python cannot read (year 10000 on PostgreSQL) must not break lists.
         connection_created.connect(timestamps.install, dispatch_uid="kith.timestamps")
+        connection_created.connect(
+            sqlite_checkpoint.on_connection_created, dispatch_uid="kith.sqlite_checkpoint"
+        )
 
         worker.periodic("core.consistency", every_seconds=24 * 3600)(_check_consistency)
         worker.periodic("core.trash_purge", every_seconds=3600)(_purge_trash)

@@ -90,6 +90,11 @@ class Command(BaseCommand):
                 f"DEBUG is on: serving on {host} would show every URL pattern and tracebacks "
                 "to anyone who can reach it. Unset DEBUG, or serve on 127.0.0.1."
             )
+        from kith.core import sqlite_checkpoint
+
+        # Before the worker thread and the request threads open their connections, so
+        # they leave SQLite's checkpoints to it; nothing on PostgreSQL.
+        sqlite_checkpoint.start()
         stop_worker = None
         bulk = None
         if not no_worker:
