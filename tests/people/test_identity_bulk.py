@@ -459,3 +459,37 @@ def test_a_backlog_is_scored_batch_by_batch_with_the_worker_between(people, trai
     assert calls == sorted(calls, reverse=True) and calls[-1] > 0
     assert service.queued_count() == 0
     assert MatchSuggestion.objects.exists()
+
+
+def test_a_preloaded_model_scores_like_one_loaded_by_the_first_batch(people, trained):
+    """The worker loads the model in use when it starts (a warm-up): the first batch
+    then scores with it, and gets the pairs a model loaded by that batch gives."""
+    from kith.core import worker
+    from kith.people.identity import model as engine
+
+    service.rebuild_keys()
+    rows = _rows(people)
+    candidates = service._candidates_by_keys(rows)
+    groups = [(rows[pk], [rows[c] for c in ids]) for pk, ids in sorted(candidates.items())][:10]
+    engine._loaded = None
+    cold = engine.score_many(trained.model, groups, key=None)  # loaded for this call only
+    assert engine._loaded is None
+
+    assert "people.identity_model" in worker.run_warm_ups(worker.Role.BULK)
+    assert engine._loaded is not None and engine._loaded[2] == 0  # loaded, not yet used
+    assert service.preload_active_model() is False  # the same model: nothing to do
+    warm = engine.score_many(trained.model, groups, key=service._model_key(trained))
+
+    assert engine._loaded[2] == 1  # the preloaded linker scored the batch
+    assert [sorted((p.left, p.right, round(p.probability, 9)) for p in g) for g in warm] == [
+        sorted((p.left, p.right, round(p.probability, 9)) for p in g) for g in cold
+    ]
+    assert sum(len(g) for g in warm) > 0
+
+
+def test_no_model_no_preload(db):
+    from kith.people.identity import model as engine
+
+    engine._loaded = None
+    assert service.preload_active_model() is False
+    assert engine._loaded is None

@@ -79,6 +79,39 @@ def periodic_jobs() -> dict[str, PeriodicJob]:
     return dict(_jobs)
 
 
+_warm_ups: dict[str, tuple[Callable[[], object], bool]] = {}
+
+
+def warm_up(name: str, *, bulk: bool = False) -> Callable[[Callable], Callable]:
+    """Run the decorated function once when a worker loop starts, before its first pass.
+
+    For what a long-lived worker would otherwise load at its first job of a kind (a
+    trained model and the libraries that score with it), so that cost falls on start-up
+    rather than on the first operation that needs it. ``bulk`` as for :func:`periodic`.
+    A failure is logged and the worker starts all the same: the job loads it later.
+    """
+
+    def register(func: Callable) -> Callable:
+        _warm_ups[name] = (func, bulk)
+        return func
+
+    return register
+
+
+def run_warm_ups(role: Role) -> list[str]:
+    """Run the warm-ups of ``role``'s share; returns the names of those that ran."""
+    ran = []
+    for name, (func, bulk) in _warm_ups.items():
+        if not (role is Role.ALL or bulk == (role is Role.BULK)):
+            continue
+        try:
+            func()
+            ran.append(name)
+        except Exception:
+            logger.warning("warm-up %s failed; its work loads it when it runs", name, exc_info=True)
+    return ran
+
+
 def run_due_jobs() -> list[str]:
     """Run each periodic job whose period has not been claimed yet; returns those run.
 
@@ -287,6 +320,7 @@ def run_forever(
     stop = stop or threading.Event()
     logger.info("worker started (%s)", role.value)
     _connect_task_signal()
+    run_warm_ups(role)
     clock = _Clock(interval, role)
     _loop.clock = clock
     try:

@@ -26,6 +26,9 @@ class PeopleConfig(AppConfig):
             every_seconds=settings.KITH_IDENTITY_SCORE_SECONDS,
             bulk=True,
         )(_score_queued)
+        # The scoring libraries and the model load when the worker starts, not on the
+        # first create after it (about 2 s of CPU).
+        worker.warm_up("people.identity_model", bulk=True)(_preload_identity_model)
         # A merge's undo record copies rows of both people: erased with them, not exported
         # twice (the rows themselves are in the export).
         from kith.cmr import erasure, registry
@@ -57,6 +60,12 @@ def _mark_stale_imports() -> None:
     from kith.people import importing
 
     importing.mark_stale_jobs()
+
+
+def _preload_identity_model() -> None:
+    from kith.people.identity import service
+
+    service.preload_active_model()
 
 
 def _score_queued() -> None:
