@@ -123,6 +123,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with the threads of a process queueing for write transactions
+    # instead of sleeping in SQLite's busy handler (kith.core.backends.sqlite3).
+    DATABASES["default"]["ENGINE"] = "kith.core.backends.sqlite3"
+    # Tests in memory, Django's default for SQLite, said out loud: pytest-django knows
+    # the default only by Django's own engine name and would otherwise derive a file.
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
     # WAL lets the web process read while the worker writes; IMMEDIATE transactions
     # avoid "database is locked" upgrades from read to write locks under concurrency.
     # Connections live as long as their thread: opening one (and running the PRAGMAs

@@ -49,7 +49,7 @@ class CheckpointResult:
 
 
 def is_sqlite(alias: str = "default") -> bool:
-    return settings.DATABASES[alias]["ENGINE"] == "django.db.backends.sqlite3"
+    return connections[alias].vendor == "sqlite"
 
 
 def checkpoint(conn: sqlite3.Connection) -> CheckpointResult:

@@ -1,0 +1,1 @@
+"""Database backends Kith runs on: Django's own, with what Kith needs added."""
