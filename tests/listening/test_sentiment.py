@@ -129,3 +129,56 @@ def test_beats_vader_on_a_held_out_slice() -> None:
     vacc = sum(vader_label(t) == g for t, g in zip(texts, gold, strict=True)) / len(gold)
     assert acc > vacc + 0.03
     assert acc >= 0.65
+
+
+def test_beats_vader_on_the_in_domain_held_out_rows() -> None:
+    # Short brand, product and service posts (tweets, Amazon, UCI Amazon and Yelp): the
+    # register the model is for. Measured 2026-12-07: 0.790 against VADER's 0.716.
+    vader_sentiment = pytest.importorskip("vaderSentiment.vaderSentiment")
+    with HELDOUT.open(encoding="utf-8", newline="") as f:
+        rows = [
+            r
+            for r in csv.DictReader(f, delimiter="\t")
+            if r["source"] in {"tweets", "amazon", "uci_amazon", "uci_yelp"}
+        ]
+    assert len(rows) > 1500
+    texts = [r["text"] for r in rows]
+    gold = [r["label"] for r in rows]
+    ours = [lab for lab, _ in score_batch(texts)]
+    sia = vader_sentiment.SentimentIntensityAnalyzer()
+
+    def vader_label(t: str) -> str:
+        c = sia.polarity_scores(t)["compound"]
+        return "positive" if c >= 0.05 else ("negative" if c <= -0.05 else "neutral")
+
+    acc = sum(a == b for a, b in zip(ours, gold, strict=True)) / len(gold)
+    vacc = sum(vader_label(t) == g for t, g in zip(texts, gold, strict=True)) / len(gold)
+    assert acc >= 0.78
+    assert acc > vacc + 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "markup"),
+    [
+        ("@acme_support my order is late", True),
+        ("see https://example.com/status", True),
+        ("loving the #newlook", True),
+        ("my order is late", False),
+        ("mail me at someone@example.com", False),  # an address is not a handle
+        ("", False),
+    ],
+)
+def test_social_markup_is_detected(text: str, markup: bool) -> None:
+    assert sentiment.has_markup(text) is markup
+
+
+def test_markup_columns_follow_vader_only_on_marked_up_posts() -> None:
+    model = sentiment.get_model()
+    names = sentiment.DENSE_FEATURES
+    first = names.index("markup")
+    plain = model.featuriser.features("I love this store")[1]
+    marked = model.featuriser.features("@acme I love this store")[1]
+    assert plain[first:] == [0.0] * (len(names) - first)
+    assert marked[names.index("markup")] > 0
+    assert marked[names.index("markup_vader_compound")] > 0  # VADER finds "love" positive
+    assert len(marked) == len(names)
