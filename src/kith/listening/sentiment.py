@@ -118,6 +118,7 @@ class Tokens:
     plain: list[str]  # the same tokens unmarked (bigrams use these)
     pos_emo: int  # positive emoticons and emoji
     neg_emo: int  # negative emoticons and emoji
+    markup: bool  # an @handle, a link or a ``#`` (see :func:`has_markup`)
 
 
 def tokenise(text: str, emoji_valence: dict[str, float] | None = None) -> Tokens:
@@ -126,7 +127,8 @@ def tokenise(text: str, emoji_valence: dict[str, float] | None = None) -> Tokens
     plain: list[str] = []
     pos_emo = neg_emo = 0
     negated = False
-    for m in _TOKEN_RE.finditer(normalise(text)):
+    norm = normalise(text)
+    for m in _TOKEN_RE.finditer(norm):
         kind = m.lastgroup
         tok = m.group(0)
         if kind == "epos":
@@ -153,7 +155,7 @@ def tokenise(text: str, emoji_valence: dict[str, float] | None = None) -> Tokens
         words.append(_NEG_MARK + tok if negated and kind == "word" else tok)
         if kind == "word" and (tok in _NEGATORS or tok.endswith("n't")):
             negated = True
-    return Tokens(words, plain, pos_emo, neg_emo)
+    return Tokens(words, plain, pos_emo, neg_emo, _markup_in(norm))
 
 
 def feature_strings(tokens: Tokens) -> list[str]:
@@ -198,7 +200,12 @@ _STRONG = 0.6
 
 def has_markup(text: str) -> bool:
     """Whether a post carries social markup: an @handle, a link or a ``#``."""
-    norm = normalise(text)
+    return _markup_in(normalise(text))
+
+
+def _markup_in(norm: str) -> bool:
+    # On normalised text, where links and handles are already masked; tokenise asks it
+    # of the text it normalised, so a post is normalised once.
     return "@user" in norm or " http " in norm or "#" in norm
 
 
@@ -259,7 +266,7 @@ class Featuriser:
         except Exception:  # VADER is third-party code: odd input must not stop a batch
             v = None
             dense.extend((0.0, 0.0, 0.0, 0.0))
-        dense.extend(markup_features(has_markup(text), v))
+        dense.extend(markup_features(toks.markup, v))
         return feature_strings(toks), dense
 
 
