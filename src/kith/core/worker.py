@@ -82,6 +82,11 @@ def periodic_jobs() -> dict[str, PeriodicJob]:
 _warm_ups: dict[str, tuple[Callable[[], object], bool]] = {}
 
 
+def _takes(role: Role, bulk: bool) -> bool:
+    """Whether a worker of ``role`` runs a job or warm-up registered with ``bulk``."""
+    return role is Role.ALL or bulk == (role is Role.BULK)
+
+
 def warm_up(name: str, *, bulk: bool = False) -> Callable[[Callable], Callable]:
     """Run the decorated function once when a worker loop starts, before its first pass.
 
@@ -102,7 +107,7 @@ def run_warm_ups(role: Role) -> list[str]:
     """Run the warm-ups of ``role``'s share; returns the names of those that ran."""
     ran = []
     for name, (func, bulk) in _warm_ups.items():
-        if not (role is Role.ALL or bulk == (role is Role.BULK)):
+        if not _takes(role, bulk):
             continue
         try:
             func()
@@ -301,8 +306,7 @@ def _run_due(clock: _Clock) -> None:
     due = [
         job
         for job in list(_jobs.values())
-        if clock.job_due.get(job.name, 0.0) <= wall
-        and (clock.role is Role.ALL or job.bulk == (clock.role is Role.BULK))
+        if clock.job_due.get(job.name, 0.0) <= wall and _takes(clock.role, job.bulk)
     ]
     if due:
         _run_jobs(due, clock)
