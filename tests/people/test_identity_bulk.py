@@ -493,3 +493,19 @@ def test_no_model_no_preload(db):
     engine._loaded = None
     assert service.preload_active_model() is False
     assert engine._loaded is None
+
+
+def test_queueing_adds_each_living_person_once(people, trained):
+    """``queue_new_people``: one statement for a batch; ids of no party are skipped and a
+    person already waiting is not queued twice (a redelivered batch adds nothing)."""
+    from kith.people.identity.models import PendingIdentityScore
+
+    PendingIdentityScore.objects.all().delete()
+    first = [p.pk for p in people[:5]]
+    missing = max(Party.objects.values_list("pk", flat=True)) + 1000
+    assert service.queue_new_people([*first, missing]) == 5
+    assert service.queue_new_people([*first, people[5].pk]) == 1
+    assert sorted(PendingIdentityScore.objects.values_list("party_id", flat=True)) == sorted(
+        [*first, people[5].pk]
+    )
+    assert all(row.queued_at is not None for row in PendingIdentityScore.objects.all())

@@ -403,6 +403,7 @@ def deliver(event: OutboxEvent, *, inline_only: bool = False) -> bool:
     done = set(EventDelivery.objects.filter(event=event).values_list("subscriber", flat=True))
     failed = None
     left_for_worker = False
+    items: list[OutboxEvent] | None = None  # a batch row's items, made once for all subscribers
     for sub in _subscriptions.values():
         if not sub.wants(event.name) or sub.name in done:
             continue
@@ -413,11 +414,14 @@ def deliver(event: OutboxEvent, *, inline_only: bool = False) -> bool:
             with transaction.atomic():
                 if not event.batch_size:
                     sub.handler(event)
-                elif sub.batch is not None:
-                    sub.batch(event, batch_items(event))
                 else:
-                    for item in batch_items(event):
-                        sub.handler(item)
+                    if items is None:
+                        items = batch_items(event)
+                    if sub.batch is not None:
+                        sub.batch(event, items)
+                    else:
+                        for item in items:
+                            sub.handler(item)
                 EventDelivery.objects.create(
                     event=event, subscriber=sub.name, delivered_at=timezone.now()
                 )

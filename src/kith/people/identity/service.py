@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -583,15 +583,33 @@ def _worth_scoring(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def queue_new_people(party_ids: Iterable[int]) -> int:
     """Queue people for :func:`score_queued` (the worker, on ``person.created`` and, through
-    :func:`queue_changed_people`, on changes)."""
+    :func:`queue_changed_people`, on changes); returns how many were not waiting yet.
+
+    One ``INSERT … SELECT`` of the people still there, skipping those already queued: an
+    import's batch of a thousand went through a query and a thousand model instances
+    (``bulk_create``), a quarter of what delivering the batch cost.
+    """
     ids = set(party_ids)
     if not ids or active_model() is None:
         # Nothing scores them without a model; the first training compares everyone.
         return 0
-    existing = Party.objects.filter(pk__in=ids).values_list("pk", flat=True)
-    rows = [PendingIdentityScore(party_id=pk) for pk in existing]
-    PendingIdentityScore.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    ids_sql, ids_params = _id_set_sql(ids)
+    quote = connection.ops.quote_name
+    queued_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    # Table names from the models and placeholders only: no value is spliced in.
+    pending, parties = quote(PendingIdentityScore._meta.db_table), quote(Party._meta.db_table)
+    sql = f"INSERT INTO {pending} (party_id, queued_at) SELECT id, %s FROM {parties} WHERE id IN ({ids_sql}) ON CONFLICT DO NOTHING"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [queued_at, *ids_params])
+        return max(cursor.rowcount, 0)
+
+
+def _id_set_sql(ids: set[int]) -> tuple[str, list]:
+    """``id_set`` as SQL and parameters, for a raw statement."""
+    ids_param = id_set(ids)
+    if isinstance(ids_param, list):
+        return ", ".join(["%s"] * len(ids_param)), ids_param
+    return ids_param.sql, list(ids_param.params)
 
 
 def queue_changed_people(events_: Iterable[Any]) -> int:
