@@ -14,19 +14,7 @@ import pytest
 from kith.people import importing, merging, services
 from kith.people.models import ContactPoint, Party
 from tests.conftest import make_person
-
-
-def run(actor, content: bytes):
-    job = importing.create_import_job(
-        actor=actor,
-        kind="people",
-        file_format="csv",
-        file_name="race.csv",
-        content=content,
-        mapping=None,
-        dry_run=False,
-    )
-    return importing.run_import_job(job.pk)
+from tests.people.test_import_csv import run
 
 
 @pytest.fixture
