@@ -158,3 +158,11 @@ def id_set(ids: Iterable[int]) -> RawSQL | list[int]:
     if connection.vendor == "sqlite":
         return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(values)])
     return values
+
+
+def id_set_sql(ids: Iterable[int]) -> tuple[str, list]:
+    """:func:`id_set` for a raw statement: the SQL for ``id IN (…)`` and its parameters."""
+    ids_param = id_set(ids)
+    if isinstance(ids_param, RawSQL):
+        return ids_param.sql, list(ids_param.params)
+    return ", ".join(["%s"] * len(ids_param)), ids_param

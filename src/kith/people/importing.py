@@ -783,7 +783,8 @@ _CHECKED = ("id", "updated_at", "status", "merged_into_id")
 
 
 def _party_version(party: _Stored) -> tuple:
-    return (party.pk, party.updated_at, party.status, party.merged_into_id)
+    """The ``_CHECKED`` columns of a party as planning read it (``values_list`` order)."""
+    return tuple(getattr(party, name) for name in _CHECKED)
 
 
 def _related_rows(live: set[int]) -> tuple[list, list, list, dict]:
@@ -1105,8 +1106,7 @@ class _Job:
             return True
         ids = {version[0] for version in self.read_parties}
         locked = Party.objects.select_for_update().filter(pk__in=ids)
-        now = {_party_version(_Stored(row)) for row in locked.values(*_CHECKED)}
-        if now != self.read_parties:
+        if set(locked.values_list(*_CHECKED)) != self.read_parties:
             return False
         live = set(self.read_related)
         return _by_party(live, *_related_rows(live)) == self.read_related

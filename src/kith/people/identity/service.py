@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kith.core import audit, events
-from kith.core.bulk import id_set, insert_rows
+from kith.core.bulk import id_set, id_set_sql, insert_rows
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people import merging
 from kith.people.identity import features
@@ -593,7 +593,7 @@ def queue_new_people(party_ids: Iterable[int]) -> int:
     if not ids or active_model() is None:
         # Nothing scores them without a model; the first training compares everyone.
         return 0
-    ids_sql, ids_params = _id_set_sql(ids)
+    ids_sql, ids_params = id_set_sql(ids)
     quote = connection.ops.quote_name
     queued_at = connection.ops.adapt_datetimefield_value(timezone.now())
     # Table names from the models and placeholders only: no value is spliced in.
@@ -602,14 +602,6 @@ def queue_new_people(party_ids: Iterable[int]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, [queued_at, *ids_params])
         return max(cursor.rowcount, 0)
-
-
-def _id_set_sql(ids: set[int]) -> tuple[str, list]:
-    """``id_set`` as SQL and parameters, for a raw statement."""
-    ids_param = id_set(ids)
-    if isinstance(ids_param, list):
-        return ", ".join(["%s"] * len(ids_param)), ids_param
-    return ids_param.sql, list(ids_param.params)
 
 
 def queue_changed_people(events_: Iterable[Any]) -> int:
