@@ -44,3 +44,32 @@ def test_panels_render_in_their_column_and_order_and_may_hide(alice, vic, regist
 def test_register_rejects_an_unknown_column(registered):
     with pytest.raises(ValueError):
         panels.register("party", "x", lambda r, p: None, column="footer")
+
+
+def dotted_renderer(request, party):
+    return f"<section id='dotted'>by path: {party.display_name}</section>"
+
+
+def test_a_panel_registered_by_dotted_path_renders(alice, registered):
+    person = make_person(alice, given="Dotted", family="Path")
+    panels.register("party", "test.dotted", "tests.web.test_panels.dotted_renderer")
+    html = client_for(alice).get(f"/people/{person.public_id}/").content.decode()
+    assert "by path: Dotted Path" in html
+
+
+def test_start_up_imports_no_views():
+    # Every command (kith import, the worker, the bulk process) runs every app's ready();
+    # the apps' views, ninja schemas and templates load with the first page instead.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; django.setup(); "
+        "print(sorted(m for m in sys.modules if m.startswith('kith.') and 'views' in m))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kith.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

@@ -9,11 +9,13 @@ class CmrConfig(AppConfig):
     def ready(self) -> None:
         from kith.web import panels
 
-        from . import views
-
-        panels.register("party", "cmr.consent", views.party_panel, column="side", order=75)
-        panels.register("party", "cmr.trust", views.trust_panel, column="side", order=76)
-        panels.register("party", "cmr.intents", views.intents_panel, column="side", order=77)
+        panels.register(
+            "party", "cmr.consent", "kith.cmr.views.party_panel", column="side", order=75
+        )
+        panels.register("party", "cmr.trust", "kith.cmr.views.trust_panel", column="side", order=76)
+        panels.register(
+            "party", "cmr.intents", "kith.cmr.views.intents_panel", column="side", order=77
+        )
 
         from kith.core import worker
 

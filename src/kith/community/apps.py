@@ -31,13 +31,11 @@ def _recompute_trust() -> None:
 
 
 def _register_panels() -> None:
-    try:
-        from kith.community import views
-    except ImportError:  # views not there yet
-        return
     from kith.web import panels
 
-    panels.register("party", "community.member", views.party_panel, column="side", order=60)
+    panels.register(
+        "party", "community.member", "kith.community.views.party_panel", column="side", order=60
+    )
 
 
 def _register_mirrors() -> None:

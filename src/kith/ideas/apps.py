@@ -24,11 +24,8 @@ def _register_mirrors() -> None:
 
 
 def _register_panels() -> None:
-    try:
-        from kith.ideas import views
-    except ImportError:  # views not there yet
-        return
     from kith.web import panels
 
-    if hasattr(views, "party_panel"):
-        panels.register("party", "ideas.contributions", views.party_panel, column="side", order=65)
+    panels.register(
+        "party", "ideas.contributions", "kith.ideas.views.party_panel", column="side", order=65
+    )

@@ -12,11 +12,17 @@ class InsightsConfig(AppConfig):
 
     def ready(self) -> None:
         from kith.core import worker
-        from kith.insights import research_registry, views
+        from kith.insights import research_registry
         from kith.web import panels
 
         del research_registry  # imported for its registrations
-        panels.register("party", "insights.influence", views.party_panel, column="side", order=70)
+        panels.register(
+            "party",
+            "insights.influence",
+            "kith.insights.views.party_panel",
+            column="side",
+            order=70,
+        )
         # Ties decay by the day: recompute the graph once a day.
         worker.periodic("insights.influence", every_seconds=24 * 3600)(_nightly_influence)
         from kith.insights import value_setup

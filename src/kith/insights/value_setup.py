@@ -14,10 +14,12 @@ def setup() -> None:
     from kith.cmr import erasure, registry
     from kith.core import worker
     from kith.ideas import ranking
-    from kith.insights import queries_value, views_value
+    from kith.insights import queries_value
     from kith.web import panels
 
-    panels.register("party", "insights.value", views_value.party_panel, column="side", order=72)
+    panels.register(
+        "party", "insights.value", "kith.insights.views_value.party_panel", column="side", order=72
+    )
     ranking.register(
         "clv", queries_value.idea_voter_value, label="Voters' customer value", staff_only=True
     )

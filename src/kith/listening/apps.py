@@ -50,7 +50,7 @@ class ListeningConfig(AppConfig):
         worker.periodic("listening.alerts", every_seconds=600)(_check_spikes)
 
         # live and subscribers register their event subscribers on import.
-        from kith.listening import live, subscribers, views  # noqa: F401
+        from kith.listening import live, subscribers  # noqa: F401
         from kith.web import panels
 
-        panels.register("party", "listening.mentions", views.party_panel, order=60)
+        panels.register("party", "listening.mentions", "kith.listening.views.party_panel", order=60)

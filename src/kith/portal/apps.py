@@ -7,8 +7,9 @@ class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from kith.portal import staff
         from kith.web import panels
 
         # On a staff person/organisation page: the customer-portal side of that party.
-        panels.register("party", "portal.access", staff.party_panel, column="side", order=70)
+        panels.register(
+            "party", "portal.access", "kith.portal.staff.party_panel", column="side", order=70
+        )

@@ -11,12 +11,13 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from kith.interactions.access import register_mirror
         from kith.people.merging import party_merged
-        from kith.sales import views
         from kith.web import panels
 
         party_merged.connect(_fold_contacts, dispatch_uid="kith.sales.fold_contacts")
         # The deals of a person or organisation, on their page (kith.people owns the page).
-        panels.register("party", "sales.deals", views.party_panel, column="main", order=20)
+        panels.register(
+            "party", "sales.deals", "kith.sales.views.party_panel", column="main", order=20
+        )
         # "Deal won/lost" on its people's timelines shows only to who sees the deal.
         register_mirror("sales.deal", _visible_deals)
 

@@ -10,11 +10,12 @@ class ServiceConfig(AppConfig):
         from kith.core import worker
         from kith.interactions.access import register_mirror
         from kith.people.merging import party_merged
-        from kith.service import views
         from kith.web import panels
 
         party_merged.connect(_move_cases, dispatch_uid="kith.service.merge")
-        panels.register("party", "service.cases", views.party_panel, column="main", order=30)
+        panels.register(
+            "party", "service.cases", "kith.service.views.party_panel", column="main", order=30
+        )
         # The worker's clocks: breaches are flagged within a minute of happening, and the
         # mailbox is read every minute when one is configured.
         worker.periodic("service.check_breaches", every_seconds=60)(_check_breaches)

@@ -12,11 +12,13 @@ class WorkConfig(AppConfig):
         from kith.interactions.access import register_mirror
         from kith.people.merging import party_merged
         from kith.web import panels
-        from kith.work import signals, views
+        from kith.work import signals
 
         party_merged.connect(signals.move_work_on_merge, dispatch_uid="kith.work.merge")
         # Open activities about a person or organisation, on their page.
-        panels.register("party", "work.activities", views.party_panel, column="side", order=30)
+        panels.register(
+            "party", "work.activities", "kith.work.views.party_panel", column="side", order=30
+        )
         # Done activities and meetings on timelines show only to who sees them.
         register_mirror("work.activity", _visible_activities)
         register_mirror("work.meeting", _visible_meetings)
