@@ -7,7 +7,7 @@ imports the apps that depend on it and each panel checks its own access.
 
 A panel is registered by the dotted path of its renderer and imported on the first page
 that shows it: ``AppConfig.ready`` runs in every process (``kith import``, the worker),
-and importing every app's views there cost a third of a second of each command's start.
+and importing every app's views there cost about a quarter of a second of each start.
 """
 
 from __future__ import annotations
