@@ -24,11 +24,13 @@ Data (labelled, offline, licences allow it):
 * ``scripts/data/sentiment_supplement*.tsv``: short brand and customer-service posts
   written by the Kith developers (complaints without sentiment words: "still waiting",
   "on hold for an hour"; sarcasm: "thanks for nothing"; neutral questions and notices):
-  353 in the first file, 1,400 more across about 60 invented brands in ``_cs1`` (travel,
-  telecom, banking, retail, utilities, public services) and ``_cs2`` (software, games,
-  streaming, food, electronics, cars, health, fashion, fitness). A tenth of them (by the
-  text hash) join the validation split, so C and the offsets are chosen with the
-  customer-service register in view; none reaches the test split.
+  353 in the first file, then 700 in each of four more by four writers, across about 150
+  invented brands: ``_cs1`` (travel, telecom, banking, retail, utilities, public
+  services), ``_cs2`` (software, games, streaming, food, electronics, cars, health,
+  fashion, fitness), ``_cs3`` (hurried phone-typed posts and replies) and ``_cs4`` (fuller
+  posts in many voices, news and brand accounts). A tenth of them (by the text hash)
+  join the validation split, so C and the offsets are chosen with the customer-service
+  register in view; none reaches the test split.
 * ``benchmarks/data/sentiment_cs_heldout.tsv`` (read only to drop any supplement row equal
   to one of its texts, and reported at the end): 600 customer-service posts across 40
   invented brands, written for the benchmark by a writer who saw none of the supplement.
