@@ -279,6 +279,9 @@ KITH_OUTBOX_BULK_ITEMS_PER_PASS = int(os.environ.get("KITH_OUTBOX_BULK_ITEMS_PER
 # A running import whose heartbeat (saved with each chunk) is older than this lost its
 # process: it is marked stale and can be resumed or restarted.
 KITH_IMPORT_STALE_SECONDS = int(os.environ.get("KITH_IMPORT_STALE_SECONDS", "600"))
+# An import of several chunks validates the next chunk in a forked child process while it
+# writes this one (kith.core.ahead; Linux with two cores or more). Off: all in one process.
+KITH_IMPORT_VALIDATE_AHEAD = env_bool("KITH_IMPORT_VALIDATE_AHEAD", True)
 # Identity resolution (kith.people.identity): a pair at or above SUGGEST is shown to staff
 # as a likely duplicate; at or above AUTO_LINK it is merged by the worker (set above 1 to
 # never merge without a person). The custom field holding a customer/national number, if

@@ -14,6 +14,11 @@ Pipeline, one chunk of rows (``CHUNK_SIZE``) at a time:
    role vocabulary). A row with any error is rejected whole and each error recorded as
    ``{row, field, message}``; ``row`` is the spreadsheet row (the header is row 1, or
    the card's position for vCards) and ``field`` the column (or vCard property).
+   Contact points get their display form here too. On a file of several chunks,
+   reading and validation run one chunk ahead in a forked child process
+   (``kith.core.ahead``, ``KITH_IMPORT_VALIDATE_AHEAD``), which also makes each row's
+   search document should the row become a new party; the writing process then does
+   neither (a third less of its CPU, ``benchmarks/README.md``).
 3. *Matching*, before the chunk's write transaction: one query finds which rows'
    e-mails, phones, handles and external ids already exist (``ContactPoint`` is unique
    per ``(channel, normalized)``), a few more load those parties. Rows then run in file
@@ -58,6 +63,7 @@ nothing: no parties, no audit entries, no events.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -77,7 +83,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from kith.core import audit, events, timezones
+from kith.core import ahead, audit, events, timezones
 from kith.core.audit import jsonable
 from kith.core.bulk import insert_rows
 from kith.core.context import channel, current_channel
@@ -574,6 +580,9 @@ class _Row:
     roles: list[RoleType]
     organization: str
     organization_source: str
+    # The search document the row's party would get were it new and made of this row
+    # alone (``_row_document``): made where validation runs ahead, in its child.
+    document: str | None = None
 
     @property
     def sort_name(self) -> str:
@@ -656,10 +665,11 @@ class _Validator:
                         continue
                     if (channel_name, normalized) not in seen:
                         seen.add((channel_name, normalized))
-                        # The value as typed: its display form is computed only if it
-                        # is written (a duplicate's phone never needs formatting).
+                        # The display form now, with the phone just parsed (cached), and
+                        # where validation runs ahead, off the writing process.
+                        shown = display_value(channel_name, part)[:500]
                         contacts.append(
-                            (channel_name, normalized, part, _contact_label(source), source)
+                            (channel_name, normalized, shown, _contact_label(source), source)
                         )
             elif target == "tags":
                 tags.extend(p for p in _LIST_SPLIT.split(value) if p)
@@ -896,6 +906,8 @@ class _Entity:
     dirty: bool = False
     prepared: bool = False  # ``_Job.prepare`` has run on the pending writes
     document: str = ""  # a new party's search document (``_Job.prepare``)
+    # A new party made of one row: that row's precomputed document, if it has one.
+    row_document: str | None = None
 
     @property
     def is_new(self) -> bool:
@@ -1281,8 +1293,10 @@ class _Job:
                 continue
             is_new = entity is None
             if is_new:
-                entity = _Entity(kind=self.kind, label=row.display_name)
+                entity = _Entity(kind=self.kind, label=row.display_name, row_document=row.document)
                 self.names.setdefault((row.sort_name, row.organization.casefold()[:300]), entity)
+            else:
+                entity.row_document = None  # a second row folds in: made afresh
             changed = self._apply(entity, row, counts_as_new=is_new)
             if is_new:
                 counts.created += 1
@@ -1377,20 +1391,16 @@ class _Job:
     # -- writing
 
     def prepare(self, entities: list[_Entity]) -> None:
-        """Work out what ``write`` stores that depends on the plan alone: contact points'
-        display values and new parties' search documents (done before the write
-        transaction when the plan is; ``write`` does it for entities not yet done)."""
+        """Work out what ``write`` stores that depends on the plan alone: new parties'
+        search documents (done before the write transaction when the plan is; ``write``
+        does it for entities not yet done). Contact points' display values were made
+        with the rows' validation."""
         for entity in entities:
             if entity.prepared:
                 continue
             entity.prepared = True
-            if entity.new_contacts:
-                entity.new_contacts = [
-                    (ch, n, v if ch == EXTERNAL else display_value(ch, v)[:500], label, primary)
-                    for ch, n, v, label, primary in entity.new_contacts
-                ]
             if entity.is_new:
-                entity.document = _new_document(entity)
+                entity.document = entity.row_document or _new_document(entity)
 
     def write(self, entities: list[_Entity]) -> int:
         """Insert and update everything ``entities`` carry; returns organisations created."""
@@ -1632,6 +1642,25 @@ def _new_document(entity: _Entity) -> str:
         names=[*names, *(values.get(name) or "" for name in _NAME_FIELDS)],
         contacts=[(channel, normalized) for channel, normalized, *_ in entity.new_contacts],
         companies=[org.name for _role, _start, org in entity.new_roles if org is not None],
+    )
+
+
+def _row_document(row: _Row) -> str:
+    """``_new_document`` of the party ``_Job.plan`` makes of ``row`` alone, from the row:
+    the same names, contact points (then the external id) and employer, in the same
+    order. The employer's stored name may differ from the row's in case only (it is
+    found by its folded name), which the document's words fold away."""
+    fields = row.fields
+    contacts = [(channel, normalized) for channel, normalized, *_ in row.contacts]
+    if row.external:
+        contacts.append((EXTERNAL, row.external[0]))
+    return search.build_document(
+        names=[
+            fields.get("display_name") or row.display_name,
+            *(fields.get(name) or "" for name in _NAME_FIELDS),
+        ],
+        contacts=contacts,
+        companies=[row.organization] if row.organization else [],
     )
 
 
@@ -1936,17 +1965,33 @@ def run_import_job(
             )
         with channel("import"), events.deferred_delivery(), events.old_objects_frozen():
             runner = _Job(job, actor)
-            rows: Iterable[_RawRow] = _iter_raw_rows(job)
-            if resume:
-                rows = (row for index, row in enumerate(rows) if index >= job.processed_rows)
-            for index, chunk in enumerate(_batched(rows, CHUNK_SIZE)):
-                counts.add(_run_chunk(runner, chunk, counts, index))
-                _sync(job, counts)
-                if progress is not None:
-                    progress(job)
-                # In the worker this job holds the thread: let mentions and notifications
-                # through between chunks rather than after the whole file.
-                events.deliver_interactive()
+            first_row = job.processed_rows if resume else 0
+
+            # Validation needs no database: on a file of several chunks it runs one chunk
+            # ahead in a child process, on another core, while this one writes.
+            validate_ahead = settings.KITH_IMPORT_VALIDATE_AHEAD and (
+                job.total_rows - first_row > CHUNK_SIZE
+            )
+
+            def validated_chunks(skip_chunks: int) -> Iterator[_Validated]:
+                rows = _iter_raw_rows(job)
+                skip_rows = first_row + skip_chunks * CHUNK_SIZE
+                if skip_rows:
+                    rows = (row for index, row in enumerate(rows) if index >= skip_rows)
+                for chunk in _batched(rows, CHUNK_SIZE):
+                    yield _validate_chunk(runner.validator, chunk, documents=validate_ahead)
+
+            chunks = ahead.produced_ahead(validated_chunks, enabled=validate_ahead)
+            # closing: a chunk that raises ends the child at once, not when collected.
+            with contextlib.closing(chunks):
+                for index, validated in enumerate(chunks):
+                    counts.add(_run_chunk(runner, validated, counts, index))
+                    _sync(job, counts)
+                    if progress is not None:
+                        progress(job)
+                    # In the worker this job holds the thread: let mentions and
+                    # notifications through between chunks rather than after the file.
+                    events.deliver_interactive()
             _finish(job, counts, runner)
     except Exception as exc:
         logger.exception("import %s failed", job.pk)
@@ -1965,19 +2010,39 @@ def run_import_job(
     return job
 
 
-def _run_chunk(runner: _Job, raw_rows: list[_RawRow], totals: _Counts, index: int) -> _Counts:
-    """Validate, match and write one chunk; returns what it counted."""
-    base = _Counts(processed=len(raw_rows))
-    valid: list[_Row] = []
+@dataclass
+class _Validated:
+    """A chunk of rows after validation: how many, the valid ones, the rejections."""
+
+    processed: int
+    valid: list[_Row]
+    errors: list[dict[str, Any]]
+
+
+def _validate_chunk(
+    validator: _Validator, raw_rows: list[_RawRow], *, documents: bool = False
+) -> _Validated:
+    """Validate a chunk; with ``documents`` (in the child that runs ahead, where it costs
+    the writer nothing) also make each row's search document should it be new."""
+    validated = _Validated(processed=len(raw_rows), valid=[], errors=[])
     for raw in raw_rows:
         if raw.error:
-            base.errors.append(raw.error)
+            validated.errors.append(raw.error)
             continue
-        row, errors = runner.validator.validate(raw)
+        row, errors = validator.validate(raw)
         if row is None:
-            base.errors.extend(errors)
+            validated.errors.extend(errors)
         else:
-            valid.append(row)
+            if documents:
+                row.document = _row_document(row)
+            validated.valid.append(row)
+    return validated
+
+
+def _run_chunk(runner: _Job, validated: _Validated, totals: _Counts, index: int) -> _Counts:
+    """Match and write one validated chunk; returns what it counted."""
+    base = _Counts(processed=validated.processed, errors=list(validated.errors))
+    valid = validated.valid
 
     if runner.dry_run:
         counts = _Counts(processed=base.processed, errors=list(base.errors))
