@@ -28,17 +28,20 @@ ROWS = [
 ]
 
 
-def _import(actor) -> ImportJob:
-    job = importing.create_import_job(
+def _job(actor, rows: list[str], mapping: dict[str, str] | None = None) -> ImportJob:
+    return importing.create_import_job(
         actor=actor,
         kind="people",
         file_format="csv",
         file_name="people.csv",
-        content="\n".join(ROWS) + "\n",
-        mapping=None,
+        content="\n".join(rows) + "\n",
+        mapping=mapping,
         dry_run=False,
     )
-    return importing.run_import_job(job.pk)
+
+
+def _import(actor) -> ImportJob:
+    return importing.run_import_job(_job(actor, ROWS).pk)
 
 
 def _landed() -> tuple:
@@ -96,15 +99,7 @@ def test_same_result_with_and_without_a_child(alice, settings, monkeypatch, vali
 def test_a_resumed_import_validates_ahead_from_where_it_stopped(alice, settings, monkeypatch):
     settings.KITH_IMPORT_VALIDATE_AHEAD = True
     monkeypatch.setattr(importing, "CHUNK_SIZE", 2)
-    job = importing.create_import_job(
-        actor=alice,
-        kind="people",
-        file_format="csv",
-        file_name="people.csv",
-        content="\n".join(ROWS) + "\n",
-        mapping=None,
-        dry_run=False,
-    )
+    job = _job(alice, ROWS)
     real = importing._run_chunk
     calls = []
 
@@ -161,15 +156,7 @@ def test_documents_made_ahead_equal_the_ones_made_from_the_stored_records(alice,
         "External": "external_id",
         "Postal": "postal",
     }
-    job = importing.create_import_job(
-        actor=alice,
-        kind="people",
-        file_format="csv",
-        file_name="mixed.csv",
-        content="\n".join(MIXED) + "\n",
-        mapping=mapping,
-        dry_run=False,
-    )
+    job = _job(alice, MIXED, mapping)
     made = []
     real = importing._row_document
 
