@@ -195,3 +195,150 @@ def test_the_listening_stream_holds_no_web_thread(bob, settings, monkeypatch):
     assert stream.status_code == 200, stream.text[:500]
     assert stream.headers["content-type"].startswith("text/event-stream")
     assert handlers == [ASGIHandler]
+
+
+# ---------------------------------------------------------------- PooledWSGI
+
+
+class _Streamed:
+    """A streaming WSGI body, as Django's StreamingHttpResponse is."""
+
+    streaming = True
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.closed = False
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        self.closed = True
+
+
+class _Whole(list):
+    streaming = False
+
+
+def _serve(app, *, method="POST", headers=(), messages=()):
+    """Call a PooledWSGI around ``app`` once; returns what it sent and what it received."""
+    from kith.asgi import PooledWSGI
+
+    bridge = PooledWSGI(app, workers=2)
+    queue = list(messages)
+    received, sent = [], []
+
+    async def receive():
+        message = queue.pop(0) if queue else {"type": "http.disconnect"}
+        received.append(message)
+        return message
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/x",
+        "query_string": b"",
+        "http_version": "1.1",
+        "headers": list(headers),
+    }
+    try:
+        asyncio.run(bridge(scope, receive, send))
+    finally:
+        bridge.executor.shutdown()
+    return sent, received
+
+
+def _echo(seen):
+    def app(environ, start_response):
+        seen.append((threading.current_thread().name, environ["wsgi.input"].read()))
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        return _Whole([b"got ", b"it"])
+
+    return app
+
+
+def test_a_small_body_is_read_first_and_an_ordinary_response_sent_whole():
+    seen: list = []
+    sent, received = _serve(
+        _echo(seen),
+        headers=[(b"content-length", b"11")],
+        messages=[
+            {"type": "http.request", "body": b"hello ", "more_body": True},
+            {"type": "http.request", "body": b"world", "more_body": False},
+        ],
+    )
+    assert seen[0][0].startswith("WSGI") and seen[0][1] == b"hello world"
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 201,
+            "headers": [(b"content-type", b"text/plain")],
+        },
+        {"type": "http.response.body", "body": b"got it"},
+    ]
+    assert len(received) == 2
+
+
+def test_a_large_or_chunked_body_is_read_by_the_thread_as_it_comes(monkeypatch):
+    from kith import asgi
+
+    monkeypatch.setattr(asgi, "PREREAD_BYTES", 4)
+    parts = [b"abc", b"defg", b"hij"]
+    for headers in ([(b"content-length", b"10")], [(b"transfer-encoding", b"chunked")]):
+        seen: list = []
+        messages = [
+            {"type": "http.request", "body": part, "more_body": i < len(parts) - 1}
+            for i, part in enumerate(parts)
+        ]
+        sent, received = _serve(_echo(seen), headers=headers, messages=messages)
+        assert seen[0][1] == b"abcdefghij" and len(received) == 3
+        assert sent[-1] == {"type": "http.response.body", "body": b"got it"}
+
+
+def test_a_streaming_response_goes_out_chunk_by_chunk_and_is_closed():
+    body = _Streamed([b"a,b\n", b"", b"1,2\n"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/csv")])
+        return body
+
+    sent, _ = _serve(app, method="GET")
+    assert [m["type"] for m in sent] == ["http.response.start"] + ["http.response.body"] * 3
+    assert [(m.get("body"), m.get("more_body", False)) for m in sent[1:]] == [
+        (b"a,b\n", True),
+        (b"1,2\n", True),
+        (b"", False),
+    ]
+    assert body.closed
+
+
+def test_a_client_gone_before_its_body_arrives_is_not_served():
+    seen: list = []
+    sent, received = _serve(_echo(seen), headers=[(b"content-length", b"5")], messages=[])
+    assert received == [{"type": "http.disconnect"}]
+    assert seen == [] and sent == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_seed")
+def test_a_json_post_through_the_served_application(alice):
+    """A create through kith.asgi end to end: the body pre-read, the answer whole."""
+    from kith.asgi import application
+
+    _, token = account_services.issue_token(actor=alice, user=alice, name="asgi post")
+
+    async def create() -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.post(
+                "/api/people",
+                json={"given_name": "Ada", "family_name": "Lovelace"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+    response = asyncio.run(create())
+    assert response.status_code == 201, response.text
+    assert response.json()["display_name"] == "Ada Lovelace"
