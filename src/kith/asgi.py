@@ -93,11 +93,9 @@ class PooledWSGI:
         wsgi_input = Body(loop, receive) if body is None else io.BytesIO(body)
         environ = build_environ(scope, wsgi_input)
         run = functools.partial(contextvars.copy_context().run, self._respond, environ, loop, send)
-        whole = await loop.run_in_executor(self.executor, run)
-        if whole is not None:
-            start, content = whole
-            await send(start)
-            await send({"type": "http.response.body", "body": content})
+        sending = await loop.run_in_executor(self.executor, run)
+        if sending is not None:
+            await asyncio.wrap_future(sending)
 
     @staticmethod
     async def _small_body(scope: dict, receive: Any) -> bytes | None:
@@ -128,10 +126,21 @@ class PooledWSGI:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
+    @staticmethod
+    async def _send_whole(send: Any, start: dict, content: bytes) -> None:
+        await send(start)
+        await send({"type": "http.response.body", "body": content})
+
     def _respond(self, environ: dict, loop: asyncio.AbstractEventLoop, send: Any):
-        """Run the app in this thread. An ordinary response comes back whole, as
-        ``(start message, body)``; a streaming one is sent chunk by chunk from here
-        (each chunk waits for the loop to take it) and None comes back."""
+        """Run the app in this thread.
+
+        An ordinary response is handed to the loop whole, and this thread then closes
+        it without waiting: closing runs Django's end-of-request work (the
+        transparency log's write, for one, which may wait for SQLite's write lock
+        behind an import), which the client should not wait for. The future of that
+        sending comes back, for the caller to await. A streaming response is sent
+        chunk by chunk from here (each chunk waits for the loop to take it), and None
+        comes back."""
         started: dict[str, Any] = {}
         written: list[bytes] = []
 
@@ -152,7 +161,8 @@ class PooledWSGI:
         try:
             if getattr(iterable, "streaming", True) is False:
                 content = b"".join([*written, *iterable])
-                return started["message"], content
+                whole = self._send_whole(send, started["message"], content)
+                return asyncio.run_coroutine_threadsafe(whole, loop)
 
             def deliver(message: dict) -> None:
                 asyncio.run_coroutine_threadsafe(send(message), loop).result()

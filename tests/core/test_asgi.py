@@ -342,3 +342,42 @@ def test_a_json_post_through_the_served_application(alice):
     response = asyncio.run(create())
     assert response.status_code == 201, response.text
     assert response.json()["display_name"] == "Ada Lovelace"
+
+
+def test_an_ordinary_response_reaches_the_client_before_the_request_is_closed():
+    """Closing runs Django's end-of-request work (the transparency log writes, and on
+    SQLite may wait behind an import's write lock): the client must not wait for it."""
+    from kith.asgi import PooledWSGI
+
+    body_sent = threading.Event()
+    closed_after_sending: list[bool] = []
+
+    class Answer(_Whole):
+        def close(self):
+            closed_after_sending.append(body_sent.wait(timeout=5))
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return Answer([b"done"])
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            body_sent.set()
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    bridge = PooledWSGI(app, workers=1)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "query_string": b"",
+        "http_version": "1.1",
+        "headers": [],
+    }
+    try:
+        asyncio.run(bridge(scope, receive, send))
+    finally:
+        bridge.executor.shutdown()
+    assert closed_after_sending == [True]
