@@ -16,14 +16,14 @@ So uvicorn serves one ASGI application that hands
   (:class:`PooledWSGI`).
 
 ``PooledWSGI`` replaces a2wsgi's ``WSGIMiddleware`` (whose request-environ builder and
-streamed request body it still uses). That one crossed from the request's thread back
-to the event loop and waited there for the request body, the response's start, each
-body chunk and the end: four waits of a thread on the loop per request, about 0.4 ms of
-CPU a request against 0.1 ms for one hand-over (a scratch benchmark of the two bridges
-around a trivial WSGI app, ``benchmarks/README.md``). ``PooledWSGI`` reads a small
-request body on the loop before the thread starts, and takes an ordinary (not
-streaming) response back whole when the thread ends; only large uploads and streaming
-responses (exports) cross over piece by piece, so their memory stays bounded.
+streamed request body it still uses). That one had the request's thread wait on the
+event loop for the request body, the response's start, each body chunk and the end.
+``PooledWSGI`` reads a small request body on the loop before the thread starts and
+hands an ordinary (not streaming) response to the loop whole, without waiting, then
+closes it while the loop sends; only large uploads and streaming responses (exports)
+cross over piece by piece, so their memory stays bounded. Served creates cost about
+a millisecond less of server CPU (``benchmarks/README.md``; the bridges alone:
+``benchmarks/asgi_bridge.py``).
 """
 
 from __future__ import annotations
