@@ -82,8 +82,7 @@ def produced_ahead(
     received = 0
     try:
         while True:
-            message = _next_message(receiver, child, patience)
-            kind, payload = message
+            kind, payload = _next_message(receiver, child, patience)
             if kind == "item":
                 received += 1
                 yield payload

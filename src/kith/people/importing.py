@@ -1633,35 +1633,43 @@ class _Job:
 # ---------------------------------------------------------------- bulk SQL
 
 
-def _new_document(entity: _Entity) -> str:
-    """The search document of a party this import creates, from what it will write:
-    its names, its contact points and the organisations it joins (all current roles)."""
-    values = entity.values
-    names = [values.get("display_name") or entity.label]
+def _party_document(
+    fields: dict[str, Any],
+    label: str,
+    contacts: Iterable[tuple[str, str]],
+    companies: Iterable[str],
+) -> str:
+    """The search document of a party this import creates: its display name (or
+    ``label``) and other names, its ``(channel, normalized)`` contact points and the
+    organisations it joins."""
     return search.build_document(
-        names=[*names, *(values.get(name) or "" for name in _NAME_FIELDS)],
-        contacts=[(channel, normalized) for channel, normalized, *_ in entity.new_contacts],
-        companies=[org.name for _role, _start, org in entity.new_roles if org is not None],
+        names=[fields.get("display_name") or label, *(fields.get(n) or "" for n in _NAME_FIELDS)],
+        contacts=contacts,
+        companies=companies,
+    )
+
+
+def _new_document(entity: _Entity) -> str:
+    """The document of a new party from what it will write: its values, its contact
+    points and the organisations it joins (all current roles)."""
+    return _party_document(
+        entity.values,
+        entity.label,
+        [(channel, normalized) for channel, normalized, *_ in entity.new_contacts],
+        [org.name for _role, _start, org in entity.new_roles if org is not None],
     )
 
 
 def _row_document(row: _Row) -> str:
     """``_new_document`` of the party ``_Job.plan`` makes of ``row`` alone, from the row:
-    the same names, contact points (then the external id) and employer, in the same
-    order. The employer's stored name may differ from the row's in case only (it is
-    found by its folded name), which the document's words fold away."""
-    fields = row.fields
+    its fields, its contact points then the external id (the order ``_Job._apply`` adds
+    them in) and its employer. The employer's stored name may differ from the row's in
+    case only (it is found by its folded name), which the document's words fold away."""
     contacts = [(channel, normalized) for channel, normalized, *_ in row.contacts]
     if row.external:
         contacts.append((EXTERNAL, row.external[0]))
-    return search.build_document(
-        names=[
-            fields.get("display_name") or row.display_name,
-            *(fields.get(name) or "" for name in _NAME_FIELDS),
-        ],
-        contacts=contacts,
-        companies=[row.organization] if row.organization else [],
-    )
+    companies = [row.organization] if row.organization else []
+    return _party_document(row.fields, row.display_name, contacts, companies)
 
 
 _NAME_FIELDS = ("given_name", "family_name", "legal_name")
