@@ -1,6 +1,6 @@
 """The ``kith`` command: a friendly front door to Django's management commands.
 
-kith serve | migrate | demo | import | export | createadmin | worker | token | reindex | check | manage …
+kith serve | migrate | demo | import | export | createadmin | worker | token | reindex | status | prune | check | manage …
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ COMMANDS = {
     "token": "issue_token",
     "reindex": "reindex",
     "status": "status",
+    "prune": "prune",
     "check": "check_consistency",
     "identity": "identity",
 }
@@ -40,6 +41,7 @@ commands:
   token        issue an API token for a user
   reindex      rebuild the search index (after a restore; daily for roles that end)
   status       what waits for the worker (the outbox backlog per lane)
+  prune        delete delivered events, old idempotency keys and finished tasks now
   identity     train the identity-resolution model (train [--queue]) or show its status
   check        recompute forecasts, stage histories, SLA clocks, counters; report drift (--fix)
   manage       any Django management command (kith manage help)

@@ -276,6 +276,11 @@ KITH_OUTBOX_LEASE_SECONDS = int(os.environ.get("KITH_OUTBOX_LEASE_SECONDS", "60"
 # Bulk events (imports) the worker takes per pass, a batch counting its items: interactive
 # events (mentions, notifications) wait at most one such slice behind a bulk backlog.
 KITH_OUTBOX_BULK_ITEMS_PER_PASS = int(os.environ.get("KITH_OUTBOX_BULK_ITEMS_PER_PASS", "1000"))
+# How long rows that have done their work are kept before the worker deletes them
+# (kith.core.retention): delivered events, idempotency keys, finished background tasks.
+KITH_OUTBOX_KEEP_DAYS = int(os.environ.get("KITH_OUTBOX_KEEP_DAYS", "7"))
+KITH_IDEMPOTENCY_KEEP_HOURS = int(os.environ.get("KITH_IDEMPOTENCY_KEEP_HOURS", "24"))
+KITH_TASK_RESULTS_KEEP_DAYS = int(os.environ.get("KITH_TASK_RESULTS_KEEP_DAYS", "7"))
 # A running import whose heartbeat (saved with each chunk) is older than this lost its
 # process: it is marked stale and can be resumed or restarted.
 KITH_IMPORT_STALE_SECONDS = int(os.environ.get("KITH_IMPORT_STALE_SECONDS", "600"))

@@ -19,6 +19,7 @@ class CoreConfig(AppConfig):
 
         worker.periodic("core.consistency", every_seconds=24 * 3600)(_check_consistency)
         worker.periodic("core.trash_purge", every_seconds=3600)(_purge_trash)
+        worker.periodic("core.retention", every_seconds=600)(_prune)
 
 
 def _check_consistency() -> None:
@@ -33,3 +34,10 @@ def _purge_trash() -> None:
     from kith.core import trash
 
     trash.purge_expired()
+
+
+def _prune() -> None:
+    """Every ten minutes: delivered events, old idempotency keys and finished tasks go."""
+    from kith.core import retention
+
+    retention.prune()

@@ -171,7 +171,7 @@ def yield_to_events(*, max_batches: int = 10) -> int:
     return delivered
 
 
-def _database_tasks() -> bool:
+def database_tasks() -> bool:
     """Whether tasks wait in the database for a worker (not run at once, as in tests)."""
     from django.conf import settings
 
@@ -180,7 +180,7 @@ def _database_tasks() -> bool:
 
 def run_tasks_batch(max_tasks: int = 20, *, role: Role = Role.ALL) -> None:
     """Run up to ``max_tasks`` ready tasks of ``role``'s queues, then return."""
-    if not _database_tasks():
+    if not database_tasks():
         return
     from django_tasks_db.management.commands.db_worker import Worker
 
@@ -203,7 +203,7 @@ def waiting_tasks() -> dict[str, int]:
     from django.conf import settings
     from django.db.models import Count
 
-    if not _database_tasks():
+    if not database_tasks():
         return {}
     from django_tasks_db.models import DBTaskResult
 
