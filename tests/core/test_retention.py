@@ -166,6 +166,7 @@ def test_kith_prune_deletes_everything_past_its_time(quiet_outbox, settings, mon
         "deliveries": 10,
         "idempotency_keys": 0,
         "task_results": 0,
+        "sessions": 0,
     }
     assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [young.pk]
     text = StringIO()
@@ -180,3 +181,17 @@ def test_the_kith_command_offers_prune(quiet_outbox, capsys):
     assert "prune" in capsys.readouterr().out
     main(["prune", "--json"])
     assert json.loads(capsys.readouterr().out)["events"] == 0
+
+
+def test_expired_sessions_go_and_live_ones_stay(alice, bob):
+    from django.contrib.sessions.models import Session
+
+    from tests.conftest import login
+
+    stale, live = login(alice), login(bob)
+    Session.objects.filter(session_key=stale.session.session_key).update(
+        expire_date=timezone.now() - timedelta(minutes=1)
+    )
+    assert retention.prune().sessions == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session.session_key]
+    assert live.get("/").status_code == 200  # still signed in

@@ -1,6 +1,6 @@
 """How long Kith keeps its plumbing rows, and the job that deletes them afterwards.
 
-Three tables grow with every write and are never read again once their work is done:
+These rows pile up with use and are never read again once their work is done:
 
 * **Delivered outbox events** (``OutboxEvent`` in status ``done``, with their
   ``EventDelivery`` rows). They exist so that an event is delivered at least once;
@@ -15,6 +15,8 @@ Three tables grow with every write and are never read again once their work is d
 * **Finished background tasks** (django-tasks' ``DBTaskResult``): successful ones
   for ``KITH_TASK_RESULTS_KEEP_DAYS`` (7), failed ones four times as long, so their
   tracebacks outlive a holiday.
+* **Expired sign-in sessions**: Django never deletes them by itself (its
+  ``clearsessions`` is left to a cron job nobody sets up).
 
 Without this, a busy installation's outbox grows by a row and several delivery rows
 per create forever. :func:`prune` deletes in small batches, one short transaction
@@ -46,11 +48,18 @@ class Pruned:
     deliveries: int = 0
     idempotency_keys: int = 0
     task_results: int = 0
+    sessions: int = 0
     more: list[str] = field(default_factory=list)  # kinds cut short by the time budget
 
     @property
     def total(self) -> int:
-        return self.events + self.deliveries + self.idempotency_keys + self.task_results
+        return (
+            self.events
+            + self.deliveries
+            + self.idempotency_keys
+            + self.task_results
+            + self.sessions
+        )
 
 
 def prune(*, budget_seconds: float | None = 2.0, now: datetime | None = None) -> Pruned:
@@ -67,6 +76,7 @@ def prune(*, budget_seconds: float | None = 2.0, now: datetime | None = None) ->
             _idempotency_keys(now - timedelta(hours=settings.KITH_IDEMPOTENCY_KEEP_HOURS)),
         ),
         ("task_results", _task_results(now)),
+        ("sessions", _expired_sessions(now)),
     ]
     for kind, batches in steps:
         for deleted in batches:
@@ -152,3 +162,25 @@ def _task_results(now: datetime):
                 return
             deleted = _delete_ids(DBTaskResult, "id", ids)
         yield {"task_results": deleted}
+
+
+def _expired_sessions(now: datetime):
+    """Expired rows of Django's database sessions (none with another session engine)."""
+    if settings.SESSION_ENGINE not in {
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    }:
+        return
+    from django.contrib.sessions.models import Session
+
+    while True:
+        with transaction.atomic():
+            keys = list(
+                Session.objects.filter(expire_date__lt=now)
+                .order_by()
+                .values_list("session_key", flat=True)[:BATCH]
+            )
+            if not keys:
+                return
+            deleted = _delete_ids(Session, "session_key", keys)
+        yield {"sessions": deleted}

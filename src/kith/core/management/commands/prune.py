@@ -18,7 +18,7 @@ from kith.core import retention
 class Command(BaseCommand):
     help = (
         "Delete delivered outbox events (and their delivery rows), idempotency keys and "
-        "finished background tasks older than their retention."
+        "finished background tasks older than their retention, and expired sessions."
     )
 
     def add_arguments(self, parser) -> None:
@@ -31,6 +31,7 @@ class Command(BaseCommand):
             "deliveries": pruned.deliveries,
             "idempotency_keys": pruned.idempotency_keys,
             "task_results": pruned.task_results,
+            "sessions": pruned.sessions,
         }
         if options["json"]:
             self.stdout.write(json.dumps(counts))
@@ -41,5 +42,6 @@ class Command(BaseCommand):
             f"{pruned.idempotency_keys:,} idempotency keys older than "
             f"{settings.KITH_IDEMPOTENCY_KEEP_HOURS} hours and {pruned.task_results:,} "
             f"finished tasks older than {settings.KITH_TASK_RESULTS_KEEP_DAYS} days "
-            f"(failed ones: {4 * settings.KITH_TASK_RESULTS_KEEP_DAYS} days)."
+            f"(failed ones: {4 * settings.KITH_TASK_RESULTS_KEEP_DAYS} days), and "
+            f"{pruned.sessions:,} expired sessions."
         )
