@@ -21,7 +21,7 @@ These rows pile up with use and are never read again once their work is done:
 Without this, a busy installation's outbox grows by a row and several delivery rows
 per create forever. :func:`prune` deletes in small batches, one short transaction
 each (SQLite's single writer is never held long), within a time budget per run; the
-worker runs it every ten minutes (``kith.core.apps``), and ``kith prune`` runs it
+worker runs it every minute (``kith.core.apps``), and ``kith prune`` runs it
 at once.
 """
 
@@ -37,7 +37,8 @@ from django.utils import timezone
 
 from kith.core.models import EventDelivery, IdempotencyRecord, OutboxEvent
 
-BATCH = 1000
+# Rows per transaction: on SQLite a batch holds the single writer ~35 ms (benchmarks/retention.py).
+BATCH = 500
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``kith prune``: delete the rows past their retention now (``kith.core.retention``).
 
-The worker does the same every ten minutes within a short time budget; this runs until
+The worker does the same every minute within a 2-second budget; this runs until
 nothing past its time is left, for an operator who wants the space back at once (after
 an upgrade from a version that kept everything, before a backup).
 """
