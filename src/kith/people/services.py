@@ -323,19 +323,14 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
         creating=True,
     )
     interests = _clean_interests(data.interests or [], errors)
-    taken = _conflicting_contacts([(c, n) for _, c, n in contacts])
-    for cp in taken:
-        index = next(
-            i for i, (_, c, n) in enumerate(contacts) if (c, n) == (cp.channel, cp.normalized)
-        )
-        errors.append(
-            FieldError(
-                f"contact_points[{index}].value",
-                _taken_message(actor, cp),
-            )
-        )
     if errors:
-        raise ValidationFailed(errors=errors)
+        # A failing request names every problem at once, taken contact points included.
+        raise ValidationFailed(
+            errors=errors + _taken_errors(actor, contacts, list(data.contact_points))
+        )
+    # Otherwise no read first: the unique index on (channel, value) refuses a taken
+    # point, and only then are the holders looked up to say which (one query less on
+    # every create that succeeds).
     try:
         with transaction.atomic():
             party = Party(kind=data.kind, interests=interests, attributes=attributes, **cleaned)
@@ -365,11 +360,28 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
                 data={"display_name": party.display_name},
             )
     except IntegrityError as exc:
-        # Two requests raced for the same e-mail/phone; the loser gets a clear 409.
+        taken = _taken_errors(actor, contacts, list(data.contact_points))
+        if taken:
+            raise ValidationFailed(errors=taken) from exc
+        # Taken, then freed again before we looked (a race): the client may simply retry.
         raise Conflict(
             "A contact point was taken by another record at the same moment; retry."
         ) from exc
     return CreatedParty(party, created, tag_rows)
+
+
+def _taken_errors(
+    actor, contacts: list[tuple[ContactInput, str, str]], sent: list[ContactInput]
+) -> list[FieldError]:
+    """One error per contact point of a new record that another record already holds,
+    at its index in what the client ``sent`` (invalid and repeated points left out of
+    ``contacts`` do not shift it)."""
+    errors = []
+    for cp in _conflicting_contacts([(c, n) for _, c, n in contacts]):
+        contact = next(x for x, c, n in contacts if (c, n) == (cp.channel, cp.normalized))
+        index = next(i for i, x in enumerate(sent) if x is contact)
+        errors.append(FieldError(f"contact_points[{index}].value", _taken_message(actor, cp)))
+    return errors
 
 
 def _clean_interests(raw: Iterable[str], errors: list[FieldError]) -> list[str]:
