@@ -41,7 +41,7 @@ commands:
   token        issue an API token for a user
   reindex      rebuild the search index (after a restore; daily for roles that end)
   status       what waits for the worker (the outbox backlog per lane)
-  prune        delete delivered events, old idempotency keys and finished tasks now
+  prune        delete delivered events, old idempotency keys, finished tasks, old sessions now
   identity     train the identity-resolution model (train [--queue]) or show its status
   check        recompute forecasts, stage histories, SLA clocks, counters; report drift (--fix)
   manage       any Django management command (kith manage help)

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from kith.core.models import EventDelivery, IdempotencyRecord, OutboxEvent
@@ -104,38 +105,43 @@ def _delete_ids(model: type[models.Model], field_name: str, ids: list) -> int:
         return cursor.rowcount
 
 
+def _batches(ids: QuerySet, deletes: list[tuple[type[models.Model], str, str]]):
+    """Take up to ``BATCH`` ids of ``ids`` and delete them with ``deletes`` (model, the
+    field the ids are matched on, the count's name), one transaction per batch, until
+    none is left; yields each batch's counts."""
+    while True:
+        with transaction.atomic():
+            chunk = list(ids[:BATCH])
+            if not chunk:
+                return
+            counts = {name: _delete_ids(model, field, chunk) for model, field, name in deletes}
+        yield counts
+
+
 def _delivered_events(cutoff: datetime):
     """Delivered events that became available before ``cutoff``, with their deliveries.
 
     ``available_at`` rather than ``processed_at`` because the outbox's index
     ``(status, available_at, id)`` answers it; an event is processed after it became
     available, so none younger than the retention goes."""
-    while True:
-        with transaction.atomic():
-            ids = list(
-                OutboxEvent.objects.filter(status=OutboxEvent.Status.DONE, available_at__lt=cutoff)
-                .order_by("status", "available_at", "id")
-                .values_list("id", flat=True)[:BATCH]
-            )
-            if not ids:
-                return
-            deliveries = _delete_ids(EventDelivery, "event", ids)
-            events = _delete_ids(OutboxEvent, "id", ids)
-        yield {"events": events, "deliveries": deliveries}
+    ids = (
+        OutboxEvent.objects.filter(status=OutboxEvent.Status.DONE, available_at__lt=cutoff)
+        .order_by("status", "available_at", "id")
+        .values_list("id", flat=True)
+    )
+    # The deliveries first: they point at the events.
+    yield from _batches(
+        ids, [(EventDelivery, "event", "deliveries"), (OutboxEvent, "id", "events")]
+    )
 
 
 def _idempotency_keys(cutoff: datetime):
-    while True:
-        with transaction.atomic():
-            ids = list(
-                IdempotencyRecord.objects.filter(created_at__lt=cutoff)
-                .order_by("created_at")
-                .values_list("id", flat=True)[:BATCH]
-            )
-            if not ids:
-                return
-            deleted = _delete_ids(IdempotencyRecord, "id", ids)
-        yield {"idempotency_keys": deleted}
+    ids = (
+        IdempotencyRecord.objects.filter(created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    )
+    yield from _batches(ids, [(IdempotencyRecord, "id", "idempotency_keys")])
 
 
 def _task_results(now: datetime):
@@ -152,17 +158,8 @@ def _task_results(now: datetime):
     finished = Q(status=TaskResultStatus.SUCCESSFUL, finished_at__lt=now - keep) | Q(
         status=TaskResultStatus.FAILED, finished_at__lt=now - 4 * keep
     )
-    while True:
-        with transaction.atomic():
-            ids = list(
-                DBTaskResult.objects.filter(finished)
-                .order_by()
-                .values_list("id", flat=True)[:BATCH]
-            )
-            if not ids:
-                return
-            deleted = _delete_ids(DBTaskResult, "id", ids)
-        yield {"task_results": deleted}
+    ids = DBTaskResult.objects.filter(finished).order_by().values_list("id", flat=True)
+    yield from _batches(ids, [(DBTaskResult, "id", "task_results")])
 
 
 def _expired_sessions(now: datetime):
@@ -174,14 +171,7 @@ def _expired_sessions(now: datetime):
         return
     from django.contrib.sessions.models import Session
 
-    while True:
-        with transaction.atomic():
-            keys = list(
-                Session.objects.filter(expire_date__lt=now)
-                .order_by()
-                .values_list("session_key", flat=True)[:BATCH]
-            )
-            if not keys:
-                return
-            deleted = _delete_ids(Session, "session_key", keys)
-        yield {"sessions": deleted}
+    keys = (
+        Session.objects.filter(expire_date__lt=now).order_by().values_list("session_key", flat=True)
+    )
+    yield from _batches(keys, [(Session, "session_key", "sessions")])
