@@ -323,14 +323,9 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
         creating=True,
     )
     interests = _clean_interests(data.interests or [], errors)
+    errors += _taken_errors(actor, contacts, list(data.contact_points))
     if errors:
-        # A failing request names every problem at once, taken contact points included.
-        raise ValidationFailed(
-            errors=errors + _taken_errors(actor, contacts, list(data.contact_points))
-        )
-    # Otherwise no read first: the unique index on (channel, value) refuses a taken
-    # point, and only then are the holders looked up to say which (one query less on
-    # every create that succeeds).
+        raise ValidationFailed(errors=errors)
     try:
         with transaction.atomic():
             party = Party(kind=data.kind, interests=interests, attributes=attributes, **cleaned)
@@ -360,10 +355,9 @@ def create_party_with_rows(*, actor, data: PartyInput) -> CreatedParty:
                 data={"display_name": party.display_name},
             )
     except IntegrityError as exc:
-        taken = _taken_errors(actor, contacts, list(data.contact_points))
-        if taken:
-            raise ValidationFailed(errors=taken) from exc
-        # Taken, then freed again before we looked (a race): the client may simply retry.
+        # Two requests raced for the same e-mail/phone; the loser gets a clear 409. (Not
+        # a 422 naming the winner: callers without an actor, such as a portal sign-up,
+        # must not learn whose record it is, and tell the race apart by this 409.)
         raise Conflict(
             "A contact point was taken by another record at the same moment; retry."
         ) from exc
