@@ -307,3 +307,29 @@ def test_known_and_unknown_addresses_cost_the_same_work(carol, mailoutbox, monke
     known = len(calls)
     _signup(Client(), "stranger@example.com")
     assert known == 1 and len(calls) - known == 1
+
+
+def test_an_address_taken_after_the_lookup_is_a_409_that_names_nobody(
+    alice, mailoutbox, monkeypatch
+):
+    """The window of a sign-up race: another record takes the address between the
+    verification's lookup and its create. create_party's 422 would name that record."""
+    from kith.people import services as people_services
+
+    client = Client()
+    _signup(client, "late@example.org")
+    link = _link(mailoutbox[0])
+    real_create = people_services.create_party
+
+    def taken_meanwhile(*, actor, data):
+        monkeypatch.setattr(people_services, "create_party", real_create)
+        make_person(alice, given="Secret", family="Holder", email="late@example.org")
+        return real_create(actor=actor, data=data)
+
+    monkeypatch.setattr(people_services, "create_party", taken_meanwhile)
+    response = client.post(link)
+    assert response.status_code == 409
+    assert b"already has an account" in response.content
+    assert b"Secret" not in response.content and b"Holder" not in response.content
+    assert not User.objects.filter(email="late@example.org").exists()
+    assert not PortalSignup.objects.filter(verified_at__isnull=False).exists()

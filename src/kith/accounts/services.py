@@ -382,18 +382,28 @@ def _verify_signup(value: str) -> User:
             fields = {"given_name": signup.given_name, "family_name": signup.family_name}
             if not signup.given_name and not signup.family_name:
                 fields = {"display_name": signup.email.split("@", 1)[0]}
-            person = people_services.create_party(
-                actor=None,
-                data=people_services.PartyInput(
-                    kind=Party.Kind.PERSON,
-                    fields=fields,
-                    contact_points=[
-                        people_services.ContactInput(
-                            "email", signup.email, primary=True, verified=True
-                        )
-                    ],
-                ),
-            )
+            try:
+                person = people_services.create_party(
+                    actor=None,
+                    data=people_services.PartyInput(
+                        kind=Party.Kind.PERSON,
+                        fields=fields,
+                        contact_points=[
+                            people_services.ContactInput(
+                                "email", signup.email, primary=True, verified=True
+                            )
+                        ],
+                    ),
+                )
+            except ValidationFailed as exc:
+                if not any(e.field.startswith("contact_points") for e in exc.errors):
+                    raise
+                # A sign-up of the same address committed after the lookup above: the
+                # same answer as the unique index's, which names nobody (create_party's
+                # message would name the record to this anonymous visitor).
+                raise Conflict(
+                    "This address already has an account. Log in or reset your password."
+                ) from None
         user = User(
             username=signup.email[:150],
             email=signup.email,
