@@ -28,7 +28,7 @@ at once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -53,15 +53,13 @@ class Pruned:
     sessions: int = 0
     more: list[str] = field(default_factory=list)  # kinds cut short by the time budget
 
+    def counts(self) -> dict[str, int]:
+        """The rows deleted, per kind (every field but ``more``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "more"}
+
     @property
     def total(self) -> int:
-        return (
-            self.events
-            + self.deliveries
-            + self.idempotency_keys
-            + self.task_results
-            + self.sessions
-        )
+        return sum(self.counts().values())
 
 
 def prune(*, budget_seconds: float | None = 2.0, now: datetime | None = None) -> Pruned:
@@ -93,14 +91,14 @@ def prune(*, budget_seconds: float | None = 2.0, now: datetime | None = None) ->
 def _delete_ids(model: type[models.Model], field_name: str, ids: list) -> int:
     """One plain ``DELETE … WHERE field IN (ids)``: the ORM's delete would first load
     every row (and, for events, look for the deliveries we delete just before)."""
-    field = model._meta.get_field(field_name)
+    matched = model._meta.get_field(field_name)
     quote = connection.ops.quote_name
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
-            f"WHERE {quote(field.column)} IN ({marks})",
-            [field.get_db_prep_value(value, connection) for value in ids],
+            f"WHERE {quote(matched.column)} IN ({marks})",
+            [matched.get_db_prep_value(value, connection) for value in ids],
         )
         return cursor.rowcount
 
@@ -114,7 +112,7 @@ def _batches(ids: QuerySet, deletes: list[tuple[type[models.Model], str, str]]):
             chunk = list(ids[:BATCH])
             if not chunk:
                 return
-            counts = {name: _delete_ids(model, field, chunk) for model, field, name in deletes}
+            counts = {name: _delete_ids(model, key, chunk) for model, key, name in deletes}
         yield counts
 
 

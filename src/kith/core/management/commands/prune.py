@@ -26,15 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         pruned = retention.prune(budget_seconds=None)
-        counts = {
-            "events": pruned.events,
-            "deliveries": pruned.deliveries,
-            "idempotency_keys": pruned.idempotency_keys,
-            "task_results": pruned.task_results,
-            "sessions": pruned.sessions,
-        }
         if options["json"]:
-            self.stdout.write(json.dumps(counts))
+            self.stdout.write(json.dumps(pruned.counts()))
             return
         self.stdout.write(
             f"Deleted {pruned.events:,} delivered events older than "
