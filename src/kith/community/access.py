@@ -248,11 +248,33 @@ def get_post(user, public_id, *, with_author: bool = True) -> Post:
     topic = found.topic
     if not can_moderate_anywhere(user):
         mine = is_logged_in(user) and found.author_id == user.pk
+        # A deleted post (by its author, or removed by a moderator) is gone for everyone
+        # but moderators, as on the topic page (``queries.topic_page``).
+        if found.deleted_at is not None:
+            raise NotFound("No such post.")
         if topic.deleted_at is not None or (found.hidden_at is not None and not mine):
             raise NotFound("No such post.")
         if topic.hidden_at is not None and not (is_logged_in(user) and topic.author_id == user.pk):
             raise NotFound("No such post.")
     return found
+
+
+def public_name(user) -> str:
+    """How a member is named to other readers: their name, else their username, but
+    never an e-mail address (portal sign-up makes the address the username)."""
+    if user is None:
+        return ""
+    name = user.get_full_name().strip()
+    if name:
+        return name
+    return public_username(user) or "Member"
+
+
+def public_username(user) -> str | None:
+    """``user``'s username when it may be shown to others (None: it is an e-mail address)."""
+    if user is None or "@" in (user.username or ""):
+        return None
+    return user.username
 
 
 # ---------------------------------------------------------------- writing and privileges

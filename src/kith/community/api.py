@@ -144,8 +144,9 @@ def _user(user) -> dict[str, Any] | None:
         return None
     return {
         "id": str(user.public_id),
-        "username": user.username,
-        "name": user.get_full_name() or user.username,
+        # Never an e-mail address: a portal member's username is their address.
+        "username": access.public_username(user),
+        "name": access.public_name(user),
         "staff": not user.is_portal,
     }
 
@@ -393,8 +394,12 @@ def answer(request: HttpRequest, public_id: uuid.UUID, payload: CommunityBodyIn)
 @router.post("/community/topics/{public_id}/accept")
 def accept(request: HttpRequest, public_id: uuid.UUID, payload: AcceptIn):
     topic = access.get_topic(request.user, public_id)
-    answer = Post.objects.filter(public_id=payload.answer, topic=topic).first()
-    if answer is None:
+    try:
+        # Only an answer the caller may see (not one held for review, nor deleted).
+        answer = access.get_post(request.user, payload.answer)
+    except NotFound:
+        answer = None
+    if answer is None or answer.topic_id != topic.pk:
         raise ValidationFailed.single("answer", "Not an answer of this topic.")
     answer.topic = topic
     return topic_out(services.accept_answer(actor=request.user, answer=answer))

@@ -1511,6 +1511,10 @@ def resolve_flags(*, actor, post: Post, remove: bool) -> Post:
         if remove:
             if locked.deleted_at is None:
                 locked.deleted_at = now
+                if locked.kind == Post.Kind.ANSWER:  # as delete_post does
+                    Topic.objects.filter(pk=locked.topic_id, reply_count__gt=0).update(
+                        reply_count=F("reply_count") - 1
+                    )
                 if locked.author is not None:
                     _ledger(
                         user=locked.author,
@@ -1603,6 +1607,12 @@ def merge_topics(*, actor, source: Topic, target: Topic) -> Topic:
             .order_by("pk")
         }
         src, dst = rows[source.pk], rows[target.pk]
+        # Checked again on the locked rows: a merge committed since the caller read its
+        # copies (the opposite merge, or this source elsewhere) must not make a cycle.
+        if src.merged_into_id or src.deleted_at:
+            raise ValidationFailed.single("source", "This topic was merged or deleted.")
+        if dst.merged_into_id or dst.deleted_at:
+            raise ValidationFailed.single("target", "That topic was merged or deleted.")
         moved = Post.objects.filter(topic=src).exclude(kind=Post.Kind.QUESTION)
         answers = moved.filter(kind=Post.Kind.ANSWER, deleted_at__isnull=True).count()
         # Comments on the source's opening post follow it as comments on the target's.
@@ -1693,6 +1703,8 @@ def recompute_trust_level(*, user) -> tuple[int, int]:
     with transaction.atomic():
         locked = MemberProfile.objects.select_for_update().get(pk=profile.pk)
         old = locked.trust_level
+        if locked.trust_locked:  # pinned by a moderator since it was read above
+            return old, old
         locked.trust_level = new
         locked.trust_computed_at = timezone.now()
         locked.save(update_fields=["trust_level", "trust_computed_at"])

@@ -10,6 +10,7 @@ public space needs no login; every write does. What each reader sees is decided 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -56,6 +57,18 @@ def _ctx(request: HttpRequest, **extra) -> dict:
         "portal_nav": "community",
         **extra,
     }
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,15}")
+
+
+def _number(raw: str, *, signed: bool = False) -> int | str:
+    """A form's whole number, else the text as typed for the service to refuse by name.
+
+    ``str.isdigit`` accepts "²" and thousands of digits, on which ``int()`` raises."""
+    if _WHOLE_NUMBER.fullmatch(raw) and (signed or not raw.startswith("-")):
+        return int(raw)
+    return raw
 
 
 def _errors(exc: KithError) -> dict[str, str]:
@@ -334,12 +347,12 @@ def rules(request: HttpRequest, slug: str) -> HttpResponse:
         privileges: dict[str, dict[str, object]] = {}
         for key in DEFAULT_POINTS:
             raw = request.POST.get(f"points.{key}", "").strip()
-            points[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+            points[key] = _number(raw, signed=True)
         for name in PRIVILEGES:
             privileges[name] = {}
             for part in ("reputation", "trust_level"):
                 raw = request.POST.get(f"privileges.{name}.{part}", "").strip()
-                privileges[name][part] = int(raw) if raw.isdigit() else raw
+                privileges[name][part] = _number(raw)
         try:
             services.update_space_rules(
                 actor=request.user, space=found, points=points, privileges=privileges
@@ -469,9 +482,10 @@ def set_trust(request: HttpRequest, public_id) -> HttpResponse:
         )
         services.recompute_trust_level(user=member)
     else:
-        if not raw.isdigit():
+        level = _number(raw)
+        if not isinstance(level, int):
             raise ValidationFailed.single("level", "Choose a level.")
-        services.set_trust_level(actor=request.user, user=member, level=int(raw))
+        services.set_trust_level(actor=request.user, user=member, level=level)
     if member.person_id:
         return redirect(f"/people/{member.person.public_id}/")
     return redirect("community:home")
@@ -522,14 +536,13 @@ def trust_levels(request: HttpRequest) -> HttpResponse:
     _require_staff(request)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        try:
-            level = int(request.POST.get("level", ""))
-        except ValueError:
-            raise ValidationFailed.single("level", "Choose a level.") from None
+        level = _number(request.POST.get("level", "").strip())
+        if not isinstance(level, int):
+            raise ValidationFailed.single("level", "Choose a level.")
         changes: dict[str, object] = {}
         for name in _RULE_FIELDS:
             raw = request.POST.get(name, "").strip()
-            changes[name] = raw if name == "name" else (int(raw) if raw.isdigit() else raw)
+            changes[name] = raw if name == "name" else _number(raw)
         changes["links_allowed"] = request.POST.get("links_allowed") == "on"
         try:
             services.update_trust_rule(actor=request.user, level=level, changes=changes)

@@ -272,6 +272,10 @@ def comment_on_idea(*, actor, idea: Idea, body: str) -> IdeaComment:
     if errors:
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
+        # Locked, so a merge cannot slip between the check and the comment.
+        idea = _lock(idea)
+        if idea.merged_into_id is not None:
+            raise ValidationFailed.single("idea", "This idea was merged into another one.")
         comment = IdeaComment.objects.create(
             idea=idea, author=actor, body=body, body_html=render_markdown(body)
         )
@@ -315,6 +319,8 @@ def edit_idea(*, actor, idea: Idea, title: str | None = None, body: str | None =
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
         row = _lock(idea)
+        if row.merged_into_id is not None:  # merged since the caller read it
+            raise ValidationFailed.single("idea", "This idea was merged into another one.")
         before = {"title": row.title, "body": row.body}
         after = {"title": new_title or row.title, "body": new_body or row.body}
         changes = audit.diff(before, after)
