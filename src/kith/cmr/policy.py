@@ -100,7 +100,8 @@ def _zone(pref: Preference, person: Party) -> dt.tzinfo:
         if name:
             try:
                 return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                # OSError: a folder of the tz database ("Etc") stored as a zone.
                 continue
     return dt.UTC
 

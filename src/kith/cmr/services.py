@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
-from kith.core import audit, events
+from kith.core import audit, events, timezones
 from kith.core.errors import Conflict, FieldError, ValidationFailed
 from kith.people.models import Party
 
@@ -170,11 +169,10 @@ def _validate_preferences(data: PreferenceInput) -> None:
         errors.append(FieldError("quiet_end", "Give both ends of the quiet hours, or neither."))
     elif data.quiet_start is not None and data.quiet_start == data.quiet_end:
         errors.append(FieldError("quiet_end", "The quiet hours must not start and end at once."))
-    if data.timezone:
-        try:
-            zoneinfo.ZoneInfo(data.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors.append(FieldError("timezone", "Unknown time zone."))
+    # The tz database's own list: ``ZoneInfo`` also opens a folder of it ("Etc",
+    # "America") and raises IsADirectoryError, a 500 where a field error is due.
+    if data.timezone and not timezones.is_valid(data.timezone):
+        errors.append(FieldError("timezone", "Unknown time zone."))
     if errors:
         raise ValidationFailed(errors=errors)
 

@@ -15,7 +15,8 @@ from kith.web.decorators import staff_view
 
 def _community(raw: str) -> int | None:
     raw = (raw or "").strip()[:10]
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else None
+    # isascii: ``isdigit`` also takes "²", which ``int`` refuses (a 500).
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 1_000_000 else None
 
 
 @require_GET

@@ -31,7 +31,8 @@ STRATA_LABELS = {
 
 def _int(raw: str, default: int, low: int, high: int) -> int:
     raw = (raw or "").strip()[:6]
-    return int(raw) if raw.isdigit() and low <= int(raw) <= high else default
+    # isascii: ``isdigit`` also takes "²", which ``int`` refuses (a 500).
+    return int(raw) if raw.isascii() and raw.isdigit() and low <= int(raw) <= high else default
 
 
 def lorenz_chart(report: participation.Report) -> Chart:
@@ -220,7 +221,7 @@ def panel_build(request: HttpRequest) -> HttpResponse:
         "size": request.POST.get("size", "")[:6],
         "strata": request.POST.getlist("strata")[:5],
     }
-    size = int(form["size"]) if form["size"].isdigit() else 0
+    size = int(form["size"]) if form["size"].isascii() and form["size"].isdigit() else 0
     try:
         panel = panels.build_panel(
             actor=request.user, name=form["name"], size=size, strata=form["strata"]

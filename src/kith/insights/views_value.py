@@ -102,7 +102,8 @@ def value_segment(request: HttpRequest, segment: str) -> HttpResponse:
     order = request.GET.get("order", "clv")
     order = order if order in queries_value.ORDERS else "clv"
     raw_page = (request.GET.get("page") or "1")[:6]
-    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    # isascii: ``isdigit`` also takes "²", which ``int`` refuses (a 500).
+    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and int(raw_page) > 0 else 1
     rows, total = (
         queries_value.people(
             request.user,

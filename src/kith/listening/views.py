@@ -48,6 +48,23 @@ MAX_PAGE = 200  # deeper than this, filter instead (an offset scan grows with th
 
 
 # ---------------------------------------------------------------- the queue
+# The largest row id a filter may name: a bigint. Larger numbers match no row; passed on
+# they overflow the database's integer (SQLite: OverflowError, PostgreSQL: DataError).
+MAX_ID = 2**63 - 1
+
+
+def _whole(raw: str) -> int | None:
+    """``raw`` as a non-negative whole number in ASCII digits, else None.
+
+    ``str.isdigit`` alone is not enough: it accepts superscripts ("²") and other digits
+    ``int`` refuses, and more digits than ``int`` converts (4300) — each a 500.
+    """
+    raw = (raw or "").strip()
+    if not raw or len(raw) > 19 or not raw.isascii() or not raw.isdigit():
+        return None
+    return int(raw)
+
+
 def _uuid(raw: str) -> uuid.UUID | None:
     try:
         return uuid.UUID((raw or "").strip())
@@ -65,8 +82,9 @@ def queue_filters(request: HttpRequest) -> dict[str, Any]:
     if sentiment not in Sentiment.values:
         sentiment = ""
     assignee = get.get("assignee", "")
-    if assignee not in ("", "me", "none") and not assignee.isdigit():
-        assignee = ""
+    if assignee not in ("", "me", "none"):
+        number = _whole(assignee)
+        assignee = str(number) if number is not None and 0 < number <= MAX_ID else ""
     return {
         "status": status,
         "sentiment": sentiment,
@@ -122,7 +140,8 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     # No total count: at a million mentions COUNT(*) over the open ones would cost more
     # than the page itself; one row past the page says whether there is a next one.
     raw_page = (request.GET.get("page") or "1").strip()
-    number = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) <= MAX_PAGE else 1
+    number = _whole(raw_page)
+    number = number if number is not None and 0 < number <= MAX_PAGE else 1
     start = (number - 1) * PAGE_SIZE
     found = list(queue_queryset(request.user, filters)[start : start + PAGE_SIZE + 1])
     now = timezone.now()
@@ -228,8 +247,9 @@ def _assignee(request: HttpRequest, raw: str):
     if not raw:
         return None
     user = request.user if raw == "me" else None
-    if raw.isdigit():
-        user = User.objects.filter(pk=int(raw), is_active=True).first()
+    number = _whole(raw)
+    if number is not None and 0 < number <= MAX_ID:
+        user = User.objects.filter(pk=number, is_active=True).first()
     if user is None:
         raise ValidationFailed.single("assignee", "Choose someone on staff.")
     return user
