@@ -301,13 +301,19 @@ def deliver(outgoing_pk: int, *, connection=None) -> bool:
         reply_to=[row.reply_to] if row.reply_to else None,
         connection=connection,
     )
+    # Claim the row before the mail leaves: of two workers running the same job (the
+    # queue delivers at least once), only the one whose conditional update matched sends.
+    claimed = OutgoingEmail.objects.filter(pk=row.pk, status=row.status).update(
+        status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), error=""
+    )
+    if not claimed:
+        return OutgoingEmail.objects.filter(pk=row.pk, status=OutgoingEmail.Status.SENT).exists()
     try:
         mail.send()
     except Exception as exc:  # the task retries; keep the reason for the UI
-        OutgoingEmail.objects.filter(pk=row.pk).update(error=str(exc)[:500])
+        OutgoingEmail.objects.filter(pk=row.pk).update(
+            status=row.status, sent_at=None, error=str(exc)[:500]
+        )
         raise
-    OutgoingEmail.objects.filter(pk=row.pk).exclude(status=OutgoingEmail.Status.SENT).update(
-        status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), error=""
-    )
     cmr_policy.record_sent(person=row.party, purpose="service_messages", sender="mail.compose")
     return True

@@ -98,19 +98,63 @@ def _split_name(name: str, address: str) -> tuple[str, str]:
     return " ".join(parts[:-1])[:150], parts[-1][:150]
 
 
-def _find_case(parsed: mailparse.ParsedMail) -> Case | None:
+def _find_case(parsed: mailparse.ParsedMail, sender: Party) -> Case | None:
+    """The case this message answers, among those ``sender`` takes part in.
+
+    Reply headers and a ``[#CASE-n]`` token are only claims: anyone can copy a case
+    number into a subject or a Message-ID into In-Reply-To. A message threads into a
+    case only when its sender is part of that case's conversation
+    (``_takes_part``); otherwise it is a new request of its own, so an outsider can
+    never write into (or reopen) someone else's case.
+    """
+    candidates: list[int] = []
     ids = parsed.thread_ids
     if ids:
         known = dict(
             CaseMessage.objects.filter(message_id__in=ids).values_list("message_id", "case_id")
         )
-        for mid in ids:
-            if mid in known:
-                return Case.objects.get(pk=known[mid])
-    match = services.TOKEN_RE.search(parsed.subject or "")
-    if match:
-        return Case.objects.filter(number=int(match.group(1))).first()
+        candidates += [known[mid] for mid in ids if mid in known]
+    numbers = [int(m.group(1)) for m in services.TOKEN_RE.finditer(parsed.subject or "")]
+    if numbers:
+        by_number = dict(Case.objects.filter(number__in=numbers).values_list("number", "pk"))
+        candidates += [by_number[n] for n in numbers if n in by_number]
+    for pk in dict.fromkeys(candidates):
+        case = Case.objects.filter(pk=pk).first()
+        if case is not None and _takes_part(sender, case):
+            return case
     return None
+
+
+def _takes_part(sender: Party, case: Case) -> bool:
+    """Whether ``sender`` may add to ``case`` by e-mail: its requester, someone who
+    wrote on it before or was copied on the customer's mail about it, or a current
+    member of the case's organisation."""
+    from kith.people.models import Relationship
+
+    if sender.pk == case.requester_id:
+        return True
+    inbound_mail = CaseMessage.objects.filter(case=case, kind=CaseMessage.Kind.INBOUND)
+    if inbound_mail.filter(sender=sender).exists():
+        return True
+    own = set(
+        ContactPoint.objects.filter(party=sender, channel=ContactPoint.EMAIL).values_list(
+            "normalized", flat=True
+        )
+    )
+    if own:
+        for listed in inbound_mail.exclude(to_email="").values_list("to_email", flat=True):
+            for address in listed.split(","):
+                try:
+                    if normalize_email(address.strip()) in own:
+                        return True
+                except InvalidContactPoint:
+                    continue
+    return bool(
+        case.organization_id
+        and Relationship.objects.current()
+        .filter(subject=sender, object_id=case.organization_id)
+        .exists()
+    )
 
 
 def _queue_for(parsed: mailparse.ParsedMail, queue: Queue | None) -> Queue | None:
@@ -154,7 +198,11 @@ def ingest_email(
     """Turn one raw RFC 5322 message into a new case or a message on an existing one."""
     if not raw or len(raw) > MAX_RAW_BYTES:
         raise ValidationFailed.single("file", "Empty or larger than 40 MB.")
-    parsed = mailparse.parse(raw)
+    try:
+        parsed = mailparse.parse(raw)
+    except mailparse.UnreadableMail as exc:
+        _log(source, mailparse.ParsedMail(), InboundMail.Outcome.REJECTED, str(exc))
+        raise ValidationFailed.single("file", str(exc)) from None
     when = at or parsed.date or timezone.now()
     if when > timezone.now() + dt.timedelta(minutes=5):
         when = timezone.now()  # a sender's clock in the future must not reorder the thread
@@ -185,7 +233,7 @@ def ingest_email(
             _log(source, parsed, InboundMail.Outcome.REJECTED, "invalid sender address")
             raise
         body = mailparse.strip_quoted(parsed.text)
-        case = _find_case(parsed)
+        case = _find_case(parsed, sender)
         created = case is None
         if created:
             case = services.create_case(

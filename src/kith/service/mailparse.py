@@ -193,8 +193,25 @@ def detect_auto(msg: Message) -> tuple[bool, bool, str]:
     return False, False, ""
 
 
+class UnreadableMail(ValueError):
+    """A message the ``email`` package cannot take apart (e.g. MIME nested so deeply
+    that parsing it exhausts the interpreter's recursion limit)."""
+
+
 def parse(raw: bytes) -> ParsedMail:
-    """Parse a whole RFC 5322 message."""
+    """Parse a whole RFC 5322 message; ``UnreadableMail`` when it cannot be read.
+
+    The standard parser recurses once per nested multipart, so a hostile message of a
+    few dozen kilobytes can exceed the recursion limit. That is the sender's fault, not
+    a server error: it is reported like any other unreadable input.
+    """
+    try:
+        return _parse(raw)
+    except RecursionError:
+        raise UnreadableMail("The message's MIME parts are nested too deeply.") from None
+
+
+def _parse(raw: bytes) -> ParsedMail:
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
     out = ParsedMail()
     out.message_id = (message_ids(_header(msg, "Message-ID")) or [""])[0][:255]

@@ -1230,13 +1230,18 @@ def deliver_reply(message: CaseMessage, *, connection=None) -> bool:
     for attachment in message.attachments.all():
         with attachment.file.open("rb") as fh:
             mail.attach(attachment.filename, fh.read(), attachment.content_type)
+    # Claim the reply before it leaves: of two workers running the same job (the queue
+    # delivers at least once), only the one whose conditional update matched sends it.
+    now = timezone.now()
+    if not CaseMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(
+        sent_at=now, send_error=""
+    ):
+        return True
     try:
         mail.send()
     except Exception as exc:  # the task retries; keep the reason for the UI
-        CaseMessage.objects.filter(pk=message.pk).update(send_error=str(exc)[:500])
+        CaseMessage.objects.filter(pk=message.pk).update(sent_at=None, send_error=str(exc)[:500])
         raise
-    now = timezone.now()
-    CaseMessage.objects.filter(pk=message.pk).update(sent_at=now, send_error="")
     message.sent_at = now
     cmr_policy.record_sent(
         person=requester, purpose="service_messages", sender="service.reply", topic="cases"

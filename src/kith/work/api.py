@@ -307,8 +307,37 @@ def _dump(schema, value) -> dict:
     return schema.model_validate(value).model_dump(mode="json")
 
 
-def meeting_out(m: Meeting) -> dict[str, Any]:
+HIDDEN_ATTENDEE = "Someone you cannot see"
+
+
+def _attendee_out(a, visible: set[int] | None) -> dict[str, Any]:
+    if a.party_id and visible is not None and a.party_id not in visible:
+        # Counted, never named: as on the web page (kith.work.access.visible_party_ids).
+        return {
+            "party": None,
+            "user": None,
+            "name": HIDDEN_ATTENDEE,
+            "email": "",
+            "response": a.response,
+        }
+    return {
+        "party": a.party.public_id if a.party_id else None,
+        "user": a.user.get_username() if a.user_id else None,
+        "name": str(a),
+        "email": a.email,
+        "response": a.response,
+    }
+
+
+def meeting_out(m: Meeting, user=None) -> dict[str, Any]:
+    """``m`` as ``user`` may see it (attending parties they cannot see are not named)."""
     zone = timezones.zone(m.timezone)
+    attendees = list(m.attendees.all())
+    visible = (
+        access.visible_party_ids(user, [a.party_id for a in attendees])
+        if user is not None
+        else None
+    )
     return {
         "id": m.public_id,
         "uid": m.uid,
@@ -323,16 +352,7 @@ def meeting_out(m: Meeting) -> dict[str, Any]:
         "status": m.status,
         "organizer": m.organizer.get_username() if m.organizer_id else None,
         "organizer_email": m.organizer_email,
-        "attendees": [
-            {
-                "party": a.party.public_id if a.party_id else None,
-                "user": a.user.get_username() if a.user_id else None,
-                "name": str(a),
-                "email": a.email,
-                "response": a.response,
-            }
-            for a in m.attendees.all()
-        ],
+        "attendees": [_attendee_out(a, visible) for a in attendees],
         "sequence": m.sequence,
         "source": m.source,
         "created_at": m.created_at,
@@ -346,8 +366,8 @@ def _meeting_qs():
     )
 
 
-def _fresh_meeting(m: Meeting) -> dict[str, Any]:
-    return meeting_out(_meeting_qs().get(pk=m.pk))
+def _fresh_meeting(m: Meeting, user) -> dict[str, Any]:
+    return meeting_out(_meeting_qs().get(pk=m.pk), user)
 
 
 def _meeting_input(user, payload, current: Meeting | None = None) -> services.MeetingInput:
@@ -371,6 +391,11 @@ def _meeting_input(user, payload, current: Meeting | None = None) -> services.Me
         existing = list(current.attendees.select_related("party", "user"))
         if parties is None:
             parties = [a.party for a in existing if a.party_id]
+        else:
+            # Those the caller cannot see (nor name) stay on the meeting.
+            parties += [
+                p for p in access.hidden_attendee_parties(user, current) if p not in parties
+            ]
         if users is None:
             users = [a.user for a in existing if a.user_id]
     record = None
@@ -605,7 +630,10 @@ def list_meetings(request: HttpRequest, query: Query[MeetingListQuery]):
         cursor=query.cursor,
         limit=limit,
     )
-    return {"items": [meeting_out(m) for m in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [meeting_out(m, user) for m in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.post("/meetings", response={201: MeetingOut}, url_name="create_meeting")
@@ -614,7 +642,7 @@ def create_meeting(request: HttpRequest, payload: MeetingIn):
     user = request.user
     access.require_writer(user)
     meeting = services.create_meeting(actor=user, data=_meeting_input(user, payload))
-    return Status(201, _dump(MeetingOut, _fresh_meeting(meeting)))
+    return Status(201, _dump(MeetingOut, _fresh_meeting(meeting, user)))
 
 
 @router.post("/meetings/import", response=ImportIcsOut, url_name="import_meetings")
@@ -657,7 +685,7 @@ def import_meetings_file(request: HttpRequest, file: File[UploadedFile]):
 @router.get("/meetings/{public_id}", response=MeetingOut, url_name="get_meeting")
 def get_meeting(request: HttpRequest, public_id: uuid.UUID):
     meeting = access.get_meeting(request.user, public_id)
-    return _fresh_meeting(meeting)
+    return _fresh_meeting(meeting, request.user)
 
 
 @router.patch("/meetings/{public_id}", response=MeetingOut, url_name="update_meeting")
@@ -666,7 +694,7 @@ def update_meeting(request: HttpRequest, public_id: uuid.UUID, payload: MeetingP
     meeting = access.get_meeting_for_change(user, public_id)
     data = _meeting_input(user, payload, current=meeting)
     services.update_meeting(actor=user, meeting=meeting, data=data)
-    return _fresh_meeting(meeting)
+    return _fresh_meeting(meeting, request.user)
 
 
 @router.delete("/meetings/{public_id}", response={204: None}, url_name="delete_meeting")

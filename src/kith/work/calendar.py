@@ -33,7 +33,7 @@ from kith.core.errors import KithError, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import ContactPoint, Party
 from kith.people.normalize import normalize_email
-from kith.work import queries, services
+from kith.work import access, queries, services
 from kith.work.models import Activity, CalendarFeed, Meeting
 
 PRODID = "-//Kith//Kith Social CRM//EN"
@@ -104,7 +104,12 @@ _PARTSTAT = {
 }
 
 
-def _meeting_event(meeting: Meeting, emails: dict[int, str]) -> icalendar.Event:
+def _meeting_event(
+    meeting: Meeting, emails: dict[int, str], visible: set[int] | None = None
+) -> icalendar.Event:
+    """One meeting as a VEVENT; attending parties not in ``visible`` (when given) are
+    left out: the feed's owner may not see them, so their names and addresses must
+    not reach the owner's calendar app."""
     zone = timezones.zone(meeting.timezone)
     event = icalendar.Event()
     event.add("uid", f"{meeting.public_id}@kith")
@@ -130,6 +135,8 @@ def _meeting_event(meeting: Meeting, emails: dict[int, str]) -> icalendar.Event:
     elif meeting.organizer_email:
         event.add("organizer", _address(meeting.organizer_email, meeting.organizer_name))
     for attendee in meeting.attendees.all():
+        if attendee.party_id and visible is not None and attendee.party_id not in visible:
+            continue
         email = attendee.email
         if attendee.party_id:
             email = _email_of_party(attendee.party, emails) or email
@@ -224,6 +231,8 @@ def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
         .order_by("start", "id")
     )
     party_ids = {a.party_id for m in meetings for a in m.attendees.all() if a.party_id}
+    # The feed shows what its owner may see in Kith: attendees hidden from them are left out.
+    party_ids = access.visible_party_ids(user, party_ids)
     emails: dict[int, str] = {}
     for pid, value in (
         ContactPoint.objects.filter(party_id__in=party_ids, channel=ContactPoint.EMAIL)
@@ -232,7 +241,7 @@ def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
     ):
         emails.setdefault(pid, value)
     for meeting in meetings:
-        cal.add_component(_meeting_event(meeting, emails))
+        cal.add_component(_meeting_event(meeting, emails, party_ids))
     activities = queries.feed_activities(user).filter(
         deadline__gte=today - dt.timedelta(days=FEED_PAST_DAYS),
         deadline__lte=today + dt.timedelta(days=FEED_FUTURE_DAYS),

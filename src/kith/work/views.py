@@ -425,7 +425,13 @@ def _meeting_form(request, meeting: Meeting | None) -> HttpResponse:
     if request.method == "GET":
         selected: list[Party] = []
         if meeting is not None:
-            selected = [a.party for a in meeting.attendees.select_related("party") if a.party_id]
+            # Only attendees the user may see are offered (and named) in the form.
+            hidden = set(access.hidden_attendee_parties(user, meeting))
+            selected = [
+                a.party
+                for a in meeting.attendees.select_related("party")
+                if a.party_id and a.party not in hidden
+            ]
             zone = timezones.zone(meeting.timezone)
             initial = {
                 "title": meeting.title,
@@ -475,7 +481,13 @@ def _meeting_form(request, meeting: Meeting | None) -> HttpResponse:
             location=data["location"],
             url=data["url"],
             description=data["description"],
-            parties=chosen,
+            # Attendees the user cannot see (nor pick) stay on the meeting.
+            parties=chosen
+            + (
+                [p for p in access.hidden_attendee_parties(user, meeting) if p not in chosen]
+                if meeting is not None
+                else []
+            ),
             users=[u for u in (_user_by_name(n) for n in data["attendee_users"]) if u],
             status=meeting.status if meeting else "confirmed",
         )
