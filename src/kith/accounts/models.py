@@ -76,6 +76,24 @@ class User(AbstractUser):
         return self.kind == self.Kind.PORTAL
 
     @property
+    def public_name(self) -> str:
+        """How this user is named to other readers: their name, else their username,
+        but never an e-mail address (portal sign-up makes the address the username,
+        and one customer must not learn another's address from a byline)."""
+        name = self.get_full_name().strip()
+        if name:
+            return name
+        return "Member" if "@" in (self.username or "") else self.username
+
+    def username_shown_to(self, viewer) -> str | None:
+        """This user's username as ``viewer`` may read it: staff see every username
+        (they invite and manage members by it); anyone else sees none that is an
+        e-mail address."""
+        if "@" not in (self.username or "") or getattr(viewer, "is_staff_user", False):
+            return self.username
+        return None
+
+    @property
     def sees_everything(self) -> bool:
         """Admins and managers see every record whatever its visibility."""
         return self.is_staff_user and self.role in (Role.ADMIN, Role.MANAGER)

@@ -107,13 +107,15 @@ class NotificationQuery(PageQuery):
 # ---------------------------------------------------------------- serialisers
 
 
-def _user(user: User | None) -> dict[str, Any] | None:
+def _user(user: User | None, viewer) -> dict[str, Any] | None:
+    """A user as ``viewer`` may read them: a customer never learns another member's
+    e-mail address from a username (``User.username_shown_to``)."""
     if user is None:
         return None
     return {
         "id": str(user.public_id),
-        "username": user.username,
-        "name": user.get_full_name() or user.username,
+        "username": user.username_shown_to(viewer),
+        "name": user.public_name,
         "external": user.is_portal,
     }
 
@@ -139,10 +141,10 @@ def _attachments(post: Post) -> list:
     return found if found is not None else list(post.attachments.filter(comment__isnull=True))
 
 
-def _comment(c: Comment) -> dict[str, Any]:
+def _comment(c: Comment, viewer) -> dict[str, Any]:
     return {
         "id": str(c.public_id),
-        "author": _user(c.author),
+        "author": _user(c.author, viewer),
         "body": c.body_markdown,
         "html": c.body_html,
         "created_at": c.created_at,
@@ -156,7 +158,7 @@ def post_out(post: Post, user) -> dict[str, Any]:
         "id": str(post.public_id),
         "kind": post.kind,
         "target": info.__dict__ if info else None,
-        "author": _user(post.author),
+        "author": _user(post.author, user),
         "body": post.body_markdown,
         "html": post.body_html,
         "visibility": post.visibility,
@@ -174,12 +176,12 @@ def _page(page, user) -> dict[str, Any]:
     return {"items": [post_out(p, user) for p in page.items], "next_cursor": page.next_cursor}
 
 
-def _follow(f: Follow) -> dict[str, Any]:
+def _follow(f: Follow, viewer) -> dict[str, Any]:
     return {
         "id": str(f.public_id),
         "target_type": f"{f.target_type.app_label}.{f.target_type.model}",
         "target_id": f.target_id,
-        "follower": _user(f.follower),
+        "follower": _user(f.follower, viewer),
         "event_types": f.event_types,
         "is_external": f.is_external,
         "muted": f.muted,
@@ -200,17 +202,17 @@ def _group(g: Group, user) -> dict[str, Any]:
     }
 
 
-def _member(m: Membership) -> dict[str, Any]:
-    return {"user": _user(m.user), "role": m.role, "status": m.status}
+def _member(m: Membership, viewer) -> dict[str, Any]:
+    return {"user": _user(m.user, viewer), "role": m.role, "status": m.status}
 
 
-def _notification(n: Notification) -> dict[str, Any]:
+def _notification(n: Notification, viewer) -> dict[str, Any]:
     return {
         "id": str(n.public_id),
         "verb": n.verb,
         "text": n.text,
         "url": n.url,
-        "actor": _user(n.actor),
+        "actor": _user(n.actor, viewer),
         "post": str(n.post.public_id) if n.post_id else None,
         "read": n.read_at is not None,
         "created_at": n.created_at,
@@ -281,7 +283,7 @@ def list_followers(request: HttpRequest, kind: str, public_id: uuid.UUID):
     target = access.get_target(request.user, kind, public_id)
     if access.is_external(request.user):
         raise NotFound("Not found.")
-    return {"items": [_follow(f) for f in queries.followers(target)]}
+    return {"items": [_follow(f, request.user) for f in queries.followers(target)]}
 
 
 @router.post("/feeds/{kind}/{public_id}/follow", response={200: dict, 201: dict})
@@ -292,7 +294,7 @@ def follow(request: HttpRequest, kind: str, public_id: uuid.UUID, payload: Follo
     row, created = services.follow(
         actor=request.user, target=target, follower=follower, event_types=payload.event_types
     )
-    return Status(201 if created else 200, _follow(row))
+    return Status(201 if created else 200, _follow(row, request.user))
 
 
 @router.delete("/feeds/{kind}/{public_id}/follow", response={204: None})
@@ -314,7 +316,7 @@ def my_follows(request: HttpRequest, query: Query[PageQuery]):
         cursor=query.cursor,
         limit=clamp_limit(query.limit),
     )
-    return {"items": [_follow(f) for f in page.items], "next_cursor": page.next_cursor}
+    return {"items": [_follow(f, request.user) for f in page.items], "next_cursor": page.next_cursor}
 
 
 @router.patch("/follows/{public_id}")
@@ -325,7 +327,7 @@ def update_follow(request: HttpRequest, public_id: uuid.UUID, payload: FollowPat
     row = services.update_follow(
         actor=request.user, follow_row=row, muted=payload.muted, event_types=payload.event_types
     )
-    return _follow(row)
+    return _follow(row, request.user)
 
 
 @router.get("/posts/{public_id}", url_name="collab_get_post")
@@ -352,7 +354,7 @@ def post_revisions(request: HttpRequest, public_id: uuid.UUID):
     post = access.get_post(request.user, public_id)
     return {
         "items": [
-            {"body": r.body_markdown, "edited_by": _user(r.edited_by), "created_at": r.created_at}
+            {"body": r.body_markdown, "edited_by": _user(r.edited_by, request.user), "created_at": r.created_at}
             for r in post.revisions.select_related("edited_by")
         ]
     }
@@ -362,7 +364,7 @@ def post_revisions(request: HttpRequest, public_id: uuid.UUID):
 def list_comments(request: HttpRequest, public_id: uuid.UUID):
     post = access.get_post(request.user, public_id)
     rows = post.comments.filter(deleted_at__isnull=True).select_related("author")
-    return {"items": [_comment(c) for c in rows]}
+    return {"items": [_comment(c, request.user) for c in rows]}
 
 
 @router.post("/posts/{public_id}/comments", response={201: dict})
@@ -370,7 +372,7 @@ def list_comments(request: HttpRequest, public_id: uuid.UUID):
 def create_comment(request: HttpRequest, public_id: uuid.UUID, payload: BodyIn):
     post = access.get_post(request.user, public_id)
     comment = services.create_comment(actor=request.user, post=post, body=payload.body)
-    return Status(201, _comment(comment))
+    return Status(201, _comment(comment, request.user))
 
 
 @router.patch("/comments/{public_id}")
@@ -378,7 +380,7 @@ def edit_comment(request: HttpRequest, public_id: uuid.UUID, payload: BodyIn):
     comment = services.edit_comment(
         actor=request.user, comment=_comment_obj(request, public_id), body=payload.body
     )
-    return _comment(comment)
+    return _comment(comment, request.user)
 
 
 @router.delete("/comments/{public_id}", response={204: None})
@@ -468,13 +470,13 @@ def update_group(request: HttpRequest, public_id: uuid.UUID, payload: GroupPatch
 @router.get("/groups/{public_id}/members")
 def list_members(request: HttpRequest, public_id: uuid.UUID):
     group = access.get_group(request.user, public_id)
-    return {"items": [_member(m) for m in queries.members(group)]}
+    return {"items": [_member(m, request.user) for m in queries.members(group)]}
 
 
 @router.post("/groups/{public_id}/join")
 def join_group(request: HttpRequest, public_id: uuid.UUID):
     group = access.get_group(request.user, public_id)
-    return _member(services.join_group(actor=request.user, group=group))
+    return _member(services.join_group(actor=request.user, group=group), request.user)
 
 
 @router.post("/groups/{public_id}/leave", response={204: None})
@@ -488,14 +490,14 @@ def leave_group(request: HttpRequest, public_id: uuid.UUID):
 def invite(request: HttpRequest, public_id: uuid.UUID, payload: InviteIn):
     group = access.get_group(request.user, public_id)
     row = services.invite(actor=request.user, group=group, user=_user_by_name(payload.username))
-    return Status(201, _member(row))
+    return Status(201, _member(row, request.user))
 
 
 @router.post("/groups/{public_id}/invitation")
 def answer_invitation(request: HttpRequest, public_id: uuid.UUID, payload: AnswerIn):
     group = access.get_group(request.user, public_id)
     row = services.respond_invitation(actor=request.user, group=group, accept=payload.accept)
-    return _member(row)
+    return _member(row, request.user)
 
 
 @router.patch("/groups/{public_id}/members/{username}")
@@ -504,7 +506,7 @@ def set_member_role(request: HttpRequest, public_id: uuid.UUID, username: str, p
     row = services.set_member_role(
         actor=request.user, group=group, user=_user_by_name(username), role=payload.role
     )
-    return _member(row)
+    return _member(row, request.user)
 
 
 @router.delete("/groups/{public_id}/members/{username}", response={204: None})
@@ -524,7 +526,7 @@ def list_notifications(request: HttpRequest, query: Query[NotificationQuery]):
         request.user, unread=query.unread, cursor=query.cursor, limit=clamp_limit(query.limit, 30)
     )
     return {
-        "items": [_notification(n) for n in page.items],
+        "items": [_notification(n, request.user) for n in page.items],
         "next_cursor": page.next_cursor,
         "unread": queries.unread_count(request.user),
     }

@@ -259,24 +259,6 @@ def get_post(user, public_id, *, with_author: bool = True) -> Post:
     return found
 
 
-def public_name(user) -> str:
-    """How a member is named to other readers: their name, else their username, but
-    never an e-mail address (portal sign-up makes the address the username)."""
-    if user is None:
-        return ""
-    name = user.get_full_name().strip()
-    if name:
-        return name
-    return public_username(user) or "Member"
-
-
-def public_username(user) -> str | None:
-    """``user``'s username when it may be shown to others (None: it is an e-mail address)."""
-    if user is None or "@" in (user.username or ""):
-        return None
-    return user.username
-
-
 # ---------------------------------------------------------------- writing and privileges
 
 

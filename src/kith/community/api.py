@@ -144,9 +144,10 @@ def _user(user) -> dict[str, Any] | None:
         return None
     return {
         "id": str(user.public_id),
-        # Never an e-mail address: a portal member's username is their address.
-        "username": access.public_username(user),
-        "name": access.public_name(user),
+        # The community is public: a username that is an e-mail address (a portal
+        # member's) is shown to nobody, staff included.
+        "username": user.username_shown_to(None),
+        "name": user.public_name,
         "staff": not user.is_portal,
     }
 

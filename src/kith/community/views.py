@@ -10,7 +10,6 @@ public space needs no login; every write does. What each reader sees is decided 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -26,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from kith.core import timezones
 from kith.core.context import channel as audit_channel
 from kith.core.errors import KithError, NotFound, ValidationFailed
+from kith.core.inputs import whole_number
 
 from . import access, queries, redaction, services
 from .models import DEFAULT_POINTS, PRIVILEGES, Flag, Post, Space, Topic
@@ -59,16 +59,12 @@ def _ctx(request: HttpRequest, **extra) -> dict:
     }
 
 
-_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,15}")
 
 
 def _number(raw: str, *, signed: bool = False) -> int | str:
-    """A form's whole number, else the text as typed for the service to refuse by name.
-
-    ``str.isdigit`` accepts "²" and thousands of digits, on which ``int()`` raises."""
-    if _WHOLE_NUMBER.fullmatch(raw) and (signed or not raw.startswith("-")):
-        return int(raw)
-    return raw
+    """A form's whole number, else the text as typed for the service to refuse by name."""
+    number = whole_number(raw, signed=signed)
+    return raw if number is None else number
 
 
 def _errors(exc: KithError) -> dict[str, str]:

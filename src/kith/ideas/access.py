@@ -72,19 +72,6 @@ def require_admin(user) -> None:
         raise Forbidden("Only admins may change idea categories.")
 
 
-def public_name(user) -> str:
-    """How a person is named to other readers: their name, else their username, but
-    never an e-mail address (portal sign-up makes the address the username)."""
-    if user is None:
-        return ""
-    name = user.get_full_name().strip()
-    if name:
-        return name
-    if "@" in (user.username or ""):
-        return "Member"
-    return user.username
-
-
 def scope_ideas(user, qs: QuerySet | None = None) -> QuerySet:
     """Every idea for anyone who may read the portal; nothing otherwise."""
     qs = Idea.objects.all() if qs is None else qs

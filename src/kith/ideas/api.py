@@ -105,7 +105,7 @@ def _person(user) -> dict[str, Any] | None:
         return None
     return {
         "id": str(user.public_id),
-        "name": access.public_name(user),  # never an e-mail address
+        "name": user.public_name,  # never an e-mail address
         "staff": not user.is_portal,
     }
 

@@ -17,12 +17,3 @@ def get_item(mapping, key):
 def attr(obj, name: str):
     """``getattr(obj, name)`` in a template (the trust-level rules editor)."""
     return getattr(obj, name, "")
-
-
-@register.filter
-def member_name(user) -> str:
-    """How a member is named to other readers: never their e-mail address
-    (``kith.community.access.public_name``)."""
-    from kith.community.access import public_name
-
-    return public_name(user)
