@@ -13,6 +13,11 @@ post in a staff-only or group space, a customer's case e-mail): those follow the
 record's rule, through the same registry the timeline uses (``mirror_condition``).
 Mentions mirrored onto a person's timeline obey the same rule through
 ``kith.interactions.access.register_mirror`` (``ListeningConfig.ready``).
+
+A mention's matched person is a record of the people app: every reader of the mention
+sees it, but only a reader who may see that person (``kith.people.access``) is told who
+it is (``shown_person``), and filtering by a person one may not see finds what an
+unknown id finds (``person_condition``).
 """
 
 from __future__ import annotations
@@ -148,6 +153,29 @@ def mirror_scope(user) -> QuerySet | None:
         return Mention.objects.none()
     condition = mirror_condition(user)
     return None if condition is None else Mention.objects.filter(condition)
+
+
+def shown_person(user, mention: Mention):
+    """The person ``mention`` is matched to, if ``user`` may see that person; else None.
+
+    Answered from the loaded party's visibility, owner and team (no query: the mention
+    lists load those columns, see ``queries._RELATED_SHOWN``), so a page of rows costs
+    no query per row.
+    """
+    from kith.people import access as people_access
+
+    if not mention.person_id or not is_staff(user):
+        return None
+    person = mention.person
+    return person if people_access.is_visible(user, person) else None
+
+
+def person_condition(user, public_id: uuid.UUID) -> Q:
+    """A Q keeping the mentions matched to the person ``public_id`` if ``user`` may see
+    that person: a person they may not see matches nothing, as an unknown id does."""
+    from kith.people import access as people_access
+
+    return Q(person__in=people_access.staff_scope(user).filter(public_id=public_id))
 
 
 def scope_sources(user, queryset: QuerySet | None = None) -> QuerySet:

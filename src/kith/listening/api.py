@@ -215,7 +215,10 @@ def keyword_out(k: Keyword) -> dict:
     return {"id": k.public_id, "term": k.term, "is_competitor": k.is_competitor, "active": k.active}
 
 
-def mention_out(m: Mention) -> dict:
+def mention_out(m: Mention, *, viewer) -> dict:
+    """``m`` as ``viewer`` may see it: its matched person only when ``viewer`` may see
+    that person (else ``null``, as for a mention matched to nobody)."""
+    person = access.shown_person(viewer, m)
     return {
         "id": m.public_id,
         "source": m.source.public_id,
@@ -237,9 +240,7 @@ def mention_out(m: Mention) -> dict:
         "keywords": m.keywords,
         "hashtags": m.hashtags,
         "topic": m.topic,
-        "person": (
-            {"id": m.person.public_id, "name": m.person.display_name} if m.person_id else None
-        ),
+        "person": {"id": person.public_id, "name": person.display_name} if person else None,
         "status": m.status,
         "assignee": m.assignee.username if m.assignee_id else None,
         "priority": m.priority,
@@ -252,9 +253,10 @@ def mention_out(m: Mention) -> dict:
     }
 
 
-def _fresh(m: Mention) -> dict:
+def _fresh(m: Mention, viewer) -> dict:
     return mention_out(
-        Mention.objects.select_related("source", "person", "assignee", "duplicate_of").get(pk=m.pk)
+        Mention.objects.select_related("source", "person", "assignee", "duplicate_of").get(pk=m.pk),
+        viewer=viewer,
     )
 
 
@@ -513,7 +515,10 @@ def list_mentions(request: HttpRequest, query: Query[MentionQuery]):
     page = paginate(
         qs, order=queries.ORDERS[query.order], cursor=query.cursor, limit=clamp_limit(query.limit)
     )
-    return {"items": [mention_out(m) for m in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [mention_out(m, viewer=request.user) for m in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.get("/listening/queue", response=MentionPage, url_name="listening_queue")
@@ -525,7 +530,10 @@ def engagement_queue(request: HttpRequest, query: Query[MentionQuery]):
     page = paginate(
         qs, order=queries.QUEUE_ORDER, cursor=query.cursor, limit=clamp_limit(query.limit)
     )
-    return {"items": [mention_out(m) for m in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [mention_out(m, viewer=request.user) for m in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.post("/listening/mentions/bulk", response=BulkOut, url_name="listening_bulk")
@@ -555,7 +563,7 @@ def bulk(request: HttpRequest, payload: BulkIn):
 
 @router.get("/listening/mentions/{mention_id}", response=MentionOut, url_name="listening_mention")
 def get_mention(request: HttpRequest, mention_id: str):
-    return mention_out(access.get_mention(request.user, mention_id))
+    return mention_out(access.get_mention(request.user, mention_id), viewer=request.user)
 
 
 @router.post(
@@ -569,7 +577,7 @@ def assign(request: HttpRequest, mention_id: str, payload: MentionAssignIn):
         m = services.assign_mention(
             actor=request.user, mention=m, assignee=_staff_user(payload.assignee, "assignee")
         )
-    return _fresh(m)
+    return _fresh(m, request.user)
 
 
 @router.post(
@@ -580,7 +588,7 @@ def reply(request: HttpRequest, mention_id: str, payload: ReplyIn):
     m = access.get_mention_for_change(request.user, mention_id)
     with channel("api"):
         m = services.mark_replied(actor=request.user, mention=m, url=payload.url)
-    return _fresh(m)
+    return _fresh(m, request.user)
 
 
 @router.post(
@@ -615,7 +623,7 @@ def convert(request: HttpRequest, mention_id: str, payload: ConvertIn):
             person=person,
             idea_category=category,
         )
-    return _fresh(m)
+    return _fresh(m, request.user)
 
 
 @router.post(
@@ -625,7 +633,7 @@ def dismiss(request: HttpRequest, mention_id: str):
     m = access.get_mention_for_change(request.user, mention_id)
     with channel("api"):
         m = services.dismiss(actor=request.user, mention=m)
-    return _fresh(m)
+    return _fresh(m, request.user)
 
 
 @router.post(
@@ -635,7 +643,7 @@ def spam(request: HttpRequest, mention_id: str):
     m = access.get_mention_for_change(request.user, mention_id)
     with channel("api"):
         m = services.mark_spam(actor=request.user, mention=m)
-    return _fresh(m)
+    return _fresh(m, request.user)
 
 
 @router.post(
@@ -645,4 +653,4 @@ def reopen(request: HttpRequest, mention_id: str):
     m = access.get_mention_for_change(request.user, mention_id)
     with channel("api"):
         m = services.reopen(actor=request.user, mention=m)
-    return _fresh(m)
+    return _fresh(m, request.user)

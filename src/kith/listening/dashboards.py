@@ -287,8 +287,10 @@ def top_authors(rng: Range, *, limit: int = TOP_LIMIT, user=None) -> list[Author
     """The most active authors in the range, with the person they are matched to.
 
     With ``user``, only mentions that reader may see are counted (authors of mirrored
-    records they may not see, e.g. a staff-only community space, are not named)."""
+    records they may not see, e.g. a staff-only community space, are not named), and
+    only persons that reader may see are named as matched."""
     from kith.listening import access
+    from kith.people import access as people_access
     from kith.people.models import Party
 
     qs = mentions_in(rng) if user is None else access.scope_mentions(user, mentions_in(rng))
@@ -304,10 +306,11 @@ def top_authors(rng: Range, *, limit: int = TOP_LIMIT, user=None) -> list[Author
         )
         .order_by("-n", "author_handle")[:limit]
     )
-    people = {
-        p.pk: p
-        for p in Party.objects.filter(pk__in=[r["person_id"] for r in rows if r["person_id"]])
-    }
+    people_qs = Party.objects.filter(pk__in=[r["person_id"] for r in rows if r["person_id"]])
+    if user is not None:
+        # A matched person the reader may not see is not named (nor linked): "not matched".
+        people_qs = people_access.staff_scope(user, people_qs)
+    people = {p.pk: p for p in people_qs}
     out = []
     for r in rows:
         person = people.get(r["person_id"])

@@ -80,7 +80,8 @@ def apply_filters(qs: QuerySet, f: MentionFilters, *, user) -> QuerySet:
         term = " ".join(f.keyword.casefold().split())[:100]
         qs = qs.filter(keywords__icontains=f'"{term}"')
     if f.person:
-        qs = qs.filter(person__public_id=_uuid(f.person, "person"))
+        # A person the user may not see matches nothing, as an unknown id does.
+        qs = qs.filter(access.person_condition(user, _uuid(f.person, "person")))
     if f.assignee == "me":
         qs = qs.filter(assignee_id=user.pk)
     elif f.assignee == "none":
@@ -111,13 +112,18 @@ def queue(user, filters: MentionFilters | None = None) -> QuerySet:
     return slim(mentions(user, filters).filter(OPEN))
 
 
-# What a queue row shows of its related records (``api.mention_out``, _queue_rows.html).
+# What a queue row shows of its related records (``api.mention_out``, _queue_rows.html),
+# and the person's visibility, owner and team: whether the reader may be shown the person
+# is answered from them (``access.shown_person``) without a query per row.
 _RELATED_SHOWN = (
     "source__public_id",
     "source__name",
     "person__public_id",
     "person__display_name",
     "person__status",
+    "person__visibility",
+    "person__owner",
+    "person__team",
     "assignee__username",
     "assignee__first_name",
     "assignee__last_name",

@@ -1010,7 +1010,8 @@ def convert_mention(
     with transaction.atomic():
         m = _locked(mention)
         _require_open(m)
-        party = person or m.person
+        # A matched author the actor may not see is no person to act on (nor to name).
+        party = person or access.shown_person(actor, m)
         if kind in (ConvertedKind.CASE, ConvertedKind.DEAL) and party is None:
             raise ValidationFailed.single(
                 "person", "The author is not matched to a person: choose one."
