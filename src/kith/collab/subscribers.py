@@ -33,6 +33,7 @@ from django.dispatch import receiver
 
 from kith.accounts.models import User
 from kith.core.events import batch_handler, subscriber
+from kith.core.inputs import whole_number
 from kith.core.models import OutboxEvent
 from kith.people import access as people_access
 from kith.people.merging import party_merged
@@ -92,8 +93,9 @@ def _object(event: OutboxEvent) -> models.Model | None:
 def _user_from(value: Any) -> User | None:
     if value in (None, ""):
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return User.objects.filter(pk=int(value), is_active=True).first()
+    pk = value if isinstance(value, int) else whole_number(value)
+    if pk is not None:
+        return User.objects.filter(pk=pk, is_active=True).first()
     try:
         return User.objects.filter(public_id=uuid.UUID(str(value)), is_active=True).first()
     except ValueError:

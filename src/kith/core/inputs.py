@@ -89,6 +89,25 @@ RANGE_MESSAGE = _RANGE = f"Date out of range: years {MIN_YEAR} to {MAX_YEAR} onl
 _NUMBER = "Number must be finite and below 10^15 in magnitude."
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
+
+
+def whole_number(text: object, *, signed: bool = False) -> int | None:
+    """``text`` as a whole number when it is one written in ASCII digits (at most 18,
+    so it fits a 64-bit column), else None.
+
+    Every query parameter, form field and header that should be a number goes through
+    this: ``str.isdigit`` also accepts "²" and other digits ``int()`` refuses, and
+    thousands of digits that ``int()`` refuses or a database column overflows on.
+    """
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not _WHOLE.fullmatch(text) or (text.startswith("-") and not signed):
+        return None
+    return int(text)
+
+
 def _check_datetime(value: dt.datetime) -> None:
     try:
         utc = value.astimezone(dt.UTC) if value.tzinfo is not None else value

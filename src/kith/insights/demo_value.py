@@ -77,16 +77,14 @@ def load(*, seed: int, anchor: dt.date) -> str:
 
 def wipe() -> None:
     """Delete the demo's referrals and value runs (those the demo's audit entries name)."""
+    from kith.core.inputs import whole_number
     from kith.core.models import AuditEntry
 
     def ids(action: str) -> list[int]:
-        return [
-            int(i)
-            for i in AuditEntry.objects.filter(channel=DEMO_CHANNEL, action=action).values_list(
-                "object_id", flat=True
-            )
-            if str(i).isdigit()
-        ]
+        found = AuditEntry.objects.filter(channel=DEMO_CHANNEL, action=action).values_list(
+            "object_id", flat=True
+        )
+        return [pk for pk in (whole_number(str(i)) for i in found) if pk is not None]
 
     Referral.objects.filter(pk__in=ids("insights.referral.recorded")).delete()
     ValueRun.objects.filter(pk__in=ids("insights.value.requested")).delete()

@@ -9,14 +9,14 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from kith.core.errors import KithError
+from kith.core.inputs import whole_number
 from kith.insights import access, queries, services
 from kith.web.decorators import staff_view
 
 
 def _community(raw: str) -> int | None:
-    raw = (raw or "").strip()[:10]
-    # isascii: ``isdigit`` also takes "²", which ``int`` refuses (a 500).
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 1_000_000 else None
+    number = whole_number(raw)
+    return number if number is not None and 0 < number <= 1_000_000 else None
 
 
 @require_GET

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kith.community.models import Space
 from kith.core.errors import KithError, NotFound, ValidationFailed
+from kith.core.inputs import whole_number
 from kith.insights import access, panels, participation
 from kith.insights.models_research import Panel, Survey
 from kith.web.charts import Chart, Series, csv_response
@@ -30,9 +31,8 @@ STRATA_LABELS = {
 
 
 def _int(raw: str, default: int, low: int, high: int) -> int:
-    raw = (raw or "").strip()[:6]
-    # isascii: ``isdigit`` also takes "²", which ``int`` refuses (a 500).
-    return int(raw) if raw.isascii() and raw.isdigit() and low <= int(raw) <= high else default
+    number = whole_number(raw)
+    return number if number is not None and low <= number <= high else default
 
 
 def lorenz_chart(report: participation.Report) -> Chart:
@@ -221,7 +221,7 @@ def panel_build(request: HttpRequest) -> HttpResponse:
         "size": request.POST.get("size", "")[:6],
         "strata": request.POST.getlist("strata")[:5],
     }
-    size = int(form["size"]) if form["size"].isascii() and form["size"].isdigit() else 0
+    size = whole_number(form["size"]) or 0
     try:
         panel = panels.build_panel(
             actor=request.user, name=form["name"], size=size, strata=form["strata"]

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kith.core import inputs
 from kith.core.errors import KithError, ValidationFailed
+from kith.core.inputs import whole_number
 from kith.insights import access, queries_value, referrals, value
 from kith.insights.models_value import ReferralCode
 from kith.people import access as people_access
@@ -101,9 +102,7 @@ def value_segment(request: HttpRequest, segment: str) -> HttpResponse:
     run = queries_value.latest_run()
     order = request.GET.get("order", "clv")
     order = order if order in queries_value.ORDERS else "clv"
-    raw_page = (request.GET.get("page") or "1")[:6]
-    # isascii: ``isdigit`` also takes "²", which ``int`` refuses (a 500).
-    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and int(raw_page) > 0 else 1
+    page = min(max(1, whole_number(request.GET.get("page") or "1") or 1), 100_000)
     rows, total = (
         queries_value.people(
             request.user,

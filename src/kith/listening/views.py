@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kith.accounts.models import Role, User
 from kith.collab import live as collab_live
 from kith.core.errors import KithError, ValidationFailed
+from kith.core.inputs import whole_number
 from kith.listening import access, dashboards, queries
 from kith.listening.forms import SourceForm, field_errors
 from kith.listening.live import QUEUE_CHANNEL
@@ -53,18 +54,6 @@ MAX_PAGE = 200  # deeper than this, filter instead (an offset scan grows with th
 MAX_ID = 2**63 - 1
 
 
-def _whole(raw: str) -> int | None:
-    """``raw`` as a non-negative whole number in ASCII digits, else None.
-
-    ``str.isdigit`` alone is not enough: it accepts superscripts ("²") and other digits
-    ``int`` refuses, and more digits than ``int`` converts (4300) — each a 500.
-    """
-    raw = (raw or "").strip()
-    if not raw or len(raw) > 19 or not raw.isascii() or not raw.isdigit():
-        return None
-    return int(raw)
-
-
 def _uuid(raw: str) -> uuid.UUID | None:
     try:
         return uuid.UUID((raw or "").strip())
@@ -83,7 +72,7 @@ def queue_filters(request: HttpRequest) -> dict[str, Any]:
         sentiment = ""
     assignee = get.get("assignee", "")
     if assignee not in ("", "me", "none"):
-        number = _whole(assignee)
+        number = whole_number(assignee)
         assignee = str(number) if number is not None and 0 < number <= MAX_ID else ""
     return {
         "status": status,
@@ -140,12 +129,17 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     # No total count: at a million mentions COUNT(*) over the open ones would cost more
     # than the page itself; one row past the page says whether there is a next one.
     raw_page = (request.GET.get("page") or "1").strip()
-    number = _whole(raw_page)
+    number = whole_number(raw_page)
     number = number if number is not None and 0 < number <= MAX_PAGE else 1
     start = (number - 1) * PAGE_SIZE
     found = list(queue_queryset(request.user, filters)[start : start + PAGE_SIZE + 1])
     now = timezone.now()
-    rows = [{"m": m, "sla": sla_state(m, now)} for m in found[:PAGE_SIZE]]
+    # ``person``: the matched person only when the reader may see them (no query per
+    # row: ``queries.slim`` loads the person's visibility, owner and team).
+    rows = [
+        {"m": m, "sla": sla_state(m, now), "person": access.shown_person(request.user, m)}
+        for m in found[:PAGE_SIZE]
+    ]
     query = urlencode({k: v for k, v in filters.items() if v})
     rows_query = f"{query}&page={number}" if number > 1 else query
     queue_url = reverse("listening:queue")
@@ -204,7 +198,13 @@ def mention_actions(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "listening/mention_actions.html",
-        {"nav": "listening", "m": mention, "mid": mention.public_id, "next": back},
+        {
+            "nav": "listening",
+            "m": mention,
+            "mid": mention.public_id,
+            "next": back,
+            "person": access.shown_person(request.user, mention),
+        },
     )
 
 
@@ -247,7 +247,7 @@ def _assignee(request: HttpRequest, raw: str):
     if not raw:
         return None
     user = request.user if raw == "me" else None
-    number = _whole(raw)
+    number = whole_number(raw)
     if number is not None and 0 < number <= MAX_ID:
         user = User.objects.filter(pk=number, is_active=True).first()
     if user is None:

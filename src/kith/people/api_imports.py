@@ -19,7 +19,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kith.core.errors import FieldError, NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
-from kith.core.inputs import InputSchema
+from kith.core.inputs import InputSchema, whole_number
 from kith.core.pagination import clamp_limit, paginate
 from kith.people import access, exporting, importing, tasks
 from kith.people.models import ImportJob, Party
@@ -230,7 +230,7 @@ def _import_request(request: HttpRequest, schema: type[ImportIn]) -> dict[str, A
             "content": upload.read(),
             "mapping": mapping,
             "dry_run": _flag(data.get("dry_run")),
-            "limit": min(int(data["limit"]), 50) if str(data.get("limit", "")).isdigit() else 5,
+            "limit": min(whole_number(data.get("limit")) or 5, 50),
         }
     try:
         payload = schema.model_validate(json.loads(request.body or b"{}"))

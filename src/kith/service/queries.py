@@ -9,6 +9,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
 from kith.core.errors import ValidationFailed
+from kith.core.inputs import whole_number
 from kith.service.businesstime import Schedule
 from kith.service.models import (
     NO_DUE,
@@ -75,8 +76,8 @@ def apply_filters(qs: QuerySet, filters: CaseFilters, *, user=None) -> QuerySet:
     if text:
         number = text.lstrip("#").upper().removeprefix("CASE-")
         condition = Q(subject__icontains=text)
-        if number.isdigit():
-            condition |= Q(number=int(number))
+        if (case_number := whole_number(number)) is not None:
+            condition |= Q(number=case_number)
         qs = qs.filter(condition)
     return qs
 

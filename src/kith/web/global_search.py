@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
+from kith.core.inputs import whole_number
+
 logger = logging.getLogger(__name__)
 
 MAX_QUERY = 200
@@ -129,9 +131,9 @@ def _cases(user, q: str, limit: int) -> list[Hit]:
 
     scope = access.scope_cases(user)
     found = []
-    digits = q.lstrip("#")
-    if digits.isdigit() and len(digits) < 19:
-        found = list(scope.filter(number=int(digits)))  # the case number's own index
+    number = whole_number(q.lstrip("#"))
+    if number is not None:
+        found = list(scope.filter(number=number))  # the case number's own index
     matched = _matching(scope, "case", q)
     if matched is not None:
         seen = {c.pk for c in found}

@@ -37,6 +37,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from kith.core.inputs import whole_number
 from kith.listening.incoming import SourceError
 
 MAX_REDIRECTS = 5
@@ -235,11 +236,11 @@ def read_capped(
     """
     if response._content_consumed:
         return response.content
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    declared = whole_number(response.headers.get("Content-Length", ""))
+    if declared is not None and declared > max_bytes:
         response.close()
         raise SourceError(
-            "too_large", f"The response is {int(declared):,} bytes; the limit is {max_bytes:,}."
+            "too_large", f"The response is {declared:,} bytes; the limit is {max_bytes:,}."
         )
     chunks: list[bytes] = []
     size = 0
@@ -272,8 +273,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -50,6 +50,7 @@ PAGE_SIZE = 40  # Mastodon's maximum for these endpoints
 MAX_PAGES = 5
 # Mastodon hashtags: Unicode letters, digits and underscores (a middle dot inside), not all digits.
 _HASHTAG = re.compile(r"^\w(?:[\w·]*\w)?$")
+_ALL_DIGITS = re.compile(r"[0-9]+")
 _USERNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
@@ -67,7 +68,7 @@ def validate(config: Any, *, prefix: str = "config.") -> dict[str, Any]:
     cleaned: dict[str, Any] = {"instance": instance, "timeline": timeline}
     if timeline == "hashtag" and hashtag:
         tag = hashtag.removeprefix("#")
-        if not tag or len(tag) > 100 or not _HASHTAG.match(tag) or tag.isdigit():
+        if not tag or len(tag) > 100 or not _HASHTAG.match(tag) or _ALL_DIGITS.fullmatch(tag):
             check.error("hashtag", "A hashtag is letters, digits and underscores, e.g. #kith.")
         cleaned["hashtag"] = tag
         cleaned["local_only"] = local_only
@@ -203,7 +204,7 @@ def _walk(page: Any, since_id: str | None) -> tuple[list[Any], str | None, bool]
 def _id_key(value: str) -> tuple[int, str]:
     # Mastodon ids are numeric strings (compare by length, then digits); other servers
     # (Pleroma, Akkoma) use sortable flake ids, compared as strings.
-    return (len(value), value) if value.isdigit() else (0, value)
+    return (len(value), value) if _ALL_DIGITS.fullmatch(value) else (0, value)
 
 
 def _newest(rows: list[Any], cursor: str | None) -> str | None:

@@ -34,6 +34,7 @@ from django.utils import timezone
 from kith.core import audit, events
 from kith.core.bulk import id_set, id_set_sql, insert_rows
 from kith.core.errors import Conflict, FieldError, ValidationFailed
+from kith.core.inputs import whole_number
 from kith.people import merging
 from kith.people.identity import features
 from kith.people.identity.models import (
@@ -236,9 +237,10 @@ def _store_pairs(
     threshold = settings.KITH_IDENTITY_SUGGEST_THRESHOLD
     wanted = {}
     for p in pairs:
-        if p.probability < threshold or not (p.left.isdigit() and p.right.isdigit()):
+        left, right = whole_number(p.left), whole_number(p.right)
+        if p.probability < threshold or left is None or right is None:
             continue
-        a, b = sorted((int(p.left), int(p.right)))
+        a, b = sorted((left, right))
         wanted[(a, b)] = p
     count = 0
     auto: list[tuple[int, int]] = []
