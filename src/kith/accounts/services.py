@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kith.accounts import login_throttle
 from kith.accounts.models import ApiToken, Invitation, PortalSignup, Role, Team, User, Workspace
-from kith.core import audit, events
+from kith.core import audit, events, timezones
 from kith.core.errors import Conflict, FieldError, NotFound, Throttled, ValidationFailed
 
 
@@ -525,8 +525,6 @@ def update_portal_profile(
     timezone_name: str = "UTC",
 ) -> User:
     """A customer edits their name, language and time zone (on their login and Person)."""
-    import zoneinfo
-
     from kith.people.models import Party
 
     errors: list[FieldError] = []
@@ -545,7 +543,7 @@ def update_portal_profile(
     if locale and (len(locale) > 20 or not locale.replace("-", "").replace("_", "").isalnum()):
         errors.append(FieldError("locale", "A language tag such as en or pt-BR."))
     tz = (timezone_name or "").strip() or "UTC"
-    if len(tz) > 64 or tz not in zoneinfo.available_timezones():
+    if not timezones.is_valid(tz):
         errors.append(FieldError("timezone", "Not a known time zone."))
     if errors:
         raise ValidationFailed(errors=errors)

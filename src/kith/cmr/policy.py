@@ -11,11 +11,11 @@ person is waiting for them.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from django.utils import timezone
 
+from kith.core import timezones
 from kith.people.models import Party
 
 from .models import Channel, Consent, Preference, Purpose, SentMessage
@@ -96,13 +96,11 @@ def may_share(*, person: Party, purpose: str = "partner_sharing") -> Decision:
 
 
 def _zone(pref: Preference, person: Party) -> dt.tzinfo:
+    # The preference's zone, else the person's, else UTC; a stored name that is no
+    # zone (a folder of the tz database such as "Etc") is passed over, never raised.
     for name in (pref.timezone, getattr(person, "timezone", "")):
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-                # OSError: a folder of the tz database ("Etc") stored as a zone.
-                continue
+        if name and timezones.is_valid(name):
+            return timezones.zone(name)
     return dt.UTC
 
 

@@ -1,12 +1,23 @@
-"""IANA time-zone names, read once per process.
+"""IANA time-zone names, read once per process, and the one way to check or read them.
 
 ``zoneinfo.available_timezones()`` walks the tz database on disk at every call (a few
 milliseconds); forms, imports and API writes validate against it, so it is cached.
+
+``zoneinfo.ZoneInfo(name)`` is no validator: for a folder of the tz database ("Etc",
+"America") it raises IsADirectoryError, for a very long name another OSError, and it
+accepts files that are no zone names ("posixrules", "right/UTC"). So user input is
+checked with :func:`is_valid` (or :func:`require_valid`) against the database's list of
+names, and stored names are read with :func:`zone`, which never raises. Nothing else in
+``kith`` calls ``ZoneInfo`` (tests/core/test_timezone_names.py checks that).
 """
 
 import datetime as dt
 import zoneinfo
 from functools import lru_cache
+
+from kith.core.errors import ValidationFailed
+
+UNKNOWN_MESSAGE = "Unknown time zone; use a name such as Europe/Berlin."
 
 
 @lru_cache(maxsize=1)
@@ -15,8 +26,17 @@ def names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def is_valid(name: str) -> bool:
-    return name in names()
+def is_valid(name) -> bool:
+    """True when ``name`` is a zone name of the tz database (Europe/Lisbon, UTC)."""
+    return isinstance(name, str) and name in names()
+
+
+def require_valid(name, field: str = "timezone", message: str = UNKNOWN_MESSAGE) -> str:
+    """``name`` without surrounding blanks, or a ValidationFailed on ``field``."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not is_valid(text):
+        raise ValidationFailed.single(field, message)
+    return text
 
 
 def choices() -> list[str]:
@@ -24,11 +44,17 @@ def choices() -> list[str]:
     return sorted(names())
 
 
-def zone(name: str) -> dt.tzinfo:
-    """The zone called ``name``, or UTC when it is empty or unknown (display, never validation)."""
+def zone(name) -> dt.tzinfo:
+    """The zone called ``name``, or UTC when it is empty or unknown (display, never validation).
+
+    Never raises: a stored name may predate the check or come from elsewhere."""
+    name = name or "UTC"
+    if not is_valid(name):
+        return dt.UTC
     try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: the name's file went away or is a folder since names() was read.
         return dt.UTC
 
 

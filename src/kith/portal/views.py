@@ -9,7 +9,6 @@ sent to the portal's own log-in page.
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -303,7 +302,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Profile saved.")
             return redirect("portal:profile")
-    context["timezones"] = sorted(zoneinfo.available_timezones())
+    context["timezones"] = timezones.choices()
     return render(request, "portal/profile.html", context, status=status)
 
 

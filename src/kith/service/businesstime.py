@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from kith.core import timezones
 
 UTC = dt.UTC
 # How far ``add`` will search for working time before giving up (a calendar with
@@ -82,7 +83,8 @@ class Schedule:
         for day, spans in (weekly_hours or {}).items():
             parsed = [(parse_hhmm(a), parse_hhmm(b)) for a, b in spans]
             weekly[int(day)] = sorted(parsed)
-        return cls(zoneinfo.ZoneInfo(timezone), weekly, frozenset(holidays))
+        # A stored name that is no zone (written before the check) reads as UTC.
+        return cls(timezones.zone(timezone), weekly, frozenset(holidays))
 
     @classmethod
     def always(cls) -> Schedule:

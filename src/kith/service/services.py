@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from kith.accounts import assignment
-from kith.core import audit, events, trash
+from kith.core import audit, events, timezones, trash
 from kith.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from kith.core.models import TrashItem
 from kith.interactions import services as interaction_services
@@ -133,14 +132,9 @@ def _clean_weekly_hours(raw: Any) -> dict[str, list[list[str]]]:
 
 
 def _clean_timezone(value: str) -> str:
-    text = (value or "").strip()
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed.single(
-            "timezone", "Unknown time zone; use a name such as Europe/Berlin."
-        ) from None
-    return text
+    # The tz database's list of names, not ZoneInfo(): that raises OSError for a folder
+    # ("Etc", "America") and accepts files that are no zones ("posixrules").
+    return timezones.require_valid(value, "timezone")
 
 
 def _clean_holidays(raw: Iterable[Any] | None) -> list[tuple[dt.date, str]]:

@@ -535,6 +535,12 @@ def parse_calendar(content: bytes | str) -> icalendar.Calendar:
         raise ValidationFailed.single("file", "The file is larger than 5 MB.")
     try:
         calendars = icalendar.Calendar.from_ical(content, multiple=True)
+    except OSError as exc:
+        # icalendar reads a TZID with ZoneInfo(): a folder of the tz database ("America")
+        # raises IsADirectoryError, whose text would show a path on this server.
+        raise ValidationFailed.single(
+            "file", "Not an iCalendar file: a TZID is not a time zone name."
+        ) from exc
     except Exception as exc:  # icalendar raises ValueError and friends on garbage
         raise ValidationFailed.single("file", f"Not an iCalendar file: {exc}"[:300]) from exc
     calendars = [c for c in calendars if getattr(c, "name", "") == "VCALENDAR"]

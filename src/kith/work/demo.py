@@ -15,12 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-import zoneinfo
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from kith.accounts.models import User
+from kith.core import timezones
 from kith.core.models import AuditEntry
 from kith.interactions.models import Channel, Direction, Interaction
 from kith.people.access import scope_parties
@@ -200,7 +200,7 @@ def load(*, seed: int, anchor: dt.date) -> str:
             zone_name = rng.choice(ZONES)
             day = anchor + dt.timedelta(days=rng.randint(-SPAN_DAYS // 1, SPAN_DAYS))
             local = dt.datetime.combine(
-                day, dt.time(rng.randint(9, 16), rng.choice([0, 30])), zoneinfo.ZoneInfo(zone_name)
+                day, dt.time(rng.randint(9, 16), rng.choice([0, 30])), timezones.zone(zone_name)
             )
             start = local.astimezone(dt.UTC)
             public_id = _uuid(rng)

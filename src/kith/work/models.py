@@ -10,13 +10,13 @@ from the deadline in the reader's time zone (``kith.work.queries``).
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 
+from kith.core import timezones
 from kith.core.models import KithModel
 
 
@@ -122,7 +122,7 @@ class Activity(KithModel):
         """The deadline as an aware datetime (end of day when no time is set)."""
         if self.deadline is None:
             return None
-        tz = zoneinfo.ZoneInfo(self.timezone or "UTC")
+        tz = timezones.zone(self.timezone)
         when = self.deadline_time or dt.time(23, 59, 59)
         return dt.datetime.combine(self.deadline, when, tzinfo=tz)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from kith.accounts import assignment
-from kith.core import audit, events, trash
+from kith.core import audit, events, timezones, trash
 from kith.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from kith.core.models import TrashItem
 from kith.interactions import services as interaction_services
@@ -51,13 +50,7 @@ UNSET: Any = _Unset()
 
 def valid_zone(name: str) -> bool:
     """True when ``name`` is an IANA time zone this machine knows (e.g. Europe/Lisbon)."""
-    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return timezones.is_valid(name)
 
 
 def _is_staff_user(user) -> bool:
@@ -531,7 +524,7 @@ def _clean_meeting(data: MeetingInput, errors: list[FieldError]) -> dict[str, An
     zone_name = (data.timezone or "").strip() or "UTC"
     zone = None
     if valid_zone(zone_name):
-        zone = zoneinfo.ZoneInfo(zone_name)
+        zone = timezones.zone(zone_name)
     else:
         errors.append(FieldError("timezone", "Not a time zone name such as Europe/Lisbon."))
 

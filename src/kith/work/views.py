@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -412,7 +411,7 @@ def _meeting_page(request, form, *, meeting=None, status=200) -> HttpResponse:
             "form": form,
             "meeting": meeting,
             "creating": meeting is None,
-            "timezones": sorted(zoneinfo.available_timezones()),
+            "timezones": timezones.choices(),
         },
         status=status,
     )
