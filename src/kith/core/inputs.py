@@ -24,6 +24,7 @@ schema, where a schema wants to say so explicitly (or a larger cap for one list)
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -66,6 +67,7 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Fields whose name marks them as a name or a title shown to others.
 _NAME_FIELD = re.compile(r"(^|_)(name|username|title|subject|handle)$")
 
+logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _WRAPPER_ARGS = frozenset({"body", "query", "path", "header", "payload", "form"})
 
@@ -489,7 +491,35 @@ def input_exception_response(request: HttpRequest, exc: Exception) -> HttpRespon
             "A value is too long or out of range for where it is stored.",
             "request",
         )
+    duplicate = unique_violation_field(exc)
+    if duplicate is not None:
+        # A service checked that the value was free, then another request took it
+        # before this one's INSERT (check-then-insert races: slugs, names). The
+        # transaction rolled back; the caller may reload and try again.
+        logger.warning("unique violation answered 409 on %s: %s", request.path, exc)
+        return _refuse(
+            request,
+            409,
+            "conflict",
+            "Another request has just stored the same value; reload and try again.",
+            duplicate,
+        )
     return None
+
+
+def unique_violation_field(exc: Exception) -> str | None:
+    """The column(s) of a UNIQUE violation (SQLite or PostgreSQL), or None for any other error."""
+    if not isinstance(exc, IntegrityError):
+        return None
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        detail = getattr(getattr(cause, "diag", None), "message_detail", None) or ""
+        match = re.match(r"Key \((.+?)\)=", detail)
+        return match.group(1).replace('"', "") if match else "request"
+    match = re.match(r"UNIQUE constraint failed: (.+)", str(exc))
+    if not match:
+        return None
+    return ", ".join(part.strip().rpartition(".")[2] for part in match.group(1).split(","))
 
 
 def not_null_column(exc: Exception) -> str | None:
