@@ -176,3 +176,26 @@ def test_rules_are_validated(public_space, alice, bob):
         actor=alice, space=public_space, privileges={"flag": {"reputation": 1}}
     )
     assert space.privilege("flag") == {"reputation": 1, "trust_level": 1}
+
+
+def test_deleting_the_accepted_answer_withdraws_the_acceptance_and_its_points(qa, carol, cyd):
+    topic, answer = qa
+    services.accept_answer(actor=carol, answer=answer)
+    assert rep(cyd) > 0 and rep(carol) > 0
+    services.delete_post(actor=cyd, post=answer)
+    topic.refresh_from_db()
+    assert topic.accepted_answer_id is None
+    assert not topic.answered
+    assert (rep(cyd), rep(carol)) == (0, 0)
+
+
+def test_removing_the_accepted_answer_on_a_flag_withdraws_the_acceptance(
+    qa, alice, carol, cyd, public_space
+):
+    topic, answer = qa
+    services.accept_answer(actor=carol, answer=answer)
+    services.resolve_flags(actor=alice, post=answer, remove=True)
+    topic.refresh_from_db()
+    assert topic.accepted_answer_id is None
+    assert rep(carol) == 0
+    assert rep(cyd) == public_space.point("post_flagged_removed")

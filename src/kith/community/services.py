@@ -789,8 +789,17 @@ def delete_post(*, actor, post: Post) -> None:
             Topic.objects.filter(pk=post.topic_id, reply_count__gt=0).update(
                 reply_count=F("reply_count") - 1
             )
+            _unaccept_deleted(post, actor=actor)
         audit.record(actor=actor, action="community.post.deleted", obj=post)
         events.emit("community.post.deleted", obj=post, actor=actor)
+
+
+def _unaccept_deleted(answer: Post, *, actor) -> None:
+    """Inside the deleting transaction: if ``answer`` was its topic's accepted answer,
+    the topic (locked here) has none any more and the acceptance's points go back."""
+    topic = Topic.objects.select_for_update().filter(pk=answer.topic_id).first()
+    if topic is not None and topic.accepted_answer_id == answer.pk:
+        _withdraw_acceptance(topic, actor=actor, reason="accepted answer deleted")
 
 
 # ---------------------------------------------------------------- votes
@@ -1394,24 +1403,31 @@ def unaccept_answer(*, actor, topic: Topic) -> Topic:
         locked = Topic.objects.select_for_update().get(pk=topic.pk)
         if not locked.accepted_answer_id:
             return locked
-        _reverse(
-            ReputationEvent.objects.filter(
-                post_id=locked.accepted_answer_id,
-                action__in=["answer_accepted", "accepted_an_answer"],
-                reverses__isnull=True,
-                reversed=False,
-            ),
-            actor=actor,
-            reason="acceptance withdrawn",
-        )
-        locked.accepted_answer = None
-        locked.answered = Post.objects.filter(
-            topic=locked, kind=Post.Kind.ANSWER, is_official=True, deleted_at__isnull=True
-        ).exists()
-        locked.save(update_fields=["accepted_answer", "answered", "updated_at"])
-        audit.record(actor=actor, action="community.answer.unaccepted", obj=locked)
-        events.emit("community.answer.unaccepted", obj=locked, actor=actor)
+        _withdraw_acceptance(locked, actor=actor, reason="acceptance withdrawn")
     return locked
+
+
+def _withdraw_acceptance(locked: Topic, *, actor, reason: str) -> None:
+    """Clear ``locked``'s (a row locked by the caller) accepted answer and reverse the
+    points the acceptance gave: when the asker withdraws it, and when the accepted
+    answer is deleted or removed (a deleted post must not stay the topic's answer)."""
+    _reverse(
+        ReputationEvent.objects.filter(
+            post_id=locked.accepted_answer_id,
+            action__in=["answer_accepted", "accepted_an_answer"],
+            reverses__isnull=True,
+            reversed=False,
+        ),
+        actor=actor,
+        reason=reason,
+    )
+    locked.accepted_answer = None
+    locked.answered = Post.objects.filter(
+        topic=locked, kind=Post.Kind.ANSWER, is_official=True, deleted_at__isnull=True
+    ).exists()
+    locked.save(update_fields=["accepted_answer", "answered", "updated_at"])
+    audit.record(actor=actor, action="community.answer.unaccepted", obj=locked)
+    events.emit("community.answer.unaccepted", obj=locked, actor=actor)
 
 
 # ---------------------------------------------------------------- reading
@@ -1515,6 +1531,7 @@ def resolve_flags(*, actor, post: Post, remove: bool) -> Post:
                     Topic.objects.filter(pk=locked.topic_id, reply_count__gt=0).update(
                         reply_count=F("reply_count") - 1
                     )
+                    _unaccept_deleted(locked, actor=actor)
                 if locked.author is not None:
                     _ledger(
                         user=locked.author,
