@@ -205,3 +205,23 @@ def test_trust_level_forms_with_odd_numbers_are_4xx(alice, bob, raw):
     agent.raise_request_exception = False
     r = agent.post(f"/community/members/{carol.public_id}/trust/", {"level": raw})
     assert 400 <= r.status_code < 500
+
+
+def test_an_answer_or_comment_on_a_stale_copy_of_a_locked_or_closed_topic_is_refused(
+    topic, alice, cyd
+):
+    # cyd loaded the topic page; a moderator locks the topic before cyd's answer arrives.
+    stale = Topic.objects.get(pk=topic.pk)
+    question = Post.objects.get(topic=topic, kind=Post.Kind.QUESTION)
+    services.set_locked(actor=alice, topic=topic, locked=True)
+    with pytest.raises(ValidationFailed):
+        services.reply(actor=cyd, topic=stale, body="Late answer")
+    with pytest.raises(ValidationFailed):
+        services.comment(actor=cyd, post=Post.objects.get(pk=question.pk), body="Late comment")
+    services.set_locked(actor=alice, topic=topic, locked=False)
+    stale = Topic.objects.get(pk=topic.pk)
+    services.set_closed(actor=alice, topic=topic, closed=True)
+    with pytest.raises(ValidationFailed):
+        services.reply(actor=cyd, topic=stale, body="Late answer")
+    assert not Post.objects.filter(topic=topic, kind=Post.Kind.ANSWER).exists()
+    assert not Post.objects.filter(topic=topic, kind=Post.Kind.COMMENT).exists()

@@ -663,6 +663,11 @@ def _require_open(topic: Topic, field: str = "topic") -> None:
         raise ValidationFailed.single(field, "This topic is locked.")
 
 
+def _locked_topic(topic: Topic) -> Topic:
+    """``topic``'s row as committed now, locked until the caller's transaction ends."""
+    return Topic.objects.select_for_update().get(pk=topic.pk)
+
+
 def reply(*, actor, topic: Topic, body: str) -> Post:
     """Answer a question (or reply in a discussion). Staff answers are marked official."""
     access.require_participant(actor)
@@ -673,6 +678,12 @@ def reply(*, actor, topic: Topic, body: str) -> Post:
     profile = ensure_profile(actor)
     hold = _check_rate_and_links(actor, profile, body)
     with transaction.atomic():
+        # Checked again on the locked row: a lock, close, merge or delete that committed
+        # since ``topic`` was read must not let this answer in.
+        current = _locked_topic(topic)
+        _require_open(current)
+        if current.closed_at is not None:
+            raise ValidationFailed.single("topic", "This topic is closed to new answers.")
         post = _new_post(topic=topic, kind=Post.Kind.ANSWER, author=actor, body=body)
         Topic.objects.filter(pk=topic.pk).update(
             reply_count=F("reply_count") + 1,
@@ -714,6 +725,7 @@ def comment(*, actor, post: Post, body: str) -> Post:
         access.require_privilege(actor, topic.space, "comment_everywhere", profile=profile)
     hold = _check_rate_and_links(actor, profile, body)
     with transaction.atomic():
+        _require_open(_locked_topic(topic))  # as reply: the state as committed now
         new = _new_post(topic=topic, kind=Post.Kind.COMMENT, author=actor, body=body, parent=post)
         Topic.objects.filter(pk=topic.pk).update(last_activity_at=new.created_at)
         if hold:
