@@ -237,6 +237,20 @@ def carol(carol_person) -> User:
     )
 
 
+def signed_up_customer(email: str, *, given: str = "Erin", family: str = "Member") -> User:
+    """A portal customer as sign-up makes them: the e-mail address is the username
+    (and the login has no name of its own; the Person has it)."""
+    return account_services.create_user(
+        actor=None,
+        username=email,
+        email=email,
+        password=PASSWORD,
+        kind=User.Kind.PORTAL,
+        role=Role.VIEWER,
+        person=make_person(None, given=given, family=family),
+    )
+
+
 class ApiClient:
     """A JSON client for /api/ authenticated with a real bearer token of ``user``
     (a customer, who may hold no token, through a signed-in session instead)."""

@@ -6,22 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from kith.accounts import services as account_services
-from kith.accounts.models import Role, User
+from kith.accounts.models import User
 from kith.collab import services as collab_services
-from tests.conftest import PASSWORD, client_for, make_person
+from tests.conftest import client_for, signed_up_customer
 
 
 def _signed_up(email: str, *, first: str = "", last: str = "") -> User:
-    user = account_services.create_user(
-        actor=None,
-        username=email,
-        email=email,
-        password=PASSWORD,
-        kind=User.Kind.PORTAL,
-        role=Role.VIEWER,
-        person=make_person(None, given="Erin", family="Member"),
-    )
+    user = signed_up_customer(email)
     if first or last:
         User.objects.filter(pk=user.pk).update(first_name=first, last_name=last)
         user.refresh_from_db()

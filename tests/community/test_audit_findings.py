@@ -6,12 +6,12 @@ import pytest
 from django.test import Client
 
 from kith.accounts import services as account_services
-from kith.accounts.models import Role, User
+from kith.accounts.models import Role
 from kith.community import access, services
 from kith.community.models import MemberProfile, Post, Topic
 from kith.core.errors import KithError, ValidationFailed
 from tests.community.conftest import portal_user
-from tests.conftest import PASSWORD, client_for, make_person
+from tests.conftest import PASSWORD, client_for, signed_up_customer
 
 
 @pytest.fixture
@@ -42,22 +42,8 @@ def test_a_post_removed_by_a_moderator_is_not_readable_by_others(api_as, topic, 
     assert api_as(carol).get(f"/api/community/posts/{answer.public_id}").status_code == 404
 
 
-def _email_member() -> User:
-    """A portal member as sign-up makes them: the e-mail address is the username."""
-    person = make_person(None, given="Erin", family="Member")
-    return account_services.create_user(
-        actor=None,
-        username="erin@example.com",
-        email="erin@example.com",
-        password=PASSWORD,
-        kind=User.Kind.PORTAL,
-        role=Role.VIEWER,
-        person=person,
-    )
-
-
 def test_a_members_email_address_is_not_shown_to_others(api_as, public_space, topic, alice):
-    erin = _email_member()
+    erin = signed_up_customer("erin@example.com", family="Member")
     asked = services.create_topic(
         actor=erin, space=public_space, title="Where is the export?", body="I cannot find it."
     )

@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from kith.accounts import services as account_services
-from kith.accounts.models import Role, User
 from kith.core.errors import ValidationFailed
 from kith.ideas import access, services
 from kith.ideas.models import Idea, IdeaComment
-from tests.conftest import PASSWORD, client_for, make_person
-
-
-def _email_member() -> User:
-    """A portal customer as sign-up makes them: the e-mail address is the username."""
-    person = make_person(None, given="Erin", family="Customer")
-    return account_services.create_user(
-        actor=None,
-        username="erin@example.com",
-        email="erin@example.com",
-        password=PASSWORD,
-        kind=User.Kind.PORTAL,
-        role=Role.VIEWER,
-        person=person,
-    )
+from tests.conftest import client_for, signed_up_customer
 
 
 def test_a_customers_email_address_is_not_shown_to_other_customers(
     api_as, idea, category, cyd, alice
 ):
-    erin = _email_member()
+    erin = signed_up_customer("erin@example.com", family="Customer")
     hers = services.create_idea(actor=erin, title="Dark mode", body="Please.", category=category)
     services.comment_on_idea(actor=erin, idea=idea, body="Me too")
     services.credit_contributor(actor=alice, idea=idea, user=erin, contribution="Mockups")

@@ -1339,16 +1339,7 @@ def accept_answer(*, actor, answer: Post) -> Topic:
         if locked.accepted_answer_id == answer.pk:
             return locked
         if locked.accepted_answer_id:
-            _reverse(
-                ReputationEvent.objects.filter(
-                    post_id=locked.accepted_answer_id,
-                    action__in=["answer_accepted", "accepted_an_answer"],
-                    reverses__isnull=True,
-                    reversed=False,
-                ),
-                actor=actor,
-                reason="another answer accepted",
-            )
+            _reverse_acceptance_points(locked, actor=actor, reason="another answer accepted")
         locked.accepted_answer = answer
         locked.answered = True
         locked.save(update_fields=["accepted_answer", "answered", "updated_at"])
@@ -1419,10 +1410,9 @@ def unaccept_answer(*, actor, topic: Topic) -> Topic:
     return locked
 
 
-def _withdraw_acceptance(locked: Topic, *, actor, reason: str) -> None:
-    """Clear ``locked``'s (a row locked by the caller) accepted answer and reverse the
-    points the acceptance gave: when the asker withdraws it, and when the accepted
-    answer is deleted or removed (a deleted post must not stay the topic's answer)."""
+def _reverse_acceptance_points(locked: Topic, *, actor, reason: str) -> None:
+    """Reverse the points the acceptance of ``locked``'s current answer gave (to the
+    answerer and to the asker)."""
     _reverse(
         ReputationEvent.objects.filter(
             post_id=locked.accepted_answer_id,
@@ -1433,6 +1423,13 @@ def _withdraw_acceptance(locked: Topic, *, actor, reason: str) -> None:
         actor=actor,
         reason=reason,
     )
+
+
+def _withdraw_acceptance(locked: Topic, *, actor, reason: str) -> None:
+    """Clear ``locked``'s (a row locked by the caller) accepted answer and reverse the
+    points the acceptance gave: when the asker withdraws it, and when the accepted
+    answer is deleted or removed (a deleted post must not stay the topic's answer)."""
+    _reverse_acceptance_points(locked, actor=actor, reason=reason)
     locked.accepted_answer = None
     locked.answered = Post.objects.filter(
         topic=locked, kind=Post.Kind.ANSWER, is_official=True, deleted_at__isnull=True
