@@ -165,3 +165,24 @@ def test_groups_read_earlier_in_the_request_decide_without_a_query(
         assert not access.may_see_space(outsider, spaces["group"])
     assert {spaces["group"].pk} <= set(access.visible_space_ids(member))
     assert spaces["group"].pk not in access.visible_space_ids(outsider)
+
+
+def test_the_timeline_mirror_of_a_deleted_or_held_answer_follows_the_post(
+    public_space, alice, vic, carol, cyd
+):
+    """A deleted answer is 404 to all but moderators (``get_post``); the interaction that
+    mirrors it on the author's timeline follows the same rule, and so does a held one."""
+    from kith.community.models import Post
+    from kith.interactions import access as interaction_access
+    from kith.interactions.models import Interaction
+
+    topic = services.create_topic(actor=carol, space=public_space, title="Export?", body="How?")
+    answer = services.reply(actor=cyd, topic=topic, body="Use the button.")
+    row = Interaction.objects.get(party=cyd.person, kind="community.answer")
+    assert interaction_access.scope_interactions(vic).filter(pk=row.pk).exists()
+    Post.objects.filter(pk=answer.pk).update(hidden_at=answer.created_at)
+    assert not interaction_access.scope_interactions(vic).filter(pk=row.pk).exists()
+    Post.objects.filter(pk=answer.pk).update(hidden_at=None)
+    services.delete_post(actor=cyd, post=answer)
+    assert not interaction_access.scope_interactions(vic).filter(pk=row.pk).exists()
+    assert interaction_access.scope_interactions(alice).filter(pk=row.pk).exists()

@@ -198,12 +198,15 @@ def scope_topics(user, qs: QuerySet | None = None) -> QuerySet:
 
 
 def scope_posts(user, topic: Topic, qs: QuerySet | None = None) -> QuerySet:
+    """The posts ``user`` may read (of ``topic``, or of ``qs``): moderators read all;
+    others no deleted post, and no hidden one unless they wrote it (as ``get_post``).
+    Whatever mirrors a post (timelines, listening) goes through this rule too."""
     qs = Post.objects.filter(topic=topic) if qs is None else qs
     if not can_moderate_anywhere(user):
         visible = Q(hidden_at__isnull=True)
         if is_logged_in(user):
             visible |= Q(author=user)
-        qs = qs.filter(visible)
+        qs = qs.filter(visible, deleted_at__isnull=True)
     return qs
 
 

@@ -47,5 +47,7 @@ def _register_mirrors() -> None:
     register("community.topic", lambda user: access.scope_topics(user))
     register(
         "community.post",
-        lambda user: Post.objects.filter(topic__in=access.scope_topics(user).values("pk")),
+        lambda user: access.scope_posts(
+            user, None, Post.objects.filter(topic__in=access.scope_topics(user).values("pk"))
+        ),
     )

@@ -69,8 +69,6 @@ def topic_page(
     """The opening post, a page of answers (accepted first) and their comments."""
     limit = clamp_limit(limit, 50)
     posts = access.scope_posts(user, topic).select_related("author")
-    if not access.can_moderate_anywhere(user):
-        posts = posts.filter(deleted_at__isnull=True)
     question = posts.filter(kind=Post.Kind.QUESTION).first()
     page = paginate(
         posts.filter(kind=Post.Kind.ANSWER), order=ANSWER_ORDER, cursor=cursor, limit=limit
