@@ -385,16 +385,24 @@ def update_follow(
     """Mute or unmute a record, or choose which event types notify."""
     if follow_row.follower_id != actor.pk:
         raise NotFound("No such follow.")
+    types = _clean_event_types(event_types) if event_types is not None else None
     changes = {}
     with transaction.atomic():
+        # Read-modify-write: start from the row as it is now, under its lock, and
+        # write only what this call changes (a concurrent mute must not be undone).
+        try:
+            _lock_fresh(follow_row)
+        except Follow.DoesNotExist:
+            raise NotFound("No such follow.") from None
         if muted is not None and muted != follow_row.muted:
             changes["muted"] = [follow_row.muted, muted]
             follow_row.muted = muted
-        if event_types is not None:
-            types = _clean_event_types(event_types)
+        if types is not None:
             changes["event_types"] = [follow_row.event_types, types]
             follow_row.event_types = types
-        follow_row.save()
+        fields = [name for name in ("muted", "event_types") if name in changes]
+        if fields:
+            follow_row.save(update_fields=fields)
         audit.record(actor=actor, action="follow.updated", obj=follow_row, changes=changes)
         events.emit("follow.updated", obj=follow_row, actor=actor, data=changes)
     return follow_row
@@ -1296,7 +1304,7 @@ def create_group(
 def update_group(*, actor, group: Group, **fields: Any) -> Group:
     access.require_manage_group(actor, group)
     allowed = {"name", "description", "privacy"}
-    changes = {}
+    wanted = {}
     for key, value in fields.items():
         if key not in allowed or value is None:
             continue
@@ -1304,14 +1312,35 @@ def update_group(*, actor, group: Group, **fields: Any) -> Group:
             raise ValidationFailed.single("privacy", "Must be public, private or unlisted.")
         if key == "name" and not str(value).strip():
             raise ValidationFailed.single("name", "This field is required.")
-        if getattr(group, key) != value:
-            changes[key] = [getattr(group, key), value]
-            setattr(group, key, value)
+        wanted[key] = value
+    changes = {}
     with transaction.atomic():
-        group.save()
+        # Compare with, and write over, the row as it is now (locked), and only the
+        # fields given: a concurrent edit of another field is kept.
+        try:
+            _lock_fresh(group)
+        except Group.DoesNotExist:
+            raise NotFound("No such group.") from None
+        for key, value in wanted.items():
+            if getattr(group, key) != value:
+                changes[key] = [getattr(group, key), value]
+                setattr(group, key, value)
+        if changes:
+            group.save(update_fields=[*changes, "updated_at"])
         audit.record(actor=actor, action="group.updated", obj=group, changes=changes)
         events.emit("group.updated", obj=group, actor=actor, data={"changed": sorted(changes)})
     return group
+
+
+def _locked_membership(group: Group, user: User) -> Membership | None:
+    """Inside a transaction: lock ``group`` and read ``user``'s membership as it is now.
+
+    Every membership change (join, invite, answer, leave, role) locks the group row
+    first, so two of them on one group run one after the other and each decides from
+    the current row, not from one read before a concurrent change committed.
+    """
+    Group.objects.select_for_update().filter(pk=group.pk).first()
+    return Membership.objects.filter(group=group, user=user).first()
 
 
 def _activate(group: Group, user: User, *, actor, role: str | None = None) -> Membership:
@@ -1333,10 +1362,13 @@ def join_group(*, actor, group: Group) -> Membership:
     existing = access.membership(actor, group)
     if existing and existing.status == Membership.Status.ACTIVE:
         return existing
-    invited = existing is not None and existing.status == Membership.Status.INVITED
-    if not invited and (access.is_external(actor) or group.privacy == Group.Privacy.PRIVATE):
-        raise Forbidden("This group is by invitation only.")
     with transaction.atomic():
+        existing = _locked_membership(group, actor)
+        if existing and existing.status == Membership.Status.ACTIVE:
+            return existing
+        invited = existing is not None and existing.status == Membership.Status.INVITED
+        if not invited and (access.is_external(actor) or group.privacy == Group.Privacy.PRIVATE):
+            raise Forbidden("This group is by invitation only.")
         row = _activate(group, actor, actor=actor)
         audit.record(actor=actor, action="membership.joined", obj=row)
         events.emit("membership.joined", obj=row, actor=actor, data={"group": str(group.public_id)})
@@ -1353,6 +1385,9 @@ def invite(*, actor, group: Group, user: User) -> Membership:
     if existing and existing.status == Membership.Status.ACTIVE:
         raise Conflict("Already a member.")
     with transaction.atomic():
+        existing = _locked_membership(group, user)
+        if existing and existing.status == Membership.Status.ACTIVE:
+            raise Conflict("Already a member.")
         row, _ = Membership.objects.get_or_create(
             group=group, user=user, defaults={"invited_by": actor}
         )
@@ -1379,6 +1414,10 @@ def respond_invitation(*, actor, group: Group, accept: bool) -> Membership:
     if row is None or row.status != Membership.Status.INVITED:
         raise NotFound("No invitation to this group.")
     with transaction.atomic():
+        # The invitation may have been withdrawn (or answered) since it was read.
+        row = _locked_membership(group, actor)
+        if row is None or row.status != Membership.Status.INVITED:
+            raise NotFound("No invitation to this group.")
         if accept:
             row = _activate(group, actor, actor=actor)
         else:
@@ -1399,6 +1438,9 @@ def leave_group(*, actor, group: Group, user: User | None = None) -> None:
     if row is None:
         raise NotFound("Not a member.")
     with transaction.atomic():
+        row = _locked_membership(group, user)
+        if row is None:  # removed by a concurrent request
+            raise NotFound("Not a member.")
         audit.record(actor=actor, action="membership.removed", obj=row, changes={"user": user.pk})
         events.emit(
             "membership.removed", obj=row, actor=actor, data={"group": str(group.public_id)}
@@ -1419,6 +1461,9 @@ def set_member_role(*, actor, group: Group, user: User, role: str) -> Membership
     if row is None or row.status != Membership.Status.ACTIVE:
         raise NotFound("Not a member.")
     with transaction.atomic():
+        row = _locked_membership(group, user)
+        if row is None or row.status != Membership.Status.ACTIVE:
+            raise NotFound("Not a member.")
         old = row.role
         row.role = role
         row.save(update_fields=["role", "updated_at"])

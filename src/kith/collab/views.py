@@ -376,7 +376,9 @@ def suggest(request: HttpRequest) -> JsonResponse:
         users = User.objects.filter(is_active=True, username__istartswith=q)
         if access.is_external(request.user):
             users = users.none()
-        for u in users[:5]:
+        # Only logins the author may name: a customer's login (an e-mail address) only
+        # when the author may see that customer's Person.
+        for u in access.mentionable_users(request.user, list(users.order_by("username")[:20]))[:5]:
             out.append({"label": f"@{u.username}", "insert": f"@{u.username}"})
         if not access.is_external(request.user):
             from kith.people.access import staff_scope

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -112,6 +113,16 @@ def _visible_parties(
         if party is not None and party.status == Party.Status.ACTIVE and party not in found:
             found.append(party)
     return found
+
+
+HIDDEN = "(hidden)"
+
+
+def _hidden_choice(party: Party, visible: set[int]) -> Any:
+    """``party`` as a picker choice: itself when visible, else its id without its name."""
+    if party.pk in visible:
+        return party
+    return SimpleNamespace(pk=party.pk, public_id=party.public_id, display_name=HIDDEN)
 
 
 def _nav(active: str) -> dict[str, Any]:
@@ -262,6 +273,11 @@ def _deal_form(request: HttpRequest, *, deal: Deal | None, data=None) -> DealFor
     user = request.user
     include_org = [deal.organization] if deal and deal.organization_id else []
     include_person = [deal.person] if deal and deal.person_id else []
+    if deal is not None:
+        # The deal's own references are choices, but named only to who may see them.
+        visible = access.visible_party_ids(user, [deal])
+        include_org = [_hidden_choice(p, visible) for p in include_org]
+        include_person = [_hidden_choice(p, visible) for p in include_person]
     initial: dict[str, Any] = {}
     if deal is None:
         initial = {

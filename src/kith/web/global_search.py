@@ -112,13 +112,22 @@ def _deals(user, q: str, limit: int) -> list[Hit]:
     matched = _matching(access.scope_deals(user), "deal", q)
     if matched is None:
         return []
-    qs = matched.select_related("stage", "organization").order_by("-updated_at", "-id")[:limit]
+    qs = list(
+        matched.select_related("stage", "organization").order_by("-updated_at", "-id")[:limit]
+    )
+    # A deal visible to everyone may name an organisation the reader may not see.
+    visible = access.visible_party_ids(user, qs)
     return [
         Hit(
             "deal",
             d.title,
             " · ".join(
-                x for x in (d.stage.name, d.organization and d.organization.display_name) if x
+                x
+                for x in (
+                    d.stage.name,
+                    d.organization_id in visible and d.organization.display_name,
+                )
+                if x
             ),
             reverse("sales:deal", args=[d.public_id]),
         )
