@@ -47,10 +47,23 @@ def _digest(username: str) -> str:
 def _keys(username: str, ip: str) -> tuple[str, str, str]:
     digest = _digest(username)
     return (
-        f"kith:login:pair:{digest}:{ip}",
-        f"kith:login:ip:{ip}",
+        f"kith:login:pair2:{digest}:{ip}",
+        f"kith:login:ip2:{ip}",
         f"kith:login:account:{digest}",
     )
+
+
+def _count(key: str) -> int:
+    """Add one to the counter ``key`` and answer the new count.
+
+    An increment, not a read and a write: two failures at once must count two (a read
+    of the old count by both loses one, and lets parallel guesses go unslowed)."""
+    try:
+        return cache.incr(key)
+    except ValueError:
+        if cache.add(key, 1, timeout=FORGET_SECONDS):
+            return 1
+        return cache.incr(key)
 
 
 def _wait_after(failures: int, free: int) -> float:
@@ -76,10 +89,13 @@ def check(username: str, ip: str) -> None:
     """Raise ``Throttled`` (with the wait in its message) while this address must wait."""
     now = time.time()
     pair_key, ip_key, _ = _keys(username, ip)
-    waits = [
-        (state or {}).get("until", 0) - now for state in cache.get_many([pair_key, ip_key]).values()
-    ]
-    wait = max(waits, default=0)
+    free = settings.KITH_LOGIN_MAX_FAILURES
+    state = cache.get_many([pair_key, f"{pair_key}:at", ip_key, f"{ip_key}:at"])
+    wait = 0.0
+    for key, free_failures in ((pair_key, free), (ip_key, free * ADDRESS_FACTOR)):
+        failures = state.get(key) or 0
+        last = state.get(f"{key}:at") or 0
+        wait = max(wait, last + _wait_after(failures, free_failures) - now)
     if wait > 0:
         raise Throttled(_message(wait))
 
@@ -88,17 +104,12 @@ def record_failure(username: str, ip: str) -> None:
     """Count a failed login for (account, address) and for the address."""
     now = time.time()
     pair_key, ip_key, account_key = _keys(username, ip)
-    free = settings.KITH_LOGIN_MAX_FAILURES
-    for key, free_failures in ((pair_key, free), (ip_key, free * ADDRESS_FACTOR)):
-        state = cache.get(key) or {"failures": 0, "until": 0}
-        state["failures"] += 1
-        state["until"] = now + _wait_after(state["failures"], free_failures)
-        cache.set(key, state, timeout=FORGET_SECONDS)
-    try:
-        total = cache.incr(account_key)
-    except ValueError:
-        cache.set(account_key, 1, timeout=FORGET_SECONDS)
-        total = 1
+    for key in (pair_key, ip_key):
+        _count(key)
+        # Refresh how long the count is kept (a day after the latest failure).
+        cache.touch(key, FORGET_SECONDS)
+        cache.set(f"{key}:at", now, timeout=FORGET_SECONDS)
+    total = _count(account_key)
     if total % ACCOUNT_ALERT_EVERY == 0:
         logger.warning(
             "%s failed logins in a day for account %r (latest from %s): someone may be "
@@ -111,4 +122,4 @@ def record_failure(username: str, ip: str) -> None:
 
 def record_success(username: str, ip: str) -> None:
     pair_key, _, _ = _keys(username, ip)
-    cache.delete(pair_key)
+    cache.delete_many([pair_key, f"{pair_key}:at"])

@@ -135,7 +135,7 @@ def _list(request: HttpRequest, kind: str, query: ListQuery) -> dict[str, Any]:
         ids = [p.pk for p in page]
         rows = {p.pk: p for p in Party.objects.filter(pk__in=ids).select_related("owner")}
         data = list_rows_data(list(rows.values()))
-        items = [party_out(rows[i], **data[i]) for i in ids]
+        items = [party_out(rows[i], viewer=request.user, **data[i]) for i in ids]
         more = len(found) > offset + limit
         return {
             "items": items,
@@ -150,7 +150,7 @@ def _list(request: HttpRequest, kind: str, query: ListQuery) -> dict[str, Any]:
     data = list_rows_data(page.items)
     total = count_rows(qs)
     return {
-        "items": [party_out(p, **data[p.pk]) for p in page.items],
+        "items": [party_out(p, viewer=request.user, **data[p.pk]) for p in page.items],
         "next_cursor": page.next_cursor,
         "count": total.value,
         "count_is_estimate": total.is_estimate,
@@ -166,11 +166,13 @@ def _detail(party: Party, viewer: User) -> dict[str, Any]:
     if type(viewer) is User and party.owner_id is not None and party.owner_id == viewer.pk:
         # The reply names the owner: when that is the viewer, the login already loaded.
         Party.owner.field.set_cached_value(party, viewer)
-    return party_out(party, all_roles=True, **detail_data(party))
+    return party_out(party, all_roles=True, viewer=viewer, **detail_data(party))
 
 
-def _fresh(party: Party) -> dict[str, Any]:
-    return party_out(with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True)
+def _fresh(party: Party, viewer: User) -> dict[str, Any]:
+    return party_out(
+        with_list_data(Party.objects.filter(pk=party.pk)).get(), all_roles=True, viewer=viewer
+    )
 
 
 def _created(created: services.CreatedParty) -> PartyOut:
@@ -225,7 +227,7 @@ def update_person(request: HttpRequest, public_id: uuid.UUID, payload: PersonIn)
         party=party,
         data=_party_input(Party.Kind.PERSON, payload, creating=False),
     )
-    return _fresh(party)
+    return _fresh(party, request.user)
 
 
 @router.delete("/people/{public_id}", response={204: None}, url_name="delete_person")
@@ -267,7 +269,7 @@ def update_organization(request: HttpRequest, public_id: uuid.UUID, payload: Org
         party=party,
         data=_party_input(Party.Kind.ORGANIZATION, payload, creating=False),
     )
-    return _fresh(party)
+    return _fresh(party, request.user)
 
 
 class PortalSharingIn(Schema):
@@ -378,6 +380,9 @@ def _relationship(request: HttpRequest, public_id: uuid.UUID, *, change: bool) -
         raise NotFound("No such relationship.")
     getter = access.get_party_for_change if change else access.get_party
     getter(request.user, rel.subject.public_id)
+    if rel.object_id is not None and not access.is_visible(request.user, rel.object):
+        # Not listed for this user (it names a record they may not see): not found either.
+        raise NotFound("No such relationship.")
     return rel
 
 
@@ -400,6 +405,8 @@ def list_relationships(request: HttpRequest, public_id: uuid.UUID, query: Query[
     qs = (
         Relationship.objects.filter(Q(subject=party) | Q(object=party))
         .filter(subject__in=visible)
+        # A role towards a record the user may not see must not name it.
+        .filter(Q(object__isnull=True) | Q(object__in=visible))
         .select_related("subject", "object", "role")
     )
     if query.role:
@@ -574,7 +581,7 @@ def merge(request: HttpRequest, public_id: uuid.UUID, payload: MergeIn):
     """Merge ``absorb`` into this record; ``choices`` picks per conflicting field."""
     keep, other = _merge_pair(request, public_id, payload.absorb)
     survivor = merging.merge(actor=request.user, keep=keep, absorb=other, choices=payload.choices)
-    return _fresh(survivor)
+    return _fresh(survivor, request.user)
 
 
 # ---------------------------------------------------------------- audit trail

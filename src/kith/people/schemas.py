@@ -276,9 +276,14 @@ def party_out(
     relationships: list | None = None,
     contact_points: list | None = None,
     tags: list | None = None,
+    viewer=None,
 ) -> dict[str, Any]:
     """The API shape of a party; ``relationships``, ``contact_points`` and ``tags`` given
-    by a caller that knows them (a create) are not read again."""
+    by a caller that knows them (a create) are not read again.
+
+    With a ``viewer``, roles towards a party the viewer may not see are left out: their
+    names and ids must not leak through a record the viewer may see (the web UI hides
+    them the same way)."""
     if relationships is not None:
         rels = relationships
     elif all_roles:
@@ -291,6 +296,10 @@ def party_out(
         rels = current_roles(party)
     for rel in rels:
         rel.subject = party
+    if viewer is not None:
+        from kith.people.access import is_visible
+
+        rels = [r for r in rels if r.object_id is None or is_visible(viewer, r.object)]
     return {
         "id": party.public_id,
         "kind": party.kind,

@@ -679,6 +679,12 @@ def remove_contact_point(*, actor, point: ContactPoint) -> None:
 # ---------------------------------------------------------------- relationships
 
 
+def _lock_party(party: Party | int) -> None:
+    """Lock ``party``'s row until the end of the caller's transaction."""
+    pk = party if isinstance(party, int) else party.pk
+    list(Party.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+
+
 def _role(role: RoleType | str) -> RoleType:
     if isinstance(role, RoleType):
         return role
@@ -722,13 +728,16 @@ def add_relationship(
     """``subject`` takes ``role`` towards ``object`` (or towards us) for the given dates."""
     role = _role(role)
     _check_relationship(subject, role, object, valid_from, valid_to)
-    overlapping = Relationship.objects.filter(subject=subject, role=role, object=object)
-    overlapping = overlapping.overlapping(valid_from or dt.date.min, valid_to or dt.date.max)
-    if overlapping.exists():
-        raise ValidationFailed.single(
-            "role", f"{subject.display_name} already holds this role for an overlapping period."
-        )
     with transaction.atomic():
+        # The overlap check reads other rows: the subject's lock serialises two adds (or
+        # an add and a date change) of its roles, so both cannot pass the check.
+        _lock_party(subject)
+        overlapping = Relationship.objects.filter(subject=subject, role=role, object=object)
+        overlapping = overlapping.overlapping(valid_from or dt.date.min, valid_to or dt.date.max)
+        if overlapping.exists():
+            raise ValidationFailed.single(
+                "role", f"{subject.display_name} already holds this role for an overlapping period."
+            )
         rel = Relationship.objects.create(
             subject=subject,
             role=role,
@@ -769,6 +778,9 @@ def update_relationship(
 ) -> Relationship:
     """Change the dates or note of a relationship (``...`` leaves a date as it is)."""
     with transaction.atomic():
+        # The subject first (as ``add_relationship`` does): the overlap check below reads
+        # the subject's other roles, which a concurrent add or change could alter.
+        _lock_party(relationship.subject_id)
         rel = (
             Relationship.objects.select_for_update(of=("self",))
             .select_related("subject", "object", "role")
