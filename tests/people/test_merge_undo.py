@@ -142,3 +142,17 @@ def test_the_merge_screen_keeps_the_richer_record_by_default(alice, pair):
     assert response["Location"] == f"/people/{absorb.public_id}/merge/{keep.public_id}/?as=chosen"
     chosen = client_for(alice).get(f"/people/{keep.public_id}/merge/{absorb.public_id}/?as=chosen")
     assert chosen.status_code == 200
+
+
+def test_undo_needs_sight_of_the_absorbed_record_too(alice, bob):
+    """bob may change the survivor but not see the private record an admin merged into
+    it: undoing would bring that record back and name it to him, so it is a 404."""
+    keep = make_person(bob, given="Public", family="Keep", owner=bob)
+    hidden = make_person(alice, given="Private", family="Absorbed", owner=alice)
+    Party.objects.filter(pk=hidden.pk).update(visibility="private")
+    merging.merge(actor=alice, keep=keep, absorb=Party.objects.get(pk=hidden.pk))
+    record = MergeRecord.objects.get(keep=keep)
+    response = client_for(bob).post(f"/merges/{record.public_id}/undo/")
+    assert response.status_code == 404
+    assert "Private Absorbed" not in response.content.decode()
+    assert Party.objects.get(pk=hidden.pk).status == Party.Status.MERGED

@@ -582,10 +582,15 @@ def merge_undo(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Undo a merge (its record's public id): both records come back as they were."""
     from kith.people.models import MergeRecord
 
-    record = MergeRecord.objects.filter(public_id=public_id).select_related("keep").first()
+    record = (
+        MergeRecord.objects.filter(public_id=public_id).select_related("keep", "absorb").first()
+    )
     if record is None:
         raise NotFound("No such merge.")
     access.get_party_for_change(request.user, record.keep.public_id)
+    if not access.is_visible(request.user, record.absorb):
+        # Undoing brings back (and names) the absorbed record: only for who may see it.
+        raise NotFound("No such merge.")
     keep, absorb = merging.undo_merge(actor=request.user, record=record)
     messages.success(
         request,
