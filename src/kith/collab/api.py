@@ -316,7 +316,10 @@ def my_follows(request: HttpRequest, query: Query[PageQuery]):
         cursor=query.cursor,
         limit=clamp_limit(query.limit),
     )
-    return {"items": [_follow(f, request.user) for f in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [_follow(f, request.user) for f in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.patch("/follows/{public_id}")
@@ -354,7 +357,11 @@ def post_revisions(request: HttpRequest, public_id: uuid.UUID):
     post = access.get_post(request.user, public_id)
     return {
         "items": [
-            {"body": r.body_markdown, "edited_by": _user(r.edited_by, request.user), "created_at": r.created_at}
+            {
+                "body": r.body_markdown,
+                "edited_by": _user(r.edited_by, request.user),
+                "created_at": r.created_at,
+            }
             for r in post.revisions.select_related("edited_by")
         ]
     }

@@ -59,8 +59,6 @@ def _ctx(request: HttpRequest, **extra) -> dict:
     }
 
 
-
-
 def _number(raw: str, *, signed: bool = False) -> int | str:
     """A form's whole number, else the text as typed for the service to refuse by name."""
     number = whole_number(raw, signed=signed)
