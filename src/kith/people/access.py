@@ -71,6 +71,17 @@ def staff_scope(user, queryset: QuerySet | None = None) -> QuerySet:
     return scope_parties(user, queryset)
 
 
+def visible_ids(user, ids) -> set[int]:
+    """Which of the party ids ``ids`` ``user`` may see (one query; empty ids ignored).
+
+    For pages and answers that name parties referred to by another record (a deal's
+    organisation, a meeting's attendees): the others are shown without their names."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return set()
+    return set(staff_scope(user).filter(pk__in=wanted).values_list("pk", flat=True))
+
+
 def _parse_id(public_id) -> uuid.UUID:
     try:
         return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))

@@ -150,13 +150,6 @@ def _is_fragment(request: HttpRequest, target: str) -> bool:
     )
 
 
-def _visible_ids(user, ids) -> set[int]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return set()
-    return set(access.staff_scope(user).filter(pk__in=ids).values_list("pk", flat=True))
-
-
 def _org_options(user, *, q: str = "", exclude: Party | None = None) -> QuerySet:
     qs = access.staff_scope(user).filter(kind=ORGANIZATION, status=Party.Status.ACTIVE)
     if exclude is not None:
@@ -191,7 +184,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 def _list_rows(user, parties: list[Party]) -> list[dict[str, Any]]:
     roles = {p.pk: current_roles(p) for p in parties}
-    visible = _visible_ids(user, [r.object_id for rels in roles.values() for r in rels])
+    visible = access.visible_ids(user, [r.object_id for rels in roles.values() for r in rels])
     rows = []
     for p in parties:
         shown = [r for r in roles[p.pk] if r.object_id is None or r.object_id in visible]
@@ -637,7 +630,9 @@ def _profile_context(request: HttpRequest, party: Party) -> dict[str, Any]:
     }
     if party.kind == ORGANIZATION:
         groups = people_by_current_role(party)
-        visible = _visible_ids(user, [p.pk for members in groups.values() for p, _ in members])
+        visible = access.visible_ids(
+            user, [p.pk for members in groups.values() for p, _ in members]
+        )
         shown = {
             role: [(p, rel) for p, rel in members if p.pk in visible]
             for role, members in groups.items()
@@ -667,7 +662,7 @@ def _roles_context(
     user = request.user
     today = timezone.localdate()
     rels = list(Relationship.objects.filter(subject=party).select_related("role", "object"))
-    visible = _visible_ids(user, [r.object_id for r in rels])
+    visible = access.visible_ids(user, [r.object_id for r in rels])
     roles = []
     for rel in rels:
         if rel.valid_from and rel.valid_from > today:
@@ -1235,7 +1230,7 @@ def check_new_party(request: HttpRequest) -> HttpResponse:
         )
         # Only name the owner when the user may see it; otherwise say it is taken.
         if point is not None:
-            seen = _visible_ids(request.user, [point.party_id])
+            seen = access.visible_ids(request.user, [point.party_id])
             taken[channel] = (
                 f"Already belongs to {point.party.display_name}."
                 if seen

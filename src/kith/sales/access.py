@@ -99,12 +99,9 @@ def visible_party_ids(user, deals) -> set[int]:
     A deal visible to everyone may name an organisation or a person the reader may not
     see; the API and the pages then show the reference without the name.
     """
-    from kith.people.access import staff_scope
+    from kith.people.access import visible_ids
 
-    ids = {i for d in deals for i in (d.organization_id, d.person_id) if i}
-    if not ids:
-        return set()
-    return set(staff_scope(user).filter(pk__in=ids).values_list("pk", flat=True))
+    return visible_ids(user, [i for d in deals for i in (d.organization_id, d.person_id)])
 
 
 def can_change_deal(user, deal: Deal) -> bool:

@@ -192,21 +192,16 @@ def own_feed(user) -> CalendarFeed | None:
     return CalendarFeed.objects.filter(user=user).first()
 
 
-def visible_party_ids(user, party_ids) -> set[int]:
-    """Which of ``party_ids`` (attendees of a meeting ``user`` sees) ``user`` may see.
+def attending_parties(user, meeting: Meeting) -> tuple[list[Party], list[Party]]:
+    """The meeting's attending parties, split into those ``user`` may see and those
+    they may not.
 
     A meeting may be visible to someone (they attend or organise it) whose attendees
-    are not all visible to them: the others are shown as "someone you cannot see" and
-    never named, in the web UI, the API and the calendar feed alike."""
-    ids = {pid for pid in party_ids if pid}
-    if not ids:
-        return set()
-    return set(people_access.staff_scope(user).filter(pk__in=ids).values_list("pk", flat=True))
-
-
-def hidden_attendee_parties(user, meeting: Meeting) -> list[Party]:
-    """The meeting's attending parties ``user`` cannot see: an edit by ``user`` (who
-    cannot name them) keeps them rather than silently dropping them."""
+    are not all visible to them: the others are never named (web UI, API, calendar
+    feed), and an edit by that user keeps them rather than silently dropping them."""
     attending = [a.party for a in meeting.attendees.select_related("party") if a.party_id]
-    visible = visible_party_ids(user, [p.pk for p in attending])
-    return [p for p in attending if p.pk not in visible]
+    visible = people_access.visible_ids(user, [p.pk for p in attending])
+    return (
+        [p for p in attending if p.pk in visible],
+        [p for p in attending if p.pk not in visible],
+    )

@@ -19,6 +19,7 @@ from kith.core.errors import NotFound, ValidationFailed
 from kith.core.idempotency import idempotent
 from kith.core.inputs import WallTime
 from kith.core.pagination import clamp_limit, paginate
+from kith.people import access as people_access
 from kith.work import access, calendar, queries, services
 from kith.work.models import Activity, ActivityType, Meeting
 
@@ -312,7 +313,7 @@ HIDDEN_ATTENDEE = "Someone you cannot see"
 
 def _attendee_out(a, visible: set[int] | None) -> dict[str, Any]:
     if a.party_id and visible is not None and a.party_id not in visible:
-        # Counted, never named: as on the web page (kith.work.access.visible_party_ids).
+        # Counted, never named: as on the web page (kith.work.access.attending_parties).
         return {
             "party": None,
             "user": None,
@@ -329,15 +330,20 @@ def _attendee_out(a, visible: set[int] | None) -> dict[str, Any]:
     }
 
 
-def meeting_out(m: Meeting, user=None) -> dict[str, Any]:
-    """``m`` as ``user`` may see it (attending parties they cannot see are not named)."""
+def _visible_attendees(user, meetings: list[Meeting]) -> set[int]:
+    """The attending parties of ``meetings`` that ``user`` may see (one query a page)."""
+    return people_access.visible_ids(
+        user, [a.party_id for m in meetings for a in m.attendees.all()]
+    )
+
+
+def meeting_out(m: Meeting, user=None, visible: set[int] | None = None) -> dict[str, Any]:
+    """``m`` as ``user`` may see it (attending parties they cannot see are not named);
+    ``visible``: those ids, when the caller read them for a whole page."""
     zone = timezones.zone(m.timezone)
     attendees = list(m.attendees.all())
-    visible = (
-        access.visible_party_ids(user, [a.party_id for a in attendees])
-        if user is not None
-        else None
-    )
+    if visible is None and user is not None:
+        visible = _visible_attendees(user, [m])
     return {
         "id": m.public_id,
         "uid": m.uid,
@@ -393,9 +399,7 @@ def _meeting_input(user, payload, current: Meeting | None = None) -> services.Me
             parties = [a.party for a in existing if a.party_id]
         else:
             # Those the caller cannot see (nor name) stay on the meeting.
-            parties += [
-                p for p in access.hidden_attendee_parties(user, current) if p not in parties
-            ]
+            parties += [p for p in access.attending_parties(user, current)[1] if p not in parties]
         if users is None:
             users = [a.user for a in existing if a.user_id]
     record = None
@@ -630,8 +634,9 @@ def list_meetings(request: HttpRequest, query: Query[MeetingListQuery]):
         cursor=query.cursor,
         limit=limit,
     )
+    visible = _visible_attendees(user, page.items)
     return {
-        "items": [meeting_out(m, user) for m in page.items],
+        "items": [meeting_out(m, user, visible) for m in page.items],
         "next_cursor": page.next_cursor,
     }
 

@@ -33,7 +33,7 @@ from kith.core.errors import KithError, ValidationFailed
 from kith.people import access as people_access
 from kith.people.models import ContactPoint, Party
 from kith.people.normalize import normalize_email
-from kith.work import access, queries, services
+from kith.work import queries, services
 from kith.work.models import Activity, CalendarFeed, Meeting
 
 PRODID = "-//Kith//Kith Social CRM//EN"
@@ -232,7 +232,7 @@ def build_feed(user, *, now: dt.datetime | None = None) -> bytes:
     )
     party_ids = {a.party_id for m in meetings for a in m.attendees.all() if a.party_id}
     # The feed shows what its owner may see in Kith: attendees hidden from them are left out.
-    party_ids = access.visible_party_ids(user, party_ids)
+    party_ids = people_access.visible_ids(user, party_ids)
     emails: dict[int, str] = {}
     for pid, value in (
         ContactPoint.objects.filter(party_id__in=party_ids, channel=ContactPoint.EMAIL)

@@ -425,12 +425,7 @@ def _meeting_form(request, meeting: Meeting | None) -> HttpResponse:
         selected: list[Party] = []
         if meeting is not None:
             # Only attendees the user may see are offered (and named) in the form.
-            hidden = set(access.hidden_attendee_parties(user, meeting))
-            selected = [
-                a.party
-                for a in meeting.attendees.select_related("party")
-                if a.party_id and a.party not in hidden
-            ]
+            selected, _hidden = access.attending_parties(user, meeting)
             zone = timezones.zone(meeting.timezone)
             initial = {
                 "title": meeting.title,
@@ -483,7 +478,7 @@ def _meeting_form(request, meeting: Meeting | None) -> HttpResponse:
             # Attendees the user cannot see (nor pick) stay on the meeting.
             parties=chosen
             + (
-                [p for p in access.hidden_attendee_parties(user, meeting) if p not in chosen]
+                [p for p in access.attending_parties(user, meeting)[1] if p not in chosen]
                 if meeting is not None
                 else []
             ),
